@@ -1,0 +1,15 @@
+package io.lockstep.driver;
+
+import picocli.CommandLine;
+
+/**
+ * Subcommands contributed by other driver packages (benchmarks, data tools), registered by name so
+ * that the command line lists them all in one place.
+ */
+final class Subcommands {
+    private Subcommands() {
+    }
+
+    static void addTo(CommandLine cli) {
+    }
+}

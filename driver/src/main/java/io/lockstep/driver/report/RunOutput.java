@@ -1,0 +1,109 @@
+package io.lockstep.driver.report;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Map;
+
+/**
+ * The job's output directory on any Hadoop filesystem: {@code metrics.jsonl} (one JSON object per
+ * line, appended as the job runs), {@code summary.json} and {@code model.zip}. Owned by the driver's
+ * training thread.
+ */
+public final class RunOutput implements AutoCloseable {
+    public static final String METRICS = "metrics.jsonl";
+    public static final String SUMMARY = "summary.json";
+    public static final String MODEL = "model.zip";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final FileSystem fs;
+    private final Path dir;
+    private final OutputStream metrics;
+
+    public RunOutput(String out, Configuration hadoopConf) {
+        try {
+            URI uri = new Path(out).toUri();
+            this.fs = FileSystem.get(uri.getScheme() == null ? new Path(out).makeQualified(FileSystem.getLocal(hadoopConf).getUri(),
+                    FileSystem.getLocal(hadoopConf).getWorkingDirectory()).toUri() : uri, hadoopConf);
+            this.dir = fs.makeQualified(new Path(out));
+            fs.mkdirs(dir);
+            this.metrics = fs.create(new Path(dir, METRICS), true);
+        } catch (IOException e) {
+            throw new UncheckedIOException("--out: cannot create output directory " + out + ": " + e.getMessage(), e);
+        }
+    }
+
+    public String uri() {
+        return dir.toString();
+    }
+
+    public void metric(Map<String, ?> record) {
+        try {
+            metrics.write(JSON.writeValueAsBytes(record));
+            metrics.write('\n');
+            metrics.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot append to " + new Path(dir, METRICS) + ": " + e.getMessage(), e);
+        }
+    }
+
+    public void summary(Map<String, ?> summary) {
+        writeAtomically(SUMMARY, JSON.copy().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary)
+                .getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Copies a local model file into the output directory as {@code model.zip}. */
+    public void model(java.nio.file.Path localModel) {
+        try {
+            writeAtomically(MODEL, Files.readAllBytes(localModel));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + localModel + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void writeAtomically(String name, byte[] bytes) {
+        Path temp = new Path(dir, "." + name + ".tmp");
+        Path target = new Path(dir, name);
+        try {
+            try (FSDataOutputStream out = fs.create(temp, true)) {
+                out.write(bytes);
+            }
+            if (fs.exists(target)) {
+                fs.delete(target, false);
+            }
+            if (!fs.rename(temp, target)) {
+                throw new IOException("rename to " + target + " failed");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            metrics.close();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot close " + new Path(dir, METRICS) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Only for JSON of small objects such as the model's metadata. */
+    public static String toJson(Object value) {
+        try {
+            return JSON.writeValueAsString(value);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

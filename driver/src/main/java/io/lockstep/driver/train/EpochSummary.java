@@ -1,0 +1,90 @@
+package io.lockstep.driver.train;
+
+import io.lockstep.driver.report.RunOutput;
+import io.lockstep.worker.train.EpochReport;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The replicas' reports of one epoch, aggregated on the driver: per step the mean loss over replicas
+ * and the slowest replica's times (a synchronous step lasts as long as its slowest replica).
+ */
+record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, double testAccuracy, long images,
+                    double wallSeconds, double computeShare, double exchangeShare, double dataWaitShare) {
+
+    static EpochSummary of(List<EpochReport> reports, int replicas) {
+        if (reports.size() != replicas) {
+            throw new IllegalStateException("expected reports from " + replicas + " replicas, got " + reports.size());
+        }
+        EpochReport first = reports.get(0);
+        int steps = first.steps();
+        double lossSum = 0;
+        long compute = 0;
+        long exchange = 0;
+        long dataWait = 0;
+        for (EpochReport r : reports) {
+            for (int s = 0; s < steps; s++) {
+                lossSum += r.loss()[s];
+                compute += r.computeNanos()[s];
+                exchange += r.exchangeNanos()[s];
+                dataWait += r.dataWaitNanos()[s];
+            }
+        }
+        double total = Math.max(1, compute + exchange + dataWait);
+        long images = (long) steps * first.examplesPerStep() * replicas;
+        double wall = reports.stream().mapToLong(EpochReport::wallNanos).max().orElse(1) / 1e9;
+        EpochReport withConfusion = reports.stream().filter(r -> r.numClasses() > 0).findFirst().orElse(first);
+        return new EpochSummary(reports, replicas, steps == 0 ? Double.NaN : lossSum / (steps * (double) replicas),
+                withConfusion.testAccuracy(), images, wall, compute / total, exchange / total, dataWait / total);
+    }
+
+    double imagesPerSecond() {
+        return images / wallSeconds;
+    }
+
+    void writeTo(RunOutput out, int epoch) {
+        int steps = reports.get(0).steps();
+        for (int s = 0; s < steps; s++) {
+            double loss = 0;
+            long compute = 0;
+            long exchange = 0;
+            long dataWait = 0;
+            long bytes = 0;
+            for (EpochReport r : reports) {
+                loss += r.loss()[s];
+                compute = Math.max(compute, r.computeNanos()[s]);
+                exchange = Math.max(exchange, r.exchangeNanos()[s]);
+                dataWait = Math.max(dataWait, r.dataWaitNanos()[s]);
+                bytes = Math.max(bytes, r.bytesSent()[s]);
+            }
+            Map<String, Object> step = new LinkedHashMap<>();
+            step.put("type", "step");
+            step.put("epoch", epoch + 1);
+            step.put("step", s + 1);
+            step.put("loss", loss / replicas);
+            step.put("compute_ms", compute / 1e6);
+            step.put("exchange_ms", exchange / 1e6);
+            step.put("data_wait_ms", dataWait / 1e6);
+            step.put("bytes_sent_per_replica", bytes);
+            double stepSeconds = (compute + exchange + dataWait) / 1e9;
+            step.put("images_per_second", stepSeconds > 0 ? reports.get(0).examplesPerStep() * (double) replicas / stepSeconds : 0);
+            out.metric(step);
+        }
+        EpochReport first = reports.get(0);
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("type", "epoch");
+        summary.put("epoch", epoch + 1);
+        summary.put("steps", steps);
+        summary.put("loss", meanLoss);
+        summary.put("test_accuracy", testAccuracy);
+        summary.put("seconds", wallSeconds);
+        summary.put("images_per_second", imagesPerSecond());
+        summary.put("compute_share", computeShare);
+        summary.put("exchange_share", exchangeShare);
+        summary.put("data_wait_share", dataWaitShare);
+        summary.put("evaluation_seconds", first.evaluationNanos() / 1e9);
+        out.metric(summary);
+    }
+}

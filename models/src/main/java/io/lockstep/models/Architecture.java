@@ -1,0 +1,37 @@
+package io.lockstep.models;
+
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+
+/**
+ * One entry of the model zoo. Every configuration it builds is a {@code ComputationGraph} with a
+ * single input named {@link #INPUT} (NCHW images) and a single softmax output layer named
+ * {@link #OUTPUT} trained with multi-class cross-entropy. Implementations are stateless and
+ * thread-safe.
+ */
+public interface Architecture {
+    String INPUT = "input";
+    String OUTPUT = "output";
+
+    /** Registry name, lower case, as typed on the command line (e.g. {@code resnet20}). */
+    String name();
+
+    /** One line for {@code lockstep models}. */
+    String description();
+
+    /** The input the architecture was defined for (e.g. 3x224x224 for the ImageNet models). */
+    InputShape defaultInput();
+
+    /** Number of classes of the reference definition (1000 for ImageNet models, 10 otherwise). */
+    int defaultClasses();
+
+    /** Smallest height/width this architecture accepts once its stem has adapted to small inputs. */
+    int minimumSize();
+
+    /**
+     * Builds the configuration.
+     *
+     * @throws IllegalArgumentException if the input is smaller than {@link #minimumSize()}; the
+     *                                  message names the minimum size
+     */
+    ComputationGraphConfiguration configuration(ModelOptions options);
+}

@@ -1,0 +1,76 @@
+package io.lockstep.models;
+
+import org.deeplearning4j.nn.graph.ComputationGraph;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.stream.Collectors;
+
+/**
+ * The model zoo: every architecture by its command-line name, in a stable order (LeNet-5, the CIFAR
+ * ResNets, AlexNet, VGG, the ImageNet ResNets). Immutable and thread-safe.
+ */
+public final class ModelRegistry {
+    private static final List<Architecture> ALL = List.of(
+            new LeNet5(),
+            CifarResNet.withBlocksPerStage(3),
+            CifarResNet.withBlocksPerStage(5),
+            CifarResNet.withBlocksPerStage(7),
+            CifarResNet.withBlocksPerStage(9),
+            CifarResNet.withBlocksPerStage(18),
+            new AlexNet(),
+            Vgg.vgg11(false),
+            Vgg.vgg11(true),
+            Vgg.vgg13(false),
+            Vgg.vgg13(true),
+            Vgg.vgg16(false),
+            Vgg.vgg16(true),
+            Vgg.vgg19(false),
+            Vgg.vgg19(true),
+            ResNet.resnet18(),
+            ResNet.resnet34(),
+            ResNet.resnet50(),
+            ResNet.resnet101(),
+            ResNet.resnet152());
+
+    private ModelRegistry() {
+    }
+
+    /** Every architecture, in a stable order. */
+    public static List<Architecture> all() {
+        return ALL;
+    }
+
+    /** Registry names in {@link #all()} order. */
+    public static List<String> names() {
+        return ALL.stream().map(Architecture::name).toList();
+    }
+
+    /**
+     * The architecture called {@code name} (case-insensitive, surrounding blanks ignored).
+     *
+     * @throws IllegalArgumentException for an unknown name; the message lists every valid name
+     */
+    public static Architecture get(String name) {
+        Objects.requireNonNull(name, "model name");
+        String wanted = name.trim().toLowerCase(Locale.ROOT);
+        for (Architecture a : ALL) {
+            if (a.name().equals(wanted)) {
+                return a;
+            }
+        }
+        throw new IllegalArgumentException("unknown model '" + name + "'; choose one of: "
+                + ALL.stream().map(Architecture::name).collect(Collectors.joining(", ")));
+    }
+
+    /**
+     * Builds and initializes (allocates and randomly initializes the parameters of) the model.
+     * The caller owns the returned graph; it is not thread-safe.
+     */
+    public static ComputationGraph build(String name, ModelOptions options) {
+        ComputationGraph graph = new ComputationGraph(get(name).configuration(options));
+        graph.init();
+        return graph;
+    }
+}

@@ -1,0 +1,255 @@
+package io.lockstep.models;
+
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.dropout.Dropout;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
+import org.deeplearning4j.nn.conf.graph.MergeVertex;
+import org.deeplearning4j.nn.conf.graph.ScaleVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds one architecture's {@link ComputationGraphConfiguration} while tracking the activation
+ * shape of every vertex, so that architectures can adapt to the input size (skip a pooling window
+ * that does not fit, size the classifier from the real feature map) and so that a wrong shape
+ * computation fails at build time instead of at the first forward pass.
+ *
+ * <p>Conventions shared by every architecture of the zoo:
+ * <ul>
+ *   <li>Convolutions and pooling use {@link ConvolutionMode#Truncate} with explicit padding: output
+ *       size {@code floor((in + 2*pad - kernel) / stride) + 1}, as in PyTorch.</li>
+ *   <li>Weights of convolutions and hidden dense layers are He-initialized ({@link WeightInit#RELU},
+ *       normal with variance 2/fan_in, torchvision's kaiming); the softmax output layer uses Xavier;
+ *       biases start at 0; BatchNorm starts at gamma 1, beta 0, with momentum 0.1 (DL4J decay 0.9)
+ *       and eps 1e-5 like PyTorch.</li>
+ *   <li>Weight decay is DL4J's {@code WeightDecay(coefficient, applyLR=true)}, set with
+ *       {@code weightDecay(...)} on the builder of every convolution, dense and output layer: DL4J
+ *       applies a layer's "regularization" list to its weight parameters only
+ *       ({@code ParamInitializer.isWeightParam}); the bias list ({@code weightDecayBias}) stays
+ *       empty, and BatchNorm layers get none (their {@code getRegularizationByParam} returns null for
+ *       gamma and beta anyway). The update is decoupled: {@code w -= update(g) + lr*coef*w}. It is
+ *       deliberately NOT set on the global {@code NeuralNetConfiguration.Builder}: DL4J 1.0.0-M2.1
+ *       copies global non-L1/L2 regularizations into each layer once per configuration pass
+ *       ({@code LayerValidation.configureBaseLayer}), so a global weight decay ends up twice in
+ *       every layer and decays at twice the rate (caught by {@code WeightDecayTest}).</li>
+ *   <li>BatchNorm layers always have the identity activation: ReLU after a BatchNorm is a separate
+ *       {@link ActivationLayer}, so a replacement BatchNorm implementation (the worker's
+ *       synchronized BatchNorm) never has to implement activations.</li>
+ * </ul>
+ *
+ * <p>Not thread-safe; one instance builds one configuration.
+ */
+final class NetworkBuilder {
+    private final String model;
+    private final ModelOptions options;
+    private final InputType inputType;
+    private final ComputationGraphConfiguration.GraphBuilder graph;
+    private final List<Node> tracked = new ArrayList<>();
+    private final Node input;
+
+    NetworkBuilder(Architecture architecture, ModelOptions options) {
+        this.model = architecture.name();
+        this.options = options;
+        InputShape shape = options.input();
+        int minimum = architecture.minimumSize();
+        if (shape.height() < minimum || shape.width() < minimum) {
+            throw new IllegalArgumentException(model + " needs images of at least " + minimum + "x" + minimum
+                    + " pixels even after adapting to small inputs, got " + shape
+                    + ": use larger images or a model for small inputs such as resnet20");
+        }
+        NeuralNetConfiguration.Builder global = new NeuralNetConfiguration.Builder()
+                .seed(options.seed())
+                .updater(options.updater())
+                .weightInit(WeightInit.RELU)
+                .activation(Activation.IDENTITY)
+                .convolutionMode(ConvolutionMode.Truncate)
+                .dataType(DataType.FLOAT);
+        this.inputType = InputType.convolutional(shape.height(), shape.width(), shape.channels());
+        this.graph = global.graphBuilder()
+                .addInputs(Architecture.INPUT)
+                .setInputTypes(inputType);
+        this.input = new Node(Architecture.INPUT, shape.channels(), shape.height(), shape.width());
+    }
+
+    Node input() {
+        return input;
+    }
+
+    boolean batchNormalization() {
+        return options.normalization() == Normalization.BATCH;
+    }
+
+    /** A square convolution; {@code activation} is fused into the layer. */
+    Node conv(String name, Node in, int filters, int kernel, int stride, int padding, boolean bias,
+              Activation activation) {
+        ConvolutionLayer.Builder layer = new ConvolutionLayer.Builder(kernel, kernel)
+                .stride(stride, stride)
+                .padding(padding, padding)
+                .nOut(filters)
+                .hasBias(bias)
+                .activation(activation);
+        decayWeights(layer);
+        graph.addLayer(name, layer.build(), in.name());
+        return track(new Node(name, filters, outputSize(name, in.height(), kernel, stride, padding),
+                outputSize(name, in.width(), kernel, stride, padding)));
+    }
+
+    Node batchNorm(String name, Node in) {
+        graph.addLayer(name, new BatchNormalization.Builder()
+                .nOut(in.channels())
+                .activation(Activation.IDENTITY)
+                .build(), in.name());
+        return track(new Node(name, in.channels(), in.height(), in.width()));
+    }
+
+    Node relu(String name, Node in) {
+        graph.addLayer(name, new ActivationLayer.Builder().activation(Activation.RELU).build(), in.name());
+        return track(new Node(name, in.channels(), in.height(), in.width()));
+    }
+
+    Node maxPool(String name, Node in, int kernel, int stride, int padding) {
+        graph.addLayer(name, new SubsamplingLayer.Builder(PoolingType.MAX)
+                .kernelSize(kernel, kernel)
+                .stride(stride, stride)
+                .padding(padding, padding)
+                .build(), in.name());
+        return track(new Node(name, in.channels(), outputSize(name, in.height(), kernel, stride, padding),
+                outputSize(name, in.width(), kernel, stride, padding)));
+    }
+
+    /**
+     * torchvision's {@code AdaptiveAvgPool2d((target, target))} where DL4J can express it exactly:
+     * a map whose sides are multiples of {@code target} is averaged over non-overlapping windows
+     * (what adaptive pooling computes in that case). A map of exactly the target size is returned
+     * unchanged; any other map (smaller, or not a multiple) is also returned unchanged and the
+     * classifier is sized from it.
+     */
+    Node adaptiveAvgPoolIfExact(String name, Node in, int target) {
+        boolean multiple = in.height() % target == 0 && in.width() % target == 0;
+        if (!multiple || (in.height() == target && in.width() == target)) {
+            return in;
+        }
+        int kh = in.height() / target;
+        int kw = in.width() / target;
+        graph.addLayer(name, new SubsamplingLayer.Builder(PoolingType.AVG)
+                .kernelSize(kh, kw)
+                .stride(kh, kw)
+                .build(), in.name());
+        return track(new Node(name, in.channels(), target, target));
+    }
+
+    Node add(String name, Node a, Node b) {
+        if (a.channels() != b.channels() || a.height() != b.height() || a.width() != b.width()) {
+            throw new IllegalStateException(model + ": cannot add " + a.name() + " (" + a.shape() + ") and "
+                    + b.name() + " (" + b.shape() + ")");
+        }
+        graph.addVertex(name, new ElementWiseVertex(ElementWiseVertex.Op.Add), a.name(), b.name());
+        return track(new Node(name, a.channels(), a.height(), a.width()));
+    }
+
+    /**
+     * The parameter-free "option A" shortcut of He et al. (2016): takes every second pixel in both
+     * directions ({@code x[:, :, ::2, ::2]}, a 1x1 max-pool with stride 2) and appends as many
+     * all-zero channels as the input has ({@code [x, 0*x]} concatenated on channels), doubling the
+     * channel count.
+     */
+    Node subsampleAndZeroPadChannels(String prefix, Node in) {
+        Node subsampled = maxPool(prefix + "_subsample", in, 1, 2, 0);
+        String zeros = prefix + "_zeros";
+        graph.addVertex(zeros, new ScaleVertex(0.0), subsampled.name());
+        String merged = prefix + "_pad";
+        graph.addVertex(merged, new MergeVertex(), subsampled.name(), zeros);
+        return track(new Node(merged, 2 * in.channels(), subsampled.height(), subsampled.width()));
+    }
+
+    Node globalAvgPool(String name, Node in) {
+        graph.addLayer(name, new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), in.name());
+        return new Node(name, in.channels(), 1, 1);
+    }
+
+    /**
+     * A fully connected hidden layer with ReLU; {@code dropProbability} (0 for none) drops inputs of
+     * this layer during training, like a {@code nn.Dropout} placed just before it.
+     */
+    Node dense(String name, Node in, int units, double dropProbability) {
+        DenseLayer.Builder layer = new DenseLayer.Builder().nOut(units).activation(Activation.RELU);
+        if (dropProbability > 0) {
+            layer.dropOut(new Dropout(1.0 - dropProbability)); // DL4J takes the retain probability
+        }
+        decayWeights(layer);
+        graph.addLayer(name, layer.build(), in.name());
+        return new Node(name, units, 1, 1);
+    }
+
+    /**
+     * Adds the softmax output layer {@link Architecture#OUTPUT} (multi-class cross-entropy) on top of
+     * {@code features}, builds, and checks every tracked shape against DL4J's own shape inference.
+     */
+    ComputationGraphConfiguration finish(Node features, double dropProbability) {
+        OutputLayer.Builder output = new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                .nOut(options.numClasses())
+                .activation(Activation.SOFTMAX)
+                .weightInit(WeightInit.XAVIER);
+        if (dropProbability > 0) {
+            output.dropOut(new Dropout(1.0 - dropProbability));
+        }
+        decayWeights(output);
+        graph.addLayer(Architecture.OUTPUT, output.build(), features.name()).setOutputs(Architecture.OUTPUT);
+        ComputationGraphConfiguration conf = graph.build();
+        verifyShapes(conf);
+        return conf;
+    }
+
+    private void verifyShapes(ComputationGraphConfiguration conf) {
+        Map<String, InputType> inferred = conf.getLayerActivationTypes(inputType);
+        for (Node node : tracked) {
+            InputType type = inferred.get(node.name());
+            if (!(type instanceof InputType.InputTypeConvolutional c)
+                    || c.getChannels() != node.channels() || c.getHeight() != node.height()
+                    || c.getWidth() != node.width()) {
+                throw new IllegalStateException(model + ": vertex " + node.name() + " was planned as "
+                        + node.shape() + " but DL4J infers " + type + "; fix the shape rule in NetworkBuilder");
+            }
+        }
+    }
+
+    /** Weight decay on this layer's weights only; see the class comment for why not globally. */
+    private void decayWeights(BaseLayer.Builder<?> layer) {
+        if (options.weightDecay() > 0) {
+            layer.weightDecay(options.weightDecay(), true);
+        }
+    }
+
+    private Node track(Node node) {
+        tracked.add(node);
+        return node;
+    }
+
+    private int outputSize(String layer, int in, int kernel, int stride, int padding) {
+        int padded = in + 2 * padding;
+        if (padded < kernel) {
+            throw new IllegalStateException(model + ": layer " + layer + " gets a map of " + in
+                    + " pixels, smaller than its " + kernel + "-pixel window; the minimum input size of "
+                    + model + " is wrong for input " + options.input());
+        }
+        return (padded - kernel) / stride + 1;
+    }
+}

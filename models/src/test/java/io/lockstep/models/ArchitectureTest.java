@@ -1,0 +1,190 @@
+package io.lockstep.models;
+
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationSoftmax;
+import org.nd4j.linalg.learning.config.Nesterovs;
+import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
+
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Graph contract, feature-map shapes and the small-input rules, all from configurations (no allocation). */
+class ArchitectureTest {
+    private static final InputShape IMAGENET = new InputShape(3, 224, 224);
+
+    static Stream<Architecture> everyArchitecture() {
+        return ModelRegistry.all().stream();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("everyArchitecture")
+    void hasOneImageInputAndOneSoftmaxCrossEntropyOutput(Architecture architecture) {
+        ComputationGraphConfiguration conf = architecture.configuration(
+                ModelOptions.of(architecture.defaultClasses(), architecture.defaultInput()));
+        assertEquals(List.of(Architecture.INPUT), conf.getNetworkInputs());
+        assertEquals(List.of(Architecture.OUTPUT), conf.getNetworkOutputs());
+        Layer output = layer(conf, Architecture.OUTPUT);
+        OutputLayer outputLayer = assertInstanceOf(OutputLayer.class, output);
+        assertInstanceOf(LossMCXENT.class, outputLayer.getLossFn());
+        assertInstanceOf(ActivationSoftmax.class, outputLayer.getActivationFn());
+        assertEquals(architecture.defaultClasses(), outputLayer.getNOut());
+        for (GraphVertex vertex : conf.getVertices().values()) {
+            if (vertex instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof BatchNormalization bn) {
+                assertInstanceOf(ActivationIdentity.class, bn.getActivationFn(),
+                        "BatchNorm must not carry an activation (the worker swaps it for SyncBatchNorm)");
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("everyArchitecture")
+    void survivesAJsonRoundTripAsCheckpointsNeed(Architecture architecture) {
+        ModelOptions options = ModelOptions.of(10, new InputShape(3, 32, 32))
+                .withUpdater(new Nesterovs(0.1, 0.9), 5e-4);
+        ComputationGraphConfiguration conf = architecture.configuration(options);
+        assertEquals(conf, ComputationGraphConfiguration.fromJson(conf.toJson()));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("everyArchitecture")
+    void buildsAtItsMinimumSizeAndRejectsSmallerWithTheMinimumInTheMessage(Architecture architecture) {
+        int minimum = architecture.minimumSize();
+        architecture.configuration(ModelOptions.of(10, new InputShape(1, minimum, minimum)));
+        if (minimum > 1) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> architecture.configuration(
+                    ModelOptions.of(10, new InputShape(1, minimum - 1, minimum + 5))));
+            assertTrue(e.getMessage().contains(architecture.name()), e.getMessage());
+            assertTrue(e.getMessage().contains(minimum + "x" + minimum), e.getMessage());
+        }
+    }
+
+    @Test
+    void tooSmallInputsAreRejectedWithModelAndMinimum() {
+        IllegalArgumentException alexnet = assertThrows(IllegalArgumentException.class,
+                () -> ModelRegistry.get("alexnet").configuration(ModelOptions.of(10, new InputShape(3, 6, 6))));
+        assertEquals("alexnet needs images of at least 7x7 pixels even after adapting to small inputs, got 3x6x6: "
+                + "use larger images or a model for small inputs such as resnet20", alexnet.getMessage());
+        IllegalArgumentException lenet = assertThrows(IllegalArgumentException.class,
+                () -> ModelRegistry.get("lenet5").configuration(ModelOptions.of(10, new InputShape(1, 3, 3))));
+        assertTrue(lenet.getMessage().startsWith("lenet5 needs images of at least 4x4 pixels"), lenet.getMessage());
+    }
+
+    @Test
+    void imagenetFeatureMapsAreTorchvisionsAt224() {
+        assertConv(types("alexnet", IMAGENET), "features_12", 256, 6, 6);
+        assertEquals(256 * 6 * 6, dense("alexnet", IMAGENET, "classifier_1").getNIn());
+        assertConv(types("vgg16", IMAGENET), "features_30", 512, 7, 7);
+        assertEquals(512 * 7 * 7, dense("vgg16", IMAGENET, "classifier_0").getNIn());
+        Map<String, InputType> resnet18 = types("resnet18", IMAGENET);
+        assertConv(resnet18, "maxpool", 64, 56, 56);
+        assertConv(resnet18, "layer4_1_relu", 512, 7, 7);
+        assertConv(types("resnet50", IMAGENET), "layer4_2_relu", 2048, 7, 7);
+        for (String model : List.of("alexnet", "vgg16")) {
+            assertFalse(types(model, IMAGENET).containsKey("avgpool"), model + ": adaptive pool is the identity at 224");
+        }
+    }
+
+    @Test
+    void vggOnAMultipleOfTheReferenceSizeAveragesToSevenBySevenLikeAdaptivePooling() {
+        InputShape large = new InputShape(3, 448, 448);
+        assertConv(types("vgg16", large), "avgpool", 512, 7, 7);
+        assertEquals(138_357_544L, ParameterCounts.trainable(
+                ModelRegistry.get("vgg16").configuration(ModelOptions.of(1000, large))));
+    }
+
+    @Test
+    void smallInputsKeepEveryMapAtLeastOnePixel() {
+        InputShape fashion = new InputShape(1, 28, 28);
+        InputShape cifar = new InputShape(3, 32, 32);
+        // VGG: pools at 28, 14, 7, 3; the fifth (a 1x1 map) is left out; the classifier reads 512x1x1.
+        Map<String, InputType> vgg11 = types("vgg11", fashion);
+        assertConv(vgg11, "features_18", 512, 1, 1);
+        assertFalse(vgg11.containsKey("features_20"), "the fifth pool would take the map below 1x1");
+        assertEquals(512, dense("vgg11", fashion, "classifier_0").getNIn());
+        assertConv(types("vgg11", cifar), "features_20", 512, 1, 1);
+        // AlexNet at 32: 7 after the stem, pooled to 3, pooled to 1, the third pool is left out.
+        Map<String, InputType> alexnet = types("alexnet", cifar);
+        assertConv(alexnet, "features_0", 64, 7, 7);
+        assertConv(alexnet, "features_5", 192, 1, 1);
+        assertFalse(alexnet.containsKey("features_12"));
+        // ImageNet ResNets below 64 px: 3x3 stride-1 stem, no max-pool, stages at 32, 16, 8, 4.
+        Map<String, InputType> resnet18 = types("resnet18", cifar);
+        assertFalse(resnet18.containsKey("maxpool"));
+        assertEquals(3, ((ConvolutionLayer) layer(conf("resnet18", cifar), "conv1")).getKernelSize()[0]);
+        assertConv(resnet18, "layer1_1_relu", 64, 32, 32);
+        assertConv(resnet18, "layer4_1_relu", 512, 4, 4);
+        assertConv(types("resnet18", new InputShape(3, 64, 64)), "maxpool", 64, 16, 16);
+        // CIFAR ResNets on Fashion-MNIST: stages at 28, 14, 7; the option-A shortcut matches the strided branch.
+        Map<String, InputType> resnet20 = types("resnet20", fashion);
+        assertConv(resnet20, "layer1_2_relu", 16, 28, 28);
+        assertConv(resnet20, "layer2_0_shortcut_pad", 32, 14, 14);
+        assertConv(resnet20, "layer3_0_shortcut_pad", 64, 7, 7);
+        assertConv(resnet20, "layer3_2_relu", 64, 7, 7);
+        // LeNet-5: 28 -> 14 -> 7, flattened 50x7x7.
+        assertEquals(2450, dense("lenet5", fashion, "fc1").getNIn());
+    }
+
+    @Test
+    void noNormalizationLeavesOutBatchNormOnlyWhereTheArchitectureHasIt() {
+        InputShape cifar = new InputShape(3, 32, 32);
+        ModelOptions none = ModelOptions.of(10, cifar).withNormalization(Normalization.NONE);
+        for (String model : List.of("resnet20", "resnet18", "resnet50", "vgg11_bn")) {
+            assertEquals(0, batchNormCount(ModelRegistry.get(model).configuration(none)), model);
+            assertTrue(batchNormCount(conf(model, cifar)) > 0, model);
+        }
+        assertEquals(0, batchNormCount(conf("vgg11", cifar)));
+        assertEquals(ParameterCounts.trainable(conf("vgg11", cifar)),
+                ParameterCounts.trainable(ModelRegistry.get("vgg11_bn").configuration(none)));
+    }
+
+    private static long batchNormCount(ComputationGraphConfiguration conf) {
+        return conf.getVertices().values().stream()
+                .filter(v -> v instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof BatchNormalization)
+                .count();
+    }
+
+    private static ComputationGraphConfiguration conf(String model, InputShape input) {
+        return ModelRegistry.get(model).configuration(ModelOptions.of(10, input));
+    }
+
+    private static Map<String, InputType> types(String model, InputShape input) {
+        return conf(model, input).getLayerActivationTypes(
+                InputType.convolutional(input.height(), input.width(), input.channels()));
+    }
+
+    private static DenseLayer dense(String model, InputShape input, String vertex) {
+        return assertInstanceOf(DenseLayer.class, layer(conf(model, input), vertex));
+    }
+
+    private static Layer layer(ComputationGraphConfiguration conf, String vertex) {
+        GraphVertex v = conf.getVertices().get(vertex);
+        return assertInstanceOf(LayerVertex.class, v, vertex).getLayerConf().getLayer();
+    }
+
+    private static void assertConv(Map<String, InputType> types, String vertex, int channels, int height, int width) {
+        InputType.InputTypeConvolutional type = assertInstanceOf(InputType.InputTypeConvolutional.class,
+                types.get(vertex), vertex + " in " + types.keySet());
+        assertArrayEquals(new long[]{channels, height, width},
+                new long[]{type.getChannels(), type.getHeight(), type.getWidth()}, vertex);
+    }
+}

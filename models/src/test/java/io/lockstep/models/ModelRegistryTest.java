@@ -1,0 +1,49 @@
+package io.lockstep.models;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ModelRegistryTest {
+    private static final List<String> EXPECTED = List.of(
+            "lenet5", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
+            "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+            "resnet18", "resnet34", "resnet50", "resnet101", "resnet152");
+
+    @Test
+    void listsEveryModelInAStableOrder() {
+        assertEquals(EXPECTED, ModelRegistry.names());
+        assertEquals(EXPECTED, ModelRegistry.all().stream().map(Architecture::name).toList());
+    }
+
+    @Test
+    void findsModelsIgnoringCaseAndBlanks() {
+        assertSame(ModelRegistry.all().get(1), ModelRegistry.get(" ResNet20 "));
+        assertEquals("vgg16_bn", ModelRegistry.get("VGG16_BN").name());
+    }
+
+    @Test
+    void unknownNameListsEveryValidName() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ModelRegistry.get("resnet21"));
+        assertTrue(e.getMessage().startsWith("unknown model 'resnet21'"), e.getMessage());
+        for (String name : EXPECTED) {
+            assertTrue(e.getMessage().contains(name), name + " missing from: " + e.getMessage());
+        }
+    }
+
+    @Test
+    void defaultsDescribeTheReferenceSetting() {
+        for (Architecture a : ModelRegistry.all()) {
+            boolean imagenet = !a.name().equals("lenet5") && !a.name().matches("resnet(20|32|44|56|110)");
+            assertEquals(imagenet ? 1000 : 10, a.defaultClasses(), a.name());
+            assertEquals(imagenet ? "3x224x224" : a.name().equals("lenet5") ? "1x28x28" : "3x32x32",
+                    a.defaultInput().toString(), a.name());
+            assertTrue(!a.description().isBlank(), a.name());
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package io.lockstep.models;
+
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Trainable parameter counts against the published references, computed from the configuration only
+ * (no parameter is allocated, so vgg19's 143M parameters cost nothing here).
+ */
+class ParameterCountTest {
+    private static final InputShape IMAGENET = new InputShape(3, 224, 224);
+    private static final InputShape CIFAR = new InputShape(3, 32, 32);
+    private static final InputShape FASHION_MNIST = new InputShape(1, 28, 28);
+
+    /** torchvision's counts: sum(p.numel() for p in model.parameters()) with the default 1000 classes. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+            "alexnet,   61100840",
+            "vgg11,    132863336",
+            "vgg11_bn, 132868840",
+            "vgg13,    133047848",
+            "vgg13_bn, 133053736",
+            "vgg16,    138357544",
+            "vgg16_bn, 138365992",
+            "vgg19,    143667240",
+            "vgg19_bn, 143678248",
+            "resnet18,  11689512",
+            "resnet34,  21797672",
+            "resnet50,  25557032",
+            "resnet101, 44549160",
+            "resnet152, 60192808"})
+    void imagenetModelsMatchTorchvision(String model, long torchvision) {
+        assertEquals(torchvision, trainable(model, IMAGENET, 1000));
+    }
+
+    /*
+     * CIFAR ResNets with option-A shortcuts, 3x32x32, 10 classes, n blocks per stage. Convolutions
+     * have no bias, each BatchNorm has 2 trainable values per channel:
+     *   stem        3*16*9 + 2*16                                    =    464
+     *   stage 1     n * (2*(16*16*9) + 2*2*16)                       =   4672 n
+     *   stage 2     first (16*32*9 + 2*32 + 32*32*9 + 2*32) = 13952, then (n-1) * (2*(32*32*9) + 4*32) = 18560 (n-1)
+     *   stage 3     first (32*64*9 + 2*64 + 64*64*9 + 2*64) = 55552, then (n-1) * (2*(64*64*9) + 4*64) = 73984 (n-1)
+     *   fc          64*10 + 10                                       =    650
+     *   total       464 + 13952 + 55552 + 650 + 4672 n + 92544 (n-1) = 97216 n - 21926
+     * n=3: 269,722 (paper: 0.27M), n=5: 464,154 (0.46M), n=7: 658,586 (0.66M), n=9: 853,018 (0.85M),
+     * n=18: 1,727,962 (1.7M). A 1-channel input has 2*16*9 = 288 fewer stem weights.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+            "resnet20,   269722",
+            "resnet32,   464154",
+            "resnet44,   658586",
+            "resnet56,   853018",
+            "resnet110, 1727962"})
+    void cifarResNetsMatchThePaperWithOptionA(String model, long expected) {
+        assertEquals(expected, trainable(model, CIFAR, 10));
+    }
+
+    @Test
+    void resnet20OnFashionMnistHasAOneChannelStem() {
+        assertEquals(269_722 - 2 * 16 * 9, trainable("resnet20", FASHION_MNIST, 10));
+    }
+
+    @Test
+    void lenet5MatchesTheHandCount() {
+        // conv1 20*1*5*5+20, conv2 50*20*5*5+50, fc1 (50*7*7)*500+500, output 500*10+10
+        assertEquals(520 + 25_050 + 1_225_500 + 5_010, trainable("lenet5", FASHION_MNIST, 10));
+    }
+
+    @Test
+    void batchNormRunningStatisticsAreCountedOnlyInTheTotal() {
+        // resnet20: BatchNorm channels 16 (stem) + 6*16 + 6*32 + 6*64 = 688, each with a running
+        // mean and a running (log) standard deviation in DL4J.
+        ModelOptions options = ModelOptions.of(10, CIFAR);
+        var conf = ModelRegistry.get("resnet20").configuration(options);
+        assertEquals(2 * 688, ParameterCounts.total(conf) - ParameterCounts.trainable(conf));
+    }
+
+    @Test
+    void withoutNormalizationResNetConvolutionsGetABiasInsteadOfBatchNorm() {
+        ModelOptions options = ModelOptions.of(10, CIFAR).withNormalization(Normalization.NONE);
+        var conf = ModelRegistry.get("resnet20").configuration(options);
+        // Each BatchNorm (gamma + beta per channel) becomes one bias per channel, no running statistics.
+        assertEquals(269_722 - 688, ParameterCounts.trainable(conf));
+        assertEquals(ParameterCounts.trainable(conf), ParameterCounts.total(conf));
+    }
+
+    @ParameterizedTest(name = "{0} at {1}")
+    @CsvSource({
+            "lenet5,   1x28x28",
+            "resnet20, 1x28x28",
+            "resnet20, 3x32x32",
+            "vgg11_bn, 1x28x28",
+            "alexnet,  3x32x32",
+            "resnet18, 3x16x16",
+            "resnet50, 3x16x16"})
+    void configurationCountsAgreeWithAllocatedParameters(String model, String input) {
+        ModelOptions options = ModelOptions.of(10, InputShape.parse(input));
+        var conf = ModelRegistry.get(model).configuration(options);
+        ComputationGraph graph = ModelRegistry.build(model, options);
+        try {
+            assertEquals(ParameterCounts.trainable(graph), ParameterCounts.trainable(conf));
+            assertEquals(ParameterCounts.total(graph), ParameterCounts.total(conf));
+        } finally {
+            graph.close();
+        }
+    }
+
+    private static long trainable(String model, InputShape input, int classes) {
+        return ParameterCounts.trainable(ModelRegistry.get(model).configuration(ModelOptions.of(classes, input)));
+    }
+}

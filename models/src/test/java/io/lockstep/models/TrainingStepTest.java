@@ -1,0 +1,86 @@
+package io.lockstep.models;
+
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.Random;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every model of the zoo builds, initializes, predicts and takes one training step on small inputs
+ * (batch of 2, 10 classes), both Fashion-MNIST-sized 1x28x28 and CIFAR-sized 3x32x32, whose
+ * small-input adaptations differ (VGG keeps four or five pools, AlexNet one or two).
+ */
+class TrainingStepTest {
+    private static final int BATCH = 2;
+    private static final int CLASSES = 10;
+
+    static Stream<String> everyModel() {
+        return ModelRegistry.names().stream();
+    }
+
+    @AfterEach
+    void releaseWorkspaces() {
+        Nd4j.getWorkspaceManager().destroyAllWorkspacesForCurrentThread();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("everyModel")
+    void trainsOneStepOnFashionMnistSizedImages(String model) {
+        trainOneStep(model, new InputShape(1, 28, 28));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("everyModel")
+    void trainsOneStepOnCifarSizedImages(String model) {
+        trainOneStep(model, new InputShape(3, 32, 32));
+    }
+
+    private static void trainOneStep(String model, InputShape input) {
+        ComputationGraph graph = ModelRegistry.build(model, ModelOptions.of(CLASSES, input));
+        try {
+            DataSet batch = randomBatch(input, 7);
+            INDArray probabilities = graph.outputSingle(false, batch.getFeatures());
+            assertArrayEquals(new long[]{BATCH, CLASSES}, probabilities.shape());
+            INDArray rowSums = probabilities.sum(1);
+            for (int i = 0; i < BATCH; i++) {
+                assertEquals(1.0, rowSums.getDouble(i), 1e-4, "softmax row " + i + " of " + model);
+            }
+
+            INDArray before = graph.params().dup();
+            graph.fit(batch);
+            double loss = graph.score();
+            assertTrue(Double.isFinite(loss) && loss > 0, model + " loss after one step: " + loss);
+            assertNotEquals(before, graph.params(), model + ": one fit step left every parameter unchanged");
+            assertTrue(Double.isFinite(graph.params().sumNumber().doubleValue()), model + ": parameters not finite");
+        } finally {
+            graph.close();
+        }
+    }
+
+    private static DataSet randomBatch(InputShape input, long seed) {
+        Random random = new Random(seed);
+        float[] pixels = new float[(int) (BATCH * input.pixels())];
+        for (int i = 0; i < pixels.length; i++) {
+            pixels[i] = random.nextFloat();
+        }
+        INDArray features = Nd4j.create(pixels, new long[]{BATCH, input.channels(), input.height(), input.width()}, 'c');
+        float[] oneHot = new float[BATCH * CLASSES];
+        for (int i = 0; i < BATCH; i++) {
+            oneHot[i * CLASSES + random.nextInt(CLASSES)] = 1f;
+        }
+        INDArray labels = Nd4j.create(oneHot, new long[]{BATCH, CLASSES}, 'c').castTo(DataType.FLOAT);
+        return new DataSet(features, labels);
+    }
+}

@@ -1,0 +1,61 @@
+package io.lockstep.worker.comm;
+
+/**
+ * Collective operations among the N ranks of one training stage (one rank per replica).
+ *
+ * <p>Contract shared by every implementation:
+ * <ul>
+ *   <li>Every rank calls the same operations in the same order with the same lengths (for
+ *       all-reduce and broadcast); a mismatch is detected where possible and fails the call.</li>
+ *   <li>Calls are blocking and bounded: each fails with {@link CollectiveTimeoutException} naming
+ *       the ranks still awaited when the configured deadline passes.</li>
+ *   <li>Not thread-safe: one thread (the replica's training thread) owns a rank's collective.</li>
+ *   <li>{@link #position(int, long)} tags the following operations with the training position;
+ *       messages of another job, stage attempt or position are rejected, never mixed in.</li>
+ * </ul>
+ */
+public interface Collective extends AutoCloseable {
+
+    /** This rank, 0-based. */
+    int rank();
+
+    /** Number of ranks in the group. */
+    int size();
+
+    /** Tags subsequent operations with the epoch and step being trained (diagnostics and safety). */
+    void position(int epoch, long step);
+
+    /** In-place all-reduce of {@code data[offset, offset+length)}; every rank ends with the result. */
+    void allReduce(float[] data, int offset, int length, ReduceOp op);
+
+    /** In-place all-reduce in double precision, for small buffers such as BatchNorm statistics. */
+    void allReduce(double[] data, int offset, int length, ReduceOp op);
+
+    default void allReduce(float[] data, ReduceOp op) {
+        allReduce(data, 0, data.length, op);
+    }
+
+    default void allReduce(double[] data, ReduceOp op) {
+        allReduce(data, 0, data.length, op);
+    }
+
+    /**
+     * Gathers one variable-sized contribution from every rank.
+     *
+     * @return array indexed by rank; element {@code rank()} is a copy of {@code contribution}
+     */
+    byte[][] allGather(byte[] contribution);
+
+    /** Overwrites {@code data[offset, offset+length)} on every rank with the root's values. */
+    void broadcast(float[] data, int offset, int length, int root);
+
+    /** Returns the root's bytes on every rank ({@code data} is ignored on non-root ranks). */
+    byte[] broadcast(byte[] data, int root);
+
+    /** Returns once every rank has entered the barrier. */
+    void barrier();
+
+    /** Releases this rank's transport resources; idempotent. */
+    @Override
+    void close();
+}

@@ -1,0 +1,43 @@
+package io.lockstep.worker.spark;
+
+import io.lockstep.worker.train.LearningRateSchedule;
+import io.lockstep.worker.train.ModelRecipe;
+
+import java.io.Serializable;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything one epoch's barrier stage needs, built by the driver and sent to every task.
+ *
+ * @param jobId             unique id of the training job (scopes collective traffic)
+ * @param jobSecret         per-job secret from which transport session ids derive
+ * @param epoch             0-based epoch this stage trains
+ * @param replicas          number of replicas (tasks) in the stage
+ * @param batchPerReplica   examples per replica per step
+ * @param stepsPerEpoch     steps every replica takes this epoch
+ * @param recipe            how to build the initial model
+ * @param normalization     {@code batch}, {@code sync-batch} or {@code none}
+ * @param schedule          learning-rate schedule
+ * @param checkEverySteps   parameter-checksum comparison period in steps (0: never)
+ * @param dataTimeoutMs     deadline for a prefetched batch
+ * @param collectiveTimeoutMs deadline of every collective operation
+ * @param evalBatchSize     batch size for evaluation
+ * @param checkpointUri     directory of checkpoints (any Hadoop filesystem)
+ * @param resumeFrom        checkpoint to start from, or {@code null} to build from the recipe
+ * @param keepCheckpoints   how many checkpoints to keep (0: all)
+ * @param threadsPerReplica ND4J/OneDNN threads each replica uses
+ * @param classNames        class index to name
+ * @param job               the job configuration, recorded in checkpoints
+ */
+public record StageSpec(String jobId, long jobSecret, int epoch, int replicas, int batchPerReplica,
+                        int stepsPerEpoch, ModelRecipe recipe, String normalization, LearningRateSchedule schedule,
+                        int checkEverySteps, long dataTimeoutMs, long collectiveTimeoutMs, int evalBatchSize,
+                        String checkpointUri, String resumeFrom, int keepCheckpoints, int threadsPerReplica,
+                        long planSeed, long globalStepAtStart, List<String> classNames,
+                        Map<String, String> job) implements Serializable {
+
+    public boolean syncBatchNorm() {
+        return "sync-batch".equals(normalization) && replicas > 1;
+    }
+}

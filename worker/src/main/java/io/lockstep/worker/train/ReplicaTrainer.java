@@ -1,0 +1,175 @@
+package io.lockstep.worker.train;
+
+import io.lockstep.worker.comm.Collective;
+import io.lockstep.worker.comm.ReduceOp;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.zip.CRC32;
+
+/**
+ * One model replica's training loop: per step, take the prefetched batch, forward/backward, exchange
+ * the gradient, apply the optimizer — identically on every replica. Also evaluates the replica's
+ * slice of the test set and sums the confusion matrices over all replicas.
+ *
+ * <p>Owned by the task's training thread; not thread-safe. With a single replica the collective is
+ * {@code null} and nothing is exchanged.
+ */
+public final class ReplicaTrainer {
+    private static final Logger LOG = LoggerFactory.getLogger(ReplicaTrainer.class);
+
+    private final ComputationGraph graph;
+    private final Collective collective;
+    private final GradientExchange exchange;
+    private final ExchangeListener listener;
+    private final LearningRateSchedule schedule;
+    private final int checkEverySteps;
+    private final long dataTimeoutMs;
+    private final int rank;
+
+    /**
+     * @param graph           initialized model, identical on every replica
+     * @param collective      the group, or {@code null} for a single replica
+     * @param exchange        gradient exchange strategy
+     * @param schedule        learning-rate schedule
+     * @param checkEverySteps compare a parameter checksum across replicas every this many steps (0: never)
+     * @param dataTimeoutMs   deadline for the prefetch thread to deliver a batch
+     */
+    public ReplicaTrainer(ComputationGraph graph, Collective collective, GradientExchange exchange,
+                          LearningRateSchedule schedule, int checkEverySteps, long dataTimeoutMs) {
+        this.graph = Objects.requireNonNull(graph, "graph");
+        this.collective = collective;
+        this.exchange = Objects.requireNonNull(exchange, "exchange");
+        this.schedule = Objects.requireNonNull(schedule, "schedule");
+        this.checkEverySteps = checkEverySteps;
+        this.dataTimeoutMs = dataTimeoutMs;
+        this.rank = collective == null ? 0 : collective.rank();
+        this.listener = new ExchangeListener(exchange);
+        graph.setListeners(listener);
+    }
+
+    public ComputationGraph graph() {
+        return graph;
+    }
+
+    /** Trains one epoch over {@code source}; the number of steps must be equal on every replica. */
+    public EpochReport trainEpoch(int epoch, BatchSource source, StepObserver observer) throws InterruptedException {
+        int steps = source.steps();
+        float[] loss = new float[steps];
+        long[] dataWait = new long[steps];
+        long[] compute = new long[steps];
+        long[] exchangeNanos = new long[steps];
+        long[] bytes = new long[steps];
+        int examplesPerStep = 0;
+        long epochStart = System.nanoTime();
+        try (Prefetcher prefetcher = new Prefetcher(source, 2, "lockstep-prefetch-r" + rank + "-e" + epoch)) {
+            for (int step = 0; step < steps; step++) {
+                long t0 = System.nanoTime();
+                DataSet batch = prefetcher.next(dataTimeoutMs);
+                long t1 = System.nanoTime();
+                long globalStep = (long) epoch * steps + step;
+                if (collective != null) {
+                    collective.position(epoch, step);
+                }
+                listener.position(epoch, step);
+                graph.setLearningRate(schedule.rateAt(epoch, step));
+                graph.fit(batch);
+                double score = graph.score();
+                long t2 = System.nanoTime();
+                if (!Double.isFinite(score)) {
+                    throw new TrainingDivergedException("loss became " + score + " at epoch " + (epoch + 1)
+                            + ", step " + (step + 1) + " on replica " + rank
+                            + "; lower the learning rate or check the input data", epoch, step);
+                }
+                examplesPerStep = batch.numExamples();
+                loss[step] = (float) score;
+                dataWait[step] = t1 - t0;
+                exchangeNanos[step] = exchange.lastExchangeNanos();
+                compute[step] = (t2 - t1) - exchangeNanos[step];
+                bytes[step] = exchange.lastBytesSent();
+                observer.stepDone(epoch, step, steps, score, t2 - t0, examplesPerStep);
+                if (checkEverySteps > 0 && (globalStep + 1) % checkEverySteps == 0) {
+                    verifyReplicasAgree(epoch, step);
+                }
+            }
+        }
+        graph.incrementEpochCount();
+        return new EpochReport(rank, epoch, examplesPerStep, loss, dataWait, compute, exchangeNanos, bytes,
+                System.nanoTime() - epochStart, 0, 0, new long[0]);
+    }
+
+    /**
+     * Evaluates this replica's slice of the test set and sums the confusion matrix over all replicas
+     * (every replica must call it). Inference never communicates, so slices may differ in size.
+     *
+     * @return the report with the global confusion matrix attached
+     */
+    public EpochReport evaluate(EpochReport trained, List<DataSet> testBatches, int numClasses) {
+        long start = System.nanoTime();
+        double[] confusion = new double[numClasses * numClasses];
+        for (DataSet batch : testBatches) {
+            int[] predicted = graph.output(false, batch.getFeatures())[0].argMax(1).toIntVector();
+            int[] actual = batch.getLabels().argMax(1).toIntVector();
+            for (int i = 0; i < predicted.length; i++) {
+                int truth = actual[i];
+                int guess = predicted[i];
+                confusion[truth * numClasses + guess] += 1;
+            }
+        }
+        if (collective != null) {
+            // Counts are integers far below 2^53: the double sum is exact.
+            collective.allReduce(confusion, ReduceOp.SUM);
+        }
+        long[] counts = new long[confusion.length];
+        for (int i = 0; i < counts.length; i++) {
+            counts[i] = Math.round(confusion[i]);
+        }
+        return new EpochReport(trained.rank(), trained.epoch(), trained.examplesPerStep(), trained.loss(),
+                trained.dataWaitNanos(), trained.computeNanos(), trained.exchangeNanos(), trained.bytesSent(),
+                trained.wallNanos(), System.nanoTime() - start, numClasses, counts);
+    }
+
+    /** CRC32 of the raw parameter bits: equal on every replica exactly when parameters are bit-identical. */
+    public long parameterChecksum() {
+        INDArray params = graph.params();
+        ByteBuffer bytes = params.data().asNio();
+        CRC32 crc = new CRC32();
+        crc.update(bytes.duplicate());
+        return crc.getValue();
+    }
+
+    /**
+     * Compares the parameter checksum of every replica; fails loudly naming the replicas that differ
+     * from rank 0. Identical inputs to identical updaters must give identical bits, so any difference
+     * is a bug or a corrupted exchange, never noise.
+     */
+    public void verifyReplicasAgree(int epoch, long step) {
+        if (collective == null || collective.size() == 1) {
+            return;
+        }
+        long mine = parameterChecksum();
+        byte[][] all = collective.allGather(ByteBuffer.allocate(Long.BYTES).putLong(mine).array());
+        long reference = ByteBuffer.wrap(all[0]).getLong();
+        List<Integer> differing = new ArrayList<>();
+        for (int r = 0; r < all.length; r++) {
+            if (ByteBuffer.wrap(all[r]).getLong() != reference) {
+                differing.add(r);
+            }
+        }
+        if (!differing.isEmpty()) {
+            throw new TrainingDivergedException("replicas diverged at epoch " + (epoch + 1) + ", step " + (step + 1)
+                    + ": parameters of ranks " + differing + " differ from rank 0 (checksums "
+                    + Arrays.toString(Arrays.stream(all).mapToLong(b -> ByteBuffer.wrap(b).getLong()).toArray())
+                    + ")", epoch, step);
+        }
+        LOG.debug("replicas agree at epoch {} step {} (checksum {})", epoch, step, Long.toHexString(mine));
+    }
+}
