@@ -3,7 +3,7 @@ package io.lockstep.driver.cli;
 import io.lockstep.driver.train.Evaluation;
 import io.lockstep.driver.train.ModelFile;
 import io.lockstep.driver.train.TrainingData;
-import io.lockstep.driver.train.TrainingDatasets;
+import io.lockstep.driver.data.DatasetSource;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -43,7 +43,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         File local = fetch(modelFile, hadoopConf);
         ModelFile.Info info = ModelFile.readInfo(local);
         ComputationGraph graph = ModelFile.readGraph(local);
-        TrainingData<?> dataset = TrainingDatasets.open(data, hadoopConf);
+        TrainingData<?> dataset = DatasetSource.open(data, hadoopConf);
         if (!dataset.shape().equals(info.inputShape())) {
             throw new UserError("--data: the dataset's images are " + dataset.shape() + " but the model was trained on "
                     + info.inputShape() + "; evaluate on data of the same shape");

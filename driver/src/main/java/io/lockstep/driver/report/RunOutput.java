@@ -58,8 +58,12 @@ public final class RunOutput implements AutoCloseable {
     }
 
     public void summary(Map<String, ?> summary) {
-        writeAtomically(SUMMARY, JSON.copy().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary)
-                .getBytes(StandardCharsets.UTF_8));
+        try {
+            writeAtomically(SUMMARY, JSON.copy().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary)
+                    .getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot serialize the summary: " + e.getMessage(), e);
+        }
     }
 
     /** Copies a local model file into the output directory as {@code model.zip}. */

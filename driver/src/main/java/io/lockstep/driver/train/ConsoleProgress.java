@@ -33,9 +33,10 @@ final class ConsoleProgress extends SparkListener {
                 .setTaskName(String.format("epoch %d/%d", epoch + 1, epochs))
                 .setInitialMax(steps)
                 .setUnit(" steps", 1)
-                .showSpeed();
+                .setStyle(ProgressBarStyle.ASCII)
+                .setMaxRenderedLength(120);
         if (interactive) {
-            builder.setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500);
+            builder.setUpdateIntervalMillis(500);
         } else {
             // Logs and CI: a plain line every 10 s instead of carriage-return redraws.
             builder.setConsumer(new DelegatingProgressBarConsumer(System.err::println)).setUpdateIntervalMillis(10_000);
@@ -73,7 +74,7 @@ final class ConsoleProgress extends SparkListener {
             return;
         }
         current.stepTo((long) position[ProgressAccumulator.STEP]);
-        current.setExtraMessage(String.format("loss %.4f  %.0f img/s",
+        current.setExtraMessage(String.format(" loss %.4f  %.0f img/s",
                 position[ProgressAccumulator.LOSS], position[ProgressAccumulator.EXAMPLES_PER_SECOND]));
     }
 }

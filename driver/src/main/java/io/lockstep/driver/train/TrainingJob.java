@@ -1,6 +1,7 @@
 package io.lockstep.driver.train;
 
 import io.lockstep.driver.cli.UserError;
+import io.lockstep.driver.data.DatasetSource;
 import io.lockstep.driver.plan.EpochPlan;
 import io.lockstep.driver.report.RunOutput;
 import io.lockstep.models.Normalization;
@@ -60,7 +61,7 @@ public final class TrainingJob {
     }
 
     public TrainingJob(JobConfig config) {
-        this(config, TrainingDatasets::open);
+        this(config, (uri, conf) -> DatasetSource.open(uri, conf));
     }
 
     public TrainingJob(JobConfig config, DatasetOpener datasets) {
@@ -100,7 +101,9 @@ public final class TrainingJob {
 
         List<Tuple2<Integer, R>> indexedTrain = indexed(data.train());
         List<Tuple2<Integer, R>> indexedTest = indexed(data.test());
-        int partitions = Math.max(replicas, sc.defaultParallelism());
+        // Records travel inside the tasks that first cache them: keep each slice near 512 KiB.
+        long recordBytes = data.train().isEmpty() ? 0 : approximateBytes(data.train().get(0)) * (long) data.train().size();
+        int partitions = (int) Math.max(Math.max(replicas, sc.defaultParallelism()), recordBytes / (512 * 1024));
         JavaPairRDD<Integer, R> trainRecords = JavaPairRDD.fromJavaRDD(sc.parallelize(indexedTrain, partitions))
                 .persist(StorageLevel.MEMORY_ONLY_SER());
         JavaPairRDD<Integer, ShardItem<R>> testRouted = JavaPairRDD.fromJavaRDD(sc.parallelize(indexedTest, partitions))
@@ -180,6 +183,13 @@ public final class TrainingJob {
                     accuracy.get(accuracy.size() - 1), config.epochs(), wall, images / wall, out.uri(), RunOutput.MODEL);
             return new Result(accuracy.get(accuracy.size() - 1), wall, images / wall, modelFile.toString(), accuracy);
         }
+    }
+
+    private static long approximateBytes(Object record) {
+        if (record instanceof io.lockstep.worker.data.LabeledRecord labeled) {
+            return labeled.payload().length + 64L;
+        }
+        return 1024;
     }
 
     private String checkpointsHint() {

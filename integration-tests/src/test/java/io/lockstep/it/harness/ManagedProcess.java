@@ -129,8 +129,9 @@ public final class ManagedProcess implements AutoCloseable {
     }
 
     /**
-     * Kills the process and every descendant with SIGKILL (descendants first, so that a Worker
-     * cannot react to its executors' deaths) and waits for all of them to be gone.
+     * Kills the process and every descendant with SIGKILL and waits for all of them to be gone.
+     * A child spawned after the descendants were listed survives the parent; Spark executors exit
+     * by themselves when their Worker or driver disappears.
      */
     public void killTree(Duration timeout) {
         killAndAwait(name, process.toHandle(), timeout);

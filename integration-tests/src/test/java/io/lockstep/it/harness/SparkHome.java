@@ -1,6 +1,7 @@
 package io.lockstep.it.harness;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -12,6 +13,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.jar.Attributes;
+import java.util.jar.JarEntry;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
 
 /**
  * A Spark "installation" made of the Maven test classpath, for daemons, {@code spark-submit},
@@ -22,7 +27,8 @@ import java.util.Properties;
  * {@code conf/spark-defaults.conf} (driver and executor {@code defaultJavaOptions} carry the
  * project's JVM flags and the harness log configuration; the driver UI is off); {@code conf/log4j2-harness.properties}
  * (INFO to stderr: the harness parses daemon logs, and the test classpath's log4j2-test.properties
- * would otherwise win); and {@code bin/spark-class}, {@code bin/spark-submit}, which run Spark's own
+ * would otherwise win); {@code lib/orphan-guard-agent.jar} ({@link OrphanGuard} as a Java agent in the
+ * driver's options, so drivers die with the test JVM); and {@code bin/spark-class}, {@code bin/spark-submit}, which run Spark's own
  * launcher ({@code org.apache.spark.launcher.Main}) exactly as Spark's scripts do.
  *
  * <p>Every process must run with {@link #environment()}: without {@code SPARK_SCALA_VERSION} a
@@ -68,7 +74,9 @@ public final class SparkHome {
             Files.createDirectories(home.resolve("jars"));
             Files.createDirectories(home.resolve("conf"));
             Files.createDirectories(home.resolve("bin"));
+            Files.createDirectories(sparkHome.localDirs());
             sparkHome.writeLogConfig();
+            sparkHome.writeOrphanGuardAgent();
             sparkHome.writeSparkDefaults();
             sparkHome.writeScript("spark-class", sparkHome.sparkClassScript());
             sparkHome.writeScript("spark-submit", "#!/usr/bin/env bash\n"
@@ -114,6 +122,9 @@ public final class SparkHome {
         env.put("SPARK_SCALA_VERSION", SCALA_BINARY_VERSION);
         env.put("SPARK_DIST_CLASSPATH", classpath);
         env.put("SPARK_LOCAL_IP", LOOPBACK);
+        // Scratch space of drivers, Workers and executors: under the work dir, not /tmp, so a
+        // SIGKILLed process leaves nothing behind outside target/.
+        env.put("SPARK_LOCAL_DIRS", localDirs().toString());
         env.put("JAVA_HOME", System.getProperty("java.home"));
     }
 
@@ -151,10 +162,39 @@ public final class SparkHome {
         return "-Dlog4j2.configurationFile=" + logConfig().toUri() + " " + String.join(" ", jvmFlags);
     }
 
+    /** Scratch space (SPARK_LOCAL_DIRS) of every process of this installation. */
+    public Path localDirs() {
+        return home.resolve("local-dirs");
+    }
+
+    /** {@code lib/orphan-guard-agent.jar}: {@link OrphanGuard} as a Java agent, for drivers. */
+    private Path orphanGuardAgent() {
+        return home.resolve("lib").resolve("orphan-guard-agent.jar");
+    }
+
+    private void writeOrphanGuardAgent() throws IOException {
+        Manifest manifest = new Manifest();
+        manifest.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        manifest.getMainAttributes().putValue("Premain-Class", OrphanGuard.class.getName());
+        String entry = OrphanGuard.class.getName().replace('.', '/') + ".class";
+        Files.createDirectories(orphanGuardAgent().getParent());
+        try (InputStream classBytes = OrphanGuard.class.getClassLoader().getResourceAsStream(entry);
+             JarOutputStream jar = new JarOutputStream(Files.newOutputStream(orphanGuardAgent()), manifest)) {
+            if (classBytes == null) {
+                throw new IOException("Cannot read " + entry + " from the test classpath");
+            }
+            jar.putNextEntry(new JarEntry(entry));
+            classBytes.transferTo(jar);
+            jar.closeEntry();
+        }
+    }
+
     private void writeSparkDefaults() throws IOException {
         Properties defaults = new Properties();
         // defaultJavaOptions are prepended to extraJavaOptions, so a test can still set the latter freely.
-        defaults.setProperty("spark.driver.defaultJavaOptions", javaOptions());
+        // A driver dies with the test JVM that submitted it (its executors follow when it disconnects).
+        defaults.setProperty("spark.driver.defaultJavaOptions", javaOptions() + " -javaagent:" + orphanGuardAgent()
+                + "=" + ProcessHandle.current().pid());
         defaults.setProperty("spark.executor.defaultJavaOptions", javaOptions());
         defaults.setProperty("spark.ui.enabled", "false");
         defaults.setProperty("spark.ui.showConsoleProgress", "false");

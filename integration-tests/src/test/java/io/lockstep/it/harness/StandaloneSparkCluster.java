@@ -305,7 +305,7 @@ public final class StandaloneSparkCluster implements AutoCloseable {
         return sb.toString();
     }
 
-    /** Kills every Worker (with its executors) and the Master with SIGKILL and waits for them to be gone. */
+    /** Kills the Master and every Worker (with its executors) with SIGKILL and waits for them to be gone. */
     @Override
     public void close() {
         if (closed) {
@@ -325,16 +325,17 @@ public final class StandaloneSparkCluster implements AutoCloseable {
 
     private void killAll() {
         List<RuntimeException> failures = new ArrayList<>();
-        for (SparkWorker worker : workers) {
+        // Master first: it cannot then schedule replacement executors while the Workers die.
+        if (master != null) {
             try {
-                worker.kill(KILL_TIMEOUT);
+                master.killTree(KILL_TIMEOUT);
             } catch (RuntimeException e) {
                 failures.add(e);
             }
         }
-        if (master != null) {
+        for (SparkWorker worker : workers) {
             try {
-                master.killTree(KILL_TIMEOUT);
+                worker.kill(KILL_TIMEOUT);
             } catch (RuntimeException e) {
                 failures.add(e);
             }

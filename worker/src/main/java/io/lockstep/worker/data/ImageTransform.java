@@ -94,7 +94,7 @@ public record ImageTransform(int channels, int height, int width, int cropPaddin
         if (horizontalFlip) {
             s.append(", random horizontal flip");
         }
-        s.append(normalizer.isIdentity() ? ", pixels in [0,1]" : ", normalized " + normalizer.format());
+        s.append(normalizer.leavesPixelsUnchanged() ? ", pixels in [0,1]" : ", normalized " + normalizer.format());
         return s.toString();
     }
 }

@@ -70,7 +70,7 @@ public record Normalizer(float[] mean, float[] std) implements Serializable {
         return mean.length;
     }
 
-    public boolean isIdentity() {
+    public boolean leavesPixelsUnchanged() {
         for (int c = 0; c < mean.length; c++) {
             if (mean[c] != 0f || std[c] != 1f) {
                 return false;

@@ -1,17 +1,49 @@
 package io.lockstep.worker.train;
 
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Turns each replica's local gradient into the gradient every replica applies. Called on the
- * training thread after backprop and before the optimizer, with the flattened gradient view of the
- * whole model: implementations rewrite it in place. Every replica calls it once per step, in the
- * same order, so implementations may use the collective freely.
+ * How replicas combine their work each step (the {@code --exchange} strategy). Two hooks, both on the
+ * training thread and called by every replica once per step in the same order, so implementations
+ * may use the collective freely:
+ * <ol>
+ *   <li>{@link #exchange} after backprop and before the optimizer, with the flattened gradient view
+ *       of the whole model: synchronous strategies rewrite it in place;</li>
+ *   <li>{@link #afterStep} after the optimizer has updated the parameters: strategies that average
+ *       parameters (local SGD) do it here.</li>
+ * </ol>
  */
 public interface GradientExchange extends AutoCloseable {
 
     /** Rewrites {@code flatGradient} in place with the exchanged gradient. */
     void exchange(INDArray flatGradient, int epoch, long step);
+
+    /** Runs after the optimizer step {@code globalStep} (0-based, counted over the whole job). */
+    default void afterStep(ComputationGraph graph, int epoch, long globalStep) {
+    }
+
+    /**
+     * Makes every replica's model state identical again. Every replica calls it at the same point, before
+     * evaluating or checkpointing (e.g. at the end of each epoch). Strategies that keep replicas identical
+     * every step do nothing; local SGD ({@code average}) averages parameters and updater state here if
+     * replicas trained locally since the last averaging round.
+     */
+    default void synchronize(ComputationGraph graph) {
+    }
+
+    /**
+     * Whether every replica's parameters are bit-identical right now (after {@link #afterStep}), so a
+     * cross-replica checksum must agree. False between the averaging rounds of local SGD.
+     */
+    default boolean replicasInSync() {
+        return true;
+    }
+
+    /** Strategy-specific figures of the last step for metrics.jsonl (e.g. compression ratio), may be empty. */
+    default java.util.Map<String, Double> lastStepMetrics() {
+        return java.util.Map.of();
+    }
 
     /** Bytes this replica sent in its last exchange (for metrics). */
     long lastBytesSent();

@@ -82,6 +82,7 @@ public final class ReplicaTrainer {
                 listener.position(epoch, step);
                 graph.setLearningRate(schedule.rateAt(epoch, step));
                 graph.fit(batch);
+                exchange.afterStep(graph, epoch, globalStep);
                 double score = graph.score();
                 long t2 = System.nanoTime();
                 if (!Double.isFinite(score)) {

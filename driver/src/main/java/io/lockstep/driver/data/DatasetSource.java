@@ -1,0 +1,148 @@
+package io.lockstep.driver.data;
+
+import io.lockstep.models.InputShape;
+import io.lockstep.worker.data.AugmentRandom;
+import io.lockstep.worker.data.ChannelStatistics;
+import io.lockstep.worker.data.ImageTransform;
+import io.lockstep.worker.data.LabeledRecord;
+import io.lockstep.worker.data.Normalizer;
+import io.lockstep.worker.data.RecordDecoder;
+import org.apache.hadoop.conf.Configuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+
+/**
+ * Opens a dataset on the driver, through the Hadoop FileSystem API, and detects its format:
+ * <ul>
+ *   <li>IDX (MNIST, Fashion-MNIST): the four {@code train-}/{@code t10k-} files, optionally gzipped;</li>
+ * </ul>
+ * then settles the model's input ({@link ImageTransform}) from the options and the images. All reading
+ * happens on the calling thread; the records are kept in memory.
+ */
+public final class DatasetSource {
+    private static final Logger LOG = LoggerFactory.getLogger(DatasetSource.class);
+
+    private DatasetSource() {
+    }
+
+    /** Opens {@code uri} with the default options (native size and channels, no augmentation, fail on bad records). */
+    public static LoadedDataset open(String uri, Configuration hadoopConf) {
+        return open(uri, hadoopConf, DatasetOptions.defaults());
+    }
+
+    /**
+     * Reads the dataset at {@code uri} (a directory on any Hadoop filesystem).
+     *
+     * @throws DatasetException if the path is missing, the format is not recognized, or a file is invalid;
+     *                          the message names the file and the fix
+     */
+    public static LoadedDataset open(String uri, Configuration hadoopConf, DatasetOptions options) {
+        options.validate();
+        long start = System.nanoTime();
+        DatasetFiles files = DatasetFiles.open(uri, hadoopConf);
+        DatasetContent content = read(files, options);
+        if (content.train().isEmpty()) {
+            throw new DatasetException("--data: " + uri + " has no training records; the dataset is empty");
+        }
+        if (content.test().isEmpty()) {
+            throw new DatasetException("--data: " + uri + " has no test records; a dataset needs a test split to report accuracy");
+        }
+        ImageTransform transform = transformFor(content, options, uri);
+        LoadedDataset dataset = new LoadedDataset(uri, content, transform, options.badRecords());
+        LOG.info("read {} in {} ms", dataset.describe(), (System.nanoTime() - start) / 1_000_000);
+        return dataset;
+    }
+
+    static DatasetContent read(DatasetFiles files, DatasetOptions options) {
+        if (IdxDataset.present(files)) {
+            return IdxDataset.read(files, options.numClasses());
+        }
+        throw new DatasetException("--data: " + files.uri() + " is not a dataset Lockstep can read: expected the IDX files "
+                + String.join(", ", IdxDataset.FILES) + " (each optionally .gz)");
+    }
+
+    /** Output shape from the options or the images, augmentation from the options, normalization as asked. */
+    static ImageTransform transformFor(DatasetContent content, DatasetOptions options, String uri) {
+        InputShape nativeShape = content.nativeShape();
+        int channels;
+        if (options.channels() != null) {
+            channels = options.channels();
+        } else if (nativeShape != null) {
+            channels = nativeShape.channels();
+        } else {
+            channels = content.survey() != null && content.survey().anyColor() ? 3 : 1;
+        }
+        int height;
+        int width;
+        if (options.imageHeight() != null) {
+            height = options.imageHeight();
+            width = options.imageWidth();
+        } else if (nativeShape != null) {
+            height = nativeShape.height();
+            width = nativeShape.width();
+        } else {
+            int[] common = content.survey() == null ? null : content.survey().commonSize();
+            if (common == null) {
+                throw new DatasetException("--image-size: the images of " + uri + " have different sizes ("
+                        + content.survey().describeSizes(5) + "); pass --image-size N or HxW to resize them all");
+            }
+            width = common[0];
+            height = common[1];
+        }
+        ImageTransform plain = new ImageTransform(channels, height, width, 0, false, false,
+                ImageTransform.DEFAULT_RESIZED_CROP_MIN_SCALE, null);
+        ImageTransform transform;
+        try {
+            transform = plain.withAugmentation(options.cropPadding(), options.horizontalFlip(), options.randomResizedCrop(),
+                    options.resizedCropMinScale());
+        } catch (IllegalArgumentException e) {
+            throw new DatasetException(e.getMessage(), e);
+        }
+        Normalizer normalizer;
+        if (options.autoNormalize()) {
+            normalizer = computeNormalizer(content.recordFormat(), plain, content.train(), DatasetOptions.AUTO_NORMALIZE_MAX_IMAGES);
+            LOG.info("--normalize auto: training set statistics {}", normalizer.format());
+        } else {
+            normalizer = options.explicitNormalizer();
+        }
+        try {
+            return transform.withNormalizer(normalizer);
+        } catch (IllegalArgumentException e) {
+            throw new DatasetException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Per-channel mean and std of the training images as the model sees them (converted and resized,
+     * not augmented). Beyond {@code maxImages} a fixed-seed sample is used, so the result is reproducible.
+     */
+    public static Normalizer computeNormalizer(io.lockstep.worker.data.RecordFormat format, ImageTransform plain,
+                                               List<LabeledRecord> train, int maxImages) {
+        ImageTransform unnormalized = plain.deterministic().withNormalizer(null);
+        RecordDecoder decoder = new RecordDecoder(format, unnormalized);
+        float[] image = new float[decoder.outputSize()];
+        ChannelStatistics statistics = new ChannelStatistics(unnormalized.channels());
+        int plane = unnormalized.height() * unnormalized.width();
+        int n = train.size();
+        if (n <= maxImages) {
+            for (LabeledRecord record : train) {
+                decoder.decode(record, null, image, 0);
+                statistics.add(image, 0, plane);
+            }
+        } else {
+            // A fixed-seed sample with replacement: reproducible, and uniform over the training set.
+            AugmentRandom sample = new AugmentRandom(0, 0, 0, 0);
+            for (int i = 0; i < maxImages; i++) {
+                decoder.decode(train.get(sample.nextInt(n)), null, image, 0);
+                statistics.add(image, 0, plane);
+            }
+        }
+        try {
+            return statistics.toNormalizer();
+        } catch (IllegalArgumentException e) {
+            throw new DatasetException("--normalize auto: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+package io.lockstep.worker.data;
+
+import io.lockstep.models.InputShape;
+import io.lockstep.worker.train.BatchDecoder;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.Serial;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * The executor-side decoder of every Lockstep dataset: turns a list of {@link LabeledRecord}s into an
+ * ND4J {@link DataSet} with features {@code [batch, channels, height, width]} (float, transformed by
+ * the {@link ImageTransform}) and one-hot labels {@code [batch, numClasses]}.
+ *
+ * <p>Training batches ({@code training = true}) get the transform's augmentation, drawn from a stream
+ * seeded by {@code (seed, epoch, rank, step)}, so a batch is augmented the same way whichever thread
+ * or executor decodes it; evaluation batches get only the deterministic part.
+ *
+ * <p>Thread-safety: {@link #decode} may be called from several threads at once (each call uses its
+ * own scratch {@link RecordDecoder}); it allocates per batch the output arrays and one scratch
+ * decoder, nothing per image beyond ImageIO's decoded picture. Under {@link BadRecordPolicy#SKIP} a
+ * record that fails to decode is left out of its batch and recorded in {@link #skipped()}; a batch
+ * whose every record fails still throws, because an empty batch cannot be trained on.
+ */
+public final class ImageBatchDecoder implements BatchDecoder<LabeledRecord> {
+    @Serial
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(ImageBatchDecoder.class);
+
+    private final RecordFormat format;
+    private final ImageTransform transform;
+    private final int numClasses;
+    private final BadRecordPolicy policy;
+    private transient ConcurrentLinkedQueue<SkippedRecord> skipped = new ConcurrentLinkedQueue<>();
+
+    public ImageBatchDecoder(RecordFormat format, ImageTransform transform, int numClasses, BadRecordPolicy policy) {
+        if (numClasses < 1) {
+            throw new IllegalArgumentException("numClasses must be at least 1, got " + numClasses);
+        }
+        this.format = format;
+        this.transform = transform;
+        this.numClasses = numClasses;
+        this.policy = policy;
+    }
+
+    public RecordFormat format() {
+        return format;
+    }
+
+    public ImageTransform transform() {
+        return transform;
+    }
+
+    public int numClasses() {
+        return numClasses;
+    }
+
+    public BadRecordPolicy policy() {
+        return policy;
+    }
+
+    public InputShape shape() {
+        return transform.shape();
+    }
+
+    /** The same decoder with another transform (for example the one stored with a model, for evaluation). */
+    public ImageBatchDecoder withTransform(ImageTransform newTransform) {
+        return new ImageBatchDecoder(format, newTransform, numClasses, policy);
+    }
+
+    @Override
+    public DataSet decode(List<LabeledRecord> records, boolean training, long seed, int epoch, int rank, int step) {
+        if (records.isEmpty()) {
+            throw new IllegalArgumentException("cannot decode an empty batch (epoch " + epoch + ", rank " + rank + ", step " + step + ")");
+        }
+        RecordDecoder decoder = new RecordDecoder(format, transform);
+        AugmentRandom random = training && transform.augments() ? new AugmentRandom(seed, epoch, rank, step) : null;
+        int size = decoder.outputSize();
+        float[] features = new float[records.size() * size];
+        float[] labels = new float[records.size() * numClasses];
+        int n = 0;
+        List<BadRecordException> failures = null;
+        for (LabeledRecord record : records) {
+            if (record.label() >= numClasses) {
+                throw new IllegalStateException(record.describe() + " has label " + record.label() + " but the dataset has "
+                        + numClasses + " classes; the reader should have rejected it");
+            }
+            try {
+                decoder.decode(record, random, features, n * size);
+            } catch (BadRecordException e) {
+                if (policy == BadRecordPolicy.FAIL) {
+                    throw e;
+                }
+                if (failures == null) {
+                    failures = new ArrayList<>();
+                }
+                failures.add(e);
+                continue;
+            }
+            labels[n * numClasses + record.label()] = 1f;
+            n++;
+        }
+        if (failures != null) {
+            for (BadRecordException e : failures) {
+                skipped.add(new SkippedRecord(e.source(), e.getMessage()));
+                LOG.warn("skipped bad record (--bad-records skip): {}", e.getMessage());
+            }
+            if (n == 0) {
+                throw new BadRecordException(failures.get(0).source(), "and every other record of this batch of " + records.size()
+                        + " failed to decode (epoch " + epoch + ", rank " + rank + ", step " + step + ")", failures.get(0));
+            }
+        }
+        INDArray featureArray = Nd4j.create(n == records.size() ? features : java.util.Arrays.copyOf(features, n * size),
+                new long[]{n, transform.channels(), transform.height(), transform.width()}, 'c');
+        INDArray labelArray = Nd4j.create(n == records.size() ? labels : java.util.Arrays.copyOf(labels, n * numClasses),
+                new long[]{n, numClasses}, 'c');
+        return new DataSet(featureArray, labelArray);
+    }
+
+    /** Records skipped so far by this instance (on this executor), oldest first. */
+    public List<SkippedRecord> skipped() {
+        return new ArrayList<>(skipped);
+    }
+
+    @Serial
+    private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+        in.defaultReadObject();
+        skipped = new ConcurrentLinkedQueue<>();
+    }
+}

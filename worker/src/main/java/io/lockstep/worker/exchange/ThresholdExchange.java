@@ -1,0 +1,205 @@
+package io.lockstep.worker.exchange;
+
+import io.lockstep.worker.comm.Collective;
+import io.lockstep.worker.comm.CollectiveException;
+import io.lockstep.worker.train.GradientExchange;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * {@code threshold}: synchronous, threshold-encoded sparse gradient sharing with residuals (Strom 2015,
+ * the scheme of DL4J's gradient sharing).
+ *
+ * <p>Every step each replica adds its gradient to its residual, giving {@code v}; the entries with
+ * {@code |v| >= τ} are sent as {@code ±τ} with their index (or as a 2-bit-per-entry bitmap when that is
+ * smaller, see {@link ThresholdCodec}) and {@code v − sent} stays in the residual, so no part of any
+ * gradient is lost, only delayed. The messages of all replicas are exchanged with one all-gather, decoded
+ * in rank order and averaged ({@code Σ decoded / N}) into the flat gradient before the optimizer runs.
+ * Every replica therefore applies the same bits and parameters stay identical. Unlike DL4J the exchange
+ * is synchronous, the updates are averaged rather than summed, and the optimizer (momentum, Adam) runs
+ * after decoding on the shared sparse gradient, identically everywhere.
+ *
+ * <p>τ is per replica ({@link ThresholdController}): each replica picks τ from its own {@code v} so it sends
+ * a fraction inside the configured range; messages carry their τ, so replicas need not agree on it.
+ *
+ * <p>Metrics per step ({@link #lastStepMetrics()}): {@code compression_ratio} (dense float gradient bytes /
+ * this replica's message bytes), {@code threshold} (this replica's τ), {@code sent_fraction} (entries sent by
+ * all replicas / (N·entries)), {@code own_sent_fraction}, {@code bitmap} (1 when this replica sent the
+ * bitmap form), {@code threshold_passes} (extra counting passes spent choosing τ).
+ * {@link #lastBytesSent()} is this replica's message size times N−1, what it costs the network in an
+ * all-gather.
+ *
+ * <p>State for checkpoints: {@link #state()} and {@link #restore(Map)} (the residual is per replica).
+ *
+ * <p>Owned by the replica's training thread; not thread-safe. The encode and decode allocate nothing in
+ * the steady state; the only per-step allocation is the exactly-sized message array that
+ * {@link Collective#allGather(byte[])} requires (reused whenever its size repeats, as with the bitmap).
+ */
+public final class ThresholdExchange implements GradientExchange {
+    public static final String STATE_RESIDUAL = "residual";
+    public static final String STATE_THRESHOLD = "threshold";
+
+    private final Collective collective;
+    private final ThresholdController controller;
+    private final FlatFloats gradientView = new FlatFloats("gradient");
+    private float[] gradient = new float[0];
+    private float[] residual;
+    private byte[] message = new byte[0];
+    private Map<String, float[]> pendingRestore;
+
+    private long lastBytesSent;
+    private long lastNanos;
+    private int lastOwnBytes;
+    private int lastLength;
+    private int lastOwnCount;
+    private long lastTotalCount;
+    private boolean lastBitmap;
+    private int lastPasses;
+
+    public ThresholdExchange(Collective collective, ExchangeSettings settings) {
+        this.collective = Objects.requireNonNull(collective, "collective");
+        Objects.requireNonNull(settings, "settings");
+        this.controller = new ThresholdController(settings.thresholdInitial(), settings.thresholdMinSentFraction(),
+                settings.thresholdMaxSentFraction());
+    }
+
+    @Override
+    public void exchange(INDArray flatGradient, int epoch, long step) {
+        long start = System.nanoTime();
+        int length = gradientView.length(flatGradient);
+        prepare(length);
+        gradientView.copyOut(flatGradient, gradient, 0);
+
+        float before = controller.threshold();
+        int count = ThresholdCodec.mergeAndCount(residual, gradient, length, before);
+        count = controller.choose(residual, length, count);
+        float tau = controller.threshold();
+        int bytes = ThresholdCodec.messageBytes(length, count);
+        if (message.length != bytes) {
+            message = new byte[bytes];
+        }
+        ThresholdCodec.encode(residual, length, tau, count, message);
+
+        byte[][] all = collective.allGather(message);
+        int size = collective.size();
+        if (all.length != size) {
+            throw new CollectiveException("all-gather returned " + all.length + " messages for a group of " + size);
+        }
+        Arrays.fill(gradient, 0, length, 0f);
+        long total = 0;
+        for (int rank = 0; rank < size; rank++) {
+            total += ThresholdCodec.decodeAdd(all[rank], rank, length, gradient);
+        }
+        if (size > 1) {
+            float replicas = size;
+            for (int i = 0; i < length; i++) {
+                gradient[i] /= replicas;
+            }
+        }
+        gradientView.copyIn(gradient, 0, flatGradient);
+
+        lastLength = length;
+        lastOwnBytes = bytes;
+        lastOwnCount = count;
+        lastTotalCount = total;
+        lastBitmap = ThresholdCodec.usesBitmap(length, count);
+        lastPasses = controller.lastPasses();
+        lastBytesSent = (long) bytes * (size - 1);
+        lastNanos = System.nanoTime() - start;
+    }
+
+    private void prepare(int length) {
+        if (residual == null) {
+            residual = new float[length];
+            gradient = new float[length];
+            if (pendingRestore != null) {
+                apply(pendingRestore, length);
+                pendingRestore = null;
+            }
+        } else if (residual.length != length) {
+            throw new IllegalStateException("gradient has " + length + " entries but this exchange was used with "
+                    + residual.length + "; use one ThresholdExchange per model");
+        }
+    }
+
+    /** τ this replica will start the next step from. */
+    public float threshold() {
+        return controller.threshold();
+    }
+
+    /**
+     * Copy of the state a checkpoint must keep to resume exactly: {@value #STATE_RESIDUAL} (this replica's
+     * residual, one float per gradient entry; empty before the first step) and {@value #STATE_THRESHOLD}
+     * (τ, one float). Residuals differ between replicas: store one per rank, or accept that a resume
+     * without them drops at most τ per entry of not-yet-sent gradient.
+     */
+    public Map<String, float[]> state() {
+        float[] savedResidual = residual != null ? residual.clone()
+                : pendingRestore != null ? pendingRestore.get(STATE_RESIDUAL).clone() : new float[0];
+        return Map.of(STATE_RESIDUAL, savedResidual, STATE_THRESHOLD, new float[] {controller.threshold()});
+    }
+
+    /**
+     * Restores what {@link #state()} returned. Before the first step the residual's length is checked
+     * against the model's gradient on the first {@link #exchange}; an empty residual means zeros.
+     *
+     * @throws IllegalArgumentException if a key is missing or a length does not match
+     */
+    public void restore(Map<String, float[]> state) {
+        Objects.requireNonNull(state, "state");
+        float[] savedResidual = state.get(STATE_RESIDUAL);
+        float[] savedThreshold = state.get(STATE_THRESHOLD);
+        if (savedResidual == null || savedThreshold == null || savedThreshold.length != 1) {
+            throw new IllegalArgumentException("threshold exchange state needs '" + STATE_RESIDUAL + "' and a one-element '"
+                    + STATE_THRESHOLD + "', got keys " + state.keySet() + "; the checkpoint was written by another strategy");
+        }
+        controller.threshold(savedThreshold[0]);
+        Map<String, float[]> copy = Map.of(STATE_RESIDUAL, savedResidual.clone(), STATE_THRESHOLD, savedThreshold.clone());
+        if (residual == null) {
+            pendingRestore = copy;
+        } else {
+            apply(copy, residual.length);
+        }
+    }
+
+    private void apply(Map<String, float[]> state, int length) {
+        float[] savedResidual = state.get(STATE_RESIDUAL);
+        if (savedResidual.length == 0) {
+            Arrays.fill(residual, 0f);
+            return;
+        }
+        if (savedResidual.length != length) {
+            throw new IllegalArgumentException("checkpointed residual has " + savedResidual.length
+                    + " entries but the model's gradient has " + length + "; the checkpoint belongs to another model");
+        }
+        System.arraycopy(savedResidual, 0, residual, 0, length);
+    }
+
+    @Override
+    public Map<String, Double> lastStepMetrics() {
+        if (lastLength == 0) {
+            return Map.of();
+        }
+        int size = collective.size();
+        return Map.of(
+                "compression_ratio", (double) Float.BYTES * lastLength / lastOwnBytes,
+                "threshold", (double) controller.threshold(),
+                "sent_fraction", (double) lastTotalCount / ((double) size * lastLength),
+                "own_sent_fraction", (double) lastOwnCount / lastLength,
+                "bitmap", lastBitmap ? 1.0 : 0.0,
+                "threshold_passes", (double) lastPasses);
+    }
+
+    @Override
+    public long lastBytesSent() {
+        return lastBytesSent;
+    }
+
+    @Override
+    public long lastExchangeNanos() {
+        return lastNanos;
+    }
+}

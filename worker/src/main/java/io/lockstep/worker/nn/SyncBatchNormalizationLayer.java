@@ -1,0 +1,449 @@
+package io.lockstep.worker.nn;
+
+import io.lockstep.worker.comm.Collective;
+import io.lockstep.worker.comm.ReduceOp;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.LayerHelper;
+import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastSubOp;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.Arrays;
+
+/**
+ * The layer of {@link SyncBatchNormalization}: BatchNorm whose training-time statistics are those of
+ * the global batch of all replicas, as PyTorch's {@code SyncBatchNorm} computes them.
+ *
+ * <p><b>Training forward.</b> Per channel, the local Σ(x−s) and Σ(x−s)² (shifted by the running mean
+ * s, identical on every replica, so E[x²]−E[x]² does not cancel) and the local count are accumulated
+ * in double into one buffer of 2C+1 values and all-reduced (SUM) in one message. The global mean and
+ * biased variance (clamped at 0) normalize: x̂ = (x−μ)/√(σ²+eps), y = γx̂+β.
+ *
+ * <p><b>Backward.</b> With dy the gradient of the loss summed over the minibatch (DL4J's convention),
+ * the local Σdy and Σdy·x̂ are all-reduced in one message of 2C values, and
+ * dx = γ/√(σ²+eps) · (dy − Σdy/n − x̂·Σ(dy·x̂)/n) with n the global count. dγ = Σdy·x̂ and dβ = Σdy are
+ * the <em>local</em> sums: the sum over replicas of the local values is the global batch's gradient,
+ * so after DL4J's updater divides by the local batch size B, averaging over N replicas of equal B
+ * gives Σ/(N·B), the global batch's mean gradient (see {@link SyncBatchNorms} for unequal batches).
+ *
+ * <p><b>Running statistics</b> are updated the way DL4J's BatchNorm does it, so the optimizer path is
+ * unchanged: backprop writes a pseudo-gradient into the NoOp-updated slots — for the mean
+ * (1−decay)(mean_t − μ), for {@code var} (1−decay)(var_t − v), for {@code log10stdev}
+ * log10(std_t) − log10(std_{t+1}) with var_{t+1} = decay·var_t + (1−decay)·v — where μ and v are the
+ * global batch's (v unbiased or biased per {@link SyncBatchNormalization#isUnbiasedRunningVariance()}).
+ * These slots depend only on global quantities and the identical running statistics, so they are
+ * identical on every replica and the gradient exchange must <em>average</em> them (a no-op), never sum.
+ *
+ * <p><b>Inference</b> ({@code train=false}) is DL4J's own code path on the running statistics and never
+ * communicates. Without a collective, or with one of size 1, the layer is a plain BatchNorm.
+ *
+ * <p><b>Empty local batch.</b> An input with 0 examples still takes part in both messages, contributing
+ * zeros, and returns an empty output/epsilon; {@link #forwardWithoutData()} and
+ * {@link #backwardWithoutData()} do the same without any array, for a replica whose graph cannot run
+ * (DL4J's graphs reject a 0-example minibatch before reaching this layer).
+ *
+ * <p>Threading: owned by the thread that trains its graph, like every DL4J layer; the collective must
+ * be owned by that same thread. Every replica must run its training forwards and backwards of sync
+ * layers in the same order (DL4J does: topological order forward, reverse backward), otherwise the
+ * collective pairs messages of different layers and fails on the length mismatch or deadlocks until
+ * its deadline. Only NCHW/NHWC rank-4 and rank-2 inputs are supported.
+ */
+public class SyncBatchNormalizationLayer extends BatchNormalization {
+
+    private final int channels;
+    /** Forward message: Σ(x−s) [0,C), Σ(x−s)² [C,2C), count [2C]. Reused every step. */
+    private final double[] statistics;
+    /** Backward message: Σdy [0,C), Σdy·x̂ [C,2C). Reused every step. */
+    private final double[] gradientSums;
+    private final double[] runningMean;
+    private final double[] globalMean;
+    private final double[] globalVariance;
+    private final double[] invStd;
+    private final double[] scratch;
+    private final double[] meanDy;
+    private final double[] meanDyXhat;
+
+    private Collective collective;
+    private double globalCount;
+    private long localCount;
+    private boolean backwardPending;
+    /** x̂ of the last training forward, in the network data type, detached; null for an empty local batch. */
+    private INDArray normalizedCache;
+    private long communicationNanos;
+    private long communications;
+
+    public SyncBatchNormalizationLayer(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+        this.channels = Math.toIntExact(layerConf().getNOut());
+        this.statistics = new double[2 * channels + 1];
+        this.gradientSums = new double[2 * channels];
+        this.runningMean = new double[channels];
+        this.globalMean = new double[channels];
+        this.globalVariance = new double[channels];
+        this.invStd = new double[channels];
+        this.scratch = new double[channels];
+        this.meanDy = new double[channels];
+        this.meanDyXhat = new double[channels];
+    }
+
+    /**
+     * Sets the group whose global batch this layer normalizes over; {@code null} (or a group of size
+     * 1) makes it a plain BatchNorm. Call between steps, on the training thread.
+     */
+    public void attach(Collective collective) {
+        this.collective = collective;
+    }
+
+    /** The attached group, or {@code null}. */
+    public Collective collective() {
+        return collective;
+    }
+
+    /** Wall time spent inside the collective by this layer since creation or the last reset, nanoseconds. */
+    public long communicationNanos() {
+        return communicationNanos;
+    }
+
+    /** Number of all-reduce calls made by this layer since creation or the last reset. */
+    public long communications() {
+        return communications;
+    }
+
+    public void resetCommunicationStats() {
+        communicationNanos = 0;
+        communications = 0;
+    }
+
+    /** Number of channels C (the per-channel vectors' length). */
+    public int channels() {
+        return channels;
+    }
+
+    /** OneDNN/cuDNN helpers compute local statistics internally; training never uses one here. */
+    @Override
+    public LayerHelper getHelper() {
+        return null;
+    }
+
+    @Override
+    public INDArray preOutput(INDArray x, TrainingMode training, LayerWorkspaceMgr workspaceMgr) {
+        if (training != TrainingMode.TRAIN) {
+            if (x.isEmpty()) {
+                return Nd4j.create(dataType, x.shape());
+            }
+            // Inference: DL4J's own path on the running statistics, no communication.
+            return super.preOutput(x, training, workspaceMgr);
+        }
+        return trainingForward(x, workspaceMgr);
+    }
+
+    /**
+     * Takes part in the forward statistics exchange with an empty local batch, exactly as a training
+     * forward on a 0-example input would, for a replica that has no data this step. Must be followed by
+     * {@link #backwardWithoutData()} if the other replicas run a backward pass.
+     */
+    public void forwardWithoutData() {
+        exchangeForwardStatistics(null);
+        normalizedCache = null;
+        backwardPending = true;
+    }
+
+    /**
+     * Takes part in the backward exchange with an empty local batch, writes zero γ/β gradients and
+     * the (replica-independent) running-statistic pseudo-gradients into this layer's gradient views,
+     * and returns them as a {@link Gradient}.
+     */
+    public Gradient backwardWithoutData() {
+        requireBackwardPending();
+        Arrays.fill(gradientSums, 0.0);
+        writeLocalAffineGradients();
+        allReduceSum(gradientSums, 2 * channels);
+        return finishBackward();
+    }
+
+    private INDArray trainingForward(INDArray x, LayerWorkspaceMgr workspaceMgr) {
+        int axis = channelAxis(x);
+        INDArray centered = exchangeForwardStatistics(x);
+        if (localCount == 0) {
+            normalizedCache = null;
+            backwardPending = true;
+            return Nd4j.create(dataType, x.shape());
+        }
+        for (int c = 0; c < channels; c++) {
+            scratch[c] = globalMean[c] - runningMean[c];
+        }
+        // centered holds x − s in double; x̂ = (x − s − (μ − s)) · invStd, still in double.
+        Nd4j.getExecutioner().exec(new BroadcastSubOp(centered, Nd4j.createFromArray(scratch), centered, axis));
+        Nd4j.getExecutioner().exec(new BroadcastMulOp(centered, Nd4j.createFromArray(invStd), centered, axis));
+        INDArray normalized = dataType == DataType.DOUBLE ? centered : centered.castTo(dataType);
+
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, x.shape(), 'c');
+        org.deeplearning4j.nn.conf.layers.BatchNormalization conf = layerConf();
+        if (conf.isLockGammaBeta()) {
+            out.assign(normalized);
+            if (conf.getGamma() != 1.0) {
+                out.muli(conf.getGamma());
+            }
+            if (conf.getBeta() != 0.0) {
+                out.addi(conf.getBeta());
+            }
+        } else {
+            INDArray gamma = getParam(BatchNormalizationParamInitializer.GAMMA);
+            INDArray beta = getParam(BatchNormalizationParamInitializer.BETA);
+            Nd4j.getExecutioner().exec(new BroadcastMulOp(normalized, gamma, out, axis));
+            Nd4j.getExecutioner().exec(new BroadcastAddOp(out, beta, out, axis));
+        }
+        // Kept for backprop past the end of this layer's working-memory workspace.
+        normalizedCache = normalized.detach();
+        backwardPending = true;
+        return out;
+    }
+
+    /**
+     * Computes the local shifted sums of {@code x} (null: empty batch), all-reduces them and fills the
+     * global mean, variance and inverse std. Returns x − s in double (null for an empty batch).
+     */
+    private INDArray exchangeForwardStatistics(INDArray x) {
+        readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN), runningMean);
+        Arrays.fill(statistics, 0.0);
+        INDArray centered = null;
+        long local = 0;
+        if (x != null && !x.isEmpty()) {
+            int axis = channelAxis(x);
+            int[] reduceDims = reductionDims(x);
+            local = x.length() / channels;
+            centered = Nd4j.createUninitialized(DataType.DOUBLE, x.shape(), 'c').assign(x);
+            Nd4j.getExecutioner().exec(new BroadcastSubOp(centered, Nd4j.createFromArray(runningMean), centered, axis));
+            INDArray sum = centered.sum(reduceDims);
+            // Not ND4J's SquaredNorm: on a [1, C] input reduced over dimension 0 it returns the values
+            // unsquared (M2.1), which breaks a replica holding a single dense example.
+            INDArray sumSquares = centered.mul(centered).sum(reduceDims);
+            for (int c = 0; c < channels; c++) {
+                statistics[c] = sum.getDouble(c);
+                statistics[channels + c] = sumSquares.getDouble(c);
+            }
+        }
+        statistics[2 * channels] = local;
+        allReduceSum(statistics, 2 * channels + 1);
+
+        double n = statistics[2 * channels];
+        if (n <= 0) {
+            throw new IllegalStateException(layerId() + ": the global batch of this training step is empty on every "
+                    + "replica; a synchronized BatchNorm cannot normalize 0 values. Skip such a step on all replicas.");
+        }
+        if (n < 2 && unbiasedRunningVariance()) {
+            throw new IllegalStateException(layerId() + ": the global batch holds a single value per channel, so its "
+                    + "unbiased variance is undefined (PyTorch refuses this too). Use a larger batch, or "
+                    + "SyncBatchNormalization.setUnbiasedRunningVariance(false) for DL4J's biased running variance.");
+        }
+        double eps = layerConf().getEps();
+        for (int c = 0; c < channels; c++) {
+            double shiftedMean = statistics[c] / n;
+            double variance = statistics[channels + c] / n - shiftedMean * shiftedMean;
+            if (variance < 0.0) {
+                variance = 0.0; // rounding of a (near-)constant channel; NaN input stays NaN
+            }
+            globalMean[c] = runningMean[c] + shiftedMean;
+            globalVariance[c] = variance;
+            invStd[c] = 1.0 / Math.sqrt(variance + eps);
+        }
+        globalCount = n;
+        localCount = local;
+        return centered;
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        requireBackwardPending();
+        long local = epsilon.isEmpty() ? 0 : epsilon.length() / channels;
+        if (local != localCount) {
+            throw new IllegalStateException(layerId() + ": backprop epsilon has " + local + " values per channel but the "
+                    + "training forward had " + localCount + " (epsilon shape " + Arrays.toString(epsilon.shape()) + ")");
+        }
+        Arrays.fill(gradientSums, 0.0);
+        INDArray dy = null;
+        INDArray normalized = null;
+        int axis = channelAxis(epsilon);
+        if (local > 0) {
+            int[] reduceDims = reductionDims(epsilon);
+            dy = Nd4j.createUninitialized(DataType.DOUBLE, epsilon.shape(), 'c').assign(epsilon);
+            // The cache is dropped after this backward, so a double cache may be overwritten in place.
+            normalized = normalizedCache.dataType() == DataType.DOUBLE ? normalizedCache : normalizedCache.castTo(DataType.DOUBLE);
+            INDArray sumDy = dy.sum(reduceDims);
+            INDArray sumDyXhat = dy.mul(normalized).sum(reduceDims);
+            for (int c = 0; c < channels; c++) {
+                gradientSums[c] = sumDy.getDouble(c);
+                gradientSums[channels + c] = sumDyXhat.getDouble(c);
+            }
+        }
+        // dγ, dβ: local sums, written before the all-reduce overwrites the buffer with global sums.
+        writeLocalAffineGradients();
+        allReduceSum(gradientSums, 2 * channels);
+
+        INDArray epsilonOut;
+        if (local > 0) {
+            double n = globalCount;
+            gammaValues(scratch);
+            for (int c = 0; c < channels; c++) {
+                meanDy[c] = gradientSums[c] / n;
+                meanDyXhat[c] = gradientSums[channels + c] / n;
+                scratch[c] *= invStd[c];
+            }
+            Nd4j.getExecutioner().exec(new BroadcastMulOp(normalized, Nd4j.createFromArray(meanDyXhat), normalized, axis));
+            dy.subi(normalized);
+            Nd4j.getExecutioner().exec(new BroadcastSubOp(dy, Nd4j.createFromArray(meanDy), dy, axis));
+            Nd4j.getExecutioner().exec(new BroadcastMulOp(dy, Nd4j.createFromArray(scratch), dy, axis));
+            epsilonOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, epsilon.shape(), 'c')
+                    .assign(dy);
+        } else {
+            epsilonOut = Nd4j.create(dataType, epsilon.shape());
+        }
+        Gradient gradient = finishBackward();
+        return new Pair<>(gradient, epsilonOut);
+    }
+
+    /** Writes the running-statistic pseudo-gradients, assembles the Gradient and drops the caches. */
+    private Gradient finishBackward() {
+        writeRunningStatisticGradients();
+        Gradient gradient = new DefaultGradient();
+        if (!layerConf().isLockGammaBeta()) {
+            gradient.setGradientFor(BatchNormalizationParamInitializer.GAMMA,
+                    gradientView(BatchNormalizationParamInitializer.GAMMA));
+            gradient.setGradientFor(BatchNormalizationParamInitializer.BETA,
+                    gradientView(BatchNormalizationParamInitializer.BETA));
+        }
+        gradient.setGradientFor(BatchNormalizationParamInitializer.GLOBAL_MEAN,
+                gradientView(BatchNormalizationParamInitializer.GLOBAL_MEAN));
+        String varianceKey = layerConf().isUseLogStd()
+                ? BatchNormalizationParamInitializer.GLOBAL_LOG_STD : BatchNormalizationParamInitializer.GLOBAL_VAR;
+        gradient.setGradientFor(varianceKey, gradientView(varianceKey));
+        normalizedCache = null;
+        backwardPending = false;
+        this.gradient = gradient;
+        return gradient;
+    }
+
+    private void writeLocalAffineGradients() {
+        if (layerConf().isLockGammaBeta()) {
+            return;
+        }
+        INDArray dGamma = gradientView(BatchNormalizationParamInitializer.GAMMA);
+        INDArray dBeta = gradientView(BatchNormalizationParamInitializer.BETA);
+        for (int c = 0; c < channels; c++) {
+            dBeta.putScalar(c, gradientSums[c]);
+            dGamma.putScalar(c, gradientSums[channels + c]);
+        }
+    }
+
+    private void writeRunningStatisticGradients() {
+        double decay = layerConf().getDecay();
+        double n = globalCount;
+        double correction = unbiasedRunningVariance() ? n / (n - 1.0) : 1.0;
+        // Re-read: the forward's copy is the same unless someone changed parameters in between.
+        readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN), runningMean);
+        INDArray dMean = gradientView(BatchNormalizationParamInitializer.GLOBAL_MEAN);
+        for (int c = 0; c < channels; c++) {
+            dMean.putScalar(c, (1.0 - decay) * (runningMean[c] - globalMean[c]));
+        }
+        if (layerConf().isUseLogStd()) {
+            readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_LOG_STD), scratch);
+            INDArray dLog10Std = gradientView(BatchNormalizationParamInitializer.GLOBAL_LOG_STD);
+            for (int c = 0; c < channels; c++) {
+                double std = Math.pow(10.0, scratch[c]);
+                double variance = std * std;
+                double next = decay * variance + (1.0 - decay) * globalVariance[c] * correction;
+                // log10(std_t) − log10(std_{t+1}) = ½·log10(var_t / var_{t+1})
+                dLog10Std.putScalar(c, 0.5 * Math.log10(variance / next));
+            }
+        } else {
+            readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_VAR), scratch);
+            INDArray dVar = gradientView(BatchNormalizationParamInitializer.GLOBAL_VAR);
+            for (int c = 0; c < channels; c++) {
+                dVar.putScalar(c, (1.0 - decay) * (scratch[c] - globalVariance[c] * correction));
+            }
+        }
+    }
+
+    private void allReduceSum(double[] buffer, int length) {
+        Collective group = collective;
+        if (group == null || group.size() <= 1) {
+            return;
+        }
+        long start = System.nanoTime();
+        group.allReduce(buffer, 0, length, ReduceOp.SUM);
+        communicationNanos += System.nanoTime() - start;
+        communications++;
+    }
+
+    private void requireBackwardPending() {
+        if (!backwardPending) {
+            throw new IllegalStateException(layerId() + ": backward pass without a preceding training forward "
+                    + "(activate(true, …) or forwardWithoutData()); a synchronized BatchNorm pairs each backward with "
+                    + "the global statistics of its forward");
+        }
+    }
+
+    private boolean unbiasedRunningVariance() {
+        org.deeplearning4j.nn.conf.layers.Layer conf = conf().getLayer();
+        return conf instanceof SyncBatchNormalization && ((SyncBatchNormalization) conf).isUnbiasedRunningVariance();
+    }
+
+    private void gammaValues(double[] into) {
+        if (layerConf().isLockGammaBeta()) {
+            Arrays.fill(into, layerConf().getGamma());
+        } else {
+            readVector(getParam(BatchNormalizationParamInitializer.GAMMA), into);
+        }
+    }
+
+    private INDArray gradientView(String key) {
+        INDArray view = gradientViews == null ? null : gradientViews.get(key);
+        if (view == null) {
+            throw new IllegalStateException(layerId() + ": no gradient view for parameter '" + key + "'; the layer must "
+                    + "belong to an initialized graph (or have setBackpropGradientsViewArray called) before training");
+        }
+        return view;
+    }
+
+    private int channelAxis(INDArray x) {
+        int axis;
+        if (x.rank() == 2) {
+            axis = 1;
+        } else if (x.rank() == 4) {
+            axis = layerConf().getCnn2DFormat() == CNN2DFormat.NHWC ? 3 : 1;
+        } else {
+            throw new IllegalArgumentException(layerId() + ": synchronized BatchNorm supports rank-2 (NC) and rank-4 "
+                    + "(NCHW/NHWC) activations, got shape " + Arrays.toString(x.shape())
+                    + "; use DL4J's BatchNormalization for recurrent inputs");
+        }
+        if (x.size(axis) != channels) {
+            throw new IllegalArgumentException(layerId() + ": input has " + x.size(axis) + " channels on axis " + axis
+                    + " but the layer has nOut=" + channels + " (shape " + Arrays.toString(x.shape()) + ")");
+        }
+        return axis;
+    }
+
+    private int[] reductionDims(INDArray x) {
+        if (x.rank() == 2) {
+            return new int[] {0};
+        }
+        return layerConf().getCnn2DFormat() == CNN2DFormat.NHWC ? new int[] {0, 1, 2} : new int[] {0, 2, 3};
+    }
+
+    private static void readVector(INDArray vector, double[] into) {
+        for (int i = 0; i < into.length; i++) {
+            into[i] = vector.getDouble(i);
+        }
+    }
+}
