@@ -11,5 +11,6 @@ final class Subcommands {
     }
 
     static void addTo(CommandLine cli) {
+        cli.addSubcommand(new io.lockstep.driver.bench.BenchCommand());
     }
 }

@@ -60,6 +60,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr-scaling", defaultValue = "linear", description = "linear (rate x replicas, Goyal et al. 2017) or none.")
     String lrScaling;
 
+    @Option(names = "--lr-decay", defaultValue = "cosine", description = "cosine (half cosine to 0 over the run, after warm-up) or none.")
+    String lrDecay;
+
     @Option(names = "--warmup-epochs", defaultValue = "0", description = "Epochs of gradual warm-up to the scaled rate.")
     double warmupEpochs;
 
@@ -84,6 +87,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data-timeout-ms", defaultValue = "120000", description = "Deadline for the prefetch thread to prepare a batch.")
     long dataTimeoutMs;
 
+    @Option(names = "--slot-wait-ms", defaultValue = "120000", description = "How long to wait for executors to offer --replicas slots.")
+    long slotWaitMs;
+
     @Option(names = "--max-steps-per-epoch", defaultValue = "0", description = "Cap on steps per epoch, for smoke tests (0: no cap).")
     int maxStepsPerEpoch;
 
@@ -94,8 +100,8 @@ public final class TrainCommand implements Callable<Integer> {
     /** The options as given, not yet validated (for tests of defaults). */
     JobConfig toConfigUnchecked() {
         return new JobConfig(model, data, out, epochs, batchSize, learningRate, optimizer, weightDecay, seed, replicas,
-                master, norm, lrScaling, warmupEpochs, checkEverySteps, checkpointDir, keepCheckpoints, threadsPerReplica,
-                evalBatchSize, collectiveTimeoutMs, dataTimeoutMs, maxStepsPerEpoch);
+                master, norm, lrScaling, lrDecay, warmupEpochs, checkEverySteps, checkpointDir, keepCheckpoints, threadsPerReplica,
+                evalBatchSize, collectiveTimeoutMs, dataTimeoutMs, slotWaitMs, maxStepsPerEpoch);
     }
 
     @Override

@@ -16,7 +16,10 @@ import java.util.List;
 /**
  * Opens a dataset on the driver, through the Hadoop FileSystem API, and detects its format:
  * <ul>
- *   <li>IDX (MNIST, Fashion-MNIST): the four {@code train-}/{@code t10k-} files, optionally gzipped;</li>
+ *   <li>IDX (MNIST, Fashion-MNIST): the four {@code train-}/{@code t10k-} files, optionally gzipped
+ *       ({@link IdxDataset});</li>
+ *   <li>CIFAR-10 / CIFAR-100 binary files ({@link CifarDataset});</li>
+ *   <li>otherwise, a directory with sub-folders: an image folder ({@link ImageFolderDataset}).</li>
  * </ul>
  * then settles the model's input ({@link ImageTransform}) from the options and the images. All reading
  * happens on the calling thread; the records are kept in memory.
@@ -59,8 +62,17 @@ public final class DatasetSource {
         if (IdxDataset.present(files)) {
             return IdxDataset.read(files, options.numClasses());
         }
+        org.apache.hadoop.fs.Path cifar = CifarDataset.locate(files);
+        if (cifar != null) {
+            return CifarDataset.read(files, cifar);
+        }
+        if (ImageFolderDataset.present(files)) {
+            return ImageFolderDataset.read(files, options);
+        }
         throw new DatasetException("--data: " + files.uri() + " is not a dataset Lockstep can read: expected the IDX files "
-                + String.join(", ", IdxDataset.FILES) + " (each optionally .gz)");
+                + String.join(", ", IdxDataset.FILES) + " (each optionally .gz), the CIFAR binary files (data_batch_1.bin .. "
+                + "data_batch_5.bin and test_batch.bin, or train.bin and test.bin), or class folders of images "
+                + "(ROOT/<class>/*.jpg|*.jpeg|*.png, optionally under train/ and val/)");
     }
 
     /** Output shape from the options or the images, augmentation from the options, normalization as asked. */

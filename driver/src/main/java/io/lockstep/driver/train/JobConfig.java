@@ -17,9 +17,9 @@ import java.util.Map;
  */
 public record JobConfig(String model, String data, String out, int epochs, int batchSize, double learningRate,
                         String optimizer, double weightDecay, long seed, int replicas, String master, String norm,
-                        String lrScaling, double warmupEpochs, int checkEverySteps, String checkpointDir,
+                        String lrScaling, String lrDecay, double warmupEpochs, int checkEverySteps, String checkpointDir,
                         int keepCheckpoints, int threadsPerReplica, int evalBatchSize, long collectiveTimeoutMs,
-                        long dataTimeoutMs, int maxStepsPerEpoch) {
+                        long dataTimeoutMs, long slotWaitMs, int maxStepsPerEpoch) {
 
     public JobConfig validate() {
         List<String> errors = new ArrayList<>();
@@ -55,6 +55,9 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         if (!List.of("linear", "none").contains(lrScaling)) {
             errors.add("--lr-scaling: use linear or none, got '" + lrScaling + "'");
         }
+        if (!List.of("cosine", "none").contains(lrDecay)) {
+            errors.add("--lr-decay: use cosine or none, got '" + lrDecay + "'");
+        }
         if (warmupEpochs < 0 || !Double.isFinite(warmupEpochs)) {
             errors.add("--warmup-epochs: must be >= 0, got " + warmupEpochs);
         }
@@ -62,6 +65,7 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         nonNegative(errors, "--keep-checkpoints", keepCheckpoints);
         nonNegative(errors, "--threads-per-replica", threadsPerReplica);
         nonNegative(errors, "--max-steps-per-epoch", maxStepsPerEpoch);
+        nonNegative(errors, "--slot-wait-ms", slotWaitMs);
         if (collectiveTimeoutMs < 1000) {
             errors.add("--collective-timeout-ms: must be at least 1000, got " + collectiveTimeoutMs);
         }
@@ -114,6 +118,10 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         return LearningRateSchedule.Scaling.valueOf(lrScaling.toUpperCase(Locale.ROOT));
     }
 
+    public LearningRateSchedule.Decay decay() {
+        return LearningRateSchedule.Decay.valueOf(lrDecay.toUpperCase(Locale.ROOT));
+    }
+
     /** Option name to value, as recorded in checkpoints and summary.json. */
     public Map<String, String> asMap() {
         Map<String, String> map = new LinkedHashMap<>();
@@ -130,6 +138,7 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         map.put("master", effectiveMaster());
         map.put("norm", effectiveNorm());
         map.put("lr-scaling", lrScaling);
+        map.put("lr-decay", lrDecay);
         map.put("warmup-epochs", String.valueOf(warmupEpochs));
         map.put("check-every", String.valueOf(checkEverySteps));
         map.put("checkpoint-dir", effectiveCheckpointDir());
@@ -138,6 +147,7 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         map.put("eval-batch-size", String.valueOf(evalBatchSize));
         map.put("collective-timeout-ms", String.valueOf(collectiveTimeoutMs));
         map.put("data-timeout-ms", String.valueOf(dataTimeoutMs));
+        map.put("slot-wait-ms", String.valueOf(slotWaitMs));
         map.put("max-steps-per-epoch", String.valueOf(maxStepsPerEpoch));
         return map;
     }

@@ -130,7 +130,7 @@ public final class TrainingJob {
                 EpochPlan plan = new EpochPlan(config.seed(), epoch, replicas, indexedTrain.size(), config.batchSize());
                 int steps = config.maxStepsPerEpoch() > 0 ? Math.min(config.maxStepsPerEpoch(), plan.stepsPerEpoch()) : plan.stepsPerEpoch();
                 LearningRateSchedule schedule = new LearningRateSchedule(config.learningRate(), config.scaling(), replicas,
-                        config.warmupEpochs(), steps);
+                        config.warmupEpochs(), steps, config.decay(), config.epochs());
                 StageSpec spec = new StageSpec(jobId, secret, epoch, replicas, config.batchSize(), steps, recipe,
                         config.effectiveNorm(), schedule, config.checkEverySteps(), config.dataTimeoutMs(),
                         config.collectiveTimeoutMs(), config.evalBatchSize(), checkpoints.uri(), resumeFrom,
@@ -216,14 +216,28 @@ public final class TrainingJob {
         return List.of(new Tuple2<>(replica, new ShardItem<>(false, order, record._2()))).iterator();
     }
 
-    /** Fails fast when the cluster cannot run all replicas at once (a barrier stage needs them together). */
-    private static void checkSlots(JavaSparkContext sc, int replicas) {
+    /**
+     * Fails fast when the cluster cannot run all replicas at once (a barrier stage needs them together).
+     * On a cluster, executors register after the context starts: wait for them up to
+     * {@code --slot-wait-ms}, then report how many slots were needed and found.
+     */
+    private void checkSlots(JavaSparkContext sc, int replicas) {
         int taskCpus = sc.getConf().getInt("spark.task.cpus", 1);
+        long deadline = System.nanoTime() + (sc.master().startsWith("local") ? 0 : config.slotWaitMs() * 1_000_000L);
         int slots = sc.defaultParallelism() / Math.max(1, taskCpus);
+        while (slots < replicas && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(200); // polling Spark's registered cores; there is no event to await here
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for executors", e);
+            }
+            slots = sc.defaultParallelism() / Math.max(1, taskCpus);
+        }
         if (slots < replicas) {
             throw new UserError("--replicas " + replicas + " needs " + replicas + " task slots at once, but the cluster offers "
-                    + slots + " (" + sc.defaultParallelism() + " cores / spark.task.cpus=" + taskCpus
-                    + "); add executors or cores, or lower --replicas");
+                    + slots + " (" + sc.defaultParallelism() + " cores / spark.task.cpus=" + taskCpus + ", after waiting "
+                    + config.slotWaitMs() + " ms for executors); add executors or cores, or lower --replicas");
         }
     }
 

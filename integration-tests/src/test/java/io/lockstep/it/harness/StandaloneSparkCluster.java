@@ -50,7 +50,11 @@ public final class StandaloneSparkCluster implements AutoCloseable {
     private static final List<String> DAEMON_FLAGS = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
     private static final Duration KILL_TIMEOUT = Duration.ofSeconds(30);
 
-    private final Builder config;
+    private final int workerCount;
+    private final int coresPerWorker;
+    private final int memoryPerWorkerMb;
+    private final int daemonHeapMb;
+    private final Duration startTimeout;
     private final Path workDir;
     private final SparkHome sparkHome;
     private final ObjectMapper json = new ObjectMapper();
@@ -64,7 +68,11 @@ public final class StandaloneSparkCluster implements AutoCloseable {
     private boolean closed;
 
     private StandaloneSparkCluster(Builder config) {
-        this.config = config;
+        this.workerCount = config.workers;
+        this.coresPerWorker = config.coresPerWorker;
+        this.memoryPerWorkerMb = config.memoryPerWorkerMb;
+        this.daemonHeapMb = config.daemonHeapMb;
+        this.startTimeout = config.startTimeout;
         this.workDir = config.workDir != null ? config.workDir.toAbsolutePath() : TestRuntime.newWorkDir("spark-standalone");
         this.sparkHome = SparkHome.create(workDir.resolve("spark-home"));
         this.shutdownHook = new Thread(this::killAllQuietly, "kill-spark-standalone-cluster");
@@ -148,38 +156,38 @@ public final class StandaloneSparkCluster implements AutoCloseable {
 
         master = startDaemon("master", MASTER_MAIN_CLASS, List.of("--host", SparkHome.LOOPBACK, "--port", "0",
                 "--webui-port", "0"), logs);
-        masterUrl = await.until("the Master to bind its RPC port", config.startTimeout, () -> {
+        masterUrl = await.until("the Master to bind its RPC port", startTimeout, () -> {
             master.requireAlive("its RPC port");
             return find(MASTER_URL, master.stderrFile());
         }, master::describe);
         // Workers start as soon as the RPC port is known: the Master's web UI binds meanwhile.
-        for (int i = 0; i < config.workers; i++) {
+        for (int i = 0; i < workerCount; i++) {
             Path dir = workDir.resolve("worker-" + i);
             ManagedProcess process = startDaemon("worker-" + i, WORKER_MAIN_CLASS, List.of("--host", SparkHome.LOOPBACK,
-                    "--port", "0", "--webui-port", "0", "--cores", Integer.toString(config.coresPerWorker),
-                    "--memory", config.memoryPerWorkerMb + "m", "--work-dir", dir.toString(), masterUrl), logs);
+                    "--port", "0", "--webui-port", "0", "--cores", Integer.toString(coresPerWorker),
+                    "--memory", memoryPerWorkerMb + "m", "--work-dir", dir.toString(), masterUrl), logs);
             workers.add(new SparkWorker(i, process, dir));
         }
-        int uiPort = Integer.parseInt(await.until("the Master to bind its web UI", config.startTimeout, () -> {
+        int uiPort = Integer.parseInt(await.until("the Master to bind its web UI", startTimeout, () -> {
             master.requireAlive("its web UI port");
             return find(MASTER_UI_PORT, master.stderrFile());
         }, master::describe));
         masterWebUi = URI.create("http://" + SparkHome.LOOPBACK + ":" + uiPort + "/");
         for (SparkWorker worker : workers) {
             worker.rpcPort(Integer.parseInt(await.until("worker " + worker.index() + " to bind its RPC port",
-                    config.startTimeout, () -> {
+                    startTimeout, () -> {
                         worker.process().requireAlive("its RPC port");
                         return find(WORKER_PORT, worker.process().stderrFile());
                     }, worker::describe)));
         }
-        awaitAliveWorkers(config.workers, config.startTimeout);
+        awaitAliveWorkers(workerCount, startTimeout);
         startupTime = Duration.ofNanos(System.nanoTime() - startNanos);
-        LOG.info("Spark standalone cluster {} with {} workers up in {} ms (work dir {})", masterUrl, config.workers,
+        LOG.info("Spark standalone cluster {} with {} workers up in {} ms (work dir {})", masterUrl, workerCount,
                 startupTime.toMillis(), workDir);
     }
 
     private ManagedProcess startDaemon(String name, String mainClass, List<String> args, Path logDir) {
-        ProcessBuilder builder = new ProcessBuilder(sparkHome.guardedJavaCommand(mainClass, config.daemonHeapMb,
+        ProcessBuilder builder = new ProcessBuilder(sparkHome.guardedJavaCommand(mainClass, daemonHeapMb,
                 DAEMON_FLAGS, args));
         sparkHome.applyEnvironment(builder.environment());
         builder.directory(workDir.toFile());
@@ -219,11 +227,11 @@ public final class StandaloneSparkCluster implements AutoCloseable {
 
     /** Task slots the cluster offers: workers × cores per worker. */
     public int totalCores() {
-        return config.workers * config.coresPerWorker;
+        return workerCount * coresPerWorker;
     }
 
     public int memoryPerWorkerMb() {
-        return config.memoryPerWorkerMb;
+        return memoryPerWorkerMb;
     }
 
     /** From the start of the Master until the Master listed every Worker ALIVE. */

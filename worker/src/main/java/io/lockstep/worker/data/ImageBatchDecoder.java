@@ -81,7 +81,13 @@ public final class ImageBatchDecoder implements BatchDecoder<LabeledRecord> {
         if (records.isEmpty()) {
             throw new IllegalArgumentException("cannot decode an empty batch (epoch " + epoch + ", rank " + rank + ", step " + step + ")");
         }
-        RecordDecoder decoder = new RecordDecoder(format, transform);
+        try (RecordDecoder decoder = new RecordDecoder(format, transform)) {
+            return decode(decoder, records, training, seed, epoch, rank, step);
+        }
+    }
+
+    private DataSet decode(RecordDecoder decoder, List<LabeledRecord> records, boolean training, long seed, int epoch, int rank,
+                           int step) {
         AugmentRandom random = training && transform.augments() ? new AugmentRandom(seed, epoch, rank, step) : null;
         int size = decoder.outputSize();
         float[] features = new float[records.size() * size];

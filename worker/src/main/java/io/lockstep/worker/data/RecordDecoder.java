@@ -31,10 +31,12 @@ import java.util.List;
  * from its decoded pixels; shrinking by 2x or more first averages whole pixel blocks so the result
  * is not aliased. Alpha channels are ignored; RGB to grayscale uses ITU-R 601 luma (as PIL's "L").
  *
- * <p>Not thread-safe: it owns scratch buffers that are reused from image to image, so per image it
- * allocates only what ImageIO allocates for the decoded picture. Use one instance per thread.
+ * <p>Not thread-safe: it owns scratch buffers and one ImageIO reader per format, reused from image to
+ * image, so per image it allocates only what ImageIO allocates for the decoded picture. Use one
+ * instance per thread and {@link #close()} it to release the readers' native state early (else the
+ * garbage collector does).
  */
-public final class RecordDecoder {
+public final class RecordDecoder implements AutoCloseable {
     private static final float INV_255 = 1f / 255f;
     private static final float INV_65535 = 1f / 65535f;
     private static final double LOG_MIN_RATIO = Math.log(3.0 / 4.0);
@@ -64,6 +66,8 @@ public final class RecordDecoder {
     private final boolean[] validY;
     private final List<String> readWarnings = new ArrayList<>(2);
     private final IIOReadWarningListener warningListener = (reader, warning) -> readWarnings.add(warning);
+    private ImageReader pngReader;
+    private ImageReader jpegReader;
 
     public RecordDecoder(RecordFormat format, ImageTransform transform) {
         this.format = format;
@@ -340,7 +344,7 @@ public final class RecordDecoder {
     }
 
     private void loadEncoded(LabeledRecord record) {
-        BufferedImage image = readImage(record.payload(), record.describe(), readWarnings, warningListener);
+        BufferedImage image = readEncoded(record.payload(), record.describe());
         Raster raster = image.getRaster();
         ensureSource(image.getHeight(), image.getWidth());
         boolean gray = image.getColorModel().getColorSpace().getType() == ColorSpace.TYPE_GRAY;
@@ -458,33 +462,73 @@ public final class RecordDecoder {
      * @throws BadRecordException naming {@code source} if the bytes are not a readable image
      */
     public static BufferedImage readImage(byte[] bytes, String source) {
-        List<String> warnings = new ArrayList<>(2);
-        return readImage(bytes, source, warnings, (reader, warning) -> warnings.add(warning));
-    }
-
-    private static BufferedImage readImage(byte[] bytes, String source, List<String> warnings, IIOReadWarningListener listener) {
-        warnings.clear();
         if (bytes.length == 0) {
             throw new BadRecordException(source, "is empty (0 bytes)");
         }
+        ImageReader reader = null;
         try (ImageInputStream input = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
             Iterator<ImageReader> readers = ImageIO.getImageReaders(input);
             if (!readers.hasNext()) {
                 throw new BadRecordException(source, "is not a PNG or JPEG image (" + ImageProbe.describeStart(bytes) + ")");
             }
-            ImageReader reader = readers.next();
-            try {
-                reader.setInput(input, true, true);
-                reader.addIIOReadWarningListener(listener);
-                BufferedImage image = reader.read(0);
-                if (!warnings.isEmpty()) {
-                    throw new BadRecordException(source, "is corrupt or truncated (" + reader.getFormatName() + " decoder: "
-                            + String.join("; ", warnings) + ")");
-                }
-                return image;
-            } finally {
-                reader.dispose();
+            reader = readers.next();
+        } catch (IOException e) {
+            throw new BadRecordException(source, "cannot be read (" + describe(e) + ")", e);
+        }
+        List<String> warnings = new ArrayList<>(2);
+        reader.addIIOReadWarningListener((r, warning) -> warnings.add(warning));
+        try {
+            return decodeWith(reader, bytes, source, warnings);
+        } finally {
+            reader.dispose();
+        }
+    }
+
+    /** Decodes with this instance's cached PNG/JPEG reader (one per format), or through the registry for anything else. */
+    private BufferedImage readEncoded(byte[] bytes, String source) {
+        boolean png = bytes.length >= 8 && (bytes[0] & 0xFF) == 0x89 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G';
+        boolean jpeg = bytes.length >= 3 && (bytes[0] & 0xFF) == 0xFF && (bytes[1] & 0xFF) == 0xD8 && (bytes[2] & 0xFF) == 0xFF;
+        if (!png && !jpeg) {
+            return readImage(bytes, source);
+        }
+        ImageReader reader = png ? pngReader : jpegReader;
+        if (reader == null) {
+            reader = ImageIO.getImageReadersByFormatName(png ? "png" : "jpeg").next();
+            reader.addIIOReadWarningListener(warningListener);
+            if (png) {
+                pngReader = reader;
+            } else {
+                jpegReader = reader;
             }
+        }
+        boolean ok = false;
+        try {
+            BufferedImage image = decodeWith(reader, bytes, source, readWarnings);
+            ok = true;
+            return image;
+        } finally {
+            if (!ok) {
+                // A reader that failed mid-image may keep broken state: start the next image with a fresh one.
+                reader.dispose();
+                if (png) {
+                    pngReader = null;
+                } else {
+                    jpegReader = null;
+                }
+            }
+        }
+    }
+
+    private static BufferedImage decodeWith(ImageReader reader, byte[] bytes, String source, List<String> warnings) {
+        warnings.clear();
+        try (ImageInputStream input = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
+            reader.setInput(input, true, true);
+            BufferedImage image = reader.read(0);
+            if (!warnings.isEmpty()) {
+                throw new BadRecordException(source, "is corrupt or truncated (" + reader.getFormatName() + " decoder: "
+                        + String.join("; ", warnings) + ")");
+            }
+            return image;
         } catch (IIOException e) {
             throw new BadRecordException(source, "cannot be decoded (" + describe(e) + ")", e);
         } catch (IOException | RuntimeException e) {
@@ -492,6 +536,21 @@ public final class RecordDecoder {
                 throw bad;
             }
             throw new BadRecordException(source, "cannot be decoded (" + describe(e) + ")", e);
+        } finally {
+            reader.setInput(null);
+        }
+    }
+
+    /** Releases the cached image readers (their native JPEG state). */
+    @Override
+    public void close() {
+        if (pngReader != null) {
+            pngReader.dispose();
+            pngReader = null;
+        }
+        if (jpegReader != null) {
+            jpegReader.dispose();
+            jpegReader = null;
         }
     }
 

@@ -9,7 +9,8 @@ package io.lockstep.worker.exchange;
  * <p>τ only moves when the current τ would send a fraction outside the range (hysteresis: a steady τ
  * lets the residuals accumulate as the Strom scheme intends). It then searches, by counting passes over
  * the vector, for a τ whose fraction lies in the middle half of the range in log space: galloping
- * (×4, ×16, ×256, …) until the target is bracketed, then geometric bisection. If the target cannot be
+ * (starting with the factor of the previous change, at most ×4, squared on every further step) until
+ * the target is bracketed, then geometric bisection. If the target cannot be
  * reached within {@link #MAX_PASSES} passes (ties, e.g. a vector that is mostly zeros) the last τ is kept
  * and that step's fraction falls outside the range; it is reported, never hidden.
  *
@@ -26,6 +27,7 @@ final class ThresholdController {
     private final double maxSentFraction;
     private float threshold;
     private int lastPasses;
+    private double lastChange = 4.0;
     private int boundsLength = -1;
     private long outerMin;
     private long outerMax;
@@ -73,7 +75,10 @@ final class ThresholdController {
         int fallbackCount = 0;
         double tooLow = Double.NaN;   // largest τ known to send too many
         double tooHigh = Double.NaN;  // smallest τ known to send too few
-        double gallop = 1;
+        // The first probe repeats the last search's change of τ: while gradients drift, that usually lands
+        // inside the target at once.
+        double firstStep = Math.min(4.0, Math.max(1.02, lastChange));
+        double gallop = firstStep;
         int lastDirection = 0;
         int passes = 0;
         while (passes < MAX_PASSES && (count < innerMin || count > innerMax)) {
@@ -87,7 +92,7 @@ final class ThresholdController {
             if (!Double.isNaN(tooLow) && !Double.isNaN(tooHigh)) {
                 next = Math.sqrt(tooLow * tooHigh);
             } else {
-                gallop = direction == lastDirection ? Math.min(gallop * gallop, 1e30) : 4;
+                gallop = direction == lastDirection ? Math.min(gallop * gallop, 1e30) : firstStep;
                 next = direction > 0 ? tau * gallop : tau / gallop;
             }
             lastDirection = direction;
@@ -108,28 +113,27 @@ final class ThresholdController {
             tau = fallbackTau;
             count = fallbackCount;
         }
+        lastChange = tau > threshold ? (double) tau / threshold : (double) threshold / tau;
         threshold = tau;
         return count;
     }
 
     /**
      * Count bounds for vectors of {@code length}: the target range, and the middle half of it in log
-     * space that a search aims at. When no integer count lies in a range (tiny models) the nearest
-     * counts around it are accepted.
+     * space that a search aims at. A positive minimum fraction means at least one entry per step, so a
+     * tiny model never settles on sending nothing; when no integer count lies in a range the smallest
+     * count above its lower end is the target.
      */
     private void bounds(int length) {
         if (length == boundsLength) {
             return;
         }
         boundsLength = length;
+        long atLeast = minSentFraction > 0 ? 1 : 0;
+        outerMin = Math.max(atLeast, (long) Math.ceil(minSentFraction * length));
+        outerMax = Math.max(outerMin, (long) Math.floor(maxSentFraction * length));
         double quarterSpan = minSentFraction > 0 ? Math.pow(maxSentFraction / minSentFraction, 0.25) : 1.0;
-        outerMin = (long) Math.ceil(minSentFraction * length);
-        outerMax = (long) Math.floor(maxSentFraction * length);
-        if (outerMin > outerMax) {
-            outerMin = (long) Math.floor(minSentFraction * length);
-            outerMax = (long) Math.ceil(maxSentFraction * length);
-        }
-        innerMin = (long) Math.ceil(minSentFraction * quarterSpan * length);
+        innerMin = Math.max(atLeast, (long) Math.ceil(minSentFraction * quarterSpan * length));
         innerMax = (long) Math.floor(maxSentFraction / quarterSpan * length);
         if (innerMin > innerMax) {
             innerMin = outerMin;

@@ -9,12 +9,21 @@ import java.io.Serializable;
  * multiplying the batch by k multiplies the rate by k), reached by a gradual warm-up that rises
  * linearly from {@code baseRate} to the target over {@code warmupEpochs} epochs, step by step.
  * With {@link Scaling#NONE} the base rate is used as given, and warm-up (if any) rises from
- * {@code baseRate / 10} to it. Immutable and pure, so every replica computes the same rate.
+ * {@code baseRate / 10} to it. After warm-up, {@link Decay#COSINE} follows a half cosine from the
+ * target rate down to 0 at the end of the last epoch (Loshchilov and Hutter 2017, without restarts);
+ * {@link Decay#NONE} keeps the target rate. Immutable and pure, so every replica computes the same rate.
  */
 public record LearningRateSchedule(double baseRate, Scaling scaling, int replicas, double warmupEpochs,
-                                   int stepsPerEpoch) implements Serializable {
+                                   int stepsPerEpoch, Decay decay, int epochs) implements Serializable {
 
     public enum Scaling { LINEAR, NONE }
+
+    public enum Decay { NONE, COSINE }
+
+    /** A schedule without decay. */
+    public LearningRateSchedule(double baseRate, Scaling scaling, int replicas, double warmupEpochs, int stepsPerEpoch) {
+        this(baseRate, scaling, replicas, warmupEpochs, stepsPerEpoch, Decay.NONE, 1);
+    }
 
     public LearningRateSchedule {
         if (!(baseRate > 0) || !Double.isFinite(baseRate)) {
@@ -29,6 +38,9 @@ public record LearningRateSchedule(double baseRate, Scaling scaling, int replica
         if (stepsPerEpoch < 1) {
             throw new IllegalArgumentException("steps per epoch must be at least 1, got " + stepsPerEpoch);
         }
+        if (epochs < 1) {
+            throw new IllegalArgumentException("epochs must be at least 1, got " + epochs);
+        }
     }
 
     public double targetRate() {
@@ -38,13 +50,15 @@ public record LearningRateSchedule(double baseRate, Scaling scaling, int replica
     /** Rate for the given 0-based epoch and step within the epoch. */
     public double rateAt(int epoch, long stepInEpoch) {
         double target = targetRate();
-        if (warmupEpochs <= 0) {
-            return target;
-        }
         double warmupSteps = warmupEpochs * stepsPerEpoch;
         double done = (double) epoch * stepsPerEpoch + stepInEpoch;
         if (done >= warmupSteps) {
-            return target;
+            if (decay == Decay.NONE) {
+                return target;
+            }
+            double total = (double) epochs * stepsPerEpoch;
+            double progress = Math.min(1, (done - warmupSteps) / Math.max(1, total - warmupSteps));
+            return target * 0.5 * (1 + Math.cos(Math.PI * progress));
         }
         double start = scaling == Scaling.LINEAR ? baseRate : baseRate / 10;
         return start + (target - start) * (done / warmupSteps);

@@ -58,6 +58,7 @@ class SyncBatchNormModelEquivalenceTest {
         ComputationGraphConfiguration plain = SmallConvNet.conf(DataType.DOUBLE, new Adam(0.02));
         // DL4J's biased running variance, so the running statistics can be compared with plain BN's.
         ComputationGraphConfiguration sync = BatchNormSwap.toSync(plain, false);
+        assertEquals(2, BatchNormSwap.countSync(sync));
         compare(plain, sync, DataType.DOUBLE, 1e-8);
     }
 
@@ -74,6 +75,90 @@ class SyncBatchNormModelEquivalenceTest {
         compare(plain, BatchNormSwap.toSync(plain, false), DataType.FLOAT, 1e-4);
     }
 
+    /** Control: the same comparison with per-replica (unsynchronized) BatchNorm must fail, or the test could not. */
+    @Test
+    void withoutSynchronizationTheReplicasDoNotMatch() throws Exception {
+        Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
+        ComputationGraphConfiguration plain = SmallConvNet.conf(DataType.DOUBLE, new Adam(0.02));
+        AssertionError mismatch = org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class,
+                () -> compare(plain, plain, DataType.DOUBLE, 1e-3));
+        LOG.info("control without sync BN: {}", mismatch.getMessage());
+    }
+
+    /**
+     * Graph level, 3 replicas, one without data: ranks 0 and 1 run forward/backward on 3 and 2 examples,
+     * rank 2 calls {@link SyncBatchNorms#participateWithoutData}. The sum of the three raw gradients
+     * (before the updater's division) equals one replica's gradient on all 5 examples, and the
+     * running-statistic slots are the same on every replica, including the empty one.
+     */
+    @Test
+    void aReplicaWithoutDataParticipatesAndTheGradientSumIsTheGlobalBatchGradient() throws Exception {
+        Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
+        ComputationGraphConfiguration plain = SmallConvNet.conf(DataType.DOUBLE, new Adam(0.02));
+        DataSet global = SmallConvNet.data(5, 7, DataType.DOUBLE);
+        int[][] slices = {{0, 3}, {3, 5}, {5, 5}};
+
+        ComputationGraph reference = new ComputationGraph(ComputationGraphConfiguration.fromJson(plain.toJson()));
+        reference.init();
+        INDArray initialParams = reference.params().dup();
+        reference.setInputs(global.getFeatures());
+        reference.setLabels(global.getLabels());
+        reference.computeGradientAndScore();
+        INDArray referenceGradient = reference.gradient().gradient().dup();
+
+        String syncJson = BatchNormSwap.toSync(plain).toJson();
+        ThreadCollectives group = ThreadCollectives.create(slices.length, 30_000);
+        List<INDArray> gradients = group.runOnAllRanks(120_000, collective -> {
+            int[] slice = slices[collective.rank()];
+            ComputationGraph replica = new ComputationGraph(ComputationGraphConfiguration.fromJson(syncJson));
+            replica.init(initialParams.dup(), false);
+            SyncBatchNorms.attach(replica, collective);
+            if (slice[1] > slice[0]) {
+                DataSet mine = SmallConvNet.slice(global, slice[0], slice[1]);
+                replica.setInputs(mine.getFeatures());
+                replica.setLabels(mine.getLabels());
+                replica.computeGradientAndScore();
+            } else {
+                SyncBatchNorms.participateWithoutData(replica);
+            }
+            return replica.getFlattenedGradients().dup();
+        });
+
+        Map<String, INDArray> expected = byParameter(syncJson, referenceGradient);
+        List<Map<String, INDArray>> perRank = new ArrayList<>();
+        for (INDArray gradient : gradients) {
+            perRank.add(byParameter(syncJson, gradient));
+        }
+        for (Map.Entry<String, INDArray> entry : expected.entrySet()) {
+            String key = entry.getKey();
+            if (key.endsWith("_mean") || key.endsWith("_log10stdev") || key.endsWith("_var")) {
+                for (int r = 0; r < perRank.size(); r++) {
+                    // Unbiased (default) vs DL4J's biased running variance differ: compare the mean only.
+                    if (key.endsWith("_mean")) {
+                        assertClose("rank " + r + " " + key, entry.getValue(), perRank.get(r).get(key), 1e-10);
+                    }
+                    assertArrayEquals(values(perRank.get(0).get(key)), values(perRank.get(r).get(key)), 0.0,
+                            key + " identical on rank " + r);
+                }
+            } else {
+                INDArray sum = perRank.get(0).get(key).dup();
+                for (int r = 1; r < perRank.size(); r++) {
+                    sum.addi(perRank.get(r).get(key));
+                }
+                assertClose("sum over replicas of " + key, entry.getValue(), sum, 1e-10);
+                assertArrayEquals(new double[(int) sum.length()], values(perRank.get(2).get(key)), 0.0,
+                        "the empty replica contributes zero to " + key);
+            }
+        }
+    }
+
+    /** The flattened vector {@code flat} split by parameter ("vertex_key"), using the graph's own layout. */
+    private static Map<String, INDArray> byParameter(String confJson, INDArray flat) {
+        ComputationGraph layout = new ComputationGraph(ComputationGraphConfiguration.fromJson(confJson));
+        layout.init(flat.dup(), false);
+        return layout.paramTable();
+    }
+
     private void compare(ComputationGraphConfiguration referenceConf, ComputationGraphConfiguration syncConf,
                          DataType type, double tolerance) throws Exception {
         List<DataSet> globalBatches = new ArrayList<>();
@@ -88,19 +173,20 @@ class SyncBatchNormModelEquivalenceTest {
         }
 
         String syncJson = syncConf.toJson();
+        int syncLayers = BatchNormSwap.countSync(syncConf);
         ThreadCollectives group = ThreadCollectives.create(REPLICAS, 30_000);
         List<INDArray> replicaParams = group.runOnAllRanks(120_000, collective -> {
             int rank = collective.rank();
             ComputationGraph replica = new ComputationGraph(ComputationGraphConfiguration.fromJson(syncJson));
             replica.init(initialParams.dup(), false);
-            assertEquals(2, SyncBatchNorms.attach(replica, collective));
+            assertEquals(syncLayers, SyncBatchNorms.attach(replica, collective));
             replica.setListeners(new SmallConvNet.AveragingListener(collective));
             for (int step = 0; step < STEPS; step++) {
                 collective.position(0, step);
                 replica.fit(SmallConvNet.slice(globalBatches.get(step), rank * PER_REPLICA, (rank + 1) * PER_REPLICA));
             }
-            // 2 sync layers × (forward + backward) per step.
-            assertEquals(2L * 2 * STEPS, SyncBatchNorms.communications(replica));
+            // One message per sync layer in the forward and one in the backward of every step.
+            assertEquals(2L * syncLayers * STEPS, SyncBatchNorms.communications(replica));
             return replica.params().dup();
         });
 

@@ -28,6 +28,18 @@ class LearningRateScheduleTest {
     }
 
     @Test
+    void cosineDecayFallsFromTheTargetToZeroAfterWarmup() {
+        LearningRateSchedule s = new LearningRateSchedule(0.1, LearningRateSchedule.Scaling.LINEAR, 2, 1, 10,
+                LearningRateSchedule.Decay.COSINE, 5);
+        assertEquals(0.2, s.rateAt(1, 0), 1e-12, "warm-up ends at the scaled rate");
+        assertEquals(0.1, s.rateAt(3, 0), 1e-12, "half-way through the decay: half the rate");
+        assertTrue(s.rateAt(4, 9) < 0.002, "almost zero at the last step");
+        for (int step = 11; step < 50; step++) {
+            assertTrue(s.rateAt(step / 10, step % 10) < s.rateAt((step - 1) / 10, (step - 1) % 10), "monotone decay");
+        }
+    }
+
+    @Test
     void rejectsNonsense() {
         assertThrows(IllegalArgumentException.class, () -> new LearningRateSchedule(0, LearningRateSchedule.Scaling.NONE, 1, 0, 1));
         assertThrows(IllegalArgumentException.class, () -> new LearningRateSchedule(0.1, LearningRateSchedule.Scaling.NONE, 0, 0, 1));
