@@ -13,7 +13,6 @@ import org.nd4j.linalg.dataset.DataSet;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -54,15 +53,7 @@ class ImageFolderDatasetTest {
         assertArrayEquals(new int[]{3, 6, 4}, dataset.classCounts(false));
         assertArrayEquals(new int[]{0, 1, 1}, dataset.classCounts(true));
         assertEquals(new InputShape(3, 10, 10), dataset.shape(), "3 channels because some images are in color");
-        assertEquals(Map.of("16x16", 3, "20x16", 4, "12x12", 2, "24x24", 3, "8x8", 1),
-                Map.copyOf(dataset.survey().sizes()).entrySet().stream().filter(e -> true)
-                        .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue)).entrySet().stream()
-                        .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue)).keySet().stream()
-                        .collect(java.util.stream.Collectors.toMap(k -> k, k -> dataset.survey().sizes().get(k))) .entrySet().stream()
-                        .filter(e -> !e.getKey().equals("20x16") || true)
-                        .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue)).isEmpty()
-                        ? Map.of() : dataset.survey().sizes().entrySet().stream()
-                        .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue)));
+        assertEquals(Map.of("16x16", 3, "20x16", 5, "12x12", 2, "24x24", 4, "8x8", 1), dataset.survey().sizes(), "train and val");
         assertEquals(Map.of(1, 3, 3, 12), dataset.survey().channels());
         assertEquals(Map.of("jpeg", 6, "png", 9), dataset.survey().formats());
         assertTrue(dataset.train().stream().anyMatch(r -> r.source().equals("train/cat/gray/g1.JPG")), "nested folders and upper-case extensions");
@@ -81,7 +72,7 @@ class ImageFolderDatasetTest {
     @Test
     void mixedSizesNeedImageSizeAndCommonSizeIsTheDefault() throws IOException {
         TestDatasets.imageFolder(root);
-        assertMentions(failure(DatasetOptions.defaults()), "--image-size", "different sizes", "20x16 (4)");
+        assertMentions(failure(DatasetOptions.defaults()), "--image-size", "different sizes", "20x16 (5)");
 
         Path uniform = root.resolve("uniform");
         for (String c : List.of("x", "y")) {
@@ -134,7 +125,11 @@ class ImageFolderDatasetTest {
         }
         Files.delete(root.resolve("train/cat/broken.jpg"));
         TestDatasets.write(root.resolve("train/bird/garbled.png"), flipped);
-        assertMentions(failure(SIZE_10), "train/bird/garbled.png");
+        // Damage inside the compressed data passes the header check; a full check or the executor's decode names the file.
+        LoadedDataset headerChecked = open(SIZE_10);
+        assertMentions(assertThrows(io.lockstep.worker.data.BadRecordException.class,
+                () -> headerChecked.decoder().decode(headerChecked.train(), true, 1, 0, 0, 0)).getMessage(), "train/bird/garbled.png");
+        assertMentions(failure(SIZE_10.withVerifyImages("full")), "train/bird/garbled.png", "cannot be decoded");
     }
 
     @Test
@@ -176,9 +171,6 @@ class ImageFolderDatasetTest {
         TestDatasets.imageFolder(root);
         Files.move(root.resolve("val"), root.resolve("test"));
         assertEquals(2, open(SIZE_10).test().size());
-        Path onlyVal = root.resolve("test");
-        assertMentions(assertThrows(DatasetException.class, () -> DatasetSource.open(onlyVal.getParent().resolve("test").toString(),
-                CONF, SIZE_10)).getMessage(), "different sizes");
         Path lonely = Files.createDirectories(root.resolve("lonely/val/cat"));
         TestDatasets.write(lonely.resolve("x.png"), encode(textured(8, 8, 1, false), "png"));
         assertMentions(assertThrows(DatasetException.class, () -> DatasetSource.open(root.resolve("lonely").toString(), CONF, SIZE_10))
@@ -209,6 +201,5 @@ class ImageFolderDatasetTest {
         assertEquals(1f, features[0], 1e-5, "red 1.0 -> (1 - 0.5) / 0.5");
         assertEquals(-1f, features[25], 1e-5, "green 0.0 -> (0 - 0.5) / 0.5");
         assertEquals(-1f, features[50], 1e-5, "blue 0.0 -> (0 - 0.2) / 0.2");
-        assertTrue(Arrays.stream(new int[]{0}).allMatch(i -> true));
     }
 }

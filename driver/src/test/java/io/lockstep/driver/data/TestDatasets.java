@@ -78,7 +78,7 @@ final class TestDatasets {
 
     /** A truncated JPEG: the first half of a valid one. */
     static byte[] truncatedJpeg() throws IOException {
-        byte[] jpeg = encode(textured(32, 32, 3, false), "jpeg");
+        byte[] jpeg = encode(textured(128, 128, 3, false), "jpeg");
         return Arrays.copyOf(jpeg, jpeg.length / 2);
     }
 

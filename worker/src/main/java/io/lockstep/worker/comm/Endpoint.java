@@ -1,0 +1,69 @@
+package io.lockstep.worker.comm;
+
+import java.io.Serializable;
+import java.util.Objects;
+
+/**
+ * Where one rank of a group receives: the UDP address its subscription is bound to, plus the id of
+ * the media driver it runs on (ranks of the same driver talk over IPC).
+ *
+ * <p>Produced by {@link CollectiveBinding#localEndpoint()}, exchanged among all ranks (in Spark, one
+ * {@code BarrierTaskContext.allGather} of {@link #encode()} strings), and handed to
+ * {@link CollectiveBinding#connect(java.util.List)}. Immutable.
+ *
+ * @param rank     the rank this endpoint belongs to
+ * @param host     IP address the rank's subscription is bound to (never a wildcard)
+ * @param port     UDP port the subscription is bound to; 0 for a group of one
+ * @param driverId id of the rank's media driver, unique per driver instance
+ */
+public record Endpoint(int rank, String host, int port, String driverId) implements Serializable {
+    private static final String SEPARATOR = "|";
+
+    public Endpoint {
+        Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(driverId, "driverId");
+        if (rank < 0) {
+            throw new IllegalArgumentException("rank must not be negative, was " + rank);
+        }
+        if (port < 0 || port > 65_535) {
+            throw new IllegalArgumentException("port must be in [0, 65535], was " + port);
+        }
+        if (host.isBlank() || host.contains(SEPARATOR) || driverId.isBlank() || driverId.contains(SEPARATOR)) {
+            throw new IllegalArgumentException("host and driverId must be non-blank and free of '" + SEPARATOR
+                    + "': host=" + host + " driverId=" + driverId);
+        }
+    }
+
+    /** A single-line text form, e.g. {@code 2|10.0.0.7|40123|a1b2c3d4e5f60718}; see {@link #decode(String)}. */
+    public String encode() {
+        return rank + SEPARATOR + host + SEPARATOR + port + SEPARATOR + driverId;
+    }
+
+    /**
+     * Parses {@link #encode()}'s form.
+     *
+     * @throws IllegalArgumentException naming the malformed text
+     */
+    public static Endpoint decode(String text) {
+        Objects.requireNonNull(text, "text");
+        String[] parts = text.split("\\|", -1);
+        if (parts.length != 4) {
+            throw new IllegalArgumentException("not an endpoint (expected rank|host|port|driverId): '" + text + "'");
+        }
+        try {
+            return new Endpoint(Integer.parseInt(parts[0]), parts[1], Integer.parseInt(parts[2]), parts[3]);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not an endpoint (rank and port must be integers): '" + text + "'", e);
+        }
+    }
+
+    /** {@code host:port}, with brackets around IPv6 addresses, as Aeron channel URIs want it. */
+    String socketAddress() {
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    }
+
+    @Override
+    public String toString() {
+        return "rank " + rank + " at " + socketAddress() + " (driver " + driverId + ")";
+    }
+}
