@@ -72,6 +72,22 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "Checkpoint directory (any Hadoop filesystem); default: OUT/checkpoints.")
     String checkpointDir;
 
+    @Option(names = "--checkpoint-every", defaultValue = "0", paramLabel = "STEPS",
+            description = "Also checkpoint every STEPS steps within an epoch (0: only at epoch ends, which are always checkpointed: that is how the model crosses epochs).")
+    int checkpointEverySteps;
+
+    @Option(names = "--resume", description = "Continue from the newest complete checkpoint in the checkpoint directory.")
+    boolean resume;
+
+    @Option(names = "--resume-from", paramLabel = "URI", description = "Continue from this checkpoint directory (checkpoint-EEEEE-SSSSSSSS).")
+    String resumeFrom;
+
+    @Option(names = "--on-nan", defaultValue = "stop", description = "stop (name the epoch, step and last good checkpoint) or skip-step.")
+    String onNan;
+
+    @Option(names = "--exchange", defaultValue = "allreduce", description = "Gradient exchange: allreduce (synchronous SGD), average (local SGD) or threshold.")
+    String exchange;
+
     @Option(names = "--keep-checkpoints", defaultValue = "2", description = "Checkpoints to keep (0: all).")
     int keepCheckpoints;
 
@@ -100,7 +116,8 @@ public final class TrainCommand implements Callable<Integer> {
     /** The options as given, not yet validated (for tests of defaults). */
     JobConfig toConfigUnchecked() {
         return new JobConfig(model, data, out, epochs, batchSize, learningRate, optimizer, weightDecay, seed, replicas,
-                master, norm, lrScaling, lrDecay, warmupEpochs, checkEverySteps, checkpointDir, keepCheckpoints, threadsPerReplica,
+                master, norm, lrScaling, lrDecay, warmupEpochs, checkEverySteps, checkpointDir, checkpointEverySteps, resume, resumeFrom, onNan, exchange,
+                keepCheckpoints, threadsPerReplica,
                 evalBatchSize, collectiveTimeoutMs, dataTimeoutMs, slotWaitMs, maxStepsPerEpoch);
     }
 

@@ -42,6 +42,15 @@ public final class DatasetSource {
      *                          the message names the file and the fix
      */
     public static LoadedDataset open(String uri, Configuration hadoopConf, DatasetOptions options) {
+        return open(uri, hadoopConf, options, null);
+    }
+
+    /**
+     * Like {@link #open(String, Configuration, DatasetOptions)}, but an image folder of mixed sizes
+     * without {@code --image-size} is resized to {@code fallbackSize} instead of failing (for
+     * {@code inspect-data}, which must show such a dataset rather than refuse it). Null: fail.
+     */
+    static LoadedDataset open(String uri, Configuration hadoopConf, DatasetOptions options, Integer fallbackSize) {
         options.validate();
         long start = System.nanoTime();
         DatasetFiles files = DatasetFiles.open(uri, hadoopConf);
@@ -50,9 +59,15 @@ public final class DatasetSource {
             throw new DatasetException("--data: " + uri + " has no training records; the dataset is empty");
         }
         if (content.test().isEmpty()) {
-            throw new DatasetException("--data: " + uri + " has no test records; a dataset needs a test split to report accuracy");
+            throw new DatasetException("--data: " + uri + " has no test records; a dataset needs a test split to report accuracy"
+                    + (content.format().equals("image-folder") ? " (add val/ or raise --val-fraction)" : ""));
         }
-        ImageTransform transform = transformFor(content, options, uri);
+        DatasetOptions effective = options;
+        if (fallbackSize != null && options.imageHeight() == null && content.nativeShape() == null
+                && content.survey() != null && content.survey().commonSize() == null) {
+            effective = options.withImageSize(fallbackSize, fallbackSize);
+        }
+        ImageTransform transform = transformFor(content, effective, uri);
         LoadedDataset dataset = new LoadedDataset(uri, content, transform, options.badRecords());
         LOG.info("read {} in {} ms", dataset.describe(), (System.nanoTime() - start) / 1_000_000);
         return dataset;

@@ -31,15 +31,36 @@ public final class RunOutput implements AutoCloseable {
     private final OutputStream metrics;
 
     public RunOutput(String out, Configuration hadoopConf) {
+        this(out, hadoopConf, false);
+    }
+
+    /** With {@code append} (a resumed job), metrics already in {@code metrics.jsonl} are kept. */
+    public RunOutput(String out, Configuration hadoopConf, boolean append) {
         try {
             URI uri = new Path(out).toUri();
             this.fs = FileSystem.get(uri.getScheme() == null ? new Path(out).makeQualified(FileSystem.getLocal(hadoopConf).getUri(),
                     FileSystem.getLocal(hadoopConf).getWorkingDirectory()).toUri() : uri, hadoopConf);
             this.dir = fs.makeQualified(new Path(out));
             fs.mkdirs(dir);
-            this.metrics = fs.create(new Path(dir, METRICS), true);
+            Path metricsPath = new Path(dir, METRICS);
+            this.metrics = append && fs.exists(metricsPath) ? appendTo(fs, metricsPath) : fs.create(metricsPath, true);
         } catch (IOException e) {
             throw new UncheckedIOException("--out: cannot create output directory " + out + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Appends where the filesystem can; elsewhere (object stores) rewrites the old lines first. */
+    private static OutputStream appendTo(FileSystem fs, Path path) throws IOException {
+        try {
+            return fs.append(path);
+        } catch (UnsupportedOperationException | IOException e) {
+            byte[] old;
+            try (var in = fs.open(path)) {
+                old = in.readAllBytes();
+            }
+            OutputStream out = fs.create(path, true);
+            out.write(old);
+            return out;
         }
     }
 

@@ -34,6 +34,11 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
         }
         double total = Math.max(1, compute + exchange + dataWait);
         long images = (long) steps * first.examplesPerStep() * replicas;
+        if (steps == 0) {
+            // A retried stage whose epoch a previous attempt had already trained: evaluation only.
+            EpochReport evaluated = reports.stream().filter(r -> r.numClasses() > 0).findFirst().orElse(first);
+            return new EpochSummary(reports, replicas, Double.NaN, evaluated.testAccuracy(), 0, 1e-9, 0, 0, 0);
+        }
         double wall = reports.stream().mapToLong(EpochReport::wallNanos).max().orElse(1) / 1e9;
         EpochReport withConfusion = reports.stream().filter(r -> r.numClasses() > 0).findFirst().orElse(first);
         return new EpochSummary(reports, replicas, steps == 0 ? Double.NaN : lossSum / (steps * (double) replicas),
@@ -62,7 +67,7 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
             Map<String, Object> step = new LinkedHashMap<>();
             step.put("type", "step");
             step.put("epoch", epoch + 1);
-            step.put("step", s + 1);
+            step.put("step", reports.get(0).firstStep() + s + 1);
             step.put("loss", loss / replicas);
             step.put("compute_ms", compute / 1e6);
             step.put("exchange_ms", exchange / 1e6);
@@ -77,6 +82,8 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
         summary.put("type", "epoch");
         summary.put("epoch", epoch + 1);
         summary.put("steps", steps);
+        summary.put("first_step", first.firstStep() + 1);
+        summary.put("skipped_steps", first.skippedSteps());
         summary.put("loss", meanLoss);
         summary.put("test_accuracy", testAccuracy);
         summary.put("seconds", wallSeconds);

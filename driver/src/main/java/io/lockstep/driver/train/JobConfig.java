@@ -18,6 +18,7 @@ import java.util.Map;
 public record JobConfig(String model, String data, String out, int epochs, int batchSize, double learningRate,
                         String optimizer, double weightDecay, long seed, int replicas, String master, String norm,
                         String lrScaling, String lrDecay, double warmupEpochs, int checkEverySteps, String checkpointDir,
+                        int checkpointEverySteps, boolean resume, String resumeFrom, String onNan, String exchange,
                         int keepCheckpoints, int threadsPerReplica, int evalBatchSize, long collectiveTimeoutMs,
                         long dataTimeoutMs, long slotWaitMs, int maxStepsPerEpoch) {
 
@@ -62,6 +63,16 @@ public record JobConfig(String model, String data, String out, int epochs, int b
             errors.add("--warmup-epochs: must be >= 0, got " + warmupEpochs);
         }
         nonNegative(errors, "--check-every", checkEverySteps);
+        nonNegative(errors, "--checkpoint-every", checkpointEverySteps);
+        if (resume && resumeFrom != null) {
+            errors.add("--resume and --resume-from: give one of them");
+        }
+        if (!List.of("stop", "skip-step").contains(onNan)) {
+            errors.add("--on-nan: use stop or skip-step, got '" + onNan + "'");
+        }
+        if (!List.of("allreduce", "average", "threshold").contains(exchange)) {
+            errors.add("--exchange: use allreduce, average or threshold, got '" + exchange + "'");
+        }
         nonNegative(errors, "--keep-checkpoints", keepCheckpoints);
         nonNegative(errors, "--threads-per-replica", threadsPerReplica);
         nonNegative(errors, "--max-steps-per-epoch", maxStepsPerEpoch);
@@ -142,6 +153,9 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         map.put("warmup-epochs", String.valueOf(warmupEpochs));
         map.put("check-every", String.valueOf(checkEverySteps));
         map.put("checkpoint-dir", effectiveCheckpointDir());
+        map.put("checkpoint-every", String.valueOf(checkpointEverySteps));
+        map.put("on-nan", onNan);
+        map.put("exchange", exchange);
         map.put("keep-checkpoints", String.valueOf(keepCheckpoints));
         map.put("threads-per-replica", String.valueOf(threadsPerReplica));
         map.put("eval-batch-size", String.valueOf(evalBatchSize));

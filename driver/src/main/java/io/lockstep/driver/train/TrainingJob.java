@@ -113,7 +113,13 @@ public final class TrainingJob {
         String jobId = UUID.randomUUID().toString();
         long secret = new SecureRandom().nextLong();
         CheckpointStore checkpoints = new CheckpointStore(config.effectiveCheckpointDir(), sc.hadoopConfiguration());
-        checkpoints.cleanPartial();
+        int removed = checkpoints.cleanPartial();
+        if (removed > 0) {
+            System.err.printf("removed %d partial checkpoint(s) left by an interrupted write%n", removed);
+        }
+        ResumePoint resume = ResumePoint.find(config, checkpoints, sc.hadoopConfiguration());
+        StageRetries retries = new StageRetries();
+        sc.sc().addSparkListener(retries);
         SerializableHadoopConf hadoopConf = new SerializableHadoopConf(sc.hadoopConfiguration());
         ProgressAccumulator progressAccumulator = new ProgressAccumulator();
         sc.sc().register(progressAccumulator, "lockstep-progress");
@@ -123,10 +129,14 @@ public final class TrainingJob {
 
         List<Double> accuracy = new ArrayList<>();
         long images = 0;
-        long globalStep = 0;
-        String resumeFrom = null;
-        try (RunOutput out = new RunOutput(config.out(), sc.hadoopConfiguration())) {
-            for (int epoch = 0; epoch < config.epochs(); epoch++) {
+        long globalStep = resume.globalStep();
+        String resumeFrom = resume.checkpoint();
+        int resumeStep = resume.stepInEpoch();
+        if (resume.checkpoint() != null) {
+            System.err.printf("resuming from %s: epoch %d, step %d%n", resume.checkpoint(), resume.epoch() + 1, resume.stepInEpoch());
+        }
+        try (RunOutput out = new RunOutput(config.out(), sc.hadoopConfiguration(), resume.checkpoint() != null)) {
+            for (int epoch = resume.epoch(); epoch < config.epochs(); epoch++) {
                 EpochPlan plan = new EpochPlan(config.seed(), epoch, replicas, indexedTrain.size(), config.batchSize());
                 int steps = config.maxStepsPerEpoch() > 0 ? Math.min(config.maxStepsPerEpoch(), plan.stepsPerEpoch()) : plan.stepsPerEpoch();
                 LearningRateSchedule schedule = new LearningRateSchedule(config.learningRate(), config.scaling(), replicas,
@@ -134,7 +144,8 @@ public final class TrainingJob {
                 StageSpec spec = new StageSpec(jobId, secret, epoch, replicas, config.batchSize(), steps, recipe,
                         config.effectiveNorm(), schedule, config.checkEverySteps(), config.dataTimeoutMs(),
                         config.collectiveTimeoutMs(), config.evalBatchSize(), checkpoints.uri(), resumeFrom,
-                        config.keepCheckpoints(), threads, config.seed(), globalStep, data.classNames(), config.asMap());
+                        resumeStep, config.keepCheckpoints(), threads, config.seed(), globalStep, data.classNames(),
+                        config.asMap(), config.checkpointEverySteps(), config.onNan(), config.exchange());
                 Broadcast<EpochPlan> planBroadcast = sc.broadcast(plan);
                 int shardLimit = steps * config.batchSize();
                 JavaPairRDD<Integer, ShardItem<R>> routed = trainRecords
@@ -148,15 +159,27 @@ public final class TrainingJob {
                     JavaRDD<EpochReport> stage = BarrierStages.mapPartitions((JavaRDD) routed.rdd().toJavaRDD(),
                             new ReplicaStage<>(spec, data.decoder(), hadoopConf, new TaskProgress(progressAccumulator)),
                             EpochReport.class);
-                    reports = stage.collect();
+                    // The shuffle makes the barrier stage a ShuffleMapStage, which Spark reruns as a whole
+                    // when an executor is lost (a barrier ResultStage would abort the job instead).
+                    reports = new ArrayList<>(stage.mapToPair(r -> new Tuple2<>(r.rank(), r))
+                            .partitionBy(new HashPartitioner(1)).values().collect());
+                    reports.sort(java.util.Comparator.comparingInt(EpochReport::rank));
                 } finally {
                     console.finishEpoch();
                     planBroadcast.destroy();
                 }
+                for (EpochReport report : reports) {
+                    if (report.failure() != null) {
+                        String lastGood = checkpoints.latest().map(CheckpointStore.Checkpoint::path).orElse("none yet");
+                        throw new TrainingStoppedException(report.failure() + "; last good checkpoint: " + lastGood
+                                + " (continue from it with --resume after fixing the cause)");
+                    }
+                }
                 EpochSummary summary = EpochSummary.of(reports, replicas);
                 accuracy.add(summary.testAccuracy());
-                images += summary.images();
-                globalStep += steps;
+                images += (long) (steps - resumeStep) * config.batchSize() * replicas;
+                globalStep += steps - resumeStep;
+                resumeStep = 0;
                 summary.writeTo(out, epoch);
                 System.err.printf("epoch %d/%d  loss %.4f  test accuracy %.4f  %.0f img/s  (compute %.0f%%, exchange %.0f%%, data wait %.0f%%)%n",
                         epoch + 1, config.epochs(), summary.meanLoss(), summary.testAccuracy(), summary.imagesPerSecond(),
@@ -174,6 +197,9 @@ public final class TrainingJob {
             summary.put("test_accuracy", accuracy.get(accuracy.size() - 1));
             summary.put("test_accuracy_per_epoch", accuracy);
             summary.put("wall_seconds", wall);
+            summary.put("stage_retries", retries.count());
+            summary.put("stage_retry_details", retries.details());
+            summary.put("resumed_from", resume.checkpoint());
             summary.put("images_per_second", images / wall);
             summary.put("images_trained", images);
             summary.put("output", out.uri());

@@ -188,6 +188,9 @@ public record CollectiveConfig(
         }
         if (socketSendBufferBytes < 0) {
             errors.add("socketSendBufferBytes must not be negative (0 = OS default), was " + socketSendBufferBytes);
+        } else if (socketSendBufferBytes > 0 && socketSendBufferBytes < mtuBytes) {
+            errors.add("socketSendBufferBytes " + socketSendBufferBytes + " is smaller than mtuBytes " + mtuBytes
+                    + ": a frame must fit the socket buffer");
         }
         if (socketReceiveBufferBytes < 0) {
             errors.add("socketReceiveBufferBytes must not be negative (0 = OS default), was "

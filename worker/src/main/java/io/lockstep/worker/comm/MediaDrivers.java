@@ -116,7 +116,7 @@ public final class MediaDrivers {
                 .errorHandler(error -> LOG.error("Aeron media driver {} reported an error", directory, error));
         applyIdleStrategies(context, settings.threading(), settings.idleMode());
         try {
-            MediaDriver driver = MediaDriver.launchEmbedded(context);
+            MediaDriver driver = MediaDriver.launch(context);
             LOG.info("Started media driver {} ({}, idle {}) in {}", id, settings.threading(), settings.idleMode(),
                     directory);
             return new Shared(driver, settings, id, driver.aeronDirectoryName());

@@ -9,12 +9,16 @@ import java.nio.ByteOrder;
  * encoding): each entry of {@code v = gradient + residual} with {@code |v| >= τ} is sent as
  * {@code sign(v)·τ}; the rest stays in the residual.
  *
+ * <p>Entries in the model's {@link DenseRanges} (BatchNorm running statistics) bypass the threshold:
+ * their whole {@code v} is sent as floats and they leave no residual.
+ *
  * <p>Message, little-endian:
  * <pre>
  *   int   format     {@link #SPARSE} or {@link #BITMAP}
  *   int   length     number of entries of the gradient (n)
- *   int   count      number of entries sent (k)
+ *   int   count      number of entries sent as ±τ (k)
  *   float threshold  τ
+ *   int   dense      number of dense entries (d), then d floats: v of the dense ranges in order
  *   sparse: k ints, the entry's index with the sign bit set for −τ, in increasing index order
  *   bitmap: ⌈n/4⌉ bytes, 2 bits per entry (entry i at bits 2·(i mod 4) of byte i/4): 00 not sent,
  *           01 +τ, 10 −τ
@@ -29,7 +33,7 @@ import java.nio.ByteOrder;
 final class ThresholdCodec {
     static final int SPARSE = 0x4C535401;
     static final int BITMAP = 0x4C535402;
-    static final int HEADER_BYTES = 16;
+    static final int HEADER_BYTES = 20;
 
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle FLOAT = MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
@@ -49,21 +53,34 @@ final class ThresholdCodec {
         return 4L * count > bitmapBodyBytes(length);
     }
 
-    /** Exact size of the message that sends {@code count} of {@code length} entries. */
-    static int messageBytes(int length, int count) {
+    /** Exact size of the message that sends {@code count} of {@code length} entries plus {@code dense} floats. */
+    static int messageBytes(int length, int count, int dense) {
         long body = usesBitmap(length, count) ? bitmapBodyBytes(length) : 4L * count;
-        return Math.toIntExact(HEADER_BYTES + body);
+        return Math.toIntExact(HEADER_BYTES + 4L * dense + body);
     }
 
     /**
      * Adds {@code gradient} into {@code residual} (making it {@code v}) and counts the entries with
-     * {@code |v| >= threshold}.
+     * {@code |v| >= threshold}. Entries in {@code denseRanges} are first moved out, in order, into
+     * {@code dense} (which receives their {@code v}) and zeroed in both arrays, so they are never counted
+     * or encoded as ±τ and keep no residual.
      *
      * @throws IllegalStateException if any entry of {@code v} is NaN or infinite
      */
-    static int mergeAndCount(float[] residual, float[] gradient, int length, float threshold) {
-        int count = 0;
+    static int mergeAndCount(float[] residual, float[] gradient, int length, float threshold,
+                             DenseRanges denseRanges, float[] dense) {
         boolean finite = true;
+        int k = 0;
+        for (int r = 0; r < denseRanges.rangeCount(); r++) {
+            for (int i = denseRanges.start(r), end = i + denseRanges.length(r); i < end; i++) {
+                float v = residual[i] + gradient[i];
+                finite &= Math.abs(v) <= Float.MAX_VALUE;
+                dense[k++] = v;
+                residual[i] = 0f;
+                gradient[i] = 0f;
+            }
+        }
+        int count = 0;
         for (int i = 0; i < length; i++) {
             float v = residual[i] + gradient[i];
             residual[i] = v;
@@ -74,8 +91,10 @@ final class ThresholdCodec {
             }
         }
         if (!finite) {
-            throw new IllegalStateException("the gradient plus residual holds NaN or infinite entries (first at index "
-                    + firstNonFinite(residual, length) + "); the model diverged: lower the learning rate");
+            int index = firstNonFinite(residual, length);
+            throw new IllegalStateException("the gradient plus residual holds NaN or infinite entries ("
+                    + (index >= 0 ? "first at index " + index : "in the BatchNorm running statistics")
+                    + "); the model diverged: lower the learning rate");
         }
         return count;
     }
@@ -95,29 +114,37 @@ final class ThresholdCodec {
      * Writes the message sending every entry of {@code residual} with {@code |v| >= threshold} into
      * {@code out} and subtracts what is sent from {@code residual}, which then holds exactly what was not sent.
      *
-     * @param count the number of such entries, as returned by {@link #count} for the same threshold
-     * @param out   exactly {@link #messageBytes(int, int) messageBytes(length, count)} long
+     * @param count      the number of such entries, as returned by {@link #count} for the same threshold
+     * @param dense      values sent exactly, {@code denseCount} of them (see {@link #mergeAndCount})
+     * @param out        exactly {@link #messageBytes(int, int, int) messageBytes(length, count, denseCount)} long
      */
-    static void encode(float[] residual, int length, float threshold, int count, byte[] out) {
-        if (out.length != messageBytes(length, count)) {
+    static void encode(float[] residual, int length, float threshold, int count, float[] dense, int denseCount,
+                       byte[] out) {
+        if (out.length != messageBytes(length, count, denseCount)) {
             throw new IllegalArgumentException("message buffer has " + out.length + " bytes, the message needs "
-                    + messageBytes(length, count));
+                    + messageBytes(length, count, denseCount));
         }
         boolean bitmap = usesBitmap(length, count);
         INT.set(out, 0, bitmap ? BITMAP : SPARSE);
         INT.set(out, 4, length);
         INT.set(out, 8, count);
         FLOAT.set(out, 12, threshold);
-        int written = bitmap ? encodeBitmap(residual, length, threshold, out) : encodeSparse(residual, length, threshold, count, out);
+        INT.set(out, 16, denseCount);
+        int position = HEADER_BYTES;
+        for (int k = 0; k < denseCount; k++, position += 4) {
+            FLOAT.set(out, position, dense[k]);
+        }
+        int written = bitmap ? encodeBitmap(residual, length, threshold, out, position)
+                : encodeSparse(residual, length, threshold, count, out, position);
         if (written != count) {
             throw new IllegalArgumentException("count " + count + " does not match the " + written
                     + " entries at threshold " + threshold + "; count and encode must use the same threshold and residual");
         }
     }
 
-    private static int encodeSparse(float[] residual, int length, float threshold, int count, byte[] out) {
-        int position = HEADER_BYTES;
-        int end = HEADER_BYTES + 4 * count;
+    private static int encodeSparse(float[] residual, int length, float threshold, int count, byte[] out, int body) {
+        int position = body;
+        int end = body + 4 * count;
         int written = 0;
         for (int i = 0; i < length; i++) {
             float v = residual[i];
@@ -139,7 +166,7 @@ final class ThresholdCodec {
         return written;
     }
 
-    private static int encodeBitmap(float[] residual, int length, float threshold, byte[] out) {
+    private static int encodeBitmap(float[] residual, int length, float threshold, byte[] out, int body) {
         int written = 0;
         int byteCount = bitmapBodyBytes(length);
         for (int b = 0; b < byteCount; b++) {
@@ -160,7 +187,7 @@ final class ThresholdCodec {
                     written++;
                 }
             }
-            out[HEADER_BYTES + b] = (byte) bits;
+            out[body + b] = (byte) bits;
         }
         return written;
     }
@@ -181,14 +208,19 @@ final class ThresholdCodec {
         return (float) FLOAT.get(message, 12);
     }
 
+    static int denseCount(byte[] message) {
+        return (int) INT.get(message, 16);
+    }
+
     /**
-     * Adds the decoded update of {@code message} (±τ at the sent entries) into {@code target}.
+     * Adds the decoded update of {@code message} (±τ at the sent entries, the exact values in the dense
+     * ranges) into {@code target}.
      *
      * @param sender names the sending rank in error messages
-     * @return the number of entries the message sends
-     * @throws IllegalStateException if the message is malformed or encodes another model size
+     * @return the number of entries the message sends as ±τ
+     * @throws IllegalStateException if the message is malformed or encodes another model layout
      */
-    static int decodeAdd(byte[] message, int sender, int length, float[] target) {
+    static int decodeAdd(byte[] message, int sender, int length, DenseRanges denseRanges, float[] target) {
         if (message.length < HEADER_BYTES) {
             throw malformed(sender, "has " + message.length + " bytes, shorter than the " + HEADER_BYTES + "-byte header");
         }
@@ -196,21 +228,29 @@ final class ThresholdCodec {
         int messageLength = length(message);
         int count = count(message);
         float threshold = threshold(message);
-        if (messageLength != length) {
-            throw malformed(sender, "encodes " + messageLength + " entries but this model has " + length
-                    + "; every replica must train the same model configuration");
+        int denseCount = denseCount(message);
+        if (messageLength != length || denseCount != denseRanges.total()) {
+            throw malformed(sender, "encodes " + messageLength + " entries (" + denseCount + " dense) but this model has "
+                    + length + " (" + denseRanges.total() + " dense); every replica must train the same model "
+                    + "configuration and attach it the same way");
         }
         if (count < 0 || count > length || !(threshold > 0) || Float.isInfinite(threshold)) {
             throw malformed(sender, "has count " + count + " and threshold " + threshold);
         }
-        if (message.length != messageBytes(length, count)) {
-            throw malformed(sender, "has " + message.length + " bytes, expected " + messageBytes(length, count)
-                    + " for " + count + " of " + length + " entries");
+        if (message.length != messageBytes(length, count, denseCount)) {
+            throw malformed(sender, "has " + message.length + " bytes, expected " + messageBytes(length, count, denseCount)
+                    + " for " + count + " of " + length + " entries and " + denseCount + " dense");
+        }
+        int position = HEADER_BYTES;
+        for (int r = 0; r < denseRanges.rangeCount(); r++) {
+            for (int i = denseRanges.start(r), end = i + denseRanges.length(r); i < end; i++, position += 4) {
+                target[i] += (float) FLOAT.get(message, position);
+            }
         }
         if (format == SPARSE && !usesBitmap(length, count)) {
-            decodeSparse(message, sender, length, count, threshold, target);
+            decodeSparse(message, position, sender, length, count, threshold, target);
         } else if (format == BITMAP && usesBitmap(length, count)) {
-            int decoded = decodeBitmap(message, sender, length, threshold, target);
+            int decoded = decodeBitmap(message, position, sender, length, threshold, target);
             if (decoded != count) {
                 throw malformed(sender, "declares " + count + " entries but its bitmap holds " + decoded);
             }
@@ -221,9 +261,10 @@ final class ThresholdCodec {
         return count;
     }
 
-    private static void decodeSparse(byte[] message, int sender, int length, int count, float threshold, float[] target) {
+    private static void decodeSparse(byte[] message, int body, int sender, int length, int count, float threshold,
+                                     float[] target) {
         int previous = -1;
-        for (int k = 0, position = HEADER_BYTES; k < count; k++, position += 4) {
+        for (int k = 0, position = body; k < count; k++, position += 4) {
             int entry = (int) INT.get(message, position);
             int index = entry & ~SIGN;
             if (index <= previous || index >= length) {
@@ -234,11 +275,11 @@ final class ThresholdCodec {
         }
     }
 
-    private static int decodeBitmap(byte[] message, int sender, int length, float threshold, float[] target) {
+    private static int decodeBitmap(byte[] message, int body, int sender, int length, float threshold, float[] target) {
         int decoded = 0;
         int byteCount = bitmapBodyBytes(length);
         for (int b = 0; b < byteCount; b++) {
-            int bits = message[HEADER_BYTES + b] & 0xFF;
+            int bits = message[body + b] & 0xFF;
             if (bits == 0) {
                 continue;
             }

@@ -14,6 +14,11 @@ package io.lockstep.worker.exchange;
  * reached within {@link #MAX_PASSES} passes (ties, e.g. a vector that is mostly zeros) the last τ is kept
  * and that step's fraction falls outside the range; it is reported, never hidden.
  *
+ * <p>Dynamics to expect: with error feedback the unsent entries pile up just below τ, so at an unchanged τ
+ * the next step's count collapses to the rate of new crossings. While that rate is below the range, each
+ * step lowers τ a few percent, releasing part of the pile (measured on lenet5 with Nesterov: about 4 % per
+ * step, one or two counting passes per step), until the steady rate at τ lies inside the range.
+ *
  * <p>{@code minSentFraction = 0} and {@code maxSentFraction = 1} give a fixed τ. Owned by one replica's
  * training thread.
  */

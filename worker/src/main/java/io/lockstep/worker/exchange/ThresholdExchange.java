@@ -3,7 +3,10 @@ package io.lockstep.worker.exchange;
 import io.lockstep.worker.comm.Collective;
 import io.lockstep.worker.comm.CollectiveException;
 import io.lockstep.worker.train.GradientExchange;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.Arrays;
 import java.util.Map;
@@ -22,11 +25,17 @@ import java.util.Objects;
  * is synchronous, the updates are averaged rather than summed, and the optimizer (momentum, Adam) runs
  * after decoding on the shared sparse gradient, identically everywhere.
  *
+ * <p>BatchNorm running statistics are not gradients but direct updates (DL4J applies them through a NoOp
+ * updater, undivided by the minibatch); quantizing them to ±τ would corrupt inference, so their entries
+ * ({@link DenseRanges}) are sent exactly, as floats, and averaged like {@code allreduce} does. The layout
+ * comes from the model: call {@link #attach} before the first step. Without it the exchange attaches
+ * itself in the first {@link #afterStep}, and step 0 threshold-encodes those statistics too.
+ *
  * <p>τ is per replica ({@link ThresholdController}): each replica picks τ from its own {@code v} so it sends
  * a fraction inside the configured range; messages carry their τ, so replicas need not agree on it.
  *
  * <p>Metrics per step ({@link #lastStepMetrics()}): {@code compression_ratio} (dense float gradient bytes /
- * this replica's message bytes), {@code threshold} (this replica's τ), {@code sent_fraction} (entries sent by
+ * this replica's message bytes, BatchNorm statistics included), {@code threshold} (this replica's τ), {@code sent_fraction} (entries sent by
  * all replicas / (N·entries)), {@code own_sent_fraction}, {@code bitmap} (1 when this replica sent the
  * bitmap form), {@code threshold_passes} (extra counting passes spent choosing τ).
  * {@link #lastBytesSent()} is this replica's message size times N−1, what it costs the network in an
@@ -39,6 +48,7 @@ import java.util.Objects;
  * {@link Collective#allGather(byte[])} requires (reused whenever its size repeats, as with the bitmap).
  */
 public final class ThresholdExchange implements GradientExchange {
+    private static final Logger LOG = LoggerFactory.getLogger(ThresholdExchange.class);
     public static final String STATE_RESIDUAL = "residual";
     public static final String STATE_THRESHOLD = "threshold";
 
@@ -48,6 +58,9 @@ public final class ThresholdExchange implements GradientExchange {
     private float[] gradient = new float[0];
     private float[] residual;
     private byte[] message = new byte[0];
+    private DenseRanges denseRanges = DenseRanges.NONE;
+    private float[] dense = new float[0];
+    private boolean attached;
     private Map<String, float[]> pendingRestore;
 
     private long lastBytesSent;
@@ -73,15 +86,19 @@ public final class ThresholdExchange implements GradientExchange {
         prepare(length);
         gradientView.copyOut(flatGradient, gradient, 0);
 
-        float before = controller.threshold();
-        int count = ThresholdCodec.mergeAndCount(residual, gradient, length, before);
+        if (denseRanges.end() > length) {
+            throw new IllegalStateException("the attached model's BatchNorm statistics reach flat index "
+                    + denseRanges.end() + " but the gradient has " + length + " entries; attach the model being trained");
+        }
+        int count = ThresholdCodec.mergeAndCount(residual, gradient, length, controller.threshold(), denseRanges, dense);
         count = controller.choose(residual, length, count);
         float tau = controller.threshold();
-        int bytes = ThresholdCodec.messageBytes(length, count);
+        int denseCount = denseRanges.total();
+        int bytes = ThresholdCodec.messageBytes(length, count, denseCount);
         if (message.length != bytes) {
             message = new byte[bytes];
         }
-        ThresholdCodec.encode(residual, length, tau, count, message);
+        ThresholdCodec.encode(residual, length, tau, count, dense, denseCount, message);
 
         byte[][] all = collective.allGather(message);
         int size = collective.size();
@@ -91,7 +108,7 @@ public final class ThresholdExchange implements GradientExchange {
         Arrays.fill(gradient, 0, length, 0f);
         long total = 0;
         for (int rank = 0; rank < size; rank++) {
-            total += ThresholdCodec.decodeAdd(all[rank], rank, length, gradient);
+            total += ThresholdCodec.decodeAdd(all[rank], rank, length, denseRanges, gradient);
         }
         if (size > 1) {
             float replicas = size;
@@ -122,6 +139,35 @@ public final class ThresholdExchange implements GradientExchange {
         } else if (residual.length != length) {
             throw new IllegalStateException("gradient has " + length + " entries but this exchange was used with "
                     + residual.length + "; use one ThresholdExchange per model");
+        }
+    }
+
+    /**
+     * Reads which gradient entries are BatchNorm running statistics from the replica's model, so they are
+     * exchanged exactly. Call once, before the first step, on every replica (it changes the message layout).
+     */
+    @Override
+    public void attach(ComputationGraph graph) {
+        Objects.requireNonNull(graph, "graph");
+        DenseRanges ranges = DenseRanges.batchNormStatistics(graph);
+        if (attached) {
+            if (!ranges.toString().equals(denseRanges.toString())) {
+                throw new IllegalStateException("threshold exchange already attached to a model with BatchNorm statistics at "
+                        + denseRanges + ", now " + ranges + "; use one exchange per model");
+            }
+            return;
+        }
+        denseRanges = ranges;
+        dense = new float[ranges.total()];
+        attached = true;
+    }
+
+    @Override
+    public void afterStep(ComputationGraph graph, int epoch, long globalStep) {
+        if (!attached) {
+            LOG.warn("threshold exchange was not attached to the model before step {}: attaching now; BatchNorm "
+                    + "statistics of the steps so far were threshold-encoded. Call attach(graph) before training.", globalStep);
+            attach(graph);
         }
     }
 

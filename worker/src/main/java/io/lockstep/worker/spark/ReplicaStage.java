@@ -8,30 +8,38 @@ import io.lockstep.worker.train.CheckpointMeta;
 import io.lockstep.worker.train.CheckpointStore;
 import io.lockstep.worker.train.EpochReport;
 import io.lockstep.worker.train.GradientExchange;
+import io.lockstep.worker.train.NonFinitePolicy;
 import io.lockstep.worker.train.ReplicaTrainer;
 import io.lockstep.worker.train.StepObserver;
+import io.lockstep.worker.train.TrainingDivergedException;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.Tuple2;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The body of one epoch's barrier stage: one Spark task is one replica. Runs on the executor.
  *
  * <p>Per task: rank = partition id; set the replica's ND4J threads (and GPU, on GPU clusters); open
- * the collective (one {@code allGather} rendezvous per stage); build the model or load it from the
- * last checkpoint; train the shard's steps in lockstep with the other replicas; evaluate this
- * replica's slice of the test set; rank 0 writes the checkpoint that carries the model to the next
- * epoch. Returns one {@link EpochReport} per replica to the driver.
+ * the collective (one {@code allGather} rendezvous per stage); agree on where to start — the newest
+ * checkpoint of this epoch if a previous attempt of the stage got that far, else the one the driver
+ * named — and load it (or build the model from its recipe); train the remaining steps of the shard in
+ * lockstep; evaluate this replica's slice of the test set; rank 0 writes the checkpoint that carries
+ * the model to the next epoch. Returns one {@link EpochReport} per replica.
+ *
+ * <p>Because the epoch plan is a pure function of the seed, a stage retried after a lost executor
+ * resumes at exactly the step its checkpoint recorded: no sample of the epoch is trained twice or
+ * skipped.
  *
  * @param <R> record type of the dataset
  */
@@ -48,6 +56,18 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
         this.decoder = decoder;
         this.hadoopConf = hadoopConf;
         this.progress = progress;
+    }
+
+    /** Where a replica starts: a checkpoint (or none: build from the recipe) and the first step to train. */
+    private record Start(String checkpoint, int firstStep) {
+        byte[] encode() {
+            return ((checkpoint == null ? "" : checkpoint) + "\n" + firstStep).getBytes(StandardCharsets.UTF_8);
+        }
+
+        static Start decode(byte[] bytes) {
+            String[] parts = new String(bytes, StandardCharsets.UTF_8).split("\n", 2);
+            return new Start(parts[0].isEmpty() ? null : parts[0], Integer.parseInt(parts[1]));
+        }
     }
 
     @Override
@@ -69,23 +89,44 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
         }
 
         ReplicaResources.configureThreads(context, spec.threadsPerReplica());
+        CheckpointStore store = new CheckpointStore(spec.checkpointUri(), hadoopConf.get());
         try (Collective collective = spec.replicas() > 1 ? SparkRendezvous.open(context, spec) : null) {
-            ComputationGraph graph = loadOrBuild();
+            Start start = agreeOnStart(collective, store, rank);
+            ComputationGraph graph = start.checkpoint() == null ? spec.recipe().build()
+                    : store.loadModel(new CheckpointStore.Checkpoint(start.checkpoint(), spec.epoch(), start.firstStep()));
+            if (start.firstStep() > 0 || context.stageAttemptNumber() > 0) {
+                LOG.info("replica {} (stage attempt {}) resumes epoch {} at step {} from {}", rank, context.stageAttemptNumber(),
+                        spec.epoch() + 1, start.firstStep() + 1, start.checkpoint());
+            }
             if (spec.syncBatchNorm()) {
                 graph = SyncBatchNormSupport.toSync(graph, collective);
             }
-            GradientExchange exchange = collective == null ? GradientExchange.none() : new AllReduceExchange(collective);
+            GradientExchange exchange = ExchangeSupport.create(spec, collective);
             ReplicaTrainer trainer = new ReplicaTrainer(graph, collective, exchange, spec.schedule(),
-                    spec.checkEverySteps(), spec.dataTimeoutMs());
+                    spec.checkEverySteps(), spec.dataTimeoutMs(), NonFinitePolicy.parse(spec.onNan()));
             if (collective != null && spec.checkEverySteps() > 0) {
-                trainer.verifyReplicasAgree(spec.epoch(), -1);
+                trainer.verifyReplicasAgree(spec.epoch(), start.firstStep() - 1L);
             }
-            BatchSource source = new ShardBatches<>(train, spec, decoder, rank);
+            BatchSource source = new ShardBatches<>(train, spec, decoder, rank, start.firstStep());
             StepObserver observer = rank == 0 ? progress.observer(context) : StepObserver.NONE;
-            EpochReport report = trainer.trainEpoch(spec.epoch(), source, observer);
+            ReplicaTrainer.StepHook hook = rank == 0 && spec.checkpointEverySteps() > 0
+                    ? (epoch, stepsDone, g) -> {
+                        if (stepsDone % spec.checkpointEverySteps() == 0 && stepsDone < spec.stepsPerEpoch()) {
+                            save(store, g, epoch, stepsDone);
+                        }
+                    }
+                    : ReplicaTrainer.StepHook.NONE;
+            EpochReport report;
+            try {
+                report = trainer.trainEpoch(spec.epoch(), start.firstStep(), source, observer, hook);
+            } catch (TrainingDivergedException e) {
+                // Deterministic: retrying the stage would diverge again. Report it; the driver stops the job.
+                LOG.error("replica {}: {}", rank, e.getMessage());
+                return List.of(EpochReport.failed(rank, spec.epoch(), e.getMessage())).iterator();
+            }
             report = trainer.evaluate(report, evaluationBatches(test, rank), spec.recipe().numClasses());
             if (rank == 0) {
-                saveCheckpoint(SyncBatchNormSupport.toPlain(trainer.graph()));
+                save(store, SyncBatchNormSupport.toPlain(trainer.graph()), spec.epoch() + 1, 0);
             }
             exchange.close();
             LOG.info("replica {} finished epoch {}: {} steps, test accuracy {}", rank, spec.epoch() + 1,
@@ -94,18 +135,36 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
         }
     }
 
-    private ComputationGraph loadOrBuild() {
-        if (spec.resumeFrom() == null) {
-            return spec.recipe().build();
+    /**
+     * Rank 0 decides where the stage starts and tells the others, so all replicas load the same state
+     * even if a checkpoint appears while they look.
+     */
+    private Start agreeOnStart(Collective collective, CheckpointStore store, int rank) {
+        Start mine = rank == 0 ? chooseStart(store) : new Start(null, 0);
+        if (collective == null) {
+            return mine;
         }
-        CheckpointStore store = new CheckpointStore(spec.checkpointUri(), hadoopConf.get());
-        return store.loadModel(new CheckpointStore.Checkpoint(spec.resumeFrom(), spec.epoch(), 0));
+        return Start.decode(collective.broadcast(mine.encode(), 0));
     }
 
-    private void saveCheckpoint(ComputationGraph graph) {
-        CheckpointStore store = new CheckpointStore(spec.checkpointUri(), hadoopConf.get());
-        long globalStep = spec.globalStepAtStart() + spec.stepsPerEpoch();
-        store.save(graph, new CheckpointMeta(spec.epoch() + 1, 0, globalStep, spec.planSeed(), spec.recipe(),
+    private Start chooseStart(CheckpointStore store) {
+        Optional<CheckpointStore.Checkpoint> latest = store.latest();
+        if (latest.isPresent()) {
+            CheckpointStore.Checkpoint c = latest.get();
+            if (c.epochsCompleted() == spec.epoch() && c.stepInEpoch() > spec.resumeStep() && c.stepInEpoch() < spec.stepsPerEpoch()) {
+                return new Start(c.path(), c.stepInEpoch());
+            }
+            if (c.epochsCompleted() == spec.epoch() + 1 && c.stepInEpoch() == 0) {
+                // A previous attempt trained the whole epoch and checkpointed it, then failed: evaluate only.
+                return new Start(c.path(), spec.stepsPerEpoch());
+            }
+        }
+        return new Start(spec.resumeFrom(), spec.resumeStep());
+    }
+
+    private void save(CheckpointStore store, ComputationGraph graph, int epochsCompleted, int stepInEpoch) {
+        long globalStep = spec.globalStepAtStart() + (epochsCompleted > spec.epoch() ? spec.stepsPerEpoch() : stepInEpoch);
+        store.save(graph, new CheckpointMeta(epochsCompleted, stepInEpoch, globalStep, spec.planSeed(), spec.recipe(),
                 spec.classNames(), spec.normalization(), spec.job()), spec.keepCheckpoints());
     }
 
@@ -121,27 +180,30 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
         return batches;
     }
 
-    /** The shard's batches in plan order, decoded on the prefetch thread. */
+    /** The shard's batches in plan order from {@code firstStep}, decoded on the prefetch thread. */
     private static final class ShardBatches<R> implements BatchSource {
         private final List<ShardItem<R>> train;
         private final StageSpec spec;
         private final BatchDecoder<R> decoder;
         private final int rank;
+        private final int firstStep;
 
-        ShardBatches(List<ShardItem<R>> train, StageSpec spec, BatchDecoder<R> decoder, int rank) {
+        ShardBatches(List<ShardItem<R>> train, StageSpec spec, BatchDecoder<R> decoder, int rank, int firstStep) {
             this.train = train;
             this.spec = spec;
             this.decoder = decoder;
             this.rank = rank;
+            this.firstStep = firstStep;
         }
 
         @Override
         public int steps() {
-            return spec.stepsPerEpoch();
+            return spec.stepsPerEpoch() - firstStep;
         }
 
         @Override
-        public DataSet batch(int step) {
+        public DataSet batch(int index) {
+            int step = firstStep + index;
             int b = spec.batchPerReplica();
             List<R> records = new ArrayList<>(b);
             for (ShardItem<R> item : train.subList(step * b, (step + 1) * b)) {
@@ -149,11 +211,5 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
             }
             return decoder.decode(records, true, spec.planSeed(), spec.epoch(), rank, step);
         }
-    }
-
-    static {
-        // Evaluation and training allocate through ND4J on this thread: fail early with a clear
-        // message if the native backend cannot load on this executor.
-        Nd4j.getBackend();
     }
 }

@@ -25,17 +25,22 @@ import java.util.Map;
  * @param evalBatchSize     batch size for evaluation
  * @param checkpointUri     directory of checkpoints (any Hadoop filesystem)
  * @param resumeFrom        checkpoint to start from, or {@code null} to build from the recipe
+ * @param resumeStep        steps of this epoch already trained in {@code resumeFrom}
  * @param keepCheckpoints   how many checkpoints to keep (0: all)
  * @param threadsPerReplica ND4J/OneDNN threads each replica uses
  * @param classNames        class index to name
  * @param job               the job configuration, recorded in checkpoints
+ * @param checkpointEverySteps rank 0 also checkpoints every this many steps within the epoch (0: only at its end)
+ * @param onNan             {@code stop} or {@code skip-step}
+ * @param exchange          exchange strategy name ({@code allreduce}, {@code average}, {@code threshold})
  */
 public record StageSpec(String jobId, long jobSecret, int epoch, int replicas, int batchPerReplica,
                         int stepsPerEpoch, ModelRecipe recipe, String normalization, LearningRateSchedule schedule,
                         int checkEverySteps, long dataTimeoutMs, long collectiveTimeoutMs, int evalBatchSize,
-                        String checkpointUri, String resumeFrom, int keepCheckpoints, int threadsPerReplica,
+                        String checkpointUri, String resumeFrom, int resumeStep, int keepCheckpoints, int threadsPerReplica,
                         long planSeed, long globalStepAtStart, List<String> classNames,
-                        Map<String, String> job) implements Serializable {
+                        Map<String, String> job, int checkpointEverySteps, String onNan,
+                        String exchange) implements Serializable {
 
     public boolean syncBatchNorm() {
         return "sync-batch".equals(normalization) && replicas > 1;

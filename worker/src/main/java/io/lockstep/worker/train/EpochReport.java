@@ -4,17 +4,32 @@ import java.io.Serializable;
 
 /**
  * What one replica measured in one epoch, returned from its Spark task to the driver. Per-step arrays
- * are indexed by step within the epoch. Times are nanoseconds; bytes are what this replica sent.
+ * are indexed by step minus {@code firstStep} (a resumed epoch starts after the steps already
+ * trained). Times are nanoseconds; bytes are what this replica sent.
  *
- * @param confusion test-set confusion matrix summed over all replicas (row = true class, column =
- *                  predicted), row-major {@code numClasses x numClasses}; empty when not evaluated
+ * @param firstStep    first step of the epoch this report covers
+ * @param skippedSteps steps skipped because their gradient was not finite ({@code --on-nan skip-step})
+ * @param confusion    test-set confusion matrix summed over all replicas (row = true class, column =
+ *                     predicted), row-major {@code numClasses x numClasses}; empty when not evaluated
+ * @param failure      why training stopped (loss not finite), or {@code null}
  */
-public record EpochReport(int rank, int epoch, int examplesPerStep, float[] loss, long[] dataWaitNanos,
-                          long[] computeNanos, long[] exchangeNanos, long[] bytesSent, long wallNanos,
-                          long evaluationNanos, int numClasses, long[] confusion) implements Serializable {
+public record EpochReport(int rank, int epoch, int firstStep, int examplesPerStep, float[] loss, long[] dataWaitNanos,
+                          long[] computeNanos, long[] exchangeNanos, long[] bytesSent, int skippedSteps, long wallNanos,
+                          long evaluationNanos, int numClasses, long[] confusion, String failure) implements Serializable {
 
     public int steps() {
         return loss.length;
+    }
+
+    public EpochReport withEvaluation(long nanos, int classes, long[] counts) {
+        return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWaitNanos, computeNanos, exchangeNanos,
+                bytesSent, skippedSteps, wallNanos, nanos, classes, counts, failure);
+    }
+
+    /** A replica that stopped: the message names the epoch and the step. */
+    public static EpochReport failed(int rank, int epoch, String failure) {
+        return new EpochReport(rank, epoch, 0, 0, new float[0], new long[0], new long[0], new long[0], new long[0], 0, 0, 0,
+                0, new long[0], failure);
     }
 
     public long testExamples() {

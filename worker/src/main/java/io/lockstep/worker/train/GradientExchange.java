@@ -16,6 +16,14 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public interface GradientExchange extends AutoCloseable {
 
+    /**
+     * Called once per replica with its initialized model before the first step (before {@link #exchange}),
+     * for strategies that need the model's layout, e.g. which gradient entries are BatchNorm running
+     * statistics that must be averaged exactly.
+     */
+    default void attach(ComputationGraph graph) {
+    }
+
     /** Rewrites {@code flatGradient} in place with the exchanged gradient. */
     void exchange(INDArray flatGradient, int epoch, long step);
 

@@ -45,6 +45,15 @@ public final class ReplicaTrainer {
      */
     public ReplicaTrainer(ComputationGraph graph, Collective collective, GradientExchange exchange,
                           LearningRateSchedule schedule, int checkEverySteps, long dataTimeoutMs) {
+        this(graph, collective, exchange, schedule, checkEverySteps, dataTimeoutMs, NonFinitePolicy.STOP);
+    }
+
+    /**
+     * @param nonFinitePolicy what to do when the exchanged gradient is not finite
+     */
+    public ReplicaTrainer(ComputationGraph graph, Collective collective, GradientExchange exchange,
+                          LearningRateSchedule schedule, int checkEverySteps, long dataTimeoutMs,
+                          NonFinitePolicy nonFinitePolicy) {
         this.graph = Objects.requireNonNull(graph, "graph");
         this.collective = collective;
         this.exchange = Objects.requireNonNull(exchange, "exchange");
@@ -52,7 +61,7 @@ public final class ReplicaTrainer {
         this.checkEverySteps = checkEverySteps;
         this.dataTimeoutMs = dataTimeoutMs;
         this.rank = collective == null ? 0 : collective.rank();
-        this.listener = new ExchangeListener(exchange);
+        this.listener = new ExchangeListener(exchange, nonFinitePolicy);
         graph.setListeners(listener);
     }
 
@@ -60,22 +69,43 @@ public final class ReplicaTrainer {
         return graph;
     }
 
-    /** Trains one epoch over {@code source}; the number of steps must be equal on every replica. */
+    /** Called on the training thread after step {@code stepsDone - 1} of the epoch (e.g. to checkpoint). */
+    @FunctionalInterface
+    public interface StepHook {
+        void afterStep(int epoch, int stepsDone, ComputationGraph graph);
+
+        StepHook NONE = (epoch, stepsDone, graph) -> { };
+    }
+
+    /** Trains a whole epoch over {@code source}. */
     public EpochReport trainEpoch(int epoch, BatchSource source, StepObserver observer) throws InterruptedException {
+        return trainEpoch(epoch, 0, source, observer, StepHook.NONE);
+    }
+
+    /**
+     * Trains steps {@code firstStep .. firstStep + source.steps() - 1} of an epoch; {@code source}
+     * delivers exactly those batches (a resumed epoch skips the steps already trained). The number of
+     * steps must be equal on every replica.
+     */
+    public EpochReport trainEpoch(int epoch, int firstStep, BatchSource source, StepObserver observer, StepHook hook)
+            throws InterruptedException {
         int steps = source.steps();
+        int epochSteps = schedule.stepsPerEpoch();
         float[] loss = new float[steps];
         long[] dataWait = new long[steps];
         long[] compute = new long[steps];
         long[] exchangeNanos = new long[steps];
         long[] bytes = new long[steps];
         int examplesPerStep = 0;
+        int skipped = 0;
         long epochStart = System.nanoTime();
         try (Prefetcher prefetcher = new Prefetcher(source, 2, "lockstep-prefetch-r" + rank + "-e" + epoch)) {
-            for (int step = 0; step < steps; step++) {
+            for (int i = 0; i < steps; i++) {
+                int step = firstStep + i;
                 long t0 = System.nanoTime();
                 DataSet batch = prefetcher.next(dataTimeoutMs);
                 long t1 = System.nanoTime();
-                long globalStep = (long) epoch * steps + step;
+                long globalStep = (long) epoch * epochSteps + step;
                 if (collective != null) {
                     collective.position(epoch, step);
                 }
@@ -85,26 +115,29 @@ public final class ReplicaTrainer {
                 exchange.afterStep(graph, epoch, globalStep);
                 double score = graph.score();
                 long t2 = System.nanoTime();
-                if (!Double.isFinite(score)) {
+                if (listener.skippedThisStep()) {
+                    skipped++;
+                } else if (!Double.isFinite(score) && collective == null) {
                     throw new TrainingDivergedException("loss became " + score + " at epoch " + (epoch + 1)
-                            + ", step " + (step + 1) + " on replica " + rank
-                            + "; lower the learning rate or check the input data", epoch, step);
+                            + ", step " + (step + 1) + "; lower the learning rate, check the input data, or use --on-nan skip-step",
+                            epoch, step);
                 }
                 examplesPerStep = batch.numExamples();
-                loss[step] = (float) score;
-                dataWait[step] = t1 - t0;
-                exchangeNanos[step] = exchange.lastExchangeNanos();
-                compute[step] = (t2 - t1) - exchangeNanos[step];
-                bytes[step] = exchange.lastBytesSent();
-                observer.stepDone(epoch, step, steps, score, t2 - t0, examplesPerStep);
+                loss[i] = (float) score;
+                dataWait[i] = t1 - t0;
+                exchangeNanos[i] = exchange.lastExchangeNanos();
+                compute[i] = (t2 - t1) - exchangeNanos[i];
+                bytes[i] = exchange.lastBytesSent();
+                observer.stepDone(epoch, step, epochSteps, score, t2 - t0, examplesPerStep);
                 if (checkEverySteps > 0 && (globalStep + 1) % checkEverySteps == 0) {
                     verifyReplicasAgree(epoch, step);
                 }
+                hook.afterStep(epoch, step + 1, graph);
             }
         }
         graph.incrementEpochCount();
-        return new EpochReport(rank, epoch, examplesPerStep, loss, dataWait, compute, exchangeNanos, bytes,
-                System.nanoTime() - epochStart, 0, 0, new long[0]);
+        return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWait, compute, exchangeNanos, bytes,
+                skipped, System.nanoTime() - epochStart, 0, 0, new long[0], null);
     }
 
     /**
@@ -133,9 +166,7 @@ public final class ReplicaTrainer {
         for (int i = 0; i < counts.length; i++) {
             counts[i] = Math.round(confusion[i]);
         }
-        return new EpochReport(trained.rank(), trained.epoch(), trained.examplesPerStep(), trained.loss(),
-                trained.dataWaitNanos(), trained.computeNanos(), trained.exchangeNanos(), trained.bytesSent(),
-                trained.wallNanos(), System.nanoTime() - start, numClasses, counts);
+        return trained.withEvaluation(System.nanoTime() - start, numClasses, counts);
     }
 
     /** CRC32 of the raw parameter bits: equal on every replica exactly when parameters are bit-identical. */

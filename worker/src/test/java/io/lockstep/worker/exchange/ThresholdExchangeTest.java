@@ -145,8 +145,9 @@ class ThresholdExchangeTest {
         assertFalse(Arrays.equals(initial[0], finalParams), "training must move the parameters");
     }
 
-    @Test
-    void adaptiveThresholdKeepsTheSentFractionInRangeOnLenet5() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"lenet5", "resnet20"})
+    void adaptiveThresholdKeepsTheSentFractionInRangeOnARealModel(String model) throws Exception {
         int steps = 30;
         int batch = 8;
         ExchangeSettings settings = ExchangeSettings.defaults();
@@ -163,7 +164,7 @@ class ThresholdExchangeTest {
         long start = System.nanoTime();
         group.runOnAllRanks(DEADLINE_MS, collective -> {
             int rank = collective.rank();
-            ComputationGraph graph = ModelRegistry.build("lenet5",
+            ComputationGraph graph = ModelRegistry.build(model,
                     ModelOptions.of(10, new InputShape(1, 28, 28)).withUpdater(new Nesterovs(0.01, 0.9), 0));
             parameters[0] = graph.numParams();
             ThresholdExchange exchange = new ThresholdExchange(collective, settings);
@@ -199,9 +200,9 @@ class ThresholdExchangeTest {
                 assertTrue(compression[rank][step] >= 0.9 / max, where + ": compression " + compression[rank][step]);
             }
         }
-        LOG.info("lenet5 threshold exchange, {} params, {} replicas, {} steps in {} ms: bytes sent per step (rank 0) "
+        LOG.info("{} threshold exchange, {} params, {} replicas, {} steps in {} ms: bytes sent per step (rank 0) "
                         + "mean {}, compression mean {}, τ first {} last {}, τ search passes {}, exchange ms mean {} (includes waiting for the peer)",
-                parameters[0], REPLICAS, steps, elapsedMs,
+                model, parameters[0], REPLICAS, steps, elapsedMs,
                 Arrays.stream(bytes[0]).average().orElse(0),
                 Arrays.stream(compression[0]).average().orElse(0),
                 threshold[0][0], threshold[0][steps - 1], Arrays.toString(passes[0]),

@@ -43,9 +43,14 @@ class BatchNormSwapTest {
         assertNotEquals(SyncBatchNormalization.from(layer(plain, "bn1"), true),
                 SyncBatchNormalization.from(layer(plain, "bn1"), false));
 
-        ComputationGraphConfiguration roundTrip = ComputationGraphConfiguration.fromJson(sync.toJson());
-        assertEquals(sync, roundTrip, "JSON round trip keeps the class and the running-variance mode");
-        assertTrue(sync.toJson().contains(SyncBatchNormalization.class.getName()));
+        ComputationGraphConfiguration dl4jVariance = BatchNormSwap.toSync(plain, false);
+        String json = dl4jVariance.toJson();
+        assertTrue(json.contains(SyncBatchNormalization.class.getName()), "the layer class is in the JSON");
+        assertTrue(json.contains("\"unbiasedRunningVariance\" : false"), "the non-default mode is in the JSON");
+        ComputationGraphConfiguration roundTrip = ComputationGraphConfiguration.fromJson(json);
+        assertEquals(dl4jVariance, roundTrip, "JSON round trip keeps the class and the running-variance mode");
+        assertFalse(((SyncBatchNormalization) layer(roundTrip, "bn1")).isUnbiasedRunningVariance());
+        assertEquals(sync, ComputationGraphConfiguration.fromJson(sync.toJson()));
         assertEquals(plain, BatchNormSwap.toPlain(sync), "toPlain undoes toSync");
         assertFalse(((SyncBatchNormalization) layer(BatchNormSwap.toSync(plain, false), "bn2")).isUnbiasedRunningVariance());
     }

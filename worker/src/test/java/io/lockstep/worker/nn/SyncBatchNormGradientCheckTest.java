@@ -65,9 +65,9 @@ class SyncBatchNormGradientCheckTest {
                 .graphBuilder()
                 .addInputs("in")
                 .setInputTypes(InputType.convolutional(4, 4, 2))
-                .addLayer("conv", new ConvolutionLayer.Builder(2, 2).nOut(3).activation(Activation.IDENTITY).build(), "in")
+                .addLayer("conv", new ConvolutionLayer.Builder(2, 2).nOut(2).activation(Activation.IDENTITY).build(), "in")
                 .addLayer("bn1", new BatchNormalization.Builder().activation(Activation.TANH).build(), "conv")
-                .addLayer("dense", new DenseLayer.Builder().nOut(4).activation(Activation.IDENTITY).build(), "bn1")
+                .addLayer("dense", new DenseLayer.Builder().nOut(3).activation(Activation.IDENTITY).build(), "bn1")
                 .addLayer("bn2", new BatchNormalization.Builder().useLogStd(false).lockGammaBeta(true).gamma(1.3).beta(0.2)
                         .activation(Activation.TANH).build(), "dense")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
@@ -100,6 +100,7 @@ class SyncBatchNormGradientCheckTest {
     private static boolean check(ComputationGraph graph, INDArray features, INDArray labels, Set<String> exclude,
                                  boolean subset) {
         return GradientCheckUtil.checkGradients(new GradientCheckUtil.GraphConfig().net(graph).subset(subset).maxPerParam(8)
+                .print(GradientCheckUtil.PrintMode.FAILURES_ONLY)
                 .inputs(new INDArray[] {features}).labels(new INDArray[] {labels})
                 .epsilon(1e-6).maxRelError(1e-5).minAbsoluteError(1e-9).excludeParams(exclude));
     }

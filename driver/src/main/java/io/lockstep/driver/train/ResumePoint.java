@@ -1,0 +1,62 @@
+package io.lockstep.driver.train;
+
+import io.lockstep.driver.cli.UserError;
+import io.lockstep.worker.train.CheckpointMeta;
+import io.lockstep.worker.train.CheckpointStore;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Where a job starts: from scratch, or from a checkpoint ({@code --resume}: the newest complete one
+ * in the checkpoint directory; {@code --resume-from URI}: that one). A checkpoint taken within an
+ * epoch can only continue the same epoch plan, so the options that define the plan must match.
+ *
+ * @param checkpoint  checkpoint path, or {@code null} to start from scratch
+ * @param epoch       0-based epoch to (continue to) train
+ * @param stepInEpoch steps of that epoch already trained
+ * @param globalStep  optimizer steps already taken
+ */
+record ResumePoint(String checkpoint, int epoch, int stepInEpoch, long globalStep) {
+    private static final List<String> PLAN_OPTIONS = List.of("seed", "replicas", "batch-size", "max-steps-per-epoch", "data");
+
+    static ResumePoint find(JobConfig config, CheckpointStore store, Configuration hadoopConf) {
+        CheckpointStore.Checkpoint checkpoint;
+        CheckpointStore source = store;
+        if (config.resumeFrom() != null) {
+            Path path = new Path(config.resumeFrom());
+            source = new CheckpointStore(path.getParent().toString(), hadoopConf);
+            checkpoint = source.list().stream().filter(c -> new Path(c.path()).getName().equals(path.getName()))
+                    .findFirst().orElseThrow(() -> new UserError("--resume-from: " + config.resumeFrom()
+                            + " is not a complete checkpoint (a directory checkpoint-EEEEE-SSSSSSSS holding model.zip and meta.json)"));
+        } else if (config.resume()) {
+            checkpoint = store.latest().orElseThrow(() -> new UserError("--resume: no complete checkpoint in "
+                    + store.uri() + "; start without --resume, or give --checkpoint-dir"));
+        } else {
+            if (!store.list().isEmpty()) {
+                throw new UserError("the checkpoint directory " + store.uri() + " already holds checkpoints of an earlier run;"
+                        + " continue it with --resume, or choose another --out / --checkpoint-dir");
+            }
+            return new ResumePoint(null, 0, 0, 0);
+        }
+        CheckpointMeta meta = source.loadMeta(checkpoint);
+        if (meta.stepInEpoch() > 0) {
+            Map<String, String> now = config.asMap();
+            for (String option : PLAN_OPTIONS) {
+                if (!Objects.equals(meta.job().get(option), now.get(option))) {
+                    throw new UserError("--" + option + ": the checkpoint " + checkpoint.path() + " was taken within an epoch with "
+                            + option + "=" + meta.job().get(option) + ", this run has " + now.get(option)
+                            + "; resume with the same value (the epoch plan depends on it)");
+                }
+            }
+        }
+        if (meta.epochsCompleted() >= config.epochs()) {
+            throw new UserError("--epochs " + config.epochs() + ": the checkpoint " + checkpoint.path() + " has already trained "
+                    + meta.epochsCompleted() + " epochs; raise --epochs to train more");
+        }
+        return new ResumePoint(checkpoint.path(), meta.epochsCompleted(), meta.stepInEpoch(), meta.globalStep());
+    }
+}

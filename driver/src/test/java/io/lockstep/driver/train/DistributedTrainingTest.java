@@ -1,0 +1,77 @@
+package io.lockstep.driver.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.driver.Main;
+import io.lockstep.driver.report.RunOutput;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Several replicas in Spark local mode, through the command line: one barrier stage per epoch, the
+ * gradients averaged over Aeron every step. Equivalent to one replica with the global batch, and
+ * deterministic for a given seed.
+ */
+class DistributedTrainingTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    private float[] train(String name, String... extra) {
+        Path out = dir.resolve(name);
+        List<String> args = new ArrayList<>(List.of("train", "--model", "lenet5",
+                "--data", SingleReplicaTrainingTest.SUBSET.toString(), "--epochs", "2", "--max-steps-per-epoch", "5",
+                "--lr", "0.02", "--lr-scaling", "none", "--lr-decay", "none", "--seed", "5", "--check-every", "3",
+                "--out", out.toString()));
+        args.addAll(Arrays.asList(extra));
+        assertEquals(0, Main.run(args.toArray(String[]::new)), "train " + name);
+        ComputationGraph graph = ModelFile.readGraph(out.resolve(RunOutput.MODEL).toFile());
+        return graph.params().toFloatVector();
+    }
+
+    @Test
+    void twoReplicasEqualOneReplicaWithTheGlobalBatchAndAreDeterministic() throws Exception {
+        float[] single = train("single", "--replicas", "1", "--batch-size", "32");
+        float[] twoReplicas = train("two", "--replicas", "2", "--batch-size", "16");
+        float[] again = train("two-again", "--replicas", "2", "--batch-size", "16");
+
+        assertArrayEquals(twoReplicas, again, "same seed, same parameters, bit for bit");
+        double maxDiff = 0;
+        for (int i = 0; i < single.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(single[i] - twoReplicas[i]));
+        }
+        assertTrue(maxDiff < 1e-5, "2 replicas x 16 vs 1 replica x 32: max |difference| " + maxDiff);
+
+        JsonNode summary = JSON.readTree(dir.resolve("two").resolve(RunOutput.SUMMARY).toFile());
+        assertEquals(2, summary.get("replicas").asInt());
+        long exchanged = java.nio.file.Files.readAllLines(dir.resolve("two").resolve(RunOutput.METRICS)).stream()
+                .filter(l -> l.contains("\"type\":\"step\""))
+                .map(l -> {
+                    try {
+                        return JSON.readTree(l).get("bytes_sent_per_replica").asLong();
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                })
+                .filter(b -> b > 0).count();
+        assertEquals(10, exchanged, "every step exchanged gradients");
+    }
+
+    @Test
+    void moreReplicasThanSlotsFailsFastNamingBoth() {
+        int code = Main.run("train", "--model", "lenet5", "--data", SingleReplicaTrainingTest.SUBSET.toString(),
+                "--replicas", "3", "--master", "local[2]", "--out", dir.resolve("too-many").toString());
+        assertEquals(2, code);
+    }
+}
