@@ -7,7 +7,6 @@ import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -70,14 +69,20 @@ public final class ImageFolderExport {
         BufferedImage image = new BufferedImage(format.width(), format.height(),
                 format.channels() == 1 ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_3BYTE_BGR);
         ByteArrayOutputStream png = new ByteArrayOutputStream();
-        for (int i = 0; i < records.size(); i++) {
-            LabeledRecord record = records.get(i);
-            toImage(record.payload(), format, image);
-            png.reset();
-            ImageIO.write(image, "png", png);
-            Path file = new Path(new Path(dir, folders.get(record.label())), String.format("%0" + digits + "d.png", i));
-            try (FSDataOutputStream o = fs.create(file, true)) {
-                png.writeTo(o);
+        try (PngEncoder encoder = new PngEncoder()) {
+            for (String folder : folders) {
+                fs.mkdirs(new Path(dir, folder));
+            }
+            for (int i = 0; i < records.size(); i++) {
+                LabeledRecord record = records.get(i);
+                toImage(record.payload(), format, image);
+                png.reset();
+                encoder.write(image, png);
+                Path file = new Path(new Path(dir, folders.get(record.label())), String.format("%0" + digits + "d.png", i));
+                try (FSDataOutputStream o = fs.createNonRecursive(file, true, 1 << 16, fs.getDefaultReplication(file),
+                        fs.getDefaultBlockSize(file), null)) {
+                    png.writeTo(o);
+                }
             }
         }
         return records.size();

@@ -9,7 +9,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -68,10 +67,8 @@ public final class InspectDataCommand implements Callable<Integer> {
             Path path = new Path(uri);
             FileSystem fs = path.getFileSystem(conf);
             fs.setWriteChecksum(false);
-            try (FSDataOutputStream out = fs.create(path, true)) {
-                if (!ImageIO.write(image, "png", out)) {
-                    throw new IllegalStateException("this JVM has no PNG writer");
-                }
+            try (FSDataOutputStream out = fs.create(path, true); PngEncoder png = new PngEncoder()) {
+                png.write(image, out);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("--sheet: cannot write " + uri + ": " + e.getMessage(), e);

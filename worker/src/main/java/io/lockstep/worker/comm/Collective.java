@@ -40,6 +40,25 @@ public interface Collective extends AutoCloseable {
     }
 
     /**
+     * In-place all-reduce of {@code floatCount} native-order floats starting {@code floatOffset} floats
+     * into {@code floats} (absolute indices; position and limit are ignored). Suits off-heap buffers such
+     * as ND4J's. This default copies through a heap array; {@link AeronCollective} works in place.
+     */
+    default void allReduce(java.nio.ByteBuffer floats, int floatOffset, int floatCount, ReduceOp op) {
+        java.nio.FloatBuffer view = floats.duplicate().order(floats.order()).position(0).limit(floats.capacity())
+                .slice().order(floats.order()).asFloatBuffer();
+        float[] copy = new float[floatCount];
+        view.get(floatOffset, copy, 0, floatCount);
+        allReduce(copy, 0, floatCount, op);
+        view.put(floatOffset, copy, 0, floatCount);
+    }
+
+    /** Traffic counters of this rank since it was opened; {@link CollectiveStats#NONE} if not counted. */
+    default CollectiveStats stats() {
+        return CollectiveStats.NONE;
+    }
+
+    /**
      * Gathers one variable-sized contribution from every rank.
      *
      * @return array indexed by rank; element {@code rank()} is a copy of {@code contribution}

@@ -12,6 +12,7 @@ import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -257,7 +258,7 @@ public final class CollectiveBinding implements AutoCloseable {
                     CONTROL_TERM_LENGTH, ipc ? CONTROL_MTU : Math.min(CONTROL_MTU, config.mtuBytes()),
                     "control link to " + links.descriptions[peer]);
         }
-        int window = effectiveReceiverWindow();
+        int window = links.ipc[predecessor] ? 0 : effectiveReceiverWindow();
         int dataSession = ids.sessionId(Wire.LINK_DATA, predecessor, rank);
         String dataChannel = links.ipc[predecessor] ? ipcUri(dataSession).build()
                 : new ChannelUriStringBuilder().media("udp").tags(Long.toString(udpTag)).sessionId(dataSession)
@@ -377,9 +378,11 @@ public final class CollectiveBinding implements AutoCloseable {
         return window;
     }
 
+    /** Reads a number from a /proc file; -1 where there is none. (Files.readString trusts /proc's size.) */
     private static long readLinuxLimit(String file) {
-        try {
-            return Long.parseLong(Files.readString(Path.of(file)).trim());
+        try (BufferedReader reader = Files.newBufferedReader(Path.of(file))) {
+            String line = reader.readLine();
+            return line == null ? -1 : Long.parseLong(line.trim());
         } catch (IOException | NumberFormatException | SecurityException e) {
             return -1;
         }

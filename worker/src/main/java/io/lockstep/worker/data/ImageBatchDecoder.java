@@ -2,16 +2,20 @@ package io.lockstep.worker.data;
 
 import io.lockstep.models.InputShape;
 import io.lockstep.worker.train.BatchDecoder;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.ObjectInputStream;
 import java.io.Serial;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
@@ -25,8 +29,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * or executor decodes it; evaluation batches get only the deterministic part.
  *
  * <p>Thread-safety: {@link #decode} may be called from several threads at once (each call uses its
- * own scratch {@link RecordDecoder}); it allocates per batch the output arrays and one scratch
- * decoder, nothing per image beyond ImageIO's decoded picture. Under {@link BadRecordPolicy#SKIP} a
+ * own scratch {@link RecordDecoder}); it allocates per batch the output arrays (features straight
+ * off-heap), one image of scratch and one decoder, nothing per image beyond ImageIO's decoded picture. Under {@link BadRecordPolicy#SKIP} a
  * record that fails to decode is left out of its batch and recorded in {@link #skipped()}; a batch
  * whose every record fails still throws, because an empty batch cannot be trained on.
  */
@@ -90,7 +94,12 @@ public final class ImageBatchDecoder implements BatchDecoder<LabeledRecord> {
                            int step) {
         AugmentRandom random = training && transform.augments() ? new AugmentRandom(seed, epoch, rank, step) : null;
         int size = decoder.outputSize();
-        float[] features = new float[records.size() * size];
+        // Decode image by image into one scratch array and bulk-copy it into the batch's off-heap buffer:
+        // no batch-sized Java array, and no element-by-element copy (Nd4j.create(float[]) copies per element).
+        INDArray features = Nd4j.createUninitialized(DataType.FLOAT, records.size(), transform.channels(), transform.height(),
+                transform.width());
+        FloatBuffer featureBuffer = features.data().asNioFloat();
+        float[] image = new float[size];
         float[] labels = new float[records.size() * numClasses];
         int n = 0;
         List<BadRecordException> failures = null;
@@ -100,7 +109,7 @@ public final class ImageBatchDecoder implements BatchDecoder<LabeledRecord> {
                         + numClasses + " classes; the reader should have rejected it");
             }
             try {
-                decoder.decode(record, random, features, n * size);
+                decoder.decode(record, random, image, 0);
             } catch (BadRecordException e) {
                 if (policy == BadRecordPolicy.FAIL) {
                     throw e;
@@ -111,6 +120,7 @@ public final class ImageBatchDecoder implements BatchDecoder<LabeledRecord> {
                 failures.add(e);
                 continue;
             }
+            featureBuffer.put(n * size, image, 0, size);
             labels[n * numClasses + record.label()] = 1f;
             n++;
         }
@@ -123,12 +133,11 @@ public final class ImageBatchDecoder implements BatchDecoder<LabeledRecord> {
                 throw new BadRecordException(failures.get(0).source(), "and every other record of this batch of " + records.size()
                         + " failed to decode (epoch " + epoch + ", rank " + rank + ", step " + step + ")", failures.get(0));
             }
+            features = features.get(NDArrayIndex.interval(0, n), NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all()).dup('c');
+            labels = Arrays.copyOf(labels, n * numClasses);
         }
-        INDArray featureArray = Nd4j.create(n == records.size() ? features : java.util.Arrays.copyOf(features, n * size),
-                new long[]{n, transform.channels(), transform.height(), transform.width()}, 'c');
-        INDArray labelArray = Nd4j.create(n == records.size() ? labels : java.util.Arrays.copyOf(labels, n * numClasses),
-                new long[]{n, numClasses}, 'c');
-        return new DataSet(featureArray, labelArray);
+        INDArray labelArray = Nd4j.create(labels, new long[]{n, numClasses}, 'c');
+        return new DataSet(features, labelArray);
     }
 
     /** Records skipped so far by this instance (on this executor), oldest first. */

@@ -35,11 +35,12 @@ import java.util.Objects;
  * a fraction inside the configured range; messages carry their τ, so replicas need not agree on it.
  *
  * <p>Metrics per step ({@link #lastStepMetrics()}): {@code compression_ratio} (dense float gradient bytes /
- * this replica's message bytes, BatchNorm statistics included), {@code threshold} (this replica's τ), {@code sent_fraction} (entries sent by
- * all replicas / (N·entries)), {@code own_sent_fraction}, {@code bitmap} (1 when this replica sent the
- * bitmap form), {@code threshold_passes} (extra counting passes spent choosing τ).
- * {@link #lastBytesSent()} is this replica's message size times N−1, what it costs the network in an
- * all-gather.
+ * this replica's message bytes, BatchNorm statistics included), {@code threshold} (this replica's τ),
+ * {@code sent_fraction} (entries sent as ±τ by all replicas / (N·entries)), {@code own_sent_fraction},
+ * {@code bitmap} (1 when this replica sent the bitmap form), {@code threshold_passes} (extra counting
+ * passes spent choosing τ). {@link #lastBytesSent()} is this replica's message size times N−1 (exact for
+ * N = 2; a ring all-gather of unequal messages forwards about the same). {@link #lastExchangeNanos()} is
+ * wall time including the wait for the slowest peer.
  *
  * <p>State for checkpoints: {@link #state()} and {@link #restore(Map)} (the residual is per replica).
  *

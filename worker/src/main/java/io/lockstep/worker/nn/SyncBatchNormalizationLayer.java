@@ -14,9 +14,10 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastSubOp;
+import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Arrays;
@@ -28,10 +29,12 @@ import java.util.Arrays;
  * <p><b>Training forward.</b> Per channel, the local Σ(x−s) and Σ(x−s)² (shifted by the running mean
  * s, identical on every replica, so E[x²]−E[x]² does not cancel) and the local count are accumulated
  * in double into one buffer of 2C+1 values and all-reduced (SUM) in one message. The global mean and
- * biased variance (clamped at 0) normalize: x̂ = (x−μ)/√(σ²+eps), y = γx̂+β.
+ * biased variance (clamped at 0) normalize: x̂ = (x−μ)/√(σ²+eps), y = γx̂+β, computed by libnd4j's
+ * fused {@code batchnorm} op given μ and σ² (OneDNN's kernel in float). Nothing but the per-channel
+ * global statistics is kept for the backward: x̂ is recomputed there from the layer input.
  *
  * <p><b>Backward.</b> With dy the gradient of the loss summed over the minibatch (DL4J's convention),
- * the local Σdy and Σdy·x̂ are all-reduced in one message of 2C values, and
+ * the local Σdy and Σdy·x̂ (accumulated in double) are all-reduced in one message of 2C values, and
  * dx = γ/√(σ²+eps) · (dy − Σdy/n − x̂·Σ(dy·x̂)/n) with n the global count. dγ = Σdy·x̂ and dβ = Σdy are
  * the <em>local</em> sums: the sum over replicas of the local values is the global batch's gradient,
  * so after DL4J's updater divides by the local batch size B, averaging over N replicas of equal B
@@ -71,15 +74,13 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
     private final double[] globalVariance;
     private final double[] invStd;
     private final double[] scratch;
-    private final double[] meanDy;
-    private final double[] meanDyXhat;
+    private final double[] dxOffset;
+    private final double[] dxScale;
 
     private Collective collective;
     private double globalCount;
     private long localCount;
     private boolean backwardPending;
-    /** x̂ of the last training forward, in the network data type, detached; null for an empty local batch. */
-    private INDArray normalizedCache;
     private long communicationNanos;
     private long communications;
 
@@ -93,8 +94,8 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         this.globalVariance = new double[channels];
         this.invStd = new double[channels];
         this.scratch = new double[channels];
-        this.meanDy = new double[channels];
-        this.meanDyXhat = new double[channels];
+        this.dxOffset = new double[channels];
+        this.dxScale = new double[channels];
     }
 
     /**
@@ -155,7 +156,6 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
      */
     public void forwardWithoutData() {
         exchangeForwardStatistics(null);
-        normalizedCache = null;
         backwardPending = true;
     }
 
@@ -173,57 +173,67 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
     }
 
     private INDArray trainingForward(INDArray x, LayerWorkspaceMgr workspaceMgr) {
-        int axis = channelAxis(x);
-        INDArray centered = exchangeForwardStatistics(x);
+        channelAxis(x);
+        exchangeForwardStatistics(x);
+        backwardPending = true;
         if (localCount == 0) {
-            normalizedCache = null;
-            backwardPending = true;
             return Nd4j.create(dataType, x.shape());
         }
-        for (int c = 0; c < channels; c++) {
-            scratch[c] = globalMean[c] - runningMean[c];
-        }
-        // centered holds x − s in double; x̂ = (x − s − (μ − s)) · invStd, still in double.
-        Nd4j.getExecutioner().exec(new BroadcastSubOp(centered, Nd4j.createFromArray(scratch), centered, axis));
-        Nd4j.getExecutioner().exec(new BroadcastMulOp(centered, Nd4j.createFromArray(invStd), centered, axis));
-        INDArray normalized = dataType == DataType.DOUBLE ? centered : centered.castTo(dataType);
-
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, x.shape(), 'c');
-        org.deeplearning4j.nn.conf.layers.BatchNormalization conf = layerConf();
-        if (conf.isLockGammaBeta()) {
-            out.assign(normalized);
-            if (conf.getGamma() != 1.0) {
-                out.muli(conf.getGamma());
-            }
-            if (conf.getBeta() != 0.0) {
-                out.addi(conf.getBeta());
-            }
+        if (layerConf().isLockGammaBeta()) {
+            normalize(x, constant(layerConf().getGamma()), constant(layerConf().getBeta()), out);
         } else {
-            INDArray gamma = getParam(BatchNormalizationParamInitializer.GAMMA);
-            INDArray beta = getParam(BatchNormalizationParamInitializer.BETA);
-            Nd4j.getExecutioner().exec(new BroadcastMulOp(normalized, gamma, out, axis));
-            Nd4j.getExecutioner().exec(new BroadcastAddOp(out, beta, out, axis));
+            normalize(x, getParam(BatchNormalizationParamInitializer.GAMMA),
+                    getParam(BatchNormalizationParamInitializer.BETA), out);
         }
-        // Kept for backprop past the end of this layer's working-memory workspace.
-        normalizedCache = normalized.detach();
-        backwardPending = true;
         return out;
     }
 
     /**
-     * Computes the local shifted sums of {@code x} (null: empty batch), all-reduces them and fills the
-     * global mean, variance and inverse std. Returns x − s in double (null for an empty batch).
+     * {@code out = scale·(x − μ)/√(σ² + eps) + offset} per channel with the GLOBAL μ, σ² of the last
+     * training forward, in the network data type, by libnd4j's fused {@code batchnorm} op (OneDNN's
+     * kernel for float). Scale and offset are always given: OneDNN rejects the op without them.
      */
-    private INDArray exchangeForwardStatistics(INDArray x) {
+    private void normalize(INDArray x, INDArray scale, INDArray offset, INDArray out) {
+        INDArray in = Shape.hasDefaultStridesForShape(x) ? x : x.dup('c');
+        int axis = channelAxis(in);
+        if (in.rank() == 2) {
+            in = in.reshape('c', in.size(0), in.size(1), 1, 1);
+            out = out.reshape('c', out.size(0), out.size(1), 1, 1);
+            axis = 1;
+        }
+        DynamicCustomOp op = DynamicCustomOp.builder("batchnorm")
+                .addInputs(in, vector(globalMean), vector(globalVariance), scale, offset)
+                .addOutputs(out)
+                .addIntegerArguments(1, 1, axis)
+                .addFloatingPointArguments(layerConf().getEps())
+                .build();
+        Nd4j.exec(op);
+    }
+
+    private INDArray vector(double[] values) {
+        return Nd4j.createFromArray(values).castTo(dataType);
+    }
+
+    private INDArray constant(double value) {
+        return Nd4j.valueArrayOf(new long[] {channels}, value, dataType);
+    }
+
+    /**
+     * Computes the local shifted sums of {@code x} (null: empty batch), all-reduces them and fills the
+     * global mean, variance and inverse std.
+     */
+    private void exchangeForwardStatistics(INDArray x) {
         readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN), runningMean);
         Arrays.fill(statistics, 0.0);
-        INDArray centered = null;
         long local = 0;
         if (x != null && !x.isEmpty()) {
             int axis = channelAxis(x);
             int[] reduceDims = reductionDims(x);
             local = x.length() / channels;
-            centered = Nd4j.createUninitialized(DataType.DOUBLE, x.shape(), 'c').assign(x);
+            // Sums in double over x − s (s: the running mean, identical on every replica), so
+            // Σ(x−s)²/n − (Σ(x−s)/n)² neither cancels nor loses the float input's precision.
+            INDArray centered = Nd4j.createUninitialized(DataType.DOUBLE, x.shape(), 'c').assign(x);
             Nd4j.getExecutioner().exec(new BroadcastSubOp(centered, Nd4j.createFromArray(runningMean), centered, axis));
             INDArray sum = centered.sum(reduceDims);
             // Not ND4J's SquaredNorm: on a [1, C] input reduced over dimension 0 it returns the values
@@ -260,7 +270,6 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         }
         globalCount = n;
         localCount = local;
-        return centered;
     }
 
     @Override
@@ -272,16 +281,16 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
                     + "training forward had " + localCount + " (epsilon shape " + Arrays.toString(epsilon.shape()) + ")");
         }
         Arrays.fill(gradientSums, 0.0);
-        INDArray dy = null;
-        INDArray normalized = null;
         int axis = channelAxis(epsilon);
+        INDArray x = null;
         if (local > 0) {
             int[] reduceDims = reductionDims(epsilon);
-            dy = Nd4j.createUninitialized(DataType.DOUBLE, epsilon.shape(), 'c').assign(epsilon);
-            // The cache is dropped after this backward, so a double cache may be overwritten in place.
-            normalized = normalizedCache.dataType() == DataType.DOUBLE ? normalizedCache : normalizedCache.castTo(DataType.DOUBLE);
+            x = input.castTo(dataType);
+            INDArray normalized = Nd4j.createUninitialized(dataType, x.shape(), 'c');
+            normalize(x, constant(1.0), constant(0.0), normalized);
+            INDArray dy = epsilon.castTo(DataType.DOUBLE);
             INDArray sumDy = dy.sum(reduceDims);
-            INDArray sumDyXhat = dy.mul(normalized).sum(reduceDims);
+            INDArray sumDyXhat = dy.mul(normalized.castTo(DataType.DOUBLE)).sum(reduceDims);
             for (int c = 0; c < channels; c++) {
                 gradientSums[c] = sumDy.getDouble(c);
                 gradientSums[channels + c] = sumDyXhat.getDouble(c);
@@ -293,19 +302,20 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
 
         INDArray epsilonOut;
         if (local > 0) {
+            // dx = s·(dy − a − b·x̂) with s = γ·invStd, a = Σdy/n, b = Σdy·x̂/n (global sums and count)
+            //    = s·dy + batchnorm(x; scale −s·b, offset −s·a).
             double n = globalCount;
             gammaValues(scratch);
             for (int c = 0; c < channels; c++) {
-                meanDy[c] = gradientSums[c] / n;
-                meanDyXhat[c] = gradientSums[channels + c] / n;
                 scratch[c] *= invStd[c];
+                dxScale[c] = -scratch[c] * gradientSums[channels + c] / n;
+                dxOffset[c] = -scratch[c] * gradientSums[c] / n;
             }
-            Nd4j.getExecutioner().exec(new BroadcastMulOp(normalized, Nd4j.createFromArray(meanDyXhat), normalized, axis));
-            dy.subi(normalized);
-            Nd4j.getExecutioner().exec(new BroadcastSubOp(dy, Nd4j.createFromArray(meanDy), dy, axis));
-            Nd4j.getExecutioner().exec(new BroadcastMulOp(dy, Nd4j.createFromArray(scratch), dy, axis));
-            epsilonOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, epsilon.shape(), 'c')
-                    .assign(dy);
+            epsilonOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, epsilon.shape(), 'c');
+            normalize(x, vector(dxScale), vector(dxOffset), epsilonOut);
+            INDArray scaledDy = Nd4j.createUninitialized(dataType, epsilon.shape(), 'c');
+            Nd4j.getExecutioner().exec(new BroadcastMulOp(epsilon.castTo(dataType), vector(scratch), scaledDy, axis));
+            epsilonOut.addi(scaledDy);
         } else {
             epsilonOut = Nd4j.create(dataType, epsilon.shape());
         }
@@ -313,7 +323,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         return new Pair<>(gradient, epsilonOut);
     }
 
-    /** Writes the running-statistic pseudo-gradients, assembles the Gradient and drops the caches. */
+    /** Writes the running-statistic pseudo-gradients and assembles the Gradient. */
     private Gradient finishBackward() {
         writeRunningStatisticGradients();
         Gradient gradient = new DefaultGradient();
@@ -328,7 +338,6 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         String varianceKey = layerConf().isUseLogStd()
                 ? BatchNormalizationParamInitializer.GLOBAL_LOG_STD : BatchNormalizationParamInitializer.GLOBAL_VAR;
         gradient.setGradientFor(varianceKey, gradientView(varianceKey));
-        normalizedCache = null;
         backwardPending = false;
         this.gradient = gradient;
         return gradient;

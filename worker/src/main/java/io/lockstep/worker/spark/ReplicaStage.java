@@ -112,7 +112,7 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
             ReplicaTrainer.StepHook hook = rank == 0 && spec.checkpointEverySteps() > 0
                     ? (epoch, stepsDone, g) -> {
                         if (stepsDone % spec.checkpointEverySteps() == 0 && stepsDone < spec.stepsPerEpoch()) {
-                            save(store, g, epoch, stepsDone);
+                            save(store, SyncBatchNormSupport.toPlain(g), epoch, stepsDone);
                         }
                     }
                     : ReplicaTrainer.StepHook.NONE;

@@ -1,14 +1,40 @@
 package io.lockstep.worker.spark;
 
+import io.lockstep.worker.comm.AeronCollective;
 import io.lockstep.worker.comm.Collective;
+import io.lockstep.worker.comm.CollectiveConfig;
+import io.lockstep.worker.comm.Endpoint;
+import io.lockstep.worker.comm.GroupMember;
 import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.SparkFiles;
 
-/** PENDING: wired to the Aeron collective once it lands. */
+import java.util.Arrays;
+
+/**
+ * Opens a replica's collective inside a barrier task. The only Spark-specific part of the
+ * communication layer: the rank is the partition id, the executor's host is the bind address (so
+ * nothing listens on all interfaces and no address or port is configured by hand), and the endpoint
+ * list comes from one {@code BarrierTaskContext.allGather} per stage — Spark polls it once a second,
+ * so it is never used per step. The stage attempt scopes the group: traffic of an earlier attempt of
+ * the same stage is rejected.
+ */
 final class SparkRendezvous {
     private SparkRendezvous() {
     }
 
     static Collective open(BarrierTaskContext context, StageSpec spec) {
-        throw new UnsupportedOperationException("PENDING collective wiring");
+        int rank = context.partitionId();
+        String address = context.getTaskInfos()[rank].address();
+        String host = address.contains(":") ? address.substring(0, address.lastIndexOf(':')) : address;
+        CollectiveConfig config = CollectiveConfig.builder()
+                .bindAddress(host)
+                .driverDirectoryRoot(SparkFiles.getRootDirectory())
+                .operationTimeoutMs(spec.collectiveTimeoutMs())
+                .connectTimeoutMs(spec.collectiveTimeoutMs())
+                .build();
+        GroupMember member = new GroupMember(spec.jobId() + "/epoch-" + spec.epoch(), spec.jobSecret(),
+                GroupMember.stageAttemptOf(context.stageId(), context.stageAttemptNumber()), rank, spec.replicas());
+        return AeronCollective.open(config, member, local -> Arrays.stream(context.allGather(local.encode()))
+                .map(Endpoint::decode).toList());
     }
 }

@@ -1,18 +1,44 @@
 package io.lockstep.worker.spark;
 
 import io.lockstep.worker.comm.Collective;
+import io.lockstep.worker.nn.BatchNormSwap;
+import io.lockstep.worker.nn.SyncBatchNorms;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 
-/** PENDING: wired to SyncBatchNormalization once it lands. */
+/**
+ * Switches a replica's BatchNorm layers to their synchronized form for training and back for saving.
+ * Checkpoints always hold plain DL4J BatchNorm, so a saved model loads anywhere — one JVM, no
+ * collective, no Lockstep classes needed — and the next stage re-synchronizes it.
+ */
 final class SyncBatchNormSupport {
     private SyncBatchNormSupport() {
     }
 
     static ComputationGraph toSync(ComputationGraph graph, Collective collective) {
-        throw new UnsupportedOperationException("PENDING sync BN wiring");
+        if (!hasBatchNorm(graph)) {
+            return graph;
+        }
+        ComputationGraph synced = BatchNormSwap.toSync(graph);
+        SyncBatchNorms.attach(synced, collective);
+        return synced;
     }
 
     static ComputationGraph toPlain(ComputationGraph graph) {
-        return graph;
+        if (SyncBatchNorms.layers(graph).isEmpty()) {
+            return graph;
+        }
+        return BatchNormSwap.toPlain(graph);
+    }
+
+    private static boolean hasBatchNorm(ComputationGraph graph) {
+        for (GraphVertex vertex : graph.getConfiguration().getVertices().values()) {
+            if (vertex instanceof LayerVertex layer && layer.getLayerConf().getLayer() instanceof BatchNormalization) {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -109,6 +109,7 @@ final class ReplicaLoop {
                       BatchSupplier batches, StepHook hook) throws Exception {
         Hook listener = new Hook(exchange);
         graph.setListeners(listener);
+        exchange.attach(graph);
         for (int step = 0; step < steps; step++) {
             DataSet batch = batches.batch(collective.rank(), step);
             collective.position(0, step);

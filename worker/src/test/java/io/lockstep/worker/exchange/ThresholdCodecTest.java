@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ThresholdCodecTest {
+    private static final float[] NO_DENSE = new float[0];
 
     private static float[] gaussian(int length, double scale, long seed) {
         Random random = new Random(seed);
@@ -29,11 +30,11 @@ class ThresholdCodecTest {
         for (int i = 0; i < length; i++) {
             v[i] = residual[i] + gradient[i];
         }
-        int count = ThresholdCodec.mergeAndCount(residual, gradient, length, tau);
-        byte[] message = new byte[ThresholdCodec.messageBytes(length, count)];
-        ThresholdCodec.encode(residual, length, tau, count, message);
+        int count = ThresholdCodec.mergeAndCount(residual, gradient, length, tau, DenseRanges.NONE, NO_DENSE);
+        byte[] message = new byte[ThresholdCodec.messageBytes(length, count, 0)];
+        ThresholdCodec.encode(residual, length, tau, count, NO_DENSE, 0, message);
         float[] decoded = new float[length];
-        assertEquals(count, ThresholdCodec.decodeAdd(message, 0, length, decoded));
+        assertEquals(count, ThresholdCodec.decodeAdd(message, 0, length, DenseRanges.NONE, decoded));
 
         int sent = 0;
         for (int i = 0; i < length; i++) {
@@ -103,20 +104,57 @@ class ThresholdCodecTest {
     }
 
     @Test
+    void denseRangesTravelExactlyAndLeaveNoResidual() {
+        int length = 1_000;
+        DenseRanges ranges = DenseRanges.of(10, 5, 500, 3, 997, 3);
+        float[] residual = gaussian(length, 0.1, 8);
+        float[] gradient = gaussian(length, 0.1, 9);
+        float[] v = new float[length];
+        for (int i = 0; i < length; i++) {
+            v[i] = residual[i] + gradient[i];
+        }
+        float[] dense = new float[ranges.total()];
+        float tau = 0.3f;
+        int count = ThresholdCodec.mergeAndCount(residual, gradient, length, tau, ranges, dense);
+        byte[] message = new byte[ThresholdCodec.messageBytes(length, count, ranges.total())];
+        ThresholdCodec.encode(residual, length, tau, count, dense, ranges.total(), message);
+        float[] decoded = new float[length];
+        assertEquals(count, ThresholdCodec.decodeAdd(message, 0, length, ranges, decoded));
+        assertEquals(ThresholdCodec.HEADER_BYTES + 4 * ranges.total() + 4 * count, message.length);
+        int sent = 0;
+        for (int i = 0; i < length; i++) {
+            boolean inDense = (i >= 10 && i < 15) || (i >= 500 && i < 503) || i >= 997;
+            if (inDense) {
+                assertEquals(v[i], decoded[i], "dense entry " + i + " is sent exactly, even below τ");
+                assertEquals(0f, residual[i], "dense entry " + i + " keeps no residual");
+            } else {
+                boolean shouldSend = Math.abs(v[i]) >= tau;
+                sent += shouldSend ? 1 : 0;
+                assertEquals(shouldSend ? Math.copySign(tau, v[i]) : 0f, decoded[i], "entry " + i);
+                assertEquals(v[i] - decoded[i], residual[i], "residual " + i);
+            }
+        }
+        assertEquals(sent, count);
+        IllegalStateException otherLayout = assertThrows(IllegalStateException.class,
+                () -> ThresholdCodec.decodeAdd(message, 3, length, DenseRanges.NONE, new float[length]));
+        assertTrue(otherLayout.getMessage().contains("rank 3"), otherLayout.getMessage());
+    }
+
+    @Test
     void malformedMessagesAreRejectedNamingTheSender() {
         float[] residual = new float[100];
         float[] gradient = gaussian(100, 1.0, 5);
-        int count = ThresholdCodec.mergeAndCount(residual, gradient, 100, 2.5f);
-        byte[] message = new byte[ThresholdCodec.messageBytes(100, count)];
-        ThresholdCodec.encode(residual, 100, 2.5f, count, message);
+        int count = ThresholdCodec.mergeAndCount(residual, gradient, 100, 2.5f, DenseRanges.NONE, NO_DENSE);
+        byte[] message = new byte[ThresholdCodec.messageBytes(100, count, 0)];
+        ThresholdCodec.encode(residual, 100, 2.5f, count, NO_DENSE, 0, message);
 
         IllegalStateException otherModel = assertThrows(IllegalStateException.class,
-                () -> ThresholdCodec.decodeAdd(message, 1, 101, new float[101]));
+                () -> ThresholdCodec.decodeAdd(message, 1, 101, DenseRanges.NONE, new float[101]));
         assertTrue(otherModel.getMessage().contains("rank 1"), otherModel.getMessage());
         assertTrue(otherModel.getMessage().contains("101"), otherModel.getMessage());
 
         byte[] truncated = java.util.Arrays.copyOf(message, message.length - 1);
-        assertThrows(IllegalStateException.class, () -> ThresholdCodec.decodeAdd(truncated, 2, 100, new float[100]));
+        assertThrows(IllegalStateException.class, () -> ThresholdCodec.decodeAdd(truncated, 2, 100, DenseRanges.NONE, new float[100]));
     }
 
     @Test
@@ -124,7 +162,7 @@ class ThresholdCodecTest {
         float[] gradient = new float[10];
         gradient[3] = Float.NaN;
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> ThresholdCodec.mergeAndCount(new float[10], gradient, 10, 1f));
+                () -> ThresholdCodec.mergeAndCount(new float[10], gradient, 10, 1f, DenseRanges.NONE, NO_DENSE));
         assertTrue(e.getMessage().contains("index 3"), e.getMessage());
     }
 
@@ -141,7 +179,7 @@ class ThresholdCodecTest {
         ThresholdController controller = new ThresholdController(1e-3, 1e-3, 1e-2);
         // The gradient scale alternates by 100x so every call searches for a new τ; the residual is reset
         // each call. Message buffers come from a pool by size, filled during warm-up.
-        byte[][] messages = new byte[ThresholdCodec.messageBytes(length, length) + 1][];
+        byte[][] messages = new byte[ThresholdCodec.messageBytes(length, length, 0) + 1][];
         runIterations(0, 2_000, small, large, residual, decoded, controller, messages);
         long before = threads.getCurrentThreadAllocatedBytes();
         runIterations(2_000, 1_000, small, large, residual, decoded, controller, messages);
@@ -156,15 +194,15 @@ class ThresholdCodecTest {
         for (int i = 0; i < iterations; i++) {
             float[] gradient = ((first + i) & 1) == 0 ? small : large;
             java.util.Arrays.fill(residual, 0f);
-            int count = ThresholdCodec.mergeAndCount(residual, gradient, length, controller.threshold());
+            int count = ThresholdCodec.mergeAndCount(residual, gradient, length, controller.threshold(), DenseRanges.NONE, NO_DENSE);
             count = controller.choose(residual, length, count);
-            int bytes = ThresholdCodec.messageBytes(length, count);
+            int bytes = ThresholdCodec.messageBytes(length, count, 0);
             if (messages[bytes] == null) {
                 messages[bytes] = new byte[bytes];
             }
-            ThresholdCodec.encode(residual, length, controller.threshold(), count, messages[bytes]);
+            ThresholdCodec.encode(residual, length, controller.threshold(), count, NO_DENSE, 0, messages[bytes]);
             java.util.Arrays.fill(decoded, 0f);
-            ThresholdCodec.decodeAdd(messages[bytes], 0, length, decoded);
+            ThresholdCodec.decodeAdd(messages[bytes], 0, length, DenseRanges.NONE, decoded);
         }
     }
 }

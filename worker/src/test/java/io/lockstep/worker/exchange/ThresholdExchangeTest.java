@@ -160,6 +160,7 @@ class ThresholdExchangeTest {
         long[][] checksums = new long[REPLICAS][steps];
         double[][] passes = new double[REPLICAS][steps];
         long[] parameters = new long[1];
+        int[] batchNormStatistics = new int[1];
         ThreadCollectives group = ThreadCollectives.create(REPLICAS, 60_000);
         long start = System.nanoTime();
         group.runOnAllRanks(DEADLINE_MS, collective -> {
@@ -167,6 +168,7 @@ class ThresholdExchangeTest {
             ComputationGraph graph = ModelRegistry.build(model,
                     ModelOptions.of(10, new InputShape(1, 28, 28)).withUpdater(new Nesterovs(0.01, 0.9), 0));
             parameters[0] = graph.numParams();
+            batchNormStatistics[0] = DenseRanges.batchNormStatistics(graph).total();
             ThresholdExchange exchange = new ThresholdExchange(collective, settings);
             ReplicaLoop.train(graph, collective, exchange, steps,
                     (r, s) -> ReplicaLoop.batch(r, s, batch, 10, 1, 28, 28),
@@ -196,17 +198,54 @@ class ThresholdExchangeTest {
                 assertTrue(ownFraction[rank][step] >= min && ownFraction[rank][step] <= max,
                         where + ": sent fraction " + ownFraction[rank][step] + " at τ " + threshold[rank][step]);
                 assertTrue(globalFraction[rank][step] >= min && globalFraction[rank][step] <= max, where);
-                // At most max·n entries of 4 bytes plus the header, against 4·n dense bytes.
-                assertTrue(compression[rank][step] >= 0.9 / max, where + ": compression " + compression[rank][step]);
+                // At most max·n entries of 4 bytes, plus the header and the exact BatchNorm statistics,
+                // against 4·n bytes for the dense float gradient.
+                double worstBytes = ThresholdCodec.HEADER_BYTES + 4.0 * batchNormStatistics[0] + 4.0 * max * parameters[0];
+                assertTrue(compression[rank][step] >= 4.0 * parameters[0] / worstBytes,
+                        where + ": compression " + compression[rank][step]);
             }
         }
-        LOG.info("{} threshold exchange, {} params, {} replicas, {} steps in {} ms: bytes sent per step (rank 0) "
+        LOG.info("{} threshold exchange, {} params ({} BatchNorm statistics sent exactly), {} replicas, {} steps in {} ms: bytes sent per step (rank 0) "
                         + "mean {}, compression mean {}, τ first {} last {}, τ search passes {}, exchange ms mean {} (includes waiting for the peer)",
-                model, parameters[0], REPLICAS, steps, elapsedMs,
+                model, parameters[0], batchNormStatistics[0], REPLICAS, steps, elapsedMs,
                 Arrays.stream(bytes[0]).average().orElse(0),
                 Arrays.stream(compression[0]).average().orElse(0),
                 threshold[0][0], threshold[0][steps - 1], Arrays.toString(passes[0]),
                 Arrays.stream(nanos[0]).average().orElse(0) / 1e6);
+    }
+
+    @Test
+    void batchNormRunningStatisticsBypassTheThresholdAndAreAveragedExactly() throws Exception {
+        String[] statistics = {"bn_mean", "bn_log10stdev"};
+        float[][] viaThreshold = firstStepParams(c -> new ThresholdExchange(c, ExchangeSettings.defaults()), statistics);
+        float[][] viaAllReduce = firstStepParams(io.lockstep.worker.train.AllReduceExchange::new, statistics);
+        for (int k = 0; k < statistics.length; k++) {
+            // After step 0 the statistics depend only on the shared initial weights and each replica's batch.
+            assertArrayEquals(viaAllReduce[k], viaThreshold[k], 1e-6f, statistics[k]);
+        }
+        float[][] weights = firstStepParams(c -> new ThresholdExchange(c, ExchangeSettings.defaults()), new String[] {"conv_W"});
+        float[][] denseWeights = firstStepParams(io.lockstep.worker.train.AllReduceExchange::new, new String[] {"conv_W"});
+        assertFalse(Arrays.equals(weights[0], denseWeights[0]), "weights do go through the threshold");
+    }
+
+    private static float[][] firstStepParams(
+            java.util.function.Function<io.lockstep.worker.comm.Collective, io.lockstep.worker.train.GradientExchange> strategy,
+            String[] keys) throws Exception {
+        ThreadCollectives group = ThreadCollectives.create(REPLICAS, 30_000);
+        List<float[][]> results = group.runOnAllRanks(DEADLINE_MS, collective -> {
+            ComputationGraph graph = ReplicaLoop.convWithBatchNorm(new Nesterovs(0.1, 0.9));
+            ReplicaLoop.train(graph, collective, strategy.apply(collective), 1,
+                    (r, s) -> ReplicaLoop.batch(r, s, 8, ReplicaLoop.CLASSES, 1, 8, 8), ParameterAveragingExchangeTest.noHook());
+            float[][] values = new float[keys.length][];
+            for (int k = 0; k < keys.length; k++) {
+                values[k] = graph.getParam(keys[k]).dup().reshape(-1).toFloatVector();
+            }
+            return values;
+        });
+        for (int k = 0; k < keys.length; k++) {
+            assertArrayEquals(results.get(0)[k], results.get(1)[k], keys[k] + " identical on both replicas");
+        }
+        return results.get(0);
     }
 
     @Test

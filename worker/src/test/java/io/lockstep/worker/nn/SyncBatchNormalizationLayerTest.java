@@ -97,9 +97,20 @@ class SyncBatchNormalizationLayerTest {
         Nd4j.setDefaultDataTypes(previousDefault, previousFloatingPoint);
     }
 
+    /** Runs one body per rank of some group of {@code ranks} collectives and returns the results by rank. */
+    @FunctionalInterface
+    interface GroupRunner {
+        List<RankResult> run(int ranks, ThreadCollectives.RankBody<RankResult> body) throws Exception;
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void replicasMatchPlainBatchNormOnTheConcatenatedBatch(Case c) throws Exception {
+        checkAgainstPlainBatchNorm(c, (ranks, body) -> ThreadCollectives.create(ranks, 30_000).runOnAllRanks(120_000, body));
+    }
+
+    /** The layer-level contract of the class comment, over the group that {@code runner} provides. */
+    static void checkAgainstPlainBatchNorm(Case c, GroupRunner runner) throws Exception {
         if (c.type == DataType.DOUBLE) {
             Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
         }
@@ -132,8 +143,7 @@ class SyncBatchNormalizationLayerTest {
         INDArray referenceDx = referenceBack.getSecond().dup();
         Map<String, INDArray> referenceGradient = copy(referenceBack.getFirst());
 
-        ThreadCollectives group = ThreadCollectives.create(ranks, 30_000);
-        List<RankResult> results = group.runOnAllRanks(120_000, collective -> {
+        List<RankResult> results = runner.run(ranks, collective -> {
             int r = collective.rank();
             LayerWorkspaceMgr workspaces = LayerWorkspaceMgr.noWorkspaces();
             SyncBatchNormalizationLayer layer = (SyncBatchNormalizationLayer) standaloneLayer(syncConf, c.type, initial);

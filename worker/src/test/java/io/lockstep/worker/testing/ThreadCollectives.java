@@ -10,13 +10,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -90,57 +85,7 @@ public final class ThreadCollectives {
      * the others attached as suppressed.
      */
     public <T> List<T> runOnAllRanks(long deadlineMs, RankBody<T> body) throws Exception {
-        AtomicInteger threadIndex = new AtomicInteger();
-        ExecutorService executor = Executors.newFixedThreadPool(size, runnable -> {
-            Thread thread = new Thread(runnable, "thread-collective-rank-" + threadIndex.getAndIncrement());
-            thread.setDaemon(true);
-            return thread;
-        });
-        try {
-            List<Future<T>> futures = new ArrayList<>();
-            for (int r = 0; r < size; r++) {
-                Collective collective = ranks[r];
-                futures.add(executor.submit(() -> body.run(collective)));
-            }
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMs);
-            List<T> results = new ArrayList<>();
-            List<Exception> failures = new ArrayList<>();
-            for (int r = 0; r < size; r++) {
-                try {
-                    long left = Math.max(0, deadline - System.nanoTime());
-                    results.add(futures.get(r).get(left, TimeUnit.NANOSECONDS));
-                } catch (ExecutionException e) {
-                    failures.add(new RankFailedException(r, e.getCause()));
-                    results.add(null);
-                } catch (TimeoutException e) {
-                    failures.add(new IllegalStateException("rank " + r + " did not finish within " + deadlineMs
-                            + " ms (ranks still running are interrupted)"));
-                    results.add(null);
-                    futures.forEach(f -> f.cancel(true));
-                }
-            }
-            if (!failures.isEmpty()) {
-                Exception primary = failures.stream()
-                        .filter(f -> !(f.getCause() instanceof CollectiveException))
-                        .findFirst().orElse(failures.get(0));
-                for (Exception other : failures) {
-                    if (other != primary) {
-                        primary.addSuppressed(other);
-                    }
-                }
-                throw primary;
-            }
-            return results;
-        } finally {
-            executor.shutdownNow();
-        }
-    }
-
-    /** A rank's body failed; the cause is the rank's own exception or error. */
-    public static final class RankFailedException extends Exception {
-        RankFailedException(int rank, Throwable cause) {
-            super("rank " + rank + " failed: " + cause, cause);
-        }
+        return RankThreads.runAll(size, deadlineMs, rank -> body.run(ranks[rank]));
     }
 
     private Object[] exchange(int rank, String signature, Object contribution) {

@@ -1,0 +1,122 @@
+package io.lockstep.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.it.harness.Await;
+import io.lockstep.it.harness.SparkSubmitter;
+import io.lockstep.it.harness.SparkWorker;
+import io.lockstep.it.harness.StandaloneSparkCluster;
+import io.lockstep.it.harness.SubmitResult;
+import io.lockstep.it.harness.SubmittedApplication;
+import io.lockstep.worker.train.CheckpointStore;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Lockstep on a real standalone Spark cluster on loopback — a Master and two Workers (one core each)
+ * as separate JVMs — submitted the way a user submits it: spark-submit of the application jar.
+ */
+class StandaloneTrainingTest {
+    private static final Logger LOG = LoggerFactory.getLogger(StandaloneTrainingTest.class);
+    private static final Duration APP_TIMEOUT = Duration.ofMinutes(6);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static StandaloneSparkCluster cluster;
+
+    @BeforeAll
+    static void startCluster() {
+        cluster = StandaloneSparkCluster.builder().workers(2).coresPerWorker(1).memoryPerWorkerMb(2048).start();
+    }
+
+    @AfterAll
+    static void stopCluster() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    private static SparkSubmitter submit(String name, Path out, String... trainOptions) {
+        List<String> args = new ArrayList<>(List.of("train", "--model", "lenet5", "--data", Lockstep.SUBSET.toString(),
+                "--replicas", "2", "--out", out.toString(), "--collective-timeout-ms", "30000"));
+        args.addAll(List.of(trainOptions));
+        return SparkSubmitter.to(cluster).name(name).mainClass(Lockstep.MAIN).appJar(Lockstep.submitJar())
+                .conf("spark.executor.memory", "1200m")
+                .args(args.toArray(String[]::new));
+    }
+
+    @Test
+    void twoReplicasOnTwoExecutorsLearnFashionMnist(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("out");
+        SubmitResult result = submit("train-2-replicas", out, "--epochs", "1", "--batch-size", "64", "--lr", "0.02").run(APP_TIMEOUT);
+        assertEquals(0, result.exitCode(), () -> result.describe() + cluster.describe());
+        JsonNode summary = JSON.readTree(out.resolve("summary.json").toFile());
+        assertEquals(2, summary.get("replicas").asInt());
+        double accuracy = summary.get("test_accuracy").asDouble();
+        LOG.info("MEASURED standalone 2 replicas, 1 epoch of the subset: test accuracy {}, {} img/s, wall {} s", accuracy,
+                summary.get("images_per_second").asDouble(), summary.get("wall_seconds").asDouble());
+        assertTrue(accuracy >= 0.70, "one epoch of the shipped subset with 2 replicas: test accuracy " + accuracy);
+    }
+
+    @Test
+    void killedExecutorMidEpochRetriesTheStageAndEndsWithTheUninterruptedParameters(@TempDir Path dir) throws Exception {
+        String[] options = {"--epochs", "3", "--max-steps-per-epoch", "30", "--batch-size", "32", "--lr", "0.02",
+                "--lr-decay", "none", "--seed", "11", "--checkpoint-every", "10", "--keep-checkpoints", "0"};
+        Path reference = dir.resolve("reference");
+        SubmitResult uninterrupted = submit("uninterrupted", reference, options).run(APP_TIMEOUT);
+        assertEquals(0, uninterrupted.exitCode(), () -> uninterrupted.describe() + cluster.describe());
+
+        Path out = dir.resolve("interrupted");
+        Path checkpoints = out.resolve("checkpoints");
+        long killedPid;
+        long killNanos;
+        SubmitResult interrupted;
+        try (SubmittedApplication app = submit("killed-executor", out, options).start()) {
+            // Epoch 2 (1 completed) has passed its step-10 checkpoint: kill a replica's executor now.
+            Await.withSystemClock().until("a checkpoint in the middle of epoch 2", APP_TIMEOUT, () -> {
+                app.driver().requireAlive("the mid-epoch checkpoint");
+                return Lockstep.checkpoints(checkpoints).stream()
+                        .filter(c -> c.epochsCompleted() == 1 && c.stepInEpoch() == 10).findFirst();
+            }, () -> app.driver().describe() + cluster.describe());
+            killedPid = cluster.executorPids().get(0).get(0);
+            killNanos = System.nanoTime();
+            SparkWorker worker = cluster.killExecutor(killedPid, Duration.ofSeconds(30));
+            LOG.info("killed executor {} on worker {} in the middle of epoch 2", killedPid, worker.index());
+            interrupted = app.awaitExit(APP_TIMEOUT);
+        }
+        SubmitResult finished = interrupted;
+        assertEquals(0, finished.exitCode(), () -> finished.describe() + cluster.describe());
+        JsonNode summary = JSON.readTree(out.resolve("summary.json").toFile());
+        assertTrue(summary.get("stage_retries").asInt() >= 1, "the summary shows the stage retry: " + summary);
+        LOG.info("MEASURED kill -9 of an executor mid-epoch -> job finished {} ms later; retries {}",
+                (System.nanoTime() - killNanos) / 1_000_000, summary.get("stage_retry_details"));
+
+        double difference = Lockstep.maxAbsDifference(Lockstep.finalParameters(reference), Lockstep.finalParameters(out));
+        assertEquals(0.0, difference, 1e-6, "final parameters equal those of the uninterrupted run");
+        List<CheckpointStore.Checkpoint> written = Lockstep.checkpoints(checkpoints);
+        assertTrue(written.stream().anyMatch(c -> c.epochsCompleted() == 3), "the last epoch was checkpointed: " + written);
+        Optional<JsonNode> epoch2 = metricsOf(out).stream().filter(n -> "epoch".equals(n.get("type").asText())
+                && n.get("epoch").asInt() == 2).reduce((a, b) -> b);
+        assertTrue(epoch2.isPresent(), "epoch 2 was reported");
+    }
+
+    private static List<JsonNode> metricsOf(Path out) throws Exception {
+        List<JsonNode> nodes = new ArrayList<>();
+        for (String line : java.nio.file.Files.readAllLines(out.resolve("metrics.jsonl"))) {
+            nodes.add(JSON.readTree(line));
+        }
+        return nodes;
+    }
+}

@@ -1,0 +1,736 @@
+package io.lockstep.worker.comm;
+
+import io.aeron.Aeron;
+import io.aeron.Image;
+import io.aeron.ImageControlledFragmentAssembler;
+import io.aeron.logbuffer.ControlledFragmentHandler;
+import io.aeron.logbuffer.ControlledFragmentHandler.Action;
+import io.aeron.logbuffer.Header;
+import org.agrona.BufferUtil;
+import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@link Collective} over Aeron: a ring of N ranks (one per replica), each with its own Aeron client on
+ * the JVM's shared media driver ({@link MediaDrivers}). Ranks of the same driver talk over IPC, others
+ * over UDP; every rank listens on one ephemeral UDP port bound to its own host address.
+ *
+ * <h2>Opening</h2>
+ * Two phases, because ports are ephemeral: {@link #bind} binds this rank and yields its
+ * {@link Endpoint}; the caller exchanges endpoints among all ranks (Spark: one
+ * {@code BarrierTaskContext.allGather}); {@link CollectiveBinding#connect(List)} completes the group.
+ * {@link #open(CollectiveConfig, GroupMember, Rendezvous)} does both around a {@link Rendezvous}.
+ *
+ * <h2>Links</h2>
+ * A <em>ring link</em> from each rank to its successor carries all payloads (all-reduce, all-gather and
+ * broadcast are ring algorithms, bandwidth-optimal), and a small <em>control link</em> between every pair
+ * carries arrivals, heartbeats and completions (barrier, consistency checks, timeout reports).
+ *
+ * <h2>Safety</h2>
+ * Every frame carries job, stage attempt, epoch, step and operation sequence; frames of another job or
+ * attempt are rejected and counted ({@link CollectiveStats#rejectedFrames()}), frames of the same group
+ * but another operation, position, length or chunking fail the call with a message naming the peer.
+ * Session and stream ids derive from the job secret and attempt ({@link LinkIds}), so the driver drops
+ * stray publications before they reach this rank. Every call is bounded by
+ * {@link CollectiveConfig#operationTimeoutMs()} and fails with a {@link CollectiveTimeoutException}
+ * naming the ranks that never entered the operation or went silent inside it; a peer whose stream
+ * ends mid-operation fails the call at once ({@link PeerLostException}). After any failure the
+ * collective is unusable: close it and open a new one.
+ *
+ * <h2>Threads</h2>
+ * Not thread-safe: one thread (the replica's training thread) calls every method, including
+ * {@link #close()}. Waiting uses {@link CollectiveConfig#idleMode()}; an interrupt of that thread ends
+ * the current operation with a {@link CollectiveException} (the interrupt flag stays set). The hot
+ * path allocates nothing per frame; all-gather and byte broadcast allocate their results.
+ */
+public final class AeronCollective implements Collective {
+    private static final Logger LOG = LoggerFactory.getLogger(AeronCollective.class);
+    private static final int DATA_FRAGMENT_LIMIT = 32;
+    private static final int MAX_FRAMES_PER_TURN = 8;
+    private static final long CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    private final CollectiveConfig config;
+    private final GroupMember member;
+    private final List<Endpoint> endpoints;
+    private final int rank;
+    private final int size;
+    private final int[] ringOrder;
+    private final int position;
+    private final int predecessor;
+    private final int successor;
+    private final String[] peerDescriptions;
+    private final NanoClock clock;
+    private final IdleStrategy idle;
+    private final long operationTimeoutNs;
+    private final long heartbeatIntervalNs;
+    private final long silentAfterNs;
+    private final byte floatEncoding;
+
+    private final Aeron aeron;
+    private final MediaDrivers.Handle driver;
+    private final LinkSender dataSender;
+    private final Image dataImage;
+    private final ControlledFragmentHandler dataHandler;
+    private final ControlPlane control;
+    private final PeerTracker peers;
+    private final OpIdentity identity;
+    private final TrafficCounters counters = new TrafficCounters();
+    private final FrameHeader rx = new FrameHeader();
+
+    private final RingAllReduce allReduceOperation;
+    private final RingAllGather allGatherOperation;
+    private final RingBroadcast broadcastOperation;
+    private final BarrierOperation barrierOperation;
+    private RingStream streamOperation;
+
+    private RingOperation active;
+    private String protocolFailure;
+    private int protocolFailurePeer = Wire.NO_RANK;
+    private CollectiveException brokenBy;
+    private boolean closed;
+    private long loopNowNs;
+
+    AeronCollective(CollectiveConfig config, GroupMember member, List<Endpoint> endpoints, CollectiveBinding.Links links,
+                    NanoClock clock, Aeron aeron, MediaDrivers.Handle driver, long jobHash) {
+        this.config = config;
+        this.member = member;
+        this.endpoints = endpoints;
+        this.rank = member.rank();
+        this.size = member.groupSize();
+        this.ringOrder = links.ringOrder;
+        this.position = links.position;
+        this.predecessor = links.predecessor;
+        this.successor = links.successor;
+        this.peerDescriptions = links.descriptions;
+        this.clock = clock;
+        this.idle = config.idleMode().newStrategy();
+        this.operationTimeoutNs = TimeUnit.MILLISECONDS.toNanos(config.operationTimeoutMs());
+        this.heartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(config.heartbeatIntervalMs());
+        this.silentAfterNs = heartbeatIntervalNs * CollectiveConfig.SILENT_AFTER_HEARTBEATS;
+        this.floatEncoding = Wire.floatEncoding(config.wireCompression());
+        this.aeron = aeron;
+        this.driver = driver;
+        this.identity = new OpIdentity(rank, jobHash, member.stageAttempt());
+        this.peers = new PeerTracker(size);
+        int frameBytes = FrameHeader.LENGTH + config.chunkBytes();
+        if (size > 1) {
+            this.dataSender = new LinkSender(links.dataPublication, successor, peerDescriptions[successor], frameBytes,
+                    counters);
+            this.dataImage = links.dataSubscription.imageAtIndex(0);
+            this.dataHandler = new ImageControlledFragmentAssembler(this::onDataFrame, frameBytes, true);
+        } else {
+            this.dataSender = null;
+            this.dataImage = null;
+            this.dataHandler = null;
+        }
+        Image[] controlImages = new Image[size];
+        for (int peer = 0; peer < size; peer++) {
+            if (links.controlSubscriptions[peer] != null) {
+                controlImages[peer] = links.controlSubscriptions[peer].imageAtIndex(0);
+            }
+        }
+        this.control = new ControlPlane(identity, peers, counters, new ControlListener(), links.controlPublications,
+                controlImages, peerDescriptions);
+        this.allReduceOperation = new RingAllReduce(identity, size, position, config.chunkBytes());
+        this.allGatherOperation = new RingAllGather(identity, ringOrder, position, config.chunkBytes());
+        this.broadcastOperation = new RingBroadcast(identity, size, position, config.chunkBytes());
+        this.barrierOperation = new BarrierOperation(identity, size);
+    }
+
+    /** Binds this rank (first phase of opening), with the system clock. */
+    public static CollectiveBinding bind(CollectiveConfig config, GroupMember member) {
+        return bind(config, member, SystemNanoClock.INSTANCE);
+    }
+
+    /**
+     * Binds this rank: acquires the JVM's media driver, connects an Aeron client and binds a UDP
+     * subscription to this host on an ephemeral port.
+     *
+     * @param clock time source of every deadline and heartbeat (inject a controllable one in tests)
+     */
+    public static CollectiveBinding bind(CollectiveConfig config, GroupMember member, NanoClock clock) {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(member, "member");
+        Objects.requireNonNull(clock, "clock");
+        return CollectiveBinding.bind(config, member, clock);
+    }
+
+    /**
+     * Opens a connected collective: binds, exchanges endpoints through {@code rendezvous}, connects.
+     * Releases everything if any step fails.
+     */
+    public static AeronCollective open(CollectiveConfig config, GroupMember member, Rendezvous rendezvous) {
+        Objects.requireNonNull(rendezvous, "rendezvous");
+        CollectiveBinding binding = bind(config, member);
+        try {
+            return binding.connect(rendezvous.exchange(binding.localEndpoint()));
+        } catch (RuntimeException e) {
+            binding.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
+    /** Every rank's endpoint, indexed by rank. */
+    public List<Endpoint> endpoints() {
+        return endpoints;
+    }
+
+    public Endpoint localEndpoint() {
+        return endpoints.get(rank);
+    }
+
+    @Override
+    public void position(int epoch, long step) {
+        identity.epoch = epoch;
+        identity.step = step;
+    }
+
+    @Override
+    public CollectiveStats stats() {
+        return counters.snapshot();
+    }
+
+    @Override
+    public void allReduce(float[] data, int offset, int length, ReduceOp op) {
+        Objects.checkFromIndexSize(offset, length, data.length);
+        Objects.requireNonNull(op, "op");
+        usable();
+        allReduceOperation.prepare(data, ElementLoops.FLOAT_ARRAY_BASE + (long) offset * Float.BYTES, length, false,
+                floatEncoding, op);
+        try {
+            execute(allReduceOperation);
+        } finally {
+            allReduceOperation.release();
+        }
+    }
+
+    @Override
+    public void allReduce(double[] data, int offset, int length, ReduceOp op) {
+        Objects.checkFromIndexSize(offset, length, data.length);
+        Objects.requireNonNull(op, "op");
+        usable();
+        allReduceOperation.prepare(data, ElementLoops.DOUBLE_ARRAY_BASE + (long) offset * Double.BYTES, length, true,
+                Wire.ENCODING_F64, op);
+        try {
+            execute(allReduceOperation);
+        } finally {
+            allReduceOperation.release();
+        }
+    }
+
+    /**
+     * In-place all-reduce of {@code floatCount} floats starting {@code floatOffset} floats into
+     * {@code floats} (absolute, ignoring position and limit), without copying: suits the off-heap
+     * buffers of ND4J arrays. The memory must hold native-order floats, and the buffer's
+     * {@link ByteBuffer#order()} must say so; heap buffers work too.
+     */
+    @Override
+    public void allReduce(ByteBuffer floats, int floatOffset, int floatCount, ReduceOp op) {
+        Objects.requireNonNull(floats, "floats");
+        Objects.requireNonNull(op, "op");
+        Objects.checkFromIndexSize((long) floatOffset * Float.BYTES, (long) floatCount * Float.BYTES, floats.capacity());
+        if (floats.order() != ByteOrder.nativeOrder()) {
+            throw new IllegalArgumentException("the buffer's order is " + floats.order() + " but its floats must be in "
+                    + "native order (" + ByteOrder.nativeOrder() + "): call order(ByteOrder.nativeOrder())");
+        }
+        if (floats.isReadOnly()) {
+            throw new IllegalArgumentException("all-reduce writes its result in place: the buffer is read-only");
+        }
+        usable();
+        Object base;
+        long address;
+        if (floats.isDirect()) {
+            base = null;
+            address = BufferUtil.address(floats);
+        } else {
+            base = floats.array();
+            address = ElementLoops.BYTE_ARRAY_BASE + floats.arrayOffset();
+        }
+        allReduceOperation.prepare(base, address + (long) floatOffset * Float.BYTES, floatCount, false, floatEncoding,
+                op);
+        try {
+            execute(allReduceOperation);
+        } finally {
+            allReduceOperation.release();
+        }
+    }
+
+    @Override
+    public byte[][] allGather(byte[] contribution) {
+        Objects.requireNonNull(contribution, "contribution");
+        usable();
+        allGatherOperation.prepare(contribution);
+        try {
+            execute(allGatherOperation);
+            return allGatherOperation.takeResult();
+        } finally {
+            allGatherOperation.takeResult();
+        }
+    }
+
+    @Override
+    public void broadcast(float[] data, int offset, int length, int root) {
+        Objects.checkFromIndexSize(offset, length, data.length);
+        checkRoot(root);
+        if (length > Integer.MAX_VALUE / Float.BYTES) {
+            throw new IllegalArgumentException("broadcast of " + length + " floats exceeds 2 GiB; split it");
+        }
+        usable();
+        broadcastOperation.prepareFloats(data, ElementLoops.FLOAT_ARRAY_BASE + (long) offset * Float.BYTES, length,
+                root, positionOf(root));
+        try {
+            execute(broadcastOperation);
+        } finally {
+            broadcastOperation.release();
+        }
+    }
+
+    @Override
+    public byte[] broadcast(byte[] data, int root) {
+        checkRoot(root);
+        if (root == rank) {
+            Objects.requireNonNull(data, "the root of a broadcast must pass its data");
+        }
+        usable();
+        broadcastOperation.prepareBytes(root == rank ? data : null, root, positionOf(root));
+        try {
+            execute(broadcastOperation);
+            return broadcastOperation.takeBytes();
+        } finally {
+            broadcastOperation.release();
+        }
+    }
+
+    @Override
+    public void barrier() {
+        usable();
+        execute(barrierOperation);
+    }
+
+    /**
+     * Benchmark probe of the ring's raw capacity: ranks at ring positions below {@code sendingPositions}
+     * each stream {@code bytesPerLink} bytes to their successor at full speed, in frames of
+     * {@link CollectiveConfig#chunkBytes()}, with no reduction and no synchronization; the others only
+     * receive. Every rank must call it with the same arguments (it is a collective call).
+     *
+     * @return nanoseconds this rank spent until it had sent and received everything
+     */
+    public long measureRingStream(long bytesPerLink, int sendingPositions) {
+        if (bytesPerLink < 0 || (bytesPerLink + config.chunkBytes() - 1) / config.chunkBytes() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("bytesPerLink out of range: " + bytesPerLink);
+        }
+        if (sendingPositions < 0 || sendingPositions > size) {
+            throw new IllegalArgumentException("sendingPositions must be in [0, " + size + "], was " + sendingPositions);
+        }
+        usable();
+        if (streamOperation == null) {
+            streamOperation = new RingStream(identity, ringOrder, position, config.chunkBytes());
+        }
+        streamOperation.prepare(bytesPerLink, sendingPositions);
+        long start = clock.nanoTime();
+        execute(streamOperation);
+        return clock.nanoTime() - start;
+    }
+
+    /** Ring order of ranks (a rank sends to the next one, wrapping around). */
+    public int[] ringOrder() {
+        return ringOrder.clone();
+    }
+
+    /**
+     * Waits for the peers' last confirmations (bounded by {@link CollectiveConfig#closeLingerMs()},
+     * skipped after a failure), then releases the Aeron client and this rank's claim on the media driver.
+     * Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            if (brokenBy == null && identity.opSeq > 0 && size > 1) {
+                linger();
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("{}: could not confirm the last operation with its peers while closing: {}", member, e.toString());
+        } finally {
+            CloseHelper.closeAll(aeron, driver);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // The event loop
+
+    private void execute(RingOperation op) {
+        long started = clock.nanoTime();
+        long deadline = started + operationTimeoutNs;
+        identity.opSeq++;
+        loopNowNs = started;
+        active = op;
+        try {
+            control.announceArrival(op.opType(), op.agreedLength(), op.agreedRoot());
+            for (int peer = 0; peer < size; peer++) {
+                if (peer != rank) {
+                    checkPeerAgrees(peer);
+                }
+            }
+            long lastHeartbeat = started;
+            long nextCheck = started + CHECK_INTERVAL_NS;
+            idle.reset();
+            while (true) {
+                int work = 0;
+                if (dataSender != null) {
+                    work += dataSender.flush();
+                    if (!op.sendsDone()) {
+                        work += op.sendSome(dataSender, MAX_FRAMES_PER_TURN);
+                    }
+                }
+                if (dataImage != null && !op.receivesDone()) {
+                    work += dataImage.controlledPoll(dataHandler, DATA_FRAGMENT_LIMIT);
+                }
+                work += control.poll(loopNowNs);
+                work += control.flush();
+                if (protocolFailure != null) {
+                    throw new CollectiveException(describe(op) + " failed: " + protocolFailure);
+                }
+                if (op.complete(peers, identity.opSeq) && (dataSender == null || !dataSender.hasPending())
+                        && !anyArrivalPending()) {
+                    break;
+                }
+                long now = clock.nanoTime();
+                loopNowNs = now;
+                if (now - lastHeartbeat >= heartbeatIntervalNs) {
+                    control.heartbeat(awaitedRank(op));
+                    lastHeartbeat = now;
+                }
+                if (now - nextCheck >= 0) {
+                    checkPeersPresent(op);
+                    checkInterrupted(op);
+                    nextCheck = now + CHECK_INTERVAL_NS;
+                }
+                if (now - deadline >= 0) {
+                    throw timeout(op, started, now);
+                }
+                idle.idle(work);
+            }
+        } catch (CollectiveException e) {
+            brokenBy = e;
+            throw e;
+        } catch (RuntimeException e) {
+            brokenBy = new CollectiveException(describe(op) + " failed: " + e, e);
+            throw brokenBy;
+        } finally {
+            active = null;
+        }
+        control.announceCompletion();
+        counters.operations++;
+        counters.operationNanos += clock.nanoTime() - started;
+    }
+
+    private boolean anyArrivalPending() {
+        for (int peer = 0; peer < size; peer++) {
+            if (peer != rank && control.arrivalPending(peer)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private Action onDataFrame(DirectBuffer buffer, int offset, int length, Header aeronHeader) {
+        if (length < FrameHeader.LENGTH) {
+            rejected(predecessor, null, length, "data frame shorter than the header");
+            return Action.CONTINUE;
+        }
+        FrameHeader header = rx.wrap(buffer, offset);
+        if (header.magic() != FrameHeader.MAGIC || header.frameType() != FrameHeader.TYPE_DATA) {
+            rejected(predecessor, null, length, "not a Lockstep data frame");
+            return Action.CONTINUE;
+        }
+        if (header.jobHash() != identity.jobHash || header.stageAttempt() != identity.stageAttempt) {
+            rejected(predecessor, header, length, "frame of another job or stage attempt");
+            return Action.CONTINUE;
+        }
+        if (header.sender() != predecessor) {
+            rejected(predecessor, header, length, "frame claims to come from rank " + header.sender());
+            return Action.CONTINUE;
+        }
+        long seq = header.opSeq();
+        if (seq > identity.opSeq) {
+            return Action.ABORT; // the predecessor is already in the next operation: keep it for then
+        }
+        if (seq < identity.opSeq) {
+            rejected(predecessor, header, length, "frame of operation #" + seq + ", which is over");
+            return Action.CONTINUE;
+        }
+        RingOperation op = active;
+        if (op == null) {
+            return Action.ABORT;
+        }
+        if (header.opType() != op.opType() || header.encoding() != op.encoding()) {
+            return fail(predecessor, "rank " + predecessor + " sent " + Wire.opName(header.opType()) + " data ("
+                    + Wire.encodingName(header.encoding()) + ") for operation #" + seq + " where this rank runs "
+                    + Wire.opName(op.opType()) + " (" + Wire.encodingName(op.encoding()) + "): every rank must call the "
+                    + "same collectives in the same order with the same wireCompression");
+        }
+        if (header.epoch() != identity.epoch || header.step() != identity.step) {
+            return fail(predecessor, "rank " + predecessor + " is at epoch " + header.epoch() + " step " + header.step()
+                    + " where this rank is at epoch " + identity.epoch + " step " + identity.step
+                    + ": replicas are out of step");
+        }
+        counters.framesReceived++;
+        counters.bytesReceived += length;
+        String problem = op.onData(header, buffer, offset + FrameHeader.LENGTH, length - FrameHeader.LENGTH);
+        return problem == null ? Action.CONTINUE : fail(predecessor, problem);
+    }
+
+    private Action fail(int peer, String message) {
+        if (protocolFailure == null) {
+            protocolFailure = message;
+            protocolFailurePeer = peer;
+        }
+        return Action.BREAK;
+    }
+
+    private void rejected(int linkPeer, FrameHeader header, int length, String reason) {
+        long count = ++counters.rejectedFrames;
+        if (Long.bitCount(count) == 1) {
+            String origin = header == null ? "" : " (job hash " + Long.toHexString(header.jobHash()) + ", stage attempt "
+                    + header.stageAttempt() + ", operation #" + header.opSeq() + "; this group: job hash "
+                    + Long.toHexString(identity.jobHash) + ", stage attempt " + identity.stageAttempt + ")";
+            LOG.warn("{} rejected a {}-byte frame on the link from rank {}: {}{}; {} rejected so far", member, length,
+                    linkPeer, reason, origin, count);
+        }
+    }
+
+    private final class ControlListener implements ControlPlane.Listener {
+        @Override
+        public void onPeerState(int peer) {
+            if (active != null) {
+                checkPeerAgrees(peer);
+            }
+        }
+
+        @Override
+        public void onRejected(int linkPeer, FrameHeader header, int length, String reason) {
+            rejected(linkPeer, header, length, reason);
+        }
+    }
+
+    /** Fails the operation when a peer announced the same operation number for a different call. */
+    private void checkPeerAgrees(int peer) {
+        RingOperation op = active;
+        if (op == null || protocolFailure != null || peers.opSeq(peer) != identity.opSeq) {
+            return;
+        }
+        String where = " as operation #" + identity.opSeq + " (epoch " + identity.epoch + ", step " + identity.step + ")";
+        if (peers.opType(peer) != op.opType()) {
+            fail(peer, "rank " + peer + " called " + Wire.opName(peers.opType(peer)) + where + " where this rank called "
+                    + Wire.opName(op.opType()) + ": every rank must call the same collectives in the same order");
+        } else if (op.agreedLength() >= 0 && peers.opLength(peer) != op.agreedLength()) {
+            fail(peer, "rank " + peer + " called " + Wire.opName(op.opType()) + " with " + peers.opLength(peer)
+                    + " values" + where + " where this rank passed " + op.agreedLength()
+                    + ": every rank must pass the same length");
+        } else if (op.agreedRoot() != Wire.NO_RANK && peers.root(peer) != op.agreedRoot()) {
+            fail(peer, "rank " + peer + " broadcasts from root " + peers.root(peer) + where + " where this rank names root "
+                    + op.agreedRoot());
+        }
+    }
+
+    private int awaitedRank(RingOperation op) {
+        if (dataImage != null && !op.receivesDone()) {
+            return predecessor;
+        }
+        if (dataSender != null && (!op.sendsDone() || dataSender.hasPending())) {
+            return successor;
+        }
+        for (int peer = 0; peer < size; peer++) {
+            if (peer != rank && !peers.arrived(peer, identity.opSeq)) {
+                return peer;
+            }
+        }
+        return Wire.NO_RANK;
+    }
+
+    private void checkPeersPresent(RingOperation op) {
+        List<Integer> lost = null;
+        if (dataImage != null && !op.receivesDone() && (dataImage.isClosed() || dataImage.isEndOfStream())) {
+            lost = new ArrayList<>(List.of(predecessor));
+        }
+        for (int peer = 0; peer < size; peer++) {
+            if (peer == rank || !control.streamEnded(peer)) {
+                continue;
+            }
+            boolean stillNeeded = op == barrierOperation ? !peers.arrived(peer, identity.opSeq)
+                    : !peers.done(peer, identity.opSeq);
+            if (stillNeeded) {
+                if (lost == null) {
+                    lost = new ArrayList<>();
+                }
+                if (!lost.contains(peer)) {
+                    lost.add(peer);
+                }
+            }
+        }
+        if (lost != null) {
+            lost.sort(null);
+            throw new PeerLostException(describe(op) + " failed: ranks " + lost + " left the group before finishing it "
+                    + "(their streams ended: they closed their collective or their process exited). Look at those "
+                    + "ranks' logs for the cause; this rank " + op.progress(), lost);
+        }
+    }
+
+    private void checkInterrupted(RingOperation op) {
+        if (Thread.currentThread().isInterrupted()) {
+            throw new CollectiveException(describe(op) + " was interrupted (task cancelled?) while this rank "
+                    + op.progress());
+        }
+    }
+
+    private CollectiveTimeoutException timeout(RingOperation op, long started, long now) {
+        long seq = identity.opSeq;
+        List<Integer> neverArrived = new ArrayList<>();
+        List<Integer> silent = new ArrayList<>();
+        for (int peer = 0; peer < size; peer++) {
+            if (peer == rank) {
+                continue;
+            }
+            if (!peers.arrived(peer, seq)) {
+                neverArrived.add(peer);
+            } else if (!peers.done(peer, seq) && peers.silenceNs(peer, now) > silentAfterNs) {
+                silent.add(peer);
+            }
+        }
+        TreeSet<Integer> culprits = new TreeSet<>(neverArrived);
+        culprits.addAll(silent);
+        StringBuilder message = new StringBuilder(describe(op)).append(" timed out after ")
+                .append(TimeUnit.NANOSECONDS.toMillis(now - started)).append(" ms");
+        if (!neverArrived.isEmpty()) {
+            message.append("; ranks ").append(neverArrived).append(" never entered it");
+        }
+        if (!silent.isEmpty()) {
+            message.append("; ranks ").append(silent).append(" entered it but have been silent for more than ")
+                    .append(TimeUnit.NANOSECONDS.toMillis(silentAfterNs))
+                    .append(" ms (process dead or hung, or network cut)");
+        }
+        if (culprits.isEmpty()) {
+            int awaited = awaitedRank(op);
+            if (awaited != Wire.NO_RANK) {
+                culprits.add(awaited);
+            }
+            message.append("; every rank entered it and is alive, but this rank still waits for ")
+                    .append(awaited == Wire.NO_RANK ? "its peers" : peerDescriptions[awaited])
+                    .append(": the exchange is slower than the deadline allows");
+        }
+        message.append("; this rank ").append(op.progress()).append('.');
+        if (dataSender != null && dataSender.sawNotConnected()) {
+            message.append(" The ring link to ").append(peerDescriptions[successor]).append(" has no subscriber.");
+        }
+        message.append(" Peers: ");
+        for (int peer = 0; peer < size; peer++) {
+            if (peer != rank) {
+                message.append(peers.describe(peer, now));
+                if (control.sawNotConnected(peer)) {
+                    message.append(" (control link not connected)");
+                }
+                message.append(peer == size - 1 || peer == size - 2 && rank == size - 1 ? "." : "; ");
+            }
+        }
+        message.append(" Look at the logs of ranks ").append(culprits)
+                .append("; if they are only slow, raise operationTimeoutMs (now ").append(config.operationTimeoutMs())
+                .append(" ms).");
+        return new CollectiveTimeoutException(message.toString(), new ArrayList<>(culprits));
+    }
+
+    private void linger() {
+        long deadline = clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.closeLingerMs());
+        long seq = identity.opSeq;
+        control.announceCompletion();
+        idle.reset();
+        while (true) {
+            long now = clock.nanoTime();
+            int work = control.flush() + control.poll(now);
+            if (dataSender != null) {
+                work += dataSender.flush();
+            }
+            List<Integer> waiting = null;
+            for (int peer = 0; peer < size; peer++) {
+                if (peer != rank && !peers.done(peer, seq) && !control.streamEnded(peer)) {
+                    if (waiting == null) {
+                        waiting = new ArrayList<>();
+                    }
+                    waiting.add(peer);
+                }
+            }
+            boolean flushed = !control.anyAnnouncementPending() && (dataSender == null || !dataSender.hasPending());
+            if (waiting == null && flushed) {
+                return;
+            }
+            if (now - deadline >= 0) {
+                LOG.info("{} closes without confirmation that ranks {} finished operation #{} (waited {} ms)", member,
+                        waiting == null ? List.of() : waiting, seq, config.closeLingerMs());
+                return;
+            }
+            idle.idle(work);
+        }
+    }
+
+    private void usable() {
+        if (closed) {
+            throw new IllegalStateException(member + ": the collective is closed");
+        }
+        if (brokenBy != null) {
+            throw new CollectiveException(member + ": the collective is unusable after an earlier failure ("
+                    + brokenBy.getMessage() + "); close it and open a new one", brokenBy);
+        }
+    }
+
+    private void checkRoot(int root) {
+        if (root < 0 || root >= size) {
+            throw new IllegalArgumentException("root must be a rank in [0, " + size + "), was " + root);
+        }
+    }
+
+    private int positionOf(int someRank) {
+        for (int i = 0; i < ringOrder.length; i++) {
+            if (ringOrder[i] == someRank) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("rank " + someRank + " is not on the ring");
+    }
+
+    private String describe(RingOperation op) {
+        String length = op.agreedLength() >= 0 ? ", " + op.agreedLength() + " values" : "";
+        return Wire.opName(op.opType()) + " #" + identity.opSeq + " (epoch " + identity.epoch + ", step "
+                + identity.step + length + ") on rank " + rank + " of " + size;
+    }
+
+    @Override
+    public String toString() {
+        return "AeronCollective[" + member + ", ring " + java.util.Arrays.toString(ringOrder) + "]";
+    }
+}

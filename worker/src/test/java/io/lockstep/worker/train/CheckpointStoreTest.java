@@ -1,0 +1,79 @@
+package io.lockstep.worker.train;
+
+import io.lockstep.models.Normalization;
+import org.apache.hadoop.conf.Configuration;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CheckpointStoreTest {
+    private static final ModelRecipe RECIPE = new ModelRecipe("resnet20", 10, 1, 28, 28, Normalization.BATCH, 3L,
+            Optimizer.ADAM, 0.001, 0);
+
+    private static CheckpointMeta meta(int epochs, int step) {
+        return new CheckpointMeta(epochs, step, epochs * 100L + step, 9L, RECIPE, List.of("a", "b"), "batch", Map.of("model", "resnet20"));
+    }
+
+    @Test
+    void savesParametersOptimizerStateAndMetaAndKeepsTheNewestK(@TempDir Path dir) throws Exception {
+        CheckpointStore store = new CheckpointStore(dir.toUri().toString(), new Configuration());
+        ComputationGraph graph = RECIPE.build();
+        org.nd4j.linalg.dataset.DataSet batch = new org.nd4j.linalg.dataset.DataSet(
+                org.nd4j.linalg.factory.Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 4, 1, 28, 28),
+                org.nd4j.linalg.factory.Nd4j.eye(10).getRows(0, 1, 2, 3));
+        graph.fit(batch); // Adam now has non-zero moments
+        store.save(graph, meta(1, 0), 2);
+        store.save(graph, meta(1, 50), 2);
+        store.save(graph, meta(2, 0), 2);
+
+        List<CheckpointStore.Checkpoint> all = store.list();
+        assertEquals(2, all.size(), "keeps the newest 2");
+        CheckpointStore.Checkpoint latest = store.latest().orElseThrow();
+        assertEquals(2, latest.epochsCompleted());
+        assertEquals(0, latest.stepInEpoch());
+        ComputationGraph restored = store.loadModel(latest);
+        assertArrayEquals(graph.params().toFloatVector(), restored.params().toFloatVector());
+        assertArrayEquals(graph.getUpdater().getStateViewArray().toFloatVector(),
+                restored.getUpdater().getStateViewArray().toFloatVector(), "optimizer state survives");
+        assertEquals(meta(2, 0), store.loadMeta(latest));
+    }
+
+    @Test
+    void aCrashBetweenWriteAndRenameLeavesThePreviousCheckpointLoadable(@TempDir Path dir) throws Exception {
+        CheckpointStore store = new CheckpointStore(dir.toUri().toString(), new Configuration());
+        ComputationGraph graph = RECIPE.build();
+        store.save(graph, meta(1, 0), 0);
+        // What a writer killed before its rename leaves behind: a temporary directory with a partial model.
+        Path partial = dir.resolve("_writing-checkpoint-00002-00000000-4c1d");
+        Files.createDirectories(partial);
+        Files.write(partial.resolve("model.zip"), new byte[]{'P', 'K', 3, 4, 0, 0});
+
+        CheckpointStore.Checkpoint latest = store.latest().orElseThrow();
+        assertEquals(1, latest.epochsCompleted(), "the partial checkpoint is ignored");
+        assertArrayEquals(graph.params().toFloatVector(), store.loadModel(latest).params().toFloatVector());
+        assertEquals(1, store.cleanPartial());
+        assertFalse(Files.exists(partial), "the partial write is cleaned up");
+    }
+
+    @Test
+    void anUnwritableDirectoryIsAClearErrorNamingIt(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("not-a-directory");
+        Files.writeString(file, "x");
+        CheckpointStore store = new CheckpointStore(file.toUri() + "/checkpoints", new Configuration());
+        java.io.UncheckedIOException e = assertThrows(java.io.UncheckedIOException.class,
+                () -> store.save(RECIPE.build(), meta(1, 0), 0));
+        assertTrue(e.getMessage().contains("not-a-directory"), e.getMessage());
+        assertTrue(e.getMessage().contains("previous checkpoint is intact"), e.getMessage());
+    }
+}
