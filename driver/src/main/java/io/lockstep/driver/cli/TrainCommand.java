@@ -88,6 +88,21 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--exchange", defaultValue = "allreduce", description = "Gradient exchange: allreduce (synchronous SGD), average (local SGD) or threshold.")
     String exchange;
 
+    @Option(names = "--average-every", defaultValue = "4", paramLabel = "K", description = "--exchange average: local steps between averaging rounds.")
+    int averageEvery;
+
+    @Option(names = "--average-warmup-steps", defaultValue = "0", paramLabel = "W", description = "--exchange average: synchronous all-reduce for the first W steps (post-local SGD).")
+    long averageWarmupSteps;
+
+    @Option(names = "--threshold-initial", defaultValue = "0.001", description = "--exchange threshold: initial threshold tau.")
+    double thresholdInitial;
+
+    @Option(names = "--threshold-min-sent-fraction", defaultValue = "0.001", description = "--exchange threshold: adapt tau so at least this fraction of entries is sent.")
+    double thresholdMinSentFraction;
+
+    @Option(names = "--threshold-max-sent-fraction", defaultValue = "0.01", description = "--exchange threshold: adapt tau so at most this fraction of entries is sent.")
+    double thresholdMaxSentFraction;
+
     @Option(names = "--keep-checkpoints", defaultValue = "2", description = "Checkpoints to keep (0: all).")
     int keepCheckpoints;
 
@@ -117,6 +132,7 @@ public final class TrainCommand implements Callable<Integer> {
     JobConfig toConfigUnchecked() {
         return new JobConfig(model, data, out, epochs, batchSize, learningRate, optimizer, weightDecay, seed, replicas,
                 master, norm, lrScaling, lrDecay, warmupEpochs, checkEverySteps, checkpointDir, checkpointEverySteps, resume, resumeFrom, onNan, exchange,
+                averageEvery, averageWarmupSteps, thresholdInitial, thresholdMinSentFraction, thresholdMaxSentFraction,
                 keepCheckpoints, threadsPerReplica,
                 evalBatchSize, collectiveTimeoutMs, dataTimeoutMs, slotWaitMs, maxStepsPerEpoch);
     }

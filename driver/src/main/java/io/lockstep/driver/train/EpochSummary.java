@@ -73,6 +73,9 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
             step.put("exchange_ms", exchange / 1e6);
             step.put("data_wait_ms", dataWait / 1e6);
             step.put("bytes_sent_per_replica", bytes);
+            for (Map.Entry<String, float[]> metric : reports.get(0).exchangeMetrics().entrySet()) {
+                step.put(metric.getKey(), metric.getValue()[s]);
+            }
             double stepSeconds = (compute + exchange + dataWait) / 1e9;
             step.put("images_per_second", stepSeconds > 0 ? reports.get(0).examplesPerStep() * (double) replicas / stepSeconds : 0);
             out.metric(step);

@@ -2,6 +2,7 @@ package io.lockstep.driver.train;
 
 import io.lockstep.driver.cli.UserError;
 import io.lockstep.models.ModelRegistry;
+import io.lockstep.worker.exchange.ExchangeSettings;
 import io.lockstep.worker.train.LearningRateSchedule;
 import io.lockstep.worker.train.Optimizer;
 
@@ -19,6 +20,8 @@ public record JobConfig(String model, String data, String out, int epochs, int b
                         String optimizer, double weightDecay, long seed, int replicas, String master, String norm,
                         String lrScaling, String lrDecay, double warmupEpochs, int checkEverySteps, String checkpointDir,
                         int checkpointEverySteps, boolean resume, String resumeFrom, String onNan, String exchange,
+                        int averageEvery, long averageWarmupSteps, double thresholdInitial,
+                        double thresholdMinSentFraction, double thresholdMaxSentFraction,
                         int keepCheckpoints, int threadsPerReplica, int evalBatchSize, long collectiveTimeoutMs,
                         long dataTimeoutMs, long slotWaitMs, int maxStepsPerEpoch) {
 
@@ -72,6 +75,11 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         }
         if (!List.of("allreduce", "average", "threshold").contains(exchange)) {
             errors.add("--exchange: use allreduce, average or threshold, got '" + exchange + "'");
+        }
+        try {
+            exchangeSettings();
+        } catch (IllegalArgumentException e) {
+            errors.add(e.getMessage());
         }
         nonNegative(errors, "--keep-checkpoints", keepCheckpoints);
         nonNegative(errors, "--threads-per-replica", threadsPerReplica);
@@ -133,6 +141,11 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         return LearningRateSchedule.Decay.valueOf(lrDecay.toUpperCase(Locale.ROOT));
     }
 
+    public ExchangeSettings exchangeSettings() {
+        return new ExchangeSettings(averageEvery, averageWarmupSteps, thresholdInitial, thresholdMinSentFraction,
+                thresholdMaxSentFraction);
+    }
+
     /** Option name to value, as recorded in checkpoints and summary.json. */
     public Map<String, String> asMap() {
         Map<String, String> map = new LinkedHashMap<>();
@@ -156,6 +169,11 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         map.put("checkpoint-every", String.valueOf(checkpointEverySteps));
         map.put("on-nan", onNan);
         map.put("exchange", exchange);
+        map.put("average-every", String.valueOf(averageEvery));
+        map.put("average-warmup-steps", String.valueOf(averageWarmupSteps));
+        map.put("threshold-initial", String.valueOf(thresholdInitial));
+        map.put("threshold-min-sent-fraction", String.valueOf(thresholdMinSentFraction));
+        map.put("threshold-max-sent-fraction", String.valueOf(thresholdMaxSentFraction));
         map.put("keep-checkpoints", String.valueOf(keepCheckpoints));
         map.put("threads-per-replica", String.valueOf(threadsPerReplica));
         map.put("eval-batch-size", String.valueOf(evalBatchSize));

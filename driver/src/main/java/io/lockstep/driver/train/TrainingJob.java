@@ -145,7 +145,8 @@ public final class TrainingJob {
                         config.effectiveNorm(), schedule, config.checkEverySteps(), config.dataTimeoutMs(),
                         config.collectiveTimeoutMs(), config.evalBatchSize(), checkpoints.uri(), resumeFrom,
                         resumeStep, config.keepCheckpoints(), threads, config.seed(), globalStep, data.classNames(),
-                        config.asMap(), config.checkpointEverySteps(), config.onNan(), config.exchange());
+                        config.asMap(), config.checkpointEverySteps(), config.onNan(), config.exchange(),
+                        config.exchangeSettings());
                 Broadcast<EpochPlan> planBroadcast = sc.broadcast(plan);
                 int shardLimit = steps * config.batchSize();
                 JavaPairRDD<Integer, ShardItem<R>> routed = trainRecords
@@ -194,6 +195,7 @@ public final class TrainingJob {
             summary.put("epochs", config.epochs());
             summary.put("replicas", replicas);
             summary.put("normalization", config.effectiveNorm());
+            summary.put("exchange", config.exchange());
             summary.put("test_accuracy", accuracy.get(accuracy.size() - 1));
             summary.put("test_accuracy_per_epoch", accuracy);
             summary.put("wall_seconds", wall);

@@ -402,6 +402,8 @@ public final class AeronCollective implements Collective {
             long nextCheck = started + CHECK_INTERVAL_NS;
             idle.reset();
             while (true) {
+                long now = clock.nanoTime();
+                loopNowNs = now;
                 int work = 0;
                 if (dataSender != null) {
                     work += dataSender.flush();
@@ -421,8 +423,6 @@ public final class AeronCollective implements Collective {
                         && !anyArrivalPending()) {
                     break;
                 }
-                long now = clock.nanoTime();
-                loopNowNs = now;
                 if (now - lastHeartbeat >= heartbeatIntervalNs) {
                     control.heartbeat(awaitedRank(op));
                     lastHeartbeat = now;

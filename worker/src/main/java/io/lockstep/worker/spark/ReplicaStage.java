@@ -109,10 +109,14 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
             }
             BatchSource source = new ShardBatches<>(train, spec, decoder, rank, start.firstStep());
             StepObserver observer = rank == 0 ? progress.observer(context) : StepObserver.NONE;
-            ReplicaTrainer.StepHook hook = rank == 0 && spec.checkpointEverySteps() > 0
+            ReplicaTrainer.StepHook hook = spec.checkpointEverySteps() > 0
                     ? (epoch, stepsDone, g) -> {
                         if (stepsDone % spec.checkpointEverySteps() == 0 && stepsDone < spec.stepsPerEpoch()) {
-                            save(store, SyncBatchNormSupport.toPlain(g), epoch, stepsDone);
+                            // Every replica takes part (local SGD averages here); rank 0 writes.
+                            exchange.synchronize(g);
+                            if (rank == 0) {
+                                save(store, SyncBatchNormSupport.toPlain(g), epoch, stepsDone);
+                            }
                         }
                     }
                     : ReplicaTrainer.StepHook.NONE;
@@ -124,6 +128,7 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
                 LOG.error("replica {}: {}", rank, e.getMessage());
                 return List.of(EpochReport.failed(rank, spec.epoch(), e.getMessage())).iterator();
             }
+            exchange.synchronize(trainer.graph());
             report = trainer.evaluate(report, evaluationBatches(test, rank), spec.recipe().numClasses());
             if (rank == 0) {
                 save(store, SyncBatchNormSupport.toPlain(trainer.graph()), spec.epoch() + 1, 0);

@@ -33,6 +33,7 @@ import java.util.Map;
  * @param checkpointEverySteps rank 0 also checkpoints every this many steps within the epoch (0: only at its end)
  * @param onNan             {@code stop} or {@code skip-step}
  * @param exchange          exchange strategy name ({@code allreduce}, {@code average}, {@code threshold})
+ * @param exchangeSettings  the strategies' settings
  */
 public record StageSpec(String jobId, long jobSecret, int epoch, int replicas, int batchPerReplica,
                         int stepsPerEpoch, ModelRecipe recipe, String normalization, LearningRateSchedule schedule,
@@ -40,7 +41,7 @@ public record StageSpec(String jobId, long jobSecret, int epoch, int replicas, i
                         String checkpointUri, String resumeFrom, int resumeStep, int keepCheckpoints, int threadsPerReplica,
                         long planSeed, long globalStepAtStart, List<String> classNames,
                         Map<String, String> job, int checkpointEverySteps, String onNan,
-                        String exchange) implements Serializable {
+                        String exchange, io.lockstep.worker.exchange.ExchangeSettings exchangeSettings) implements Serializable {
 
     public boolean syncBatchNorm() {
         return "sync-batch".equals(normalization) && replicas > 1;

@@ -8,13 +8,15 @@ import java.io.Serializable;
  * trained). Times are nanoseconds; bytes are what this replica sent.
  *
  * @param firstStep    first step of the epoch this report covers
+ * @param exchangeMetrics per-step figures of the exchange strategy (e.g. compression ratio), by name
  * @param skippedSteps steps skipped because their gradient was not finite ({@code --on-nan skip-step})
  * @param confusion    test-set confusion matrix summed over all replicas (row = true class, column =
  *                     predicted), row-major {@code numClasses x numClasses}; empty when not evaluated
  * @param failure      why training stopped (loss not finite), or {@code null}
  */
 public record EpochReport(int rank, int epoch, int firstStep, int examplesPerStep, float[] loss, long[] dataWaitNanos,
-                          long[] computeNanos, long[] exchangeNanos, long[] bytesSent, int skippedSteps, long wallNanos,
+                          long[] computeNanos, long[] exchangeNanos, long[] bytesSent,
+                          java.util.Map<String, float[]> exchangeMetrics, int skippedSteps, long wallNanos,
                           long evaluationNanos, int numClasses, long[] confusion, String failure) implements Serializable {
 
     public int steps() {
@@ -23,13 +25,13 @@ public record EpochReport(int rank, int epoch, int firstStep, int examplesPerSte
 
     public EpochReport withEvaluation(long nanos, int classes, long[] counts) {
         return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWaitNanos, computeNanos, exchangeNanos,
-                bytesSent, skippedSteps, wallNanos, nanos, classes, counts, failure);
+                bytesSent, exchangeMetrics, skippedSteps, wallNanos, nanos, classes, counts, failure);
     }
 
     /** A replica that stopped: the message names the epoch and the step. */
     public static EpochReport failed(int rank, int epoch, String failure) {
-        return new EpochReport(rank, epoch, 0, 0, new float[0], new long[0], new long[0], new long[0], new long[0], 0, 0, 0,
-                0, new long[0], failure);
+        return new EpochReport(rank, epoch, 0, 0, new float[0], new long[0], new long[0], new long[0], new long[0],
+                java.util.Map.of(), 0, 0, 0, 0, new long[0], failure);
     }
 
     public long testExamples() {

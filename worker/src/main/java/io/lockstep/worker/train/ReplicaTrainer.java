@@ -63,6 +63,7 @@ public final class ReplicaTrainer {
         this.rank = collective == null ? 0 : collective.rank();
         this.listener = new ExchangeListener(exchange, nonFinitePolicy);
         graph.setListeners(listener);
+        exchange.attach(graph);
     }
 
     public ComputationGraph graph() {
@@ -96,6 +97,7 @@ public final class ReplicaTrainer {
         long[] compute = new long[steps];
         long[] exchangeNanos = new long[steps];
         long[] bytes = new long[steps];
+        java.util.Map<String, float[]> exchangeMetrics = new java.util.TreeMap<>();
         int examplesPerStep = 0;
         int skipped = 0;
         long epochStart = System.nanoTime();
@@ -128,8 +130,11 @@ public final class ReplicaTrainer {
                 exchangeNanos[i] = exchange.lastExchangeNanos();
                 compute[i] = (t2 - t1) - exchangeNanos[i];
                 bytes[i] = exchange.lastBytesSent();
+                for (java.util.Map.Entry<String, Double> metric : exchange.lastStepMetrics().entrySet()) {
+                    exchangeMetrics.computeIfAbsent(metric.getKey(), k -> new float[steps])[i] = metric.getValue().floatValue();
+                }
                 observer.stepDone(epoch, step, epochSteps, score, t2 - t0, examplesPerStep);
-                if (checkEverySteps > 0 && (globalStep + 1) % checkEverySteps == 0) {
+                if (checkEverySteps > 0 && (globalStep + 1) % checkEverySteps == 0 && exchange.replicasInSync()) {
                     verifyReplicasAgree(epoch, step);
                 }
                 hook.afterStep(epoch, step + 1, graph);
@@ -137,7 +142,7 @@ public final class ReplicaTrainer {
         }
         graph.incrementEpochCount();
         return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWait, compute, exchangeNanos, bytes,
-                skipped, System.nanoTime() - epochStart, 0, 0, new long[0], null);
+                exchangeMetrics, skipped, System.nanoTime() - epochStart, 0, 0, new long[0], null);
     }
 
     /**

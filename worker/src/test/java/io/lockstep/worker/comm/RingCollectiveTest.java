@@ -70,16 +70,20 @@ class RingCollectiveTest {
                     c.allReduce(data, 3, length, op);
                     return data;
                 });
-                float[] expected = integerFloats(0, length + 6, seed);
+                float[][] contributions = new float[size][];
+                for (int rank = 0; rank < size; rank++) {
+                    contributions[rank] = integerFloats(rank, length + 6, seed);
+                }
+                float[] expected = new float[length + 6];
                 for (int i = 3; i < length + 3; i++) {
                     float sum = 0;
                     for (int rank = 0; rank < size; rank++) {
-                        sum += integerFloats(rank, length + 6, seed)[i];
+                        sum += contributions[rank][i];
                     }
                     expected[i] = op == ReduceOp.SUM ? sum : sum / size;
                 }
                 for (int rank = 0; rank < size; rank++) {
-                    float[] own = integerFloats(rank, length + 6, seed);
+                    float[] own = contributions[rank];
                     // Values outside [offset, offset + length) are untouched.
                     System.arraycopy(own, 0, expected, 0, 3);
                     System.arraycopy(own, length + 3, expected, length + 3, 3);
@@ -99,11 +103,15 @@ class RingCollectiveTest {
             c.allReduce(data, ReduceOp.AVERAGE);
             return data;
         });
+        float[][] contributions = new float[size][];
+        for (int rank = 0; rank < size; rank++) {
+            contributions[rank] = gaussians(rank, length);
+        }
         for (int i = 0; i < length; i++) {
             double sum = 0;
             double magnitude = 0;
             for (int rank = 0; rank < size; rank++) {
-                float value = gaussians(rank, length)[i];
+                float value = contributions[rank][i];
                 sum += value;
                 magnitude += Math.abs(value);
             }

@@ -1,0 +1,350 @@
+package io.lockstep.worker.comm;
+
+import io.aeron.Aeron;
+import io.aeron.ChannelUriStringBuilder;
+import io.aeron.ExclusivePublication;
+import io.aeron.Subscription;
+import org.agrona.concurrent.SystemNanoClock;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** What peers see when a rank is missing, dies, disagrees, or when foreign traffic arrives. */
+class CollectiveFailureTest {
+    private static final long SHORT_TIMEOUT_MS = 2_000;
+
+    private static CollectiveConfig shortDeadlines() {
+        return InProcessGroup.testConfig().operationTimeoutMs(SHORT_TIMEOUT_MS).connectTimeoutMs(SHORT_TIMEOUT_MS)
+                .heartbeatIntervalMs(50).build();
+    }
+
+    private static Throwable failureOf(Future<?> future) throws Exception {
+        try {
+            future.get(InProcessGroup.WAIT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            return e.getCause();
+        }
+        return fail("expected the call to fail");
+    }
+
+    @Test
+    void aRankThatNeverArrivesIsNamedByEveryWaitingRank() throws Exception {
+        try (InProcessGroup group = InProcessGroup.open(3, shortDeadlines())) {
+            List<Future<?>> waiting = new ArrayList<>();
+            for (int rank = 0; rank < 2; rank++) {
+                AeronCollective collective = group.rank(rank);
+                waiting.add(group.submit(rank, () -> {
+                    collective.allReduce(new float[1000], ReduceOp.SUM);
+                    return null;
+                }));
+            }
+            for (int rank = 0; rank < 2; rank++) {
+                CollectiveTimeoutException timeout = assertInstanceOf(CollectiveTimeoutException.class,
+                        failureOf(waiting.get(rank)));
+                assertEquals(List.of(2), timeout.silentRanks(), timeout.getMessage());
+                assertTrue(timeout.getMessage().contains("ranks [2] never entered it"), timeout.getMessage());
+            }
+            // The failure breaks the collective: later calls say so instead of hanging.
+            AeronCollective broken = group.rank(0);
+            CollectiveException again = assertInstanceOf(CollectiveException.class,
+                    failureOf(group.submit(0, () -> {
+                        broken.barrier();
+                        return null;
+                    })));
+            assertTrue(again.getMessage().contains("unusable after an earlier failure"), again.getMessage());
+        }
+    }
+
+    @Test
+    void aRankThatLeavesFailsItsPeersAtOnceNamingIt() throws Exception {
+        CollectiveConfig config = InProcessGroup.testConfig().operationTimeoutMs(60_000).build();
+        try (InProcessGroup group = InProcessGroup.open(3, config)) {
+            group.run(c -> {
+                c.allReduce(new float[100], ReduceOp.SUM);
+                return null;
+            });
+            AeronCollective leaving = group.rank(2);
+            group.submit(2, () -> {
+                leaving.close();
+                return null;
+            }).get(InProcessGroup.WAIT_SECONDS, TimeUnit.SECONDS);
+            long start = System.nanoTime();
+            for (int rank = 0; rank < 2; rank++) {
+                AeronCollective collective = group.rank(rank);
+                PeerLostException lost = assertInstanceOf(PeerLostException.class, failureOf(group.submit(rank, () -> {
+                    collective.allReduce(new float[100], ReduceOp.SUM);
+                    return null;
+                })));
+                assertEquals(List.of(2), lost.lostRanks(), lost.getMessage());
+            }
+            assertTrue(System.nanoTime() - start < TimeUnit.MILLISECONDS.toNanos(config.operationTimeoutMs()),
+                    "the peers failed before the deadline, as soon as rank 2's streams ended");
+        }
+    }
+
+    @Test
+    void connectNamesTheRankThatNeverConnects() throws Exception {
+        CollectiveConfig config = shortDeadlines();
+        List<CollectiveBinding> bindings = new ArrayList<>();
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try {
+            for (int rank = 0; rank < 3; rank++) {
+                bindings.add(AeronCollective.bind(config, new GroupMember("absent", 7, 0, rank, 3)));
+            }
+            List<Endpoint> endpoints = bindings.stream().map(CollectiveBinding::localEndpoint).toList();
+            List<Future<AeronCollective>> connecting = new ArrayList<>();
+            for (int rank = 0; rank < 2; rank++) {
+                CollectiveBinding binding = bindings.get(rank);
+                connecting.add(threads.submit(() -> binding.connect(endpoints)));
+            }
+            for (Future<AeronCollective> future : connecting) {
+                CollectiveTimeoutException timeout = assertInstanceOf(CollectiveTimeoutException.class, failureOf(future));
+                assertEquals(List.of(2), timeout.silentRanks(), timeout.getMessage());
+            }
+        } finally {
+            bindings.forEach(CollectiveBinding::close);
+            threads.shutdownNow();
+        }
+    }
+
+    @Test
+    void ranksOfAnotherJobSecretOrStageAttemptNeverConnect() throws Exception {
+        CollectiveConfig config = shortDeadlines();
+        // Rank 1 differs from rank 0 in secret, then in stage attempt: the driver never matches their streams.
+        GroupMember[][] pairs = {
+                {new GroupMember("job", 1, 0, 0, 2), new GroupMember("job", 2, 0, 1, 2)},
+                {new GroupMember("job", 1, 3, 0, 2), new GroupMember("job", 1, 4, 1, 2)},
+        };
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try {
+            for (GroupMember[] pair : pairs) {
+                List<CollectiveBinding> bindings = List.of(AeronCollective.bind(config, pair[0]),
+                        AeronCollective.bind(config, pair[1]));
+                List<Endpoint> endpoints = bindings.stream().map(CollectiveBinding::localEndpoint).toList();
+                Future<AeronCollective> zero = threads.submit(() -> bindings.get(0).connect(endpoints));
+                Future<AeronCollective> one = threads.submit(() -> bindings.get(1).connect(endpoints));
+                assertEquals(List.of(1), assertInstanceOf(CollectiveTimeoutException.class, failureOf(zero)).silentRanks());
+                assertEquals(List.of(0), assertInstanceOf(CollectiveTimeoutException.class, failureOf(one)).silentRanks());
+                bindings.forEach(CollectiveBinding::close);
+            }
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    @Test
+    void ranksThatDisagreeOnTheOperationFailWithTheReason() throws Exception {
+        try (InProcessGroup group = InProcessGroup.open(2, shortDeadlines())) {
+            AeronCollective zero = group.rank(0);
+            AeronCollective one = group.rank(1);
+            Future<?> reducing = group.submit(0, () -> {
+                zero.allReduce(new float[10], ReduceOp.SUM);
+                return null;
+            });
+            Future<?> broadcasting = group.submit(1, () -> {
+                one.broadcast(new float[10], 0, 10, 0);
+                return null;
+            });
+            for (Future<?> future : List.of(reducing, broadcasting)) {
+                Throwable failure = failureOf(future);
+                assertInstanceOf(CollectiveException.class, failure);
+                assertTrue(failure.getMessage().contains("must call the same collectives in the same order"),
+                        failure.getMessage());
+            }
+        }
+        try (InProcessGroup group = InProcessGroup.open(2, shortDeadlines())) {
+            List<Future<?>> calls = new ArrayList<>();
+            for (int rank = 0; rank < 2; rank++) {
+                AeronCollective collective = group.rank(rank);
+                int length = 100 + rank;
+                calls.add(group.submit(rank, () -> {
+                    collective.allReduce(new float[length], ReduceOp.SUM);
+                    return null;
+                }));
+            }
+            for (Future<?> future : calls) {
+                Throwable failure = failureOf(future);
+                assertTrue(failure.getMessage().contains("must pass the same length"), failure.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void anInterruptEndsTheOperationAndKeepsTheFlag() throws Exception {
+        try (InProcessGroup group = InProcessGroup.open(2, InProcessGroup.testConfig().operationTimeoutMs(60_000)
+                .build())) {
+            AeronCollective zero = group.rank(0);
+            AtomicReference<Thread> owner = new AtomicReference<>();
+            AtomicBoolean flagKept = new AtomicBoolean();
+            Future<?> waiting = group.submit(0, () -> {
+                owner.set(Thread.currentThread());
+                try {
+                    zero.allReduce(new float[10], ReduceOp.SUM);
+                } finally {
+                    flagKept.set(Thread.interrupted());
+                }
+                return null;
+            });
+            while (owner.get() == null || zero.stats().framesSent() == 0) {
+                Thread.onSpinWait(); // wait until rank 0 announced its arrival, i.e. is inside the operation
+            }
+            owner.get().interrupt();
+            Throwable failure = failureOf(waiting);
+            assertTrue(failure.getMessage().contains("interrupted"), failure.getMessage());
+            assertTrue(flagKept.get(), "the interrupt flag is still set for the caller");
+        }
+    }
+
+    /**
+     * An impostor that knows the secret (so the driver lets its streams through) but stamps its frames
+     * with another stage attempt or job: rank 0 rejects and counts every frame, never mixes them into
+     * its buffer, and finally names rank 1, which in its eyes never arrived.
+     */
+    @Test
+    void framesOfAnotherAttemptOrJobAreRejectedCountedAndNotMixedIn() throws Exception {
+        CollectiveConfig config = InProcessGroup.testConfig().transport(TransportMode.UDP)
+                .operationTimeoutMs(SHORT_TIMEOUT_MS).heartbeatIntervalMs(50).build();
+        String jobId = "guarded";
+        long secret = 99;
+        long attempt = 5;
+        LinkIds ids = new LinkIds(secret, LinkIds.jobHash(jobId), attempt, 2);
+        CollectiveBinding binding = AeronCollective.bind(config, new GroupMember(jobId, secret, attempt, 0, 2));
+        ExecutorService rankZero = Executors.newSingleThreadExecutor();
+        try (MediaDrivers.Handle driver = MediaDrivers.acquire(config);
+             Aeron impostor = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.directory()))) {
+            long tag = impostor.nextCorrelationId();
+            Subscription control = impostor.addSubscription(new ChannelUriStringBuilder().media("udp")
+                    .endpoint("127.0.0.1:0").tags(Long.toString(tag))
+                    .sessionId(ids.sessionId(Wire.LINK_CONTROL, 0, 1)).build(), ids.streamId(Wire.LINK_CONTROL, 1));
+            Subscription data = impostor.addSubscription(new ChannelUriStringBuilder().media("udp")
+                    .tags(Long.toString(tag)).sessionId(ids.sessionId(Wire.LINK_DATA, 0, 1)).build(),
+                    ids.streamId(Wire.LINK_DATA, 1));
+            while (control.localSocketAddresses().isEmpty()) {
+                Thread.onSpinWait();
+            }
+            String address = control.localSocketAddresses().get(0);
+            Endpoint impostorEndpoint = new Endpoint(1, "127.0.0.1",
+                    Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)), "impostor");
+            String target = binding.localEndpoint().socketAddress();
+            ExclusivePublication controlOut = impostor.addExclusivePublication(new ChannelUriStringBuilder()
+                    .media("udp").endpoint(target).sessionId(ids.sessionId(Wire.LINK_CONTROL, 1, 0)).build(),
+                    ids.streamId(Wire.LINK_CONTROL, 0));
+            ExclusivePublication dataOut = impostor.addExclusivePublication(new ChannelUriStringBuilder()
+                    .media("udp").endpoint(target).sessionId(ids.sessionId(Wire.LINK_DATA, 1, 0))
+                    .termLength(config.termLengthBytes()).build(), ids.streamId(Wire.LINK_DATA, 0));
+
+            List<Endpoint> endpoints = List.of(binding.localEndpoint(), impostorEndpoint);
+            AeronCollective zero = rankZero.submit(() -> binding.connect(endpoints))
+                    .get(InProcessGroup.WAIT_SECONDS, TimeUnit.SECONDS);
+            assertTrue(data.imageCount() == 1 && control.imageCount() == 1, "rank 0 connected to the impostor");
+
+            float[] buffer = {1, 2, 3, 4};
+            Future<?> reducing = rankZero.submit(() -> {
+                zero.allReduce(buffer, ReduceOp.SUM);
+                return null;
+            });
+            long jobHash = LinkIds.jobHash(jobId);
+            long[][] identities = {{jobHash, attempt - 1}, {LinkIds.jobHash("another job"), attempt}};
+            for (long[] identity : identities) {
+                offer(controlOut, frame(identity[0], identity[1], FrameHeader.TYPE_CONTROL, Wire.ENCODING_NONE, 0));
+                // Reduce-scatter step 0 of 2 ranks: rank 0 expects segment 0 (elements 0..1) from rank 1.
+                offer(dataOut, frame(identity[0], identity[1], FrameHeader.TYPE_DATA, Wire.ENCODING_F32, 2));
+            }
+            CollectiveTimeoutException timeout = assertInstanceOf(CollectiveTimeoutException.class, failureOf(reducing));
+            assertEquals(List.of(1), timeout.silentRanks(), timeout.getMessage());
+            assertEquals(4, zero.stats().rejectedFrames(), "two control and two data frames rejected");
+            assertArrayEquals(new float[]{1, 2, 3, 4}, buffer, "nothing of the foreign frames was added");
+            rankZero.submit(zero::close).get(InProcessGroup.WAIT_SECONDS, TimeUnit.SECONDS);
+        } finally {
+            binding.close();
+            rankZero.shutdownNow();
+        }
+    }
+
+    private static UnsafeBuffer frame(long jobHash, long attempt, byte frameType, byte encoding, int values) {
+        UnsafeBuffer buffer = new UnsafeBuffer(ByteBuffer.allocateDirect(FrameHeader.LENGTH + values * Float.BYTES));
+        FrameHeader header = new FrameHeader().wrap(buffer, 0);
+        header.writeIdentity(frameType, Wire.OP_ALL_REDUCE_SUM, encoding, 1, 0, jobHash, attempt, 1, 0);
+        if (frameType == FrameHeader.TYPE_CONTROL) {
+            header.writeControl(Wire.PHASE_ARRIVED, Wire.NO_RANK, Wire.NO_RANK, 4);
+        } else {
+            header.writeData(0, 0, 0, 4, values);
+            for (int i = 0; i < values; i++) {
+                buffer.putFloat(FrameHeader.LENGTH + i * Float.BYTES, 1000f);
+            }
+        }
+        return buffer;
+    }
+
+    private static void offer(ExclusivePublication publication, UnsafeBuffer frame) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (publication.offer(frame) < 0) {
+            if (System.nanoTime() > deadline) {
+                fail("could not publish the foreign frame: " + publication.channel());
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /** A publication with a session id the group does not derive never reaches a rank (the driver drops it). */
+    @Test
+    void aStrayPublicationNeverConnectsAndDoesNotDisturbTheGroup() throws Exception {
+        CollectiveConfig config = InProcessGroup.testConfig().transport(TransportMode.UDP).build();
+        try (InProcessGroup group = InProcessGroup.open(2, config, "job", 1234, 0, SystemNanoClock.INSTANCE);
+             MediaDrivers.Handle driver = MediaDrivers.acquire(config);
+             Aeron stranger = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.directory()))) {
+            LinkIds otherJob = new LinkIds(4321, LinkIds.jobHash("job"), 0, 2);
+            LinkIds sameJob = new LinkIds(1234, LinkIds.jobHash("job"), 0, 2);
+            // Right stream, wrong session: what a job with another secret would send.
+            ExclusivePublication stray = stranger.addExclusivePublication(new ChannelUriStringBuilder().media("udp")
+                    .endpoint(group.rank(0).localEndpoint().socketAddress())
+                    .sessionId(otherJob.sessionId(Wire.LINK_DATA, 1, 0)).build(), sameJob.streamId(Wire.LINK_DATA, 0));
+            UnsafeBuffer junk = frame(LinkIds.jobHash("job"), 0, FrameHeader.TYPE_DATA, Wire.ENCODING_F32, 2);
+            AtomicBoolean running = new AtomicBoolean(true);
+            AtomicBoolean everConnected = new AtomicBoolean();
+            Thread spammer = new Thread(() -> {
+                while (running.get()) {
+                    stray.offer(junk);
+                    everConnected.compareAndSet(false, stray.isConnected());
+                    Thread.onSpinWait();
+                }
+            });
+            spammer.start();
+            try {
+                for (int round = 0; round < 20; round++) {
+                    List<float[]> results = group.run(c -> {
+                        float[] data = {c.rank() + 1, 10, 100};
+                        c.allReduce(data, ReduceOp.SUM);
+                        return data;
+                    });
+                    for (float[] result : results) {
+                        assertArrayEquals(new float[]{3, 20, 200}, result);
+                    }
+                }
+            } finally {
+                running.set(false);
+                spammer.join();
+            }
+            assertFalse(everConnected.get(), "the stray publication was never accepted by a subscriber");
+            assertEquals(0, group.rank(0).stats().rejectedFrames(), "its frames never even reached rank 0");
+        }
+    }
+}
