@@ -26,6 +26,7 @@ import os
 import socket
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -80,6 +81,8 @@ def cores():
 
 
 def rank_main(rank, args, port, launch_wall, out_dir):
+    # DDP warns once that conv1's 1-channel gradient layout differs from its bucket view: harmless copy.
+    warnings.filterwarnings("ignore", message=".*Grad strides do not match bucket view strides.*")
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=args.replicas,

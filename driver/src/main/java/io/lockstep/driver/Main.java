@@ -33,6 +33,8 @@ public final class Main implements Runnable {
         CommandLine cli = new CommandLine(new Main());
         Subcommands.addTo(cli);
         cli.setDefaultValueProvider(OptionSources.fromArgs(args));
+        // A flag given twice takes its last value, so a command can be extended by appending flags.
+        cli.setOverwrittenOptionsAllowed(true);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof UserError || e instanceof IllegalArgumentException) {
                 commandLine.getErr().println("lockstep: error: " + e.getMessage());

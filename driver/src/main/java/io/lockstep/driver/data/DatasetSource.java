@@ -2,12 +2,16 @@ package io.lockstep.driver.data;
 
 import io.lockstep.models.InputShape;
 import io.lockstep.worker.data.AugmentRandom;
+import io.lockstep.worker.data.BadRecordException;
+import io.lockstep.worker.data.BadRecordPolicy;
 import io.lockstep.worker.data.ChannelStatistics;
 import io.lockstep.worker.data.ImageTransform;
 import io.lockstep.worker.data.LabeledRecord;
 import io.lockstep.worker.data.Normalizer;
 import io.lockstep.worker.data.RecordDecoder;
+import io.lockstep.worker.data.RecordFormat;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,8 +25,9 @@ import java.util.List;
  *   <li>CIFAR-10 / CIFAR-100 binary files ({@link CifarDataset});</li>
  *   <li>otherwise, a directory with sub-folders: an image folder ({@link ImageFolderDataset}).</li>
  * </ul>
- * then settles the model's input ({@link ImageTransform}) from the options and the images. All reading
- * happens on the calling thread; the records are kept in memory.
+ * then settles the model's input ({@link ImageTransform}) from the options and the images. The call
+ * blocks until every record is in memory (image folders are read by a pool of
+ * {@code --read-threads} threads, each file with a deadline); the result is immutable.
  */
 public final class DatasetSource {
     private static final Logger LOG = LoggerFactory.getLogger(DatasetSource.class);
@@ -77,7 +82,7 @@ public final class DatasetSource {
         if (IdxDataset.present(files)) {
             return IdxDataset.read(files, options.numClasses());
         }
-        org.apache.hadoop.fs.Path cifar = CifarDataset.locate(files);
+        Path cifar = CifarDataset.locate(files);
         if (cifar != null) {
             return CifarDataset.read(files, cifar);
         }
@@ -129,7 +134,8 @@ public final class DatasetSource {
         }
         Normalizer normalizer;
         if (options.autoNormalize()) {
-            normalizer = computeNormalizer(content.recordFormat(), plain, content.train(), DatasetOptions.AUTO_NORMALIZE_MAX_IMAGES);
+            normalizer = computeNormalizer(content.recordFormat(), plain, content.train(), DatasetOptions.AUTO_NORMALIZE_MAX_IMAGES,
+                    options.badRecords());
             LOG.info("--normalize auto: training set statistics {}", normalizer.format());
         } else {
             normalizer = options.explicitNormalizer();
@@ -143,32 +149,37 @@ public final class DatasetSource {
 
     /**
      * Per-channel mean and std of the training images as the model sees them (converted and resized,
-     * not augmented). Beyond {@code maxImages} a fixed-seed sample is used, so the result is reproducible.
+     * not augmented). Beyond {@code maxImages} a fixed-seed sample is used, so the result is
+     * reproducible. A record that cannot be decoded fails the computation naming its file, or under
+     * {@link BadRecordPolicy#SKIP} is left out of it.
      */
-    public static Normalizer computeNormalizer(io.lockstep.worker.data.RecordFormat format, ImageTransform plain,
-                                               List<LabeledRecord> train, int maxImages) {
+    public static Normalizer computeNormalizer(RecordFormat format, ImageTransform plain, List<LabeledRecord> train, int maxImages,
+                                               BadRecordPolicy policy) {
         ImageTransform unnormalized = plain.deterministic().withNormalizer(null);
-        RecordDecoder decoder = new RecordDecoder(format, unnormalized);
-        float[] image = new float[decoder.outputSize()];
         ChannelStatistics statistics = new ChannelStatistics(unnormalized.channels());
         int plane = unnormalized.height() * unnormalized.width();
         int n = train.size();
-        if (n <= maxImages) {
-            for (LabeledRecord record : train) {
-                decoder.decode(record, null, image, 0);
-                statistics.add(image, 0, plane);
-            }
-        } else {
-            // A fixed-seed sample with replacement: reproducible, and uniform over the training set.
-            AugmentRandom sample = new AugmentRandom(0, 0, 0, 0);
-            for (int i = 0; i < maxImages; i++) {
-                decoder.decode(train.get(sample.nextInt(n)), null, image, 0);
+        // Beyond maxImages: a fixed-seed sample with replacement, reproducible and uniform over the training set.
+        AugmentRandom sample = n > maxImages ? new AugmentRandom(0, 0, 0, 0) : null;
+        int count = sample == null ? n : maxImages;
+        try (RecordDecoder decoder = new RecordDecoder(format, unnormalized)) {
+            float[] image = new float[decoder.outputSize()];
+            for (int i = 0; i < count; i++) {
+                LabeledRecord record = train.get(sample == null ? i : sample.nextInt(n));
+                try {
+                    decoder.decode(record, null, image, 0);
+                } catch (BadRecordException e) {
+                    if (policy == BadRecordPolicy.SKIP) {
+                        continue;
+                    }
+                    throw new DatasetException("--normalize auto: " + e.getMessage(), e);
+                }
                 statistics.add(image, 0, plane);
             }
         }
         try {
             return statistics.toNormalizer();
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | IllegalStateException e) {
             throw new DatasetException("--normalize auto: " + e.getMessage(), e);
         }
     }

@@ -217,7 +217,7 @@ final class ImageFolderDataset {
                         continue;
                     }
                     if (e.getCause() instanceof BadRecordException bad) {
-                        throw new DatasetException(files.uri() + "/" + bad.getMessage(), bad);
+                        throw new DatasetException(files.uri().replaceAll("/+$", "") + "/" + bad.getMessage(), bad);
                     }
                     if (e.getCause() instanceof DatasetException d) {
                         throw d;
@@ -239,9 +239,10 @@ final class ImageFolderDataset {
             }
             for (int label = 0; label < classes.size(); label++) {
                 if (!perClass.containsKey(label)) {
-                    throw new DatasetException("class '" + classes.get(label) + "' has no readable training images"
-                            + (skipped.isEmpty() ? "" : " (" + skipped.size() + " records were skipped)")
-                            + "; add images to its folder or remove it");
+                    throw new DatasetException("class '" + classes.get(label) + "' has no training images left"
+                            + (skipped.isEmpty() ? "" : " (" + skipped.size() + " records were skipped as unreadable)")
+                            + "; without train/ and val/ folders a class of very few images can lose them all to the test split"
+                            + " (--val-fraction); add images to its folder or remove it");
                 }
             }
         } finally {

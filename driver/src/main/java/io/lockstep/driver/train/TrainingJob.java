@@ -250,23 +250,27 @@ public final class TrainingJob {
      * {@code --slot-wait-ms}, then report how many slots were needed and found.
      */
     private void checkSlots(JavaSparkContext sc, int replicas) {
-        int taskCpus = sc.getConf().getInt("spark.task.cpus", 1);
         long deadline = System.nanoTime() + (sc.master().startsWith("local") ? 0 : config.slotWaitMs() * 1_000_000L);
-        int slots = sc.defaultParallelism() / Math.max(1, taskCpus);
+        int slots = concurrentTaskSlots(sc);
         while (slots < replicas && System.nanoTime() < deadline) {
             try {
-                Thread.sleep(200); // polling Spark's registered cores; there is no event to await here
+                Thread.sleep(200); // polling Spark's registered executors; there is no event to await here
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for executors", e);
             }
-            slots = sc.defaultParallelism() / Math.max(1, taskCpus);
+            slots = concurrentTaskSlots(sc);
         }
         if (slots < replicas) {
             throw new UserError("--replicas " + replicas + " needs " + replicas + " task slots at once, but the cluster offers "
-                    + slots + " (" + sc.defaultParallelism() + " cores / spark.task.cpus=" + taskCpus + ", after waiting "
-                    + config.slotWaitMs() + " ms for executors); add executors or cores, or lower --replicas");
+                    + slots + " (registered executors' cores / spark.task.cpus, after waiting up to " + config.slotWaitMs()
+                    + " ms for executors); add executors or cores, or lower --replicas");
         }
+    }
+
+    /** The number Spark's own barrier-stage check uses: tasks the registered executors can run at once. */
+    private static int concurrentTaskSlots(JavaSparkContext sc) {
+        return sc.sc().maxNumConcurrentTasks(sc.sc().resourceProfileManager().defaultResourceProfile());
     }
 
     private int threadsPerReplica(JavaSparkContext sc, int replicas) {

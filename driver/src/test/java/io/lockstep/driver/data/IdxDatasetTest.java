@@ -1,6 +1,7 @@
 package io.lockstep.driver.data;
 
 import io.lockstep.models.InputShape;
+import io.lockstep.worker.data.BadRecordPolicy;
 import io.lockstep.worker.data.LabeledRecord;
 import io.lockstep.worker.data.Normalizer;
 import org.apache.hadoop.conf.Configuration;
@@ -54,7 +55,8 @@ class IdxDatasetTest {
             assertEquals(200, test[c], "test images of class " + c);
         }
         // Fashion-MNIST's published training-set statistics: mean 0.2860, std 0.3530.
-        Normalizer stats = DatasetSource.computeNormalizer(shipped.recordFormat(), shipped.transform(), shipped.train(), 100_000);
+        Normalizer stats = DatasetSource.computeNormalizer(shipped.recordFormat(), shipped.transform(), shipped.train(), 100_000,
+                BadRecordPolicy.FAIL);
         assertEquals(0.2860, stats.mean()[0], 0.01);
         assertEquals(0.3530, stats.std()[0], 0.01);
         for (LabeledRecord r : shipped.train()) {

@@ -99,6 +99,7 @@ public final class AeronCollective implements Collective {
     private RingOperation active;
     private String protocolFailure;
     private int protocolFailurePeer = Wire.NO_RANK;
+    private int abortingPeer = Wire.NO_RANK;
     private CollectiveException brokenBy;
     private boolean closed;
     private long loopNowNs;
@@ -419,6 +420,9 @@ public final class AeronCollective implements Collective {
                 if (protocolFailure != null) {
                     throw new CollectiveException(describe(op) + " failed: " + protocolFailure);
                 }
+                if (abortingPeer != Wire.NO_RANK) {
+                    throw peerGaveUp(op, abortingPeer, now);
+                }
                 if (op.complete(peers, identity.opSeq) && (dataSender == null || !dataSender.hasPending())
                         && !anyArrivalPending()) {
                     break;
@@ -439,9 +443,11 @@ public final class AeronCollective implements Collective {
             }
         } catch (CollectiveException e) {
             brokenBy = e;
+            tellPeersWeGaveUp(e);
             throw e;
         } catch (RuntimeException e) {
             brokenBy = new CollectiveException(describe(op) + " failed: " + e, e);
+            tellPeersWeGaveUp(brokenBy);
             throw brokenBy;
         } finally {
             active = null;
@@ -449,6 +455,21 @@ public final class AeronCollective implements Collective {
         control.announceCompletion();
         counters.operations++;
         counters.operationNanos += clock.nanoTime() - started;
+    }
+
+    /** Peers waiting in the same operation learn at once why it cannot finish, instead of at their deadline. */
+    private void tellPeersWeGaveUp(CollectiveException failure) {
+        if (size == 1) {
+            return;
+        }
+        if (failure instanceof CollectiveTimeoutException timeout) {
+            control.announceAbort(timeout.silentRanks().isEmpty() ? Wire.NO_RANK : timeout.silentRanks().get(0),
+                    Wire.ABORT_TIMEOUT);
+        } else if (failure instanceof PeerLostException lost) {
+            control.announceAbort(lost.lostRanks().get(0), Wire.ABORT_PEER_LOST);
+        } else {
+            control.announceAbort(protocolFailurePeer, Wire.ABORT_OTHER);
+        }
     }
 
     private boolean anyArrivalPending() {
@@ -546,6 +567,12 @@ public final class AeronCollective implements Collective {
         if (op == null || protocolFailure != null || peers.opSeq(peer) != identity.opSeq) {
             return;
         }
+        if (peers.aborted(peer, identity.opSeq)) {
+            if (abortingPeer == Wire.NO_RANK) {
+                abortingPeer = peer;
+            }
+            return;
+        }
         String where = " as operation #" + identity.opSeq + " (epoch " + identity.epoch + ", step " + identity.step + ")";
         if (peers.opType(peer) != op.opType()) {
             fail(peer, "rank " + peer + " called " + Wire.opName(peers.opType(peer)) + where + " where this rank called "
@@ -608,6 +635,45 @@ public final class AeronCollective implements Collective {
             throw new CollectiveException(describe(op) + " was interrupted (task cancelled?) while this rank "
                     + op.progress());
         }
+    }
+
+    /** A peer gave up on this operation: fail with its diagnosis and this rank's own view. */
+    private CollectiveException peerGaveUp(RingOperation op, int peer, long now) {
+        int culprit = peers.waitingFor(peer);
+        int reason = peers.root(peer);
+        List<Integer> neverArrived = new ArrayList<>();
+        for (int other = 0; other < size; other++) {
+            if (other != rank && other != peer && !peers.arrived(other, identity.opSeq)) {
+                neverArrived.add(other);
+            }
+        }
+        TreeSet<Integer> culprits = new TreeSet<>(neverArrived);
+        if (culprit >= 0 && culprit < size) {
+            culprits.add(culprit);
+        }
+        String why = switch (reason) {
+            case Wire.ABORT_TIMEOUT -> "its deadline passed";
+            case Wire.ABORT_PEER_LOST -> "a rank left the group";
+            default -> "it hit an error";
+        };
+        StringBuilder message = new StringBuilder(describe(op)).append(" failed: rank ").append(peer)
+                .append(" gave up on it (").append(why);
+        if (culprit >= 0 && culprit < size) {
+            message.append(", blaming rank ").append(culprit);
+        }
+        message.append(')');
+        if (!neverArrived.isEmpty()) {
+            message.append("; ranks ").append(neverArrived).append(" never entered it");
+        }
+        message.append("; this rank ").append(op.progress()).append(". Look at rank ").append(peer)
+                .append("'s log for its full report.");
+        if (reason == Wire.ABORT_TIMEOUT) {
+            return new CollectiveTimeoutException(message.toString(), new ArrayList<>(culprits));
+        }
+        if (reason == Wire.ABORT_PEER_LOST && !culprits.isEmpty()) {
+            return new PeerLostException(message.toString(), new ArrayList<>(culprits));
+        }
+        return new CollectiveException(message.toString());
     }
 
     private CollectiveTimeoutException timeout(RingOperation op, long started, long now) {

@@ -94,6 +94,25 @@ final class ControlPlane {
         }
     }
 
+    /**
+     * Tells every peer this rank gave up on the current operation, blaming {@code culprit} for
+     * {@code reason}: one attempt per peer, never throwing (the rank is already failing).
+     */
+    void announceAbort(int culprit, int reason) {
+        this.root = reason;
+        for (int rank = 0; rank < publications.length; rank++) {
+            if (publications[rank] != null) {
+                arrivalPending[rank] = false;
+                completionPending[rank] = false;
+                try {
+                    send(rank, Wire.PHASE_ABORTED, culprit);
+                } catch (RuntimeException e) {
+                    // The link is closed: that peer will learn from its own deadline.
+                }
+            }
+        }
+    }
+
     /** Retries announcements that found a link full; returns how many went out. */
     int flush() {
         int work = 0;

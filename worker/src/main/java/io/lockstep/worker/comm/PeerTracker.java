@@ -54,6 +54,11 @@ final class PeerTracker {
         return opSeq[rank] >= seq;
     }
 
+    /** The peer gave up on operation {@code seq}. */
+    boolean aborted(int rank, long seq) {
+        return opSeq[rank] == seq && phase[rank] == Wire.PHASE_ABORTED;
+    }
+
     /** The peer finished operation {@code seq}: it entered a later one or said it is done. */
     boolean done(int rank, long seq) {
         return opSeq[rank] > seq || opSeq[rank] == seq && phase[rank] == Wire.PHASE_DONE;
@@ -101,12 +106,15 @@ final class PeerTracker {
             case Wire.PHASE_ARRIVED -> "entered";
             case Wire.PHASE_WAITING -> "inside";
             case Wire.PHASE_DONE -> "finished";
+            case Wire.PHASE_ABORTED -> "gave up on";
             default -> "phase " + phase[rank] + " of";
         };
         StringBuilder text = new StringBuilder()
                 .append("rank ").append(rank).append(": ").append(state).append(' ')
                 .append(Wire.opName(opType[rank])).append(" #").append(opSeq[rank]);
-        if (phase[rank] != Wire.PHASE_DONE && waitingFor[rank] != Wire.NO_RANK) {
+        if (phase[rank] == Wire.PHASE_ABORTED && waitingFor[rank] != Wire.NO_RANK) {
+            text.append(", blaming rank ").append(waitingFor[rank]);
+        } else if (phase[rank] != Wire.PHASE_DONE && waitingFor[rank] != Wire.NO_RANK) {
             text.append(", waiting for rank ").append(waitingFor[rank]);
         }
         return text.append(", heard ").append((nowNs - lastHeardNs[rank]) / 1_000_000).append(" ms ago").toString();

@@ -23,6 +23,13 @@ final class Wire {
     static final byte PHASE_WAITING = 2;
     /** A rank finished an operation: it holds everything it needed from its peers. */
     static final byte PHASE_DONE = 3;
+    /** A rank gave up on an operation; the frame names the rank it blames and why. */
+    static final byte PHASE_ABORTED = 4;
+
+    /** Why a rank gave up (carried in the root field of an aborted frame). */
+    static final int ABORT_TIMEOUT = 1;
+    static final int ABORT_PEER_LOST = 2;
+    static final int ABORT_OTHER = 3;
 
     /** The ring link carrying operation payloads from a rank to its successor. */
     static final int LINK_DATA = 0;

@@ -3,6 +3,7 @@ package io.lockstep.worker.data;
 import io.lockstep.models.InputShape;
 import io.lockstep.worker.train.BatchDecoder;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
@@ -30,9 +31,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *
  * <p>Thread-safety: {@link #decode} may be called from several threads at once (each call uses its
  * own scratch {@link RecordDecoder}); it allocates per batch the output arrays (features straight
- * off-heap), one image of scratch and one decoder, nothing per image beyond ImageIO's decoded picture. Under {@link BadRecordPolicy#SKIP} a
- * record that fails to decode is left out of its batch and recorded in {@link #skipped()}; a batch
- * whose every record fails still throws, because an empty batch cannot be trained on.
+ * off-heap, outside any ND4J workspace, so a batch may be queued and outlive the caller's scope),
+ * one image of scratch and one decoder; nothing per image beyond ImageIO's decoded picture.
+ * Under {@link BadRecordPolicy#SKIP} a record that fails to decode is left out of its batch and
+ * recorded in {@link #skipped()}; a batch whose every record fails still throws, because an empty
+ * batch cannot be trained on.
  */
 public final class ImageBatchDecoder implements BatchDecoder<LabeledRecord> {
     @Serial
@@ -85,7 +88,8 @@ public final class ImageBatchDecoder implements BatchDecoder<LabeledRecord> {
         if (records.isEmpty()) {
             throw new IllegalArgumentException("cannot decode an empty batch (epoch " + epoch + ", rank " + rank + ", step " + step + ")");
         }
-        try (RecordDecoder decoder = new RecordDecoder(format, transform)) {
+        try (MemoryWorkspace outside = Nd4j.getMemoryManager().scopeOutOfWorkspaces();
+             RecordDecoder decoder = new RecordDecoder(format, transform)) {
             return decode(decoder, records, training, seed, epoch, rank, step);
         }
     }

@@ -14,7 +14,7 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastSubOp;
 import org.nd4j.linalg.api.shape.Shape;
@@ -26,15 +26,16 @@ import java.util.Arrays;
  * The layer of {@link SyncBatchNormalization}: BatchNorm whose training-time statistics are those of
  * the global batch of all replicas, as PyTorch's {@code SyncBatchNorm} computes them.
  *
- * <p><b>Training forward.</b> Per channel, the local Σ(x−s) and Σ(x−s)² (shifted by the running mean
- * s, identical on every replica, so E[x²]−E[x]² does not cancel) and the local count are accumulated
- * in double into one buffer of 2C+1 values and all-reduced (SUM) in one message. The global mean and
- * biased variance (clamped at 0) normalize: x̂ = (x−μ)/√(σ²+eps), y = γx̂+β, computed by libnd4j's
- * fused {@code batchnorm} op given μ and σ² (OneDNN's kernel in float). Nothing but the per-channel
- * global statistics is kept for the backward: x̂ is recomputed there from the layer input.
+ * <p><b>Training forward.</b> Per channel, the local Σ(x−s) and Σ(x−s)² — shifted by the running
+ * mean s, identical on every replica, so Σ(x−s)²/n − (Σ(x−s)/n)² does not cancel — and the local count
+ * go into one double buffer of 2C+1 values, all-reduced (SUM) in one message. Locally, Σx is summed
+ * in double (a float sum of 50k activations around 1000 is off by ~1e-2) and Σ(x−x̄)² comes from
+ * libnd4j's variance op (Welford-accurate even in float); Σ(x−s)² = Σ(x−x̄)² + (Σ(x−s))²/n_local. The
+ * global mean and biased variance (clamped at 0) normalize: x̂ = (x−μ)/√(σ²+eps), y = γx̂+β, element
+ * work in the network data type. x̂ is kept for the backward in the INPUT workspace.
  *
  * <p><b>Backward.</b> With dy the gradient of the loss summed over the minibatch (DL4J's convention),
- * the local Σdy and Σdy·x̂ (accumulated in double) are all-reduced in one message of 2C values, and
+ * the local Σdy and Σdy·x̂ are all-reduced in one message of 2C doubles, and
  * dx = γ/√(σ²+eps) · (dy − Σdy/n − x̂·Σ(dy·x̂)/n) with n the global count. dγ = Σdy·x̂ and dβ = Σdy are
  * the <em>local</em> sums: the sum over replicas of the local values is the global batch's gradient,
  * so after DL4J's updater divides by the local batch size B, averaging over N replicas of equal B
@@ -81,6 +82,8 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
     private double globalCount;
     private long localCount;
     private boolean backwardPending;
+    /** x̂ of the last training forward (INPUT workspace or detached); null for an empty local batch. */
+    private INDArray normalized;
     private long communicationNanos;
     private long communications;
 
@@ -173,50 +176,43 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
     }
 
     private INDArray trainingForward(INDArray x, LayerWorkspaceMgr workspaceMgr) {
-        channelAxis(x);
+        int axis = channelAxis(x);
         exchangeForwardStatistics(x);
         backwardPending = true;
+        normalized = null;
         if (localCount == 0) {
             return Nd4j.create(dataType, x.shape());
         }
-        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, x.shape(), 'c');
+        INDArray in = x.castTo(dataType);
+        if (!Shape.strideDescendingCAscendingF(in)) {
+            in = in.dup('c'); // as DL4J's BatchNorm: broadcast ops mishandle some permuted views
+        }
+        // Kept until backprop: INPUT outlives this layer's working memory (ComputationGraph keeps it
+        // open through the backward pass; with no workspaces it is a plain array).
+        normalized = workspaceMgr.createUninitialized(ArrayType.INPUT, dataType, in.shape(), 'c');
+        Nd4j.getExecutioner().exec(new BroadcastSubOp(in, vector(globalMean), normalized, axis));
+        Nd4j.getExecutioner().exec(new BroadcastMulOp(normalized, vector(invStd), normalized, axis));
+
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, in.shape(), 'c');
         if (layerConf().isLockGammaBeta()) {
-            normalize(x, constant(layerConf().getGamma()), constant(layerConf().getBeta()), out);
+            out.assign(normalized);
+            if (layerConf().getGamma() != 1.0) {
+                out.muli(layerConf().getGamma());
+            }
+            if (layerConf().getBeta() != 0.0) {
+                out.addi(layerConf().getBeta());
+            }
         } else {
-            normalize(x, getParam(BatchNormalizationParamInitializer.GAMMA),
-                    getParam(BatchNormalizationParamInitializer.BETA), out);
+            Nd4j.getExecutioner().exec(new BroadcastMulOp(normalized,
+                    getParam(BatchNormalizationParamInitializer.GAMMA), out, axis));
+            Nd4j.getExecutioner().exec(new BroadcastAddOp(out, getParam(BatchNormalizationParamInitializer.BETA), out, axis));
         }
         return out;
     }
 
-    /**
-     * {@code out = scale·(x − μ)/√(σ² + eps) + offset} per channel with the GLOBAL μ, σ² of the last
-     * training forward, in the network data type, by libnd4j's fused {@code batchnorm} op (OneDNN's
-     * kernel for float). Scale and offset are always given: OneDNN rejects the op without them.
-     */
-    private void normalize(INDArray x, INDArray scale, INDArray offset, INDArray out) {
-        INDArray in = Shape.hasDefaultStridesForShape(x) ? x : x.dup('c');
-        int axis = channelAxis(in);
-        if (in.rank() == 2) {
-            in = in.reshape('c', in.size(0), in.size(1), 1, 1);
-            out = out.reshape('c', out.size(0), out.size(1), 1, 1);
-            axis = 1;
-        }
-        DynamicCustomOp op = DynamicCustomOp.builder("batchnorm")
-                .addInputs(in, vector(globalMean), vector(globalVariance), scale, offset)
-                .addOutputs(out)
-                .addIntegerArguments(1, 1, axis)
-                .addFloatingPointArguments(layerConf().getEps())
-                .build();
-        Nd4j.exec(op);
-    }
-
+    /** A per-channel vector in the network data type. */
     private INDArray vector(double[] values) {
         return Nd4j.createFromArray(values).castTo(dataType);
-    }
-
-    private INDArray constant(double value) {
-        return Nd4j.valueArrayOf(new long[] {channels}, value, dataType);
     }
 
     /**
@@ -228,20 +224,15 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         Arrays.fill(statistics, 0.0);
         long local = 0;
         if (x != null && !x.isEmpty()) {
-            int axis = channelAxis(x);
             int[] reduceDims = reductionDims(x);
             local = x.length() / channels;
-            // Sums in double over x − s (s: the running mean, identical on every replica), so
-            // Σ(x−s)²/n − (Σ(x−s)/n)² neither cancels nor loses the float input's precision.
-            INDArray centered = Nd4j.createUninitialized(DataType.DOUBLE, x.shape(), 'c').assign(x);
-            Nd4j.getExecutioner().exec(new BroadcastSubOp(centered, Nd4j.createFromArray(runningMean), centered, axis));
-            INDArray sum = centered.sum(reduceDims);
-            // Not ND4J's SquaredNorm: on a [1, C] input reduced over dimension 0 it returns the values
-            // unsquared (M2.1), which breaks a replica holding a single dense example.
-            INDArray sumSquares = centered.mul(centered).sum(reduceDims);
+            INDArray sum = x.castTo(DataType.DOUBLE).sum(reduceDims);
+            INDArray variance = x.var(false, reduceDims);
             for (int c = 0; c < channels; c++) {
-                statistics[c] = sum.getDouble(c);
-                statistics[channels + c] = sumSquares.getDouble(c);
+                double shiftedSum = sum.getDouble(c) - local * runningMean[c];
+                double localVariance = local == 1 ? 0.0 : Math.max(0.0, variance.getDouble(c));
+                statistics[c] = shiftedSum;
+                statistics[channels + c] = local * localVariance + shiftedSum * shiftedSum / local;
             }
         }
         statistics[2 * channels] = local;
@@ -282,15 +273,12 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         }
         Arrays.fill(gradientSums, 0.0);
         int axis = channelAxis(epsilon);
-        INDArray x = null;
+        INDArray dy = null;
         if (local > 0) {
             int[] reduceDims = reductionDims(epsilon);
-            x = input.castTo(dataType);
-            INDArray normalized = Nd4j.createUninitialized(dataType, x.shape(), 'c');
-            normalize(x, constant(1.0), constant(0.0), normalized);
-            INDArray dy = epsilon.castTo(DataType.DOUBLE);
+            dy = epsilon.castTo(dataType);
             INDArray sumDy = dy.sum(reduceDims);
-            INDArray sumDyXhat = dy.mul(normalized.castTo(DataType.DOUBLE)).sum(reduceDims);
+            INDArray sumDyXhat = dy.mul(normalized).sum(reduceDims);
             for (int c = 0; c < channels; c++) {
                 gradientSums[c] = sumDy.getDouble(c);
                 gradientSums[channels + c] = sumDyXhat.getDouble(c);
@@ -302,20 +290,20 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
 
         INDArray epsilonOut;
         if (local > 0) {
-            // dx = s·(dy − a − b·x̂) with s = γ·invStd, a = Σdy/n, b = Σdy·x̂/n (global sums and count)
-            //    = s·dy + batchnorm(x; scale −s·b, offset −s·a).
+            // dx = s·(dy − a − b·x̂) with s = γ·invStd, a = Σdy/n, b = Σdy·x̂/n (global sums and count).
             double n = globalCount;
             gammaValues(scratch);
             for (int c = 0; c < channels; c++) {
                 scratch[c] *= invStd[c];
-                dxScale[c] = -scratch[c] * gradientSums[channels + c] / n;
-                dxOffset[c] = -scratch[c] * gradientSums[c] / n;
+                dxOffset[c] = gradientSums[c] / n;
+                dxScale[c] = gradientSums[channels + c] / n;
             }
+            // x̂ is not needed after this: overwrite it in place.
+            Nd4j.getExecutioner().exec(new BroadcastMulOp(normalized, vector(dxScale), normalized, axis));
+            normalized.rsubi(dy);
+            Nd4j.getExecutioner().exec(new BroadcastSubOp(normalized, vector(dxOffset), normalized, axis));
             epsilonOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, epsilon.shape(), 'c');
-            normalize(x, vector(dxScale), vector(dxOffset), epsilonOut);
-            INDArray scaledDy = Nd4j.createUninitialized(dataType, epsilon.shape(), 'c');
-            Nd4j.getExecutioner().exec(new BroadcastMulOp(epsilon.castTo(dataType), vector(scratch), scaledDy, axis));
-            epsilonOut.addi(scaledDy);
+            Nd4j.getExecutioner().exec(new BroadcastMulOp(normalized, vector(scratch), epsilonOut, axis));
         } else {
             epsilonOut = Nd4j.create(dataType, epsilon.shape());
         }
@@ -339,6 +327,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
                 ? BatchNormalizationParamInitializer.GLOBAL_LOG_STD : BatchNormalizationParamInitializer.GLOBAL_VAR;
         gradient.setGradientFor(varianceKey, gradientView(varianceKey));
         backwardPending = false;
+        normalized = null;
         this.gradient = gradient;
         return gradient;
     }
