@@ -14,8 +14,8 @@ import java.util.List;
 /**
  * A dataset read once on the driver: the records of the train and test splits (label + raw pixels or
  * encoded bytes), the class names (index = label; for image folders the sorted folder names), and
- * the {@link ImageTransform} that turns a record into the model's input. Immutable; the record lists
- * are unmodifiable and shared, not copied.
+ * the {@link ImageTransform} that turns a record into the model's input. Immutable: the record lists
+ * are unmodifiable, and the records (whose payload arrays must not be modified) are shared, not copied.
  *
  * <p>The transform (output shape, augmentation, normalization) belongs with the trained model:
  * store {@link #transform()} with it and evaluate with {@link #withTransform} of the stored one, so

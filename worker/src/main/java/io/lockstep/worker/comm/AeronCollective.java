@@ -61,6 +61,7 @@ public final class AeronCollective implements Collective {
     private static final int DATA_FRAGMENT_LIMIT = 32;
     private static final int MAX_FRAMES_PER_TURN = 8;
     private static final long CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final int CONTROL_POLL_MASK = 7;
 
     private final CollectiveConfig config;
     private final GroupMember member;
@@ -400,6 +401,7 @@ public final class AeronCollective implements Collective {
                 }
             }
             long lastHeartbeat = started;
+            int turn = 0;
             long nextCheck = started + CHECK_INTERVAL_NS;
             idle.reset();
             while (true) {
@@ -415,8 +417,11 @@ public final class AeronCollective implements Collective {
                 if (dataImage != null && !op.receivesDone()) {
                     work += dataImage.controlledPoll(dataHandler, DATA_FRAGMENT_LIMIT);
                 }
-                work += control.poll(loopNowNs);
-                work += control.flush();
+                // Control frames are rare: while payloads flow, look at them every few turns only.
+                if (work == 0 || (++turn & CONTROL_POLL_MASK) == 0) {
+                    work += control.poll(now);
+                    work += control.flush();
+                }
                 if (protocolFailure != null) {
                     throw new CollectiveException(describe(op) + " failed: " + protocolFailure);
                 }

@@ -18,6 +18,7 @@ import org.agrona.MutableDirectBuffer;
  */
 final class RingAllReduce extends RingOperation {
     private final long[] segmentStart;
+    private final Reducer reducer;
 
     private Object base;
     private long address;
@@ -39,6 +40,7 @@ final class RingAllReduce extends RingOperation {
     RingAllReduce(OpIdentity identity, int ringSize, int position, int chunkBytes) {
         super(identity, ringSize, position, chunkBytes);
         this.segmentStart = new long[ringSize + 1];
+        this.reducer = new Reducer(chunkBytes / 2, chunkBytes / Double.BYTES);
     }
 
     /**
@@ -188,15 +190,13 @@ final class RingAllReduce extends RingOperation {
         Object frameBase = buffer.byteArray();
         long source = buffer.addressOffset() + payloadOffset;
         if (recvStep < ringSize - 1) {
+            boolean last = recvStep == ringSize - 2;
             if (doubles) {
-                ElementLoops.accumulateDoubles(frameBase, source, base, target, count);
-                if (recvStep == ringSize - 2 && doubleDivisor != 1d) {
-                    ElementLoops.divideDoubles(base, target, count, doubleDivisor);
-                }
+                reducer.accumulateDoubles(frameBase, source, base, target, count, last ? doubleDivisor : 1d);
             } else {
-                ElementLoops.accumulateFloats(encoding, frameBase, source, base, target, count);
-                if (recvStep == ringSize - 2 && (floatDivisor != 1f || encoding != Wire.ENCODING_F32)) {
-                    ElementLoops.finishFloats(encoding, base, target, count, floatDivisor);
+                reducer.accumulateFloats(encoding, frameBase, source, base, target, count);
+                if (last && (floatDivisor != 1f || encoding != Wire.ENCODING_F32)) {
+                    reducer.finishFloats(encoding, base, target, count, floatDivisor);
                 }
             }
         } else if (doubles) {

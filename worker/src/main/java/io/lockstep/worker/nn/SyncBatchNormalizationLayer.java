@@ -159,6 +159,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
      */
     public void forwardWithoutData() {
         exchangeForwardStatistics(null);
+        normalized = null;
         backwardPending = true;
     }
 

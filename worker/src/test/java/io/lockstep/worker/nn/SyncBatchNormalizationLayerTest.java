@@ -220,6 +220,52 @@ class SyncBatchNormalizationLayerTest {
         assertClose(c + " running variance after the update (unbiased)", expected, actual, tolerance);
     }
 
+    /**
+     * Activations around 1000 with std 2, in float: the global mean must come from double sums (a float
+     * sum of these values is off by ~1e-2, i.e. ~1e-2 standard deviations). Checked against plain
+     * BatchNorm in DOUBLE on the same (float-representable) values.
+     */
+    @Test
+    void largeActivationOffsetsStayAccurateInFloat() throws Exception {
+        Nd4j.getRandom().setSeed(99);
+        BatchNormalization plainConf = new BatchNormalization.Builder().nIn(C).nOut(C).decay(DECAY).build();
+        INDArray initial = randomInitialParams(plainConf, DataType.FLOAT);
+        int[] batches = {24, 40};
+        INDArray[] inputs = new INDArray[batches.length];
+        INDArray[] epsilons = new INDArray[batches.length];
+        for (int r = 0; r < batches.length; r++) {
+            inputs[r] = Nd4j.randn(DataType.DOUBLE, batches[r], C, 16, 16).muli(2.0).addi(1000.0).castTo(DataType.FLOAT);
+            epsilons[r] = Nd4j.randn(DataType.DOUBLE, batches[r], C, 16, 16).castTo(DataType.FLOAT);
+        }
+        INDArray globalInput = Nd4j.concat(0, inputs).castTo(DataType.DOUBLE);
+        INDArray globalEpsilon = Nd4j.concat(0, epsilons).castTo(DataType.DOUBLE);
+        LayerWorkspaceMgr noWorkspaces = LayerWorkspaceMgr.noWorkspaces();
+        Layer exact = standaloneLayer(plainConf, DataType.DOUBLE, initial.castTo(DataType.DOUBLE));
+        exact.setInput(globalInput, noWorkspaces);
+        INDArray exactOut = exact.activate(true, noWorkspaces).dup();
+        INDArray exactDx = exact.backpropGradient(globalEpsilon, noWorkspaces).getSecond().dup();
+
+        Layer plainFloat = standaloneLayer(plainConf, DataType.FLOAT, initial);
+        plainFloat.setInput(globalInput.castTo(DataType.FLOAT), noWorkspaces);
+        double plainFloatError = BatchNormTestSupport.maxScaledError(exactOut, plainFloat.activate(true, noWorkspaces));
+
+        SyncBatchNormalization syncConf = SyncBatchNormalization.from(plainConf);
+        List<INDArray[]> results = ThreadCollectives.create(batches.length, 30_000).runOnAllRanks(120_000, collective -> {
+            LayerWorkspaceMgr workspaces = LayerWorkspaceMgr.noWorkspaces();
+            SyncBatchNormalizationLayer layer = (SyncBatchNormalizationLayer) standaloneLayer(syncConf, DataType.FLOAT, initial);
+            layer.attach(collective);
+            layer.setInput(inputs[collective.rank()], workspaces);
+            INDArray out = layer.activate(true, workspaces).dup();
+            return new INDArray[] {out, layer.backpropGradient(epsilons[collective.rank()], workspaces).getSecond().dup()};
+        });
+        INDArray syncOut = Nd4j.concat(0, results.get(0)[0], results.get(1)[0]);
+        INDArray syncDx = Nd4j.concat(0, results.get(0)[1], results.get(1)[1]);
+        LOG.info("offset 1000, std 2, float: max scaled output error sync {} vs DL4J plain float {}",
+                BatchNormTestSupport.maxScaledError(exactOut, syncOut), plainFloatError);
+        assertClose("float sync output vs double reference", exactOut, syncOut, 1e-4);
+        assertClose("float sync dx vs double reference", exactDx, syncDx, 1e-4);
+    }
+
     @Test
     void withoutCollectiveOrAfterDetachTheLayerIsPlainBatchNorm() {
         Nd4j.getRandom().setSeed(7);
