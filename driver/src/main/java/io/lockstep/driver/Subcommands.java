@@ -11,6 +11,9 @@ final class Subcommands {
     }
 
     static void addTo(CommandLine cli) {
+        cli.addSubcommand(new io.lockstep.driver.data.InspectDataCommand());
+        cli.addSubcommand(new io.lockstep.driver.data.ExportImagesCommand());
+        cli.addSubcommand(new io.lockstep.driver.data.MakeSubsetCommand());
         cli.addSubcommand(new io.lockstep.driver.bench.BenchCommand());
     }
 }

@@ -3,12 +3,14 @@ package io.lockstep.driver.cli;
 import io.lockstep.driver.train.Evaluation;
 import io.lockstep.driver.train.ModelFile;
 import io.lockstep.driver.train.TrainingData;
+import io.lockstep.driver.data.DataOptions;
 import io.lockstep.driver.data.DatasetSource;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.File;
@@ -31,6 +33,9 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--data", required = true, paramLabel = "URI", description = "Dataset directory (any Hadoop filesystem).")
     String data;
 
+    @Mixin
+    DataOptions dataOptions;
+
     @Option(names = "--batch-size", defaultValue = "256", description = "Inference batch size.")
     int batchSize;
 
@@ -43,7 +48,9 @@ public final class EvaluateCommand implements Callable<Integer> {
         File local = fetch(modelFile, hadoopConf);
         ModelFile.Info info = ModelFile.readInfo(local);
         ComputationGraph graph = ModelFile.readGraph(local);
-        TrainingData<?> dataset = DatasetSource.open(data, hadoopConf);
+        // Decode exactly as in training: the transform (size, channels, normalization statistics) stored with the model.
+        TrainingData<?> dataset = info.transform() == null ? DatasetSource.open(data, hadoopConf, dataOptions.toOptions())
+                : DatasetSource.open(data, hadoopConf, dataOptions.toOptions()).withTransform(info.transform());
         if (!dataset.shape().equals(info.inputShape())) {
             throw new UserError("--data: the dataset's images are " + dataset.shape() + " but the model was trained on "
                     + info.inputShape() + "; evaluate on data of the same shape");

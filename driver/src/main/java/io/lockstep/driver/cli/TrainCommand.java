@@ -1,8 +1,11 @@
 package io.lockstep.driver.cli;
 
+import io.lockstep.driver.data.DataOptions;
+import io.lockstep.driver.data.DatasetSource;
 import io.lockstep.driver.train.JobConfig;
 import io.lockstep.driver.train.TrainingJob;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.util.concurrent.Callable;
@@ -25,6 +28,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", required = true, paramLabel = "URI",
             description = "Dataset directory on any Hadoop filesystem (file://, hdfs://, s3a:// or a local path).")
     String data;
+
+    @Mixin
+    DataOptions dataOptions;
 
     @Option(names = "--out", defaultValue = "lockstep-out", paramLabel = "DIR",
             description = "Output directory: metrics.jsonl, summary.json, model.zip, checkpoints/.")
@@ -139,7 +145,9 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        new TrainingJob(toConfig()).run();
+        JobConfig config = toConfig();
+        var datasetOptions = dataOptions.toOptions();
+        new TrainingJob(config, (uri, conf) -> DatasetSource.open(uri, conf, datasetOptions)).run();
         return 0;
     }
 }

@@ -2,6 +2,7 @@ package io.lockstep.driver.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.lockstep.models.InputShape;
+import io.lockstep.worker.data.ImageTransform;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 
@@ -21,7 +22,7 @@ public final class ModelFile {
 
     /** What a trained model needs besides its weights. */
     public record Info(String model, List<String> classNames, int channels, int height, int width,
-                       String normalization, int epochs, double testAccuracy) {
+                       String normalization, int epochs, double testAccuracy, ImageTransform transform) {
         public InputShape inputShape() {
             return new InputShape(channels, height, width);
         }

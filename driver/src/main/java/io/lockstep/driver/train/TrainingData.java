@@ -1,6 +1,7 @@
 package io.lockstep.driver.train;
 
 import io.lockstep.models.InputShape;
+import io.lockstep.worker.data.ImageTransform;
 import io.lockstep.worker.train.BatchDecoder;
 
 import java.io.Serializable;
@@ -20,6 +21,9 @@ public interface TrainingData<R extends Serializable> {
     List<R> train();
 
     List<R> test();
+
+    /** How records become model inputs (size, channels, augmentation, normalization); stored with the model. */
+    ImageTransform transform();
 
     /** The executor-side decoder for this dataset. */
     BatchDecoder<R> decoder();

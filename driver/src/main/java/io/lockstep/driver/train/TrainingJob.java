@@ -202,6 +202,10 @@ public final class TrainingJob {
             summary.put("stage_retries", retries.count());
             summary.put("stage_retry_details", retries.details());
             summary.put("resumed_from", resume.checkpoint());
+            if (data instanceof io.lockstep.driver.data.LoadedDataset loaded) {
+                summary.put("dataset", loaded.describe());
+                summary.put("skipped_records", loaded.skipped().stream().map(Object::toString).toList());
+            }
             summary.put("images_per_second", images / wall);
             summary.put("images_trained", images);
             summary.put("output", out.uri());
@@ -291,7 +295,7 @@ public final class TrainingJob {
             local.deleteOnExit();
             ModelFile.write(graph, new ModelFile.Info(config.model(), data.classNames(), data.shape().channels(),
                     data.shape().height(), data.shape().width(), config.effectiveNorm(), config.epochs(),
-                    accuracy.get(accuracy.size() - 1)), local);
+                    accuracy.get(accuracy.size() - 1), data.transform()), local);
             out.model(local.toPath());
             return local;
         } catch (IOException e) {

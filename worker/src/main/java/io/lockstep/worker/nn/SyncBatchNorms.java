@@ -29,15 +29,19 @@ import java.util.Objects;
  *       backprop and before the updater. With equal local batches B, DL4J's updater then divides by B
  *       and the result is the global batch's mean gradient — identical to one replica with batch N·B.
  *       The running-statistic slots are identical on every replica, so averaging leaves them intact.
- *       With <em>unequal</em> local batches B_r (total B_g) averaging is not enough: the exchanged
- *       gradient must be Σ_r g_r · B_r / B_g on replica r (the updater divides by B_r), except in the
- *       running-statistic slots ({@code *_mean}, {@code *_var}, {@code *_log10stdev}), which must stay as they are.</li>
- *   <li>A replica with no example this step cannot run DL4J's {@code fit} (graphs reject a 0-example
- *       minibatch: "Length must be >= 1"). It calls {@link #participateWithoutData(ComputationGraph)}
- *       instead, which takes part in every sync layer's two messages, zeroes its gradient and fills the
- *       running-statistic slots; it then joins the gradient exchange with that gradient and must apply
- *       the same update as the others, through the updater with a non-zero batch size
- *       ({@code graph.getUpdater().update(gradient, iteration, epoch, batchSize, workspaceMgr)}).</li>
+ *       With <em>unequal</em> local batches B_r (total B_g = Σ B_r) averaging is not enough: replica r
+ *       must hand its updater G·B_r/B_g, where G = Σ_s g_s is the all-reduce SUM of the raw local
+ *       gradients (the updater then divides by B_r, giving G/B_g everywhere) — except in the
+ *       running-statistic slots ({@code *_mean}, {@code *_var}, {@code *_log10stdev}), which are
+ *       identical on every replica and must reach the updater unchanged (AVERAGE, not SUM, for them).</li>
+ *   <li>A replica with no example this step cannot run DL4J's {@code fit}: graphs reject a 0-example
+ *       minibatch ("Length must be >= 1", even for {@code output}). It calls
+ *       {@link #participateWithoutData(ComputationGraph)} instead, which takes part in every sync
+ *       layer's two messages in DL4J's order, zeroes its flattened gradient and fills the
+ *       running-statistic slots. It then joins the gradient exchange with that gradient and applies the
+ *       same update as the others itself, since {@code fit} cannot run: scale as above for some B &gt; 0,
+ *       call {@code graph.getUpdater().update(gradient, iteration, epoch, B, workspaceMgr)}, subtract the
+ *       result from {@code graph.params()} and increment the iteration count, as DL4J's optimizer does.</li>
  * </ol>
  *
  * <p>Stateless utility; the graph and its layers belong to the calling thread.

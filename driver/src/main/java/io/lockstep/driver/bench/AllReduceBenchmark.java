@@ -1,0 +1,447 @@
+package io.lockstep.driver.bench;
+
+import io.aeron.driver.ThreadingMode;
+import io.lockstep.worker.comm.AeronCollective;
+import io.lockstep.worker.comm.CollectiveBinding;
+import io.lockstep.worker.comm.CollectiveConfig;
+import io.lockstep.worker.comm.Endpoint;
+import io.lockstep.worker.comm.GroupMember;
+import io.lockstep.worker.comm.IdleMode;
+import io.lockstep.worker.comm.ReduceOp;
+import io.lockstep.worker.comm.TransportMode;
+import io.lockstep.worker.comm.WireCompression;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.stream.IntStream;
+
+/**
+ * {@code lockstep bench allreduce}: the ring all-reduce over Aeron against the limits of the machine
+ * and against Spark's own way of averaging.
+ *
+ * <p>For each transport and group size N, the N ranks run as threads of this JVM, each with its own
+ * Aeron client on the JVM's one media driver: {@code ipc} lets them use shared memory, {@code udp}
+ * forces every link onto UDP over loopback (127.0.0.1) through the driver's sockets. Per buffer size it
+ * prints the time per all-reduce (AVERAGE, in place), the algorithm bandwidth (bytes / time), the bus
+ * bandwidth (2(N−1)/N · bytes / time, what each link carries per second) and, measured in the same run:
+ * <ul>
+ *   <li><b>B_link(N)</b>, the ring streaming limit: the same N ranks on the same links, each streaming
+ *       raw frames of the same size to its successor at full speed, with no reduction and no
+ *       synchronization. Samples are interleaved with the all-reduce samples so both see the same
+ *       machine load, and the medians are compared;</li>
+ *   <li>a single two-rank stream in one direction, for reference (on a box with few cores N concurrent
+ *       streams share the CPU, so it is not a fair limit for N &gt; 2);</li>
+ *   <li>averaging the same buffers with Spark's {@code treeAggregate} over N tasks in {@code local[N]}
+ *       (what DL4J's parameter averaging and BigDL do); the result only reaches the driver, so a real
+ *       parameter-averaging round would also pay a broadcast back.</li>
+ * </ul>
+ * Prints figures; asserts nothing. Needs the JVM flags of {@code bin/lockstep} and a heap of about
+ * N × 3 × the largest size (use {@code --spark-max-size} to spare Spark the largest buffers).
+ */
+@Command(name = "allreduce", mixinStandardHelpOptions = true, showDefaultValues = true,
+        description = "Ring all-reduce over Aeron (IPC and UDP loopback) vs the ring streaming limit and Spark "
+                + "treeAggregate.")
+public final class AllReduceBenchmark implements Callable<Integer> {
+    private static final long WAIT_MINUTES = 30;
+
+    @Option(names = "--ranks", split = ",", defaultValue = "2,4", description = "group sizes N")
+    List<Integer> ranks;
+
+    @Option(names = "--transports", split = ",", defaultValue = "ipc,udp",
+            description = "ipc (threads sharing one driver) and/or udp (every link over UDP loopback)")
+    List<String> transports;
+
+    @Option(names = "--sizes", split = ",", defaultValue = "4KiB,64KiB,1MiB,16MiB,46.8MB,128MiB",
+            description = "buffer sizes (KB/MB decimal, KiB/MiB binary); 46.8MB is ResNet-18's gradient")
+    List<String> sizes;
+
+    @Option(names = "--rounds", defaultValue = "5",
+            description = "interleaved samples per size (stream, all-reduce); medians are reported")
+    int rounds;
+
+    @Option(names = "--sample-ms", defaultValue = "300", description = "minimum duration of one all-reduce sample")
+    long sampleMs;
+
+    @Option(names = "--stream-mib", defaultValue = "48", description = "MiB each link streams per B_link sample")
+    int streamMib;
+
+    @Option(names = "--spark", negatable = true, defaultValue = "true", description = "measure Spark treeAggregate")
+    boolean spark;
+
+    @Option(names = "--spark-max-size", defaultValue = "128MiB", description = "largest size given to Spark")
+    String sparkMaxSize;
+
+    @Option(names = "--spark-rounds", defaultValue = "3")
+    int sparkRounds;
+
+    @Option(names = "--mtu", defaultValue = "65504",
+            description = "UDP frame size; 65504 suits loopback (the product default, 8192, suits a LAN)")
+    int mtu;
+
+    @Option(names = "--chunk-bytes", defaultValue = "65400", description = "ring payload per frame")
+    int chunkBytes;
+
+    @Option(names = "--term-length", defaultValue = "8388608")
+    int termLength;
+
+    @Option(names = "--window", defaultValue = "4194304", description = "receiver window of the ring links")
+    int window;
+
+    @Option(names = "--socket-buffer", defaultValue = "4194304", description = "SO_RCVBUF and SO_SNDBUF")
+    int socketBuffer;
+
+    @Option(names = "--driver-threading", defaultValue = "SHARED_NETWORK")
+    ThreadingMode threading;
+
+    @Option(names = "--idle", defaultValue = "BACKOFF")
+    IdleMode idle;
+
+    @Option(names = "--compression", defaultValue = "NONE")
+    WireCompression compression;
+
+    @Option(names = "--dir", description = "media driver root directory (default: java.io.tmpdir)")
+    String directory;
+
+    @Override
+    public Integer call() throws Exception {
+        List<Long> byteSizes = sizes.stream().map(AllReduceBenchmark::parseSize).toList();
+        for (long size : byteSizes) {
+            if (size % Float.BYTES != 0 || size / Float.BYTES > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("--sizes: " + size + " bytes is not a whole number of floats");
+            }
+        }
+        printHeader();
+        Map<String, Double> sparkMillis = new LinkedHashMap<>();
+        List<String> rows = new ArrayList<>();
+        for (String transport : transports) {
+            TransportMode mode = switch (transport.toLowerCase(Locale.ROOT)) {
+                case "ipc" -> TransportMode.AUTO;
+                case "udp" -> TransportMode.UDP;
+                default -> throw new IllegalArgumentException("--transports: unknown transport " + transport);
+            };
+            double single = singleStream(mode);
+            System.out.printf(Locale.ROOT, "%n[%s] single two-rank stream, one direction: %.0f MB/s%n", transport, single);
+            for (int n : ranks) {
+                measureGroup(transport, mode, n, byteSizes, rows);
+            }
+        }
+        if (spark) {
+            long sparkMax = parseSize(sparkMaxSize);
+            for (int n : ranks) {
+                for (long size : byteSizes) {
+                    if (size <= sparkMax) {
+                        sparkMillis.put(n + "/" + size, treeAggregate(n, (int) (size / Float.BYTES)));
+                    }
+                }
+            }
+        }
+        System.out.printf(Locale.ROOT, "%n%-4s %3s %10s %12s %11s %11s %8s %13s %9s%n", "link", "N", "size",
+                "time/op ms", "algbw MB/s", "busbw MB/s", "/B_link", "treeAggr ms", "speed-up");
+        for (String row : rows) {
+            String[] f = row.split(";");
+            Double sparkTime = sparkMillis.get(f[1] + "/" + f[2]);
+            double millis = Double.parseDouble(f[3]);
+            System.out.printf(Locale.ROOT, "%-4s %3s %10s %12.3f %11.0f %11.0f %8.2f %13s %9s%n", f[0], f[1],
+                    formatSize(Long.parseLong(f[2])), millis, Double.parseDouble(f[4]), Double.parseDouble(f[5]),
+                    Double.parseDouble(f[6]), sparkTime == null ? "-" : String.format(Locale.ROOT, "%.1f", sparkTime),
+                    sparkTime == null ? "-" : String.format(Locale.ROOT, "%.1fx", sparkTime / millis));
+        }
+        return 0;
+    }
+
+    private CollectiveConfig config(TransportMode mode) {
+        CollectiveConfig.Builder builder = CollectiveConfig.builder()
+                .bindAddress("127.0.0.1")
+                .transport(mode)
+                .mtuBytes(mtu)
+                .chunkBytes(chunkBytes)
+                .termLengthBytes(termLength)
+                .receiverWindowBytes(window)
+                .socketReceiveBufferBytes(socketBuffer)
+                .socketSendBufferBytes(socketBuffer)
+                .driverThreading(threading)
+                .idleMode(idle)
+                .driverIdleMode(idle)
+                .wireCompression(compression)
+                .operationTimeoutMs(TimeUnit.MINUTES.toMillis(5));
+        if (directory != null) {
+            builder.driverDirectoryRoot(directory);
+        }
+        return builder.build();
+    }
+
+    private void printHeader() {
+        System.out.printf(Locale.ROOT, "Lockstep all-reduce benchmark, %s%n", Instant.now());
+        System.out.printf(Locale.ROOT, "machine: %d cores (nproc), load average %s, Java %s, max heap %d MiB%n",
+                Runtime.getRuntime().availableProcessors(), loadAverage(), System.getProperty("java.version"),
+                Runtime.getRuntime().maxMemory() >> 20);
+        CollectiveConfig config = config(TransportMode.AUTO);
+        System.out.printf(Locale.ROOT, "aeron: mtu %d, chunk %d B, term %d, window %d, socket buffers %d, driver %s, "
+                        + "idle %s, compression %s, driver dir root %s%n", config.mtuBytes(), config.chunkBytes(),
+                config.termLengthBytes(), config.receiverWindowBytes(), config.socketReceiveBufferBytes(),
+                config.driverThreading(), config.idleMode(), config.wireCompression(), config.driverDirectoryRoot());
+        System.out.printf(Locale.ROOT, "ranks are threads of this JVM; ipc = shared memory through one media driver, "
+                + "udp = every link over UDP via 127.0.0.1 through that driver; %d interleaved rounds per size, "
+                + "medians%n", rounds);
+    }
+
+    /** One group size on one transport: B_link samples interleaved with all-reduce samples, size by size. */
+    private void measureGroup(String transport, TransportMode mode, int n, List<Long> byteSizes, List<String> rows)
+            throws Exception {
+        try (Group group = Group.open(n, config(mode))) {
+            long streamBytes = (long) streamMib << 20;
+            group.run(c -> c.measureRingStream(streamBytes, n)); // warm-up: touches the log buffers once
+            List<Double> linkSamples = new ArrayList<>();
+            List<double[]> perSize = new ArrayList<>();
+            for (long size : byteSizes) {
+                int floats = (int) (size / Float.BYTES);
+                float[][] buffers = new float[n][];
+                for (int rank = 0; rank < n; rank++) {
+                    buffers[rank] = gradient(rank, floats);
+                }
+                int iterations = calibrate(group, buffers);
+                double[] samples = new double[rounds];
+                for (int round = 0; round < rounds; round++) {
+                    group.run(c -> {
+                        c.barrier();
+                        return 0L;
+                    });
+                    long streamNanos = max(group.run(c -> c.measureRingStream(streamBytes, n)));
+                    linkSamples.add(streamBytes / (streamNanos / 1e9) / 1e6);
+                    long nanos = max(group.run(c -> {
+                        c.barrier();
+                        long start = System.nanoTime();
+                        for (int i = 0; i < iterations; i++) {
+                            c.allReduce(buffers[c.rank()], ReduceOp.AVERAGE);
+                        }
+                        return System.nanoTime() - start;
+                    }));
+                    samples[round] = nanos / 1e6 / iterations;
+                }
+                perSize.add(new double[]{size, median(samples)});
+            }
+            double link = median(linkSamples.stream().mapToDouble(Double::doubleValue).toArray());
+            System.out.printf(Locale.ROOT, "[%s] N=%d ring streaming limit B_link(%d) = %.0f MB/s per link (median of %d"
+                    + " samples, %d MiB each)%n", transport, n, n, link, linkSamples.size(), streamMib);
+            for (double[] entry : perSize) {
+                long size = (long) entry[0];
+                double millis = entry[1];
+                double algorithm = size / (millis / 1e3) / 1e6;
+                double bus = 2.0 * (n - 1) / n * algorithm;
+                rows.add(String.join(";", transport, Integer.toString(n), Long.toString(size), Double.toString(millis),
+                        Double.toString(algorithm), Double.toString(bus), Double.toString(bus / link)));
+                System.out.printf(Locale.ROOT, "[%s] N=%d %10s: %10.3f ms/op, busbw %7.0f MB/s = %.2f of B_link%n",
+                        transport, n, formatSize(size), millis, bus, bus / link);
+            }
+        }
+    }
+
+    /** Iterations per sample so that one sample lasts at least {@code sampleMs} (after one warm-up op). */
+    private int calibrate(Group group, float[][] buffers) throws Exception {
+        long nanos = max(group.run(c -> {
+            c.barrier();
+            long start = System.nanoTime();
+            c.allReduce(buffers[c.rank()], ReduceOp.AVERAGE);
+            return System.nanoTime() - start;
+        }));
+        return (int) Math.max(1, Math.min(10_000, TimeUnit.MILLISECONDS.toNanos(sampleMs) / Math.max(1, nanos)));
+    }
+
+    private double singleStream(TransportMode mode) throws Exception {
+        try (Group group = Group.open(2, config(mode))) {
+            long bytes = (long) streamMib << 20;
+            group.run(c -> c.measureRingStream(bytes, 1));
+            double[] samples = new double[rounds];
+            for (int round = 0; round < rounds; round++) {
+                long nanos = max(group.run(c -> c.measureRingStream(bytes, 1)));
+                samples[round] = bytes / (nanos / 1e9) / 1e6;
+            }
+            return median(samples);
+        }
+    }
+
+    /** Spark's way: N partitions of the same buffers, summed with treeAggregate on the driver, divided by N. */
+    private double treeAggregate(int n, int floats) {
+        SparkConf conf = new SparkConf().setMaster("local[" + n + "]").setAppName("lockstep-bench-treeaggregate")
+                .set("spark.ui.enabled", "false")
+                .set("spark.driver.maxResultSize", "0")
+                .set("spark.scheduler.minRegisteredResourcesRatio", "1.0");
+        try (JavaSparkContext sc = new JavaSparkContext(conf)) {
+            sc.setLogLevel("WARN");
+            JavaRDD<float[]> buffers = sc.parallelize(IntStream.range(0, n).boxed().toList(), n)
+                    .map(rank -> gradient(rank, floats))
+                    .persist(StorageLevel.MEMORY_ONLY());
+            buffers.count();
+            double[] samples = new double[sparkRounds];
+            for (int round = 0; round < sparkRounds; round++) {
+                long start = System.nanoTime();
+                float[] sum = buffers.treeAggregate(new float[floats], AllReduceBenchmark::addInto,
+                        AllReduceBenchmark::addInto, 2);
+                for (int i = 0; i < sum.length; i++) {
+                    sum[i] /= n;
+                }
+                samples[round] = (System.nanoTime() - start) / 1e6;
+            }
+            buffers.unpersist(true);
+            double millis = median(samples);
+            System.out.printf(Locale.ROOT, "[spark] local[%d] treeAggregate of %s: %.1f ms%n", n,
+                    formatSize((long) floats * Float.BYTES), millis);
+            return millis;
+        }
+    }
+
+    private static float[] addInto(float[] accumulator, float[] values) {
+        for (int i = 0; i < accumulator.length; i++) {
+            accumulator[i] += values[i];
+        }
+        return accumulator;
+    }
+
+    /** Gradient-like values, the same for the Aeron ranks and the Spark partitions of one rank. */
+    static float[] gradient(int rank, int floats) {
+        SplittableRandom random = new SplittableRandom(1_000 + rank);
+        float[] values = new float[floats];
+        for (int i = 0; i < floats; i++) {
+            values[i] = (float) (random.nextDouble() - 0.5) * 0.01f;
+        }
+        return values;
+    }
+
+    static long parseSize(String text) {
+        String t = text.trim();
+        String[][] units = {{"KiB", "1024"}, {"MiB", "1048576"}, {"GiB", "1073741824"}, {"KB", "1000"},
+                {"MB", "1000000"}, {"GB", "1000000000"}, {"B", "1"}};
+        for (String[] unit : units) {
+            if (t.endsWith(unit[0])) {
+                double value = Double.parseDouble(t.substring(0, t.length() - unit[0].length()).trim());
+                long bytes = Math.round(value * Long.parseLong(unit[1]));
+                return bytes - bytes % Float.BYTES;
+            }
+        }
+        return Long.parseLong(t);
+    }
+
+    static String formatSize(long bytes) {
+        if (bytes % (1 << 20) == 0 && bytes >= 1 << 20) {
+            return (bytes >> 20) + " MiB";
+        }
+        if (bytes % 1024 == 0 && bytes >= 1024) {
+            return (bytes >> 10) + " KiB";
+        }
+        return String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int middle = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+
+    private static long max(List<Long> values) {
+        return values.stream().mapToLong(Long::longValue).max().orElseThrow();
+    }
+
+    private static String loadAverage() {
+        try (BufferedReader reader = Files.newBufferedReader(Path.of("/proc/loadavg"))) {
+            String line = reader.readLine();
+            return line == null ? "?" : String.join(" ", Arrays.copyOf(line.split(" "), 3));
+        } catch (IOException | RuntimeException e) {
+            return String.format(Locale.ROOT, "%.2f", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+        }
+    }
+
+    /** N ranks as threads, each owning its collective on its own single-thread executor. */
+    private static final class Group implements AutoCloseable {
+        private final List<AeronCollective> ranks;
+        private final List<ExecutorService> threads;
+
+        private Group(List<AeronCollective> ranks, List<ExecutorService> threads) {
+            this.ranks = ranks;
+            this.threads = threads;
+        }
+
+        static Group open(int n, CollectiveConfig config) throws Exception {
+            List<ExecutorService> threads = new ArrayList<>();
+            List<CollectiveBinding> bindings = new ArrayList<>();
+            try {
+                for (int rank = 0; rank < n; rank++) {
+                    int r = rank;
+                    threads.add(Executors.newSingleThreadExecutor(task -> new Thread(task, "bench-rank-" + r)));
+                    bindings.add(AeronCollective.bind(config, new GroupMember("bench", 0xBE7C4, 0, rank, n)));
+                }
+                List<Endpoint> endpoints = bindings.stream().map(CollectiveBinding::localEndpoint).toList();
+                List<Future<AeronCollective>> connecting = new ArrayList<>();
+                for (int rank = 0; rank < n; rank++) {
+                    CollectiveBinding binding = bindings.get(rank);
+                    connecting.add(threads.get(rank).submit(() -> binding.connect(endpoints)));
+                }
+                List<AeronCollective> ranks = new ArrayList<>();
+                for (Future<AeronCollective> future : connecting) {
+                    ranks.add(future.get(WAIT_MINUTES, TimeUnit.MINUTES));
+                }
+                return new Group(ranks, threads);
+            } catch (Exception e) {
+                bindings.forEach(CollectiveBinding::close);
+                threads.forEach(ExecutorService::shutdownNow);
+                throw e;
+            }
+        }
+
+        <T> List<T> run(Function<AeronCollective, T> task) throws Exception {
+            List<Future<T>> futures = new ArrayList<>();
+            for (int rank = 0; rank < ranks.size(); rank++) {
+                AeronCollective collective = ranks.get(rank);
+                futures.add(threads.get(rank).submit(() -> task.apply(collective)));
+            }
+            List<T> results = new ArrayList<>();
+            for (Future<T> future : futures) {
+                try {
+                    results.add(future.get(WAIT_MINUTES, TimeUnit.MINUTES));
+                } catch (ExecutionException e) {
+                    throw e.getCause() instanceof Exception cause ? cause : e;
+                }
+            }
+            return results;
+        }
+
+        @Override
+        public void close() throws Exception {
+            List<Future<?>> closing = new ArrayList<>();
+            for (int rank = 0; rank < ranks.size(); rank++) {
+                closing.add(threads.get(rank).submit(ranks.get(rank)::close));
+            }
+            try {
+                for (Future<?> future : closing) {
+                    future.get(WAIT_MINUTES, TimeUnit.MINUTES);
+                }
+            } finally {
+                threads.forEach(ExecutorService::shutdownNow);
+            }
+        }
+    }
+}
