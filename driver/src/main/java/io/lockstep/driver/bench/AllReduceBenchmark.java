@@ -296,6 +296,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                     .map(rank -> gradient(rank, floats))
                     .persist(StorageLevel.MEMORY_ONLY());
             buffers.count();
+            buffers.treeAggregate(new float[floats], AllReduceBenchmark::addInto, AllReduceBenchmark::addInto, 2);
             double[] samples = new double[sparkRounds];
             for (int round = 0; round < sparkRounds; round++) {
                 long start = System.nanoTime();

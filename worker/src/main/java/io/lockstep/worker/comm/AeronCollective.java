@@ -289,7 +289,7 @@ public final class AeronCollective implements Collective {
             execute(allGatherOperation);
             return allGatherOperation.takeResult();
         } finally {
-            allGatherOperation.takeResult();
+            allGatherOperation.release();
         }
     }
 
@@ -569,13 +569,17 @@ public final class AeronCollective implements Collective {
     /** Fails the operation when a peer announced the same operation number for a different call. */
     private void checkPeerAgrees(int peer) {
         RingOperation op = active;
-        if (op == null || protocolFailure != null || peers.opSeq(peer) != identity.opSeq) {
+        if (op == null || protocolFailure != null) {
             return;
         }
-        if (peers.aborted(peer, identity.opSeq)) {
+        // A peer that gave up on this or an earlier operation will never take part in this one.
+        if (peers.abortedAtOrBefore(peer, identity.opSeq)) {
             if (abortingPeer == Wire.NO_RANK) {
                 abortingPeer = peer;
             }
+            return;
+        }
+        if (peers.opSeq(peer) != identity.opSeq) {
             return;
         }
         String where = " as operation #" + identity.opSeq + " (epoch " + identity.epoch + ", step " + identity.step + ")";
@@ -661,8 +665,10 @@ public final class AeronCollective implements Collective {
             case Wire.ABORT_PEER_LOST -> "a rank left the group";
             default -> "it hit an error";
         };
+        long abandoned = peers.opSeq(peer);
         StringBuilder message = new StringBuilder(describe(op)).append(" failed: rank ").append(peer)
-                .append(" gave up on it (").append(why);
+                .append(abandoned == identity.opSeq ? " gave up on it (" : " gave up on operation #" + abandoned + " (")
+                .append(why);
         if (culprit >= 0 && culprit < size) {
             message.append(", blaming rank ").append(culprit);
         }

@@ -178,6 +178,9 @@ public final class CollectiveBinding implements AutoCloseable {
                 String address = addresses.get(0);
                 return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
             }
+            if (Thread.currentThread().isInterrupted()) {
+                throw interrupted("binding a UDP port on " + host);
+            }
             if (clock.nanoTime() - deadline >= 0) {
                 throw new CollectiveTimeoutException(member + " could not bind a UDP port on " + host + " within "
                         + config.connectTimeoutMs() + " ms (channel " + subscription.channel() + ")", List.of());
@@ -342,6 +345,9 @@ public final class CollectiveBinding implements AutoCloseable {
                     missing.add(links.descriptions[peer] + ": " + String.join(", ", problems));
                 }
             }
+            if (Thread.currentThread().isInterrupted()) {
+                throw interrupted("connecting to ranks " + silent);
+            }
             if (silent.isEmpty()) {
                 LOG.info("{} connected in {} ms; ring {}, predecessor {}, successor {}", member,
                         TimeUnit.NANOSECONDS.toMillis(clock.nanoTime() - start), Arrays.toString(links.ringOrder),
@@ -357,6 +363,10 @@ public final class CollectiveBinding implements AutoCloseable {
             }
             idle.idle();
         }
+    }
+
+    private CollectiveException interrupted(String what) {
+        return new CollectiveException(member + " was interrupted while " + what + " (task cancelled?)");
     }
 
     /** The configured receiver window, lowered to what the kernel's socket buffer limit allows. */

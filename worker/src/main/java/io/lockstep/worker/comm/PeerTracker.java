@@ -54,9 +54,9 @@ final class PeerTracker {
         return opSeq[rank] >= seq;
     }
 
-    /** The peer gave up on operation {@code seq}. */
-    boolean aborted(int rank, long seq) {
-        return opSeq[rank] == seq && phase[rank] == Wire.PHASE_ABORTED;
+    /** The peer gave up on operation {@code seq} or an earlier one (and so is out of the group). */
+    boolean abortedAtOrBefore(int rank, long seq) {
+        return opSeq[rank] <= seq && phase[rank] == Wire.PHASE_ABORTED;
     }
 
     /** The peer finished operation {@code seq}: it entered a later one or said it is done. */

@@ -38,11 +38,14 @@ final class RingAllGather extends RingOperation {
         recvChunk = 0;
     }
 
-    /** The gathered blocks, indexed by rank; the operation lets go of them. */
+    /** The gathered blocks, indexed by rank. */
     byte[][] takeResult() {
-        byte[][] result = blocks;
+        return blocks;
+    }
+
+    /** Lets go of the blocks once the operation is over. */
+    void release() {
         blocks = null;
-        return result;
     }
 
     @Override

@@ -67,6 +67,56 @@ class SynchronousEquivalenceTest {
         return new LearningRateSchedule(LENET.learningRate(), LearningRateSchedule.Scaling.NONE, 1, 0, steps);
     }
 
+    /**
+     * Issue 5's contract at model level: resnet20 with synchronized BatchNorm, 2 replicas x B, ends
+     * with the parameters and running statistics of 1 replica x 2B with plain BatchNorm. The sync
+     * layers use DL4J's biased running-variance update here, because that is what plain BN does.
+     */
+    @org.junit.jupiter.api.Test
+    void resnet20WithSyncBatchNormMatchesOneReplicaWithPlainBatchNorm() throws Exception {
+        ModelRecipe resnet = new ModelRecipe("resnet20", 10, 1, 28, 28, Normalization.BATCH, 7L, Optimizer.NESTEROV, 0.02, 0);
+        int replicas = 2;
+        int steps = 3;
+        List<DataSet> global = globalBatches(replicas).subList(0, steps);
+
+        ComputationGraph single = resnet.build();
+        new ReplicaTrainer(single, null, GradientExchange.none(), schedule(steps), 0, 60_000)
+                .trainEpoch(0, source(global, 0, replicas * B), StepObserver.NONE);
+        float[] expected = single.params().toFloatVector();
+
+        ThreadCollectives group = ThreadCollectives.create(replicas, 60_000);
+        List<float[]> params = group.runOnAllRanks(300_000, (Collective collective) -> {
+            ComputationGraph graph = io.lockstep.worker.nn.BatchNormSwap.toSync(resnet.build(), false);
+            io.lockstep.worker.nn.SyncBatchNorms.attach(graph, collective);
+            new ReplicaTrainer(graph, collective, new AllReduceExchange(collective), schedule(steps), 1, 60_000)
+                    .trainEpoch(0, source(global, collective.rank(), B), StepObserver.NONE);
+            return graph.params().toFloatVector();
+        });
+        assertArrayEquals(params.get(0), params.get(1), "replicas are bit-identical");
+        float[] distributed = params.get(0);
+
+        // The same layer on one replica with the global batch: the distribution itself must be exact.
+        ComputationGraph syncAlone = io.lockstep.worker.nn.BatchNormSwap.toSync(resnet.build(), false);
+        new ReplicaTrainer(syncAlone, null, GradientExchange.none(), schedule(steps), 0, 60_000)
+                .trainEpoch(0, source(global, 0, replicas * B), StepObserver.NONE);
+        float[] alone = syncAlone.params().toFloatVector();
+        float[] initial = resnet.build().params().toFloatVector();
+        double vsAlone = 0;
+        double vsPlain = 0;
+        double move = 0;
+        for (int i = 0; i < expected.length; i++) {
+            vsAlone = Math.max(vsAlone, Math.abs(alone[i] - distributed[i]));
+            vsPlain = Math.max(vsPlain, Math.abs(expected[i] - distributed[i]));
+            move = Math.max(move, Math.abs(expected[i] - initial[i]));
+        }
+        // params() includes every BatchNorm's running mean and variance, so they are compared too.
+        assertTrue(vsAlone < 1e-5, "2 replicas x B vs 1 replica x 2B, both with sync BN: max |difference| " + vsAlone);
+        // Against DL4J's plain BN the float arithmetic differs (DL4J and OneDNN accumulate batch sums in
+        // float, Lockstep's layer in double): measured 6e-4 after moves of ~1.3, i.e. 0.05% of the move.
+        assertTrue(vsPlain < 2e-3 * move, "2 replicas sync BN vs 1 replica plain BN: max |difference| " + vsPlain
+                + " after a maximal parameter move of " + move);
+    }
+
     @ParameterizedTest(name = "{0} replicas")
     @ValueSource(ints = {2, 3})
     void replicasMatchOneReplicaWithTheGlobalBatch(int replicas) throws Exception {
