@@ -128,6 +128,7 @@ public final class TrainingJob {
         int threads = threadsPerReplica(sc, replicas);
 
         List<Double> accuracy = new ArrayList<>();
+        List<String> skippedOnExecutors = new ArrayList<>();
         long images = 0;
         long globalStep = resume.globalStep();
         String resumeFrom = resume.checkpoint();
@@ -176,6 +177,11 @@ public final class TrainingJob {
                                 + " (continue from it with --resume after fixing the cause)");
                     }
                 }
+                for (EpochReport report : reports) {
+                    for (String skipped : report.skippedRecords()) {
+                        skippedOnExecutors.add("epoch " + (epoch + 1) + ", replica " + report.rank() + ": " + skipped);
+                    }
+                }
                 EpochSummary summary = EpochSummary.of(reports, replicas);
                 accuracy.add(summary.testAccuracy());
                 images += (long) (steps - resumeStep) * config.batchSize() * replicas;
@@ -204,7 +210,10 @@ public final class TrainingJob {
             summary.put("resumed_from", resume.checkpoint());
             if (data instanceof io.lockstep.driver.data.LoadedDataset loaded) {
                 summary.put("dataset", loaded.describe());
-                summary.put("skipped_records", loaded.skipped().stream().map(Object::toString).toList());
+                List<String> skipped = new ArrayList<>(loaded.skipped().stream().map(Object::toString).toList());
+                skipped.addAll(skippedOnExecutors);
+                summary.put("skipped_records_count", skipped.size());
+                summary.put("skipped_records", skipped);
             }
             summary.put("images_per_second", images / wall);
             summary.put("images_trained", images);

@@ -133,6 +133,9 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
             if (rank == 0) {
                 save(store, SyncBatchNormSupport.toPlain(trainer.graph()), spec.epoch() + 1, 0);
             }
+            if (decoder instanceof io.lockstep.worker.data.ImageBatchDecoder images && !images.skipped().isEmpty()) {
+                report = report.withSkippedRecords(images.skipped().stream().map(Object::toString).toList());
+            }
             exchange.close();
             LOG.info("replica {} finished epoch {}: {} steps, test accuracy {}", rank, spec.epoch() + 1,
                     report.steps(), report.testAccuracy());

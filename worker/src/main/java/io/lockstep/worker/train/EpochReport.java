@@ -13,11 +13,13 @@ import java.io.Serializable;
  * @param confusion    test-set confusion matrix summed over all replicas (row = true class, column =
  *                     predicted), row-major {@code numClasses x numClasses}; empty when not evaluated
  * @param failure      why training stopped (loss not finite), or {@code null}
+ * @param skippedRecords records this replica left out because they could not be decoded ({@code --bad-records skip})
  */
 public record EpochReport(int rank, int epoch, int firstStep, int examplesPerStep, float[] loss, long[] dataWaitNanos,
                           long[] computeNanos, long[] exchangeNanos, long[] bytesSent,
                           java.util.Map<String, float[]> exchangeMetrics, int skippedSteps, long wallNanos,
-                          long evaluationNanos, int numClasses, long[] confusion, String failure) implements Serializable {
+                          long evaluationNanos, int numClasses, long[] confusion, String failure,
+                          java.util.List<String> skippedRecords) implements Serializable {
 
     public int steps() {
         return loss.length;
@@ -25,13 +27,19 @@ public record EpochReport(int rank, int epoch, int firstStep, int examplesPerSte
 
     public EpochReport withEvaluation(long nanos, int classes, long[] counts) {
         return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWaitNanos, computeNanos, exchangeNanos,
-                bytesSent, exchangeMetrics, skippedSteps, wallNanos, nanos, classes, counts, failure);
+                bytesSent, exchangeMetrics, skippedSteps, wallNanos, nanos, classes, counts, failure, skippedRecords);
     }
 
     /** A replica that stopped: the message names the epoch and the step. */
     public static EpochReport failed(int rank, int epoch, String failure) {
         return new EpochReport(rank, epoch, 0, 0, new float[0], new long[0], new long[0], new long[0], new long[0],
-                java.util.Map.of(), 0, 0, 0, 0, new long[0], failure);
+                java.util.Map.of(), 0, 0, 0, 0, new long[0], failure, java.util.List.of());
+    }
+
+    public EpochReport withSkippedRecords(java.util.List<String> records) {
+        return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWaitNanos, computeNanos, exchangeNanos,
+                bytesSent, exchangeMetrics, skippedSteps, wallNanos, evaluationNanos, numClasses, confusion, failure,
+                java.util.List.copyOf(records));
     }
 
     public long testExamples() {

@@ -142,7 +142,7 @@ public final class ReplicaTrainer {
         }
         graph.incrementEpochCount();
         return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWait, compute, exchangeNanos, bytes,
-                exchangeMetrics, skipped, System.nanoTime() - epochStart, 0, 0, new long[0], null);
+                exchangeMetrics, skipped, System.nanoTime() - epochStart, 0, 0, new long[0], null, List.of());
     }
 
     /**
