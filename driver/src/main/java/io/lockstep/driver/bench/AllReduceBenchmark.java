@@ -51,8 +51,8 @@ import java.util.stream.IntStream;
  * <ul>
  *   <li><b>B_link(N)</b>, the ring streaming limit: the same N ranks on the same links, each streaming
  *       raw frames of the same size to its successor at full speed, with no reduction and no
- *       synchronization. Samples are interleaved with the all-reduce samples so both see the same
- *       machine load, and the medians are compared;</li>
+ *       synchronization. Each all-reduce sample is compared with the stream sample taken just before
+ *       it, so both saw the same machine load, and the median of those ratios is reported;</li>
  *   <li>a single two-rank stream in one direction, for reference (on a box with few cores N concurrent
  *       streams share the CPU, so it is not a fair limit for N &gt; 2);</li>
  *   <li>averaging the same buffers with Spark's {@code treeAggregate} over N tasks in {@code local[N]}
@@ -126,6 +126,11 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     @Option(names = "--dir", description = "media driver root directory (default: java.io.tmpdir)")
     String directory;
 
+    /** Runs the benchmark without the {@code lockstep} launcher (for a build without the CLI registration). */
+    public static void main(String[] args) {
+        System.exit(new picocli.CommandLine(new AllReduceBenchmark()).execute(args));
+    }
+
     @Override
     public Integer call() throws Exception {
         List<Long> byteSizes = sizes.stream().map(AllReduceBenchmark::parseSize).toList();
@@ -159,17 +164,20 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "%n%-4s %3s %10s %12s %11s %11s %8s %13s %9s%n", "link", "N", "size",
-                "time/op ms", "algbw MB/s", "busbw MB/s", "/B_link", "treeAggr ms", "speed-up");
+        System.out.printf(Locale.ROOT, "%n%-4s %3s %10s %12s %11s %11s %12s %8s %13s %9s%n", "link", "N", "size",
+                "time/op ms", "algbw MB/s", "busbw MB/s", "B_link MB/s", "/B_link", "treeAggr ms", "speed-up");
         for (String row : rows) {
             String[] f = row.split(";");
             Double sparkTime = sparkMillis.get(f[1] + "/" + f[2]);
             double millis = Double.parseDouble(f[3]);
-            System.out.printf(Locale.ROOT, "%-4s %3s %10s %12.3f %11.0f %11.0f %8.2f %13s %9s%n", f[0], f[1],
+            System.out.printf(Locale.ROOT, "%-4s %3s %10s %12.3f %11.0f %11.0f %12.0f %8.2f %13s %9s%n", f[0], f[1],
                     formatSize(Long.parseLong(f[2])), millis, Double.parseDouble(f[4]), Double.parseDouble(f[5]),
-                    Double.parseDouble(f[6]), sparkTime == null ? "-" : String.format(Locale.ROOT, "%.1f", sparkTime),
+                    Double.parseDouble(f[6]), Double.parseDouble(f[7]),
+                    sparkTime == null ? "-" : String.format(Locale.ROOT, "%.1f", sparkTime),
                     sparkTime == null ? "-" : String.format(Locale.ROOT, "%.1fx", sparkTime / millis));
         }
+        System.out.println("B_link: median of the ring-stream samples interleaved with that size's all-reduce samples; "
+                + "/B_link: median over rounds of (all-reduce busbw / the stream sample taken just before it).");
         return 0;
     }
 
@@ -216,7 +224,6 @@ public final class AllReduceBenchmark implements Callable<Integer> {
             long streamBytes = (long) streamMib << 20;
             group.run(c -> c.measureRingStream(streamBytes, n)); // warm-up: touches the log buffers once
             List<Double> linkSamples = new ArrayList<>();
-            List<double[]> perSize = new ArrayList<>();
             for (long size : byteSizes) {
                 int floats = (int) (size / Float.BYTES);
                 float[][] buffers = new float[n][];
@@ -224,14 +231,17 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                     buffers[rank] = gradient(rank, floats);
                 }
                 int iterations = calibrate(group, buffers);
-                double[] samples = new double[rounds];
+                double[] millis = new double[rounds];
+                double[] links = new double[rounds];
+                double[] ratios = new double[rounds];
                 for (int round = 0; round < rounds; round++) {
                     group.run(c -> {
                         c.barrier();
                         return 0L;
                     });
                     long streamNanos = max(group.run(c -> c.measureRingStream(streamBytes, n)));
-                    linkSamples.add(streamBytes / (streamNanos / 1e9) / 1e6);
+                    links[round] = streamBytes / (streamNanos / 1e9) / 1e6;
+                    linkSamples.add(links[round]);
                     long nanos = max(group.run(c -> {
                         c.barrier();
                         long start = System.nanoTime();
@@ -240,24 +250,33 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                         }
                         return System.nanoTime() - start;
                     }));
-                    samples[round] = nanos / 1e6 / iterations;
+                    millis[round] = nanos / 1e6 / iterations;
+                    // Each all-reduce sample is judged against the stream sample taken just before it, so
+                    // both saw the same machine load.
+                    ratios[round] = busBandwidth(n, size, millis[round]) / links[round];
                 }
-                perSize.add(new double[]{size, median(samples)});
+                double medianMillis = median(millis);
+                double algorithm = size / (medianMillis / 1e3) / 1e6;
+                double bus = busBandwidth(n, size, medianMillis);
+                double link = median(links);
+                double ratio = median(ratios);
+                rows.add(String.join(";", transport, Integer.toString(n), Long.toString(size),
+                        Double.toString(medianMillis), Double.toString(algorithm), Double.toString(bus),
+                        Double.toString(link), Double.toString(ratio)));
+                System.out.printf(Locale.ROOT, "[%s] N=%d %10s: %10.3f ms/op, busbw %7.0f MB/s, B_link %6.0f MB/s, "
+                        + "busbw/B_link %.2f (per round: %s)%n", transport, n, formatSize(size), medianMillis, bus, link,
+                        ratio, Arrays.stream(ratios).mapToObj(r -> String.format(Locale.ROOT, "%.2f", r)).toList());
             }
-            double link = median(linkSamples.stream().mapToDouble(Double::doubleValue).toArray());
-            System.out.printf(Locale.ROOT, "[%s] N=%d ring streaming limit B_link(%d) = %.0f MB/s per link (median of %d"
-                    + " samples, %d MiB each)%n", transport, n, n, link, linkSamples.size(), streamMib);
-            for (double[] entry : perSize) {
-                long size = (long) entry[0];
-                double millis = entry[1];
-                double algorithm = size / (millis / 1e3) / 1e6;
-                double bus = 2.0 * (n - 1) / n * algorithm;
-                rows.add(String.join(";", transport, Integer.toString(n), Long.toString(size), Double.toString(millis),
-                        Double.toString(algorithm), Double.toString(bus), Double.toString(bus / link)));
-                System.out.printf(Locale.ROOT, "[%s] N=%d %10s: %10.3f ms/op, busbw %7.0f MB/s = %.2f of B_link%n",
-                        transport, n, formatSize(size), millis, bus, bus / link);
-            }
+            System.out.printf(Locale.ROOT, "[%s] N=%d ring streaming limit B_link(%d) over the whole run: median %.0f MB/s "
+                            + "per link (%d samples of %d MiB, min %.0f, max %.0f)%n", transport, n, n,
+                    median(linkSamples.stream().mapToDouble(Double::doubleValue).toArray()), linkSamples.size(),
+                    streamMib, linkSamples.stream().mapToDouble(Double::doubleValue).min().orElse(0),
+                    linkSamples.stream().mapToDouble(Double::doubleValue).max().orElse(0));
         }
+    }
+
+    private static double busBandwidth(int n, long size, double millis) {
+        return 2.0 * (n - 1) / n * size / (millis / 1e3) / 1e6;
     }
 
     /** Iterations per sample so that one sample lasts at least {@code sampleMs} (after one warm-up op). */

@@ -1,6 +1,7 @@
 package io.lockstep.worker.comm;
 
 import io.aeron.driver.ThreadingMode;
+import io.aeron.protocol.DataHeaderFlyweight;
 
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -28,10 +29,11 @@ import java.util.Objects;
  * @param transport               IPC between ranks of one driver, or UDP everywhere
  * @param driverDirectoryRoot     local directory under which the media driver creates its own
  *                                uniquely named directory (deleted when the last rank of the JVM
- *                                closes). Must have room for the log buffers: about
- *                                {@code 3 × termLengthBytes} per rank and peer on the ring, so prefer
- *                                a local disk or a tmpfs that is large enough (a container's 64 MB
- *                                {@code /dev/shm} is not)
+ *                                closes). Must have room for the log buffers (sparse files): about
+ *                                {@code 6 × termLengthBytes} per rank (its ring publication and the
+ *                                image of its predecessor's) plus 384 KiB per peer (control links), so
+ *                                prefer a local disk or a tmpfs that is large enough (a container's
+ *                                64 MB {@code /dev/shm} is not)
  * @param driverThreading         Aeron threading mode of the shared media driver
  * @param idleMode                how a rank's thread waits inside an operation
  * @param driverIdleMode          how the media driver's threads wait
@@ -48,7 +50,9 @@ import java.util.Objects;
  * @param termLengthBytes         Aeron term length of the ring links (power of two, 64 KiB .. 1 GiB);
  *                                bounds the largest message to a term / 8
  * @param chunkBytes              payload bytes per ring message (multiple of 8): the pipelining unit
- *                                of all-reduce, all-gather and broadcast
+ *                                of all-reduce, all-gather and broadcast. The default fills one 64 KiB
+ *                                frame, so IPC frames are written in place; over UDP frames larger than
+ *                                the MTU are fragmented by Aeron
  * @param socketSendBufferBytes   SO_SNDBUF of UDP sockets, 0 for the OS default
  * @param socketReceiveBufferBytes SO_RCVBUF of UDP sockets, 0 for the OS default; the kernel caps it
  *                                at {@code net.core.rmem_max}
@@ -77,6 +81,8 @@ public record CollectiveConfig(
 
     /** Aeron's largest UDP frame. */
     public static final int MAX_MTU_BYTES = 65_504;
+    /** Default chunk: the payload that fills one 64 KiB Aeron frame (frame header 32 B, ours 72 B). */
+    public static final int DEFAULT_CHUNK_BYTES = MAX_MTU_BYTES - DataHeaderFlyweight.HEADER_LENGTH - FrameHeader.LENGTH;
     private static final int MIN_MTU_BYTES = 256;
     private static final int MIN_TERM_LENGTH_BYTES = 64 * 1024;
     private static final int MAX_TERM_LENGTH_BYTES = 1024 * 1024 * 1024;
@@ -225,7 +231,7 @@ public record CollectiveConfig(
         private long closeLingerMs = 2_000;
         private int mtuBytes = 8_192;
         private int termLengthBytes = 8 * 1024 * 1024;
-        private int chunkBytes = 64 * 1024;
+        private int chunkBytes = DEFAULT_CHUNK_BYTES;
         private int socketSendBufferBytes = 2 * 1024 * 1024;
         private int socketReceiveBufferBytes = 2 * 1024 * 1024;
         private int receiverWindowBytes = 2 * 1024 * 1024;

@@ -1,5 +1,7 @@
 package io.lockstep.worker.comm;
 
+import org.slf4j.LoggerFactory;
+
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -21,9 +23,9 @@ import java.util.concurrent.locks.LockSupport;
  * One rank in its own JVM for {@link MultiProcessCollectiveTest}: rendezvous through files in a shared
  * directory, run the common workload and write its results, then play its part in the failure scenario.
  *
- * <p>Arguments: {@code <directory> <rank> <size> <scenario>}; scenario {@code survivor} waits in one more
- * all-reduce and records how it failed, {@code doomed} announces that it enters one more all-reduce and
- * waits there to be killed.
+ * <p>Arguments: {@code <directory> <rank> <size> <scenario>}; scenario {@code survivor} waits for rank 0's
+ * {@code go} file, enters one more all-reduce and records how it failed; {@code doomed} announces that it
+ * enters one more all-reduce and waits there to be killed.
  */
 public final class CollectiveChildProcess {
     static final String JOB = "multi-process";
@@ -45,6 +47,9 @@ public final class CollectiveChildProcess {
             writeAtomically(directory.resolve("result-" + rank), results::writeTo);
             if (scenario.equals("doomed")) {
                 writeAtomically(directory.resolve("entering-" + rank), out -> { });
+            } else {
+                // Start the deadline together with rank 0, which signals once the doomed rank is dead.
+                awaitFile(directory.resolve("go"), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RENDEZVOUS_TIMEOUT_MS));
             }
             String outcome;
             try {
@@ -58,7 +63,8 @@ public final class CollectiveChildProcess {
             String text = outcome;
             writeAtomically(directory.resolve("outcome-" + rank), out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
         } catch (Throwable e) {
-            e.printStackTrace(System.err); // the parent shows this process's stderr when an assertion fails
+            // The parent shows this process's log (stderr) when an assertion fails.
+            LoggerFactory.getLogger(CollectiveChildProcess.class).error("rank {} failed", rank, e);
             System.exit(1);
         }
         System.exit(0);

@@ -10,6 +10,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -22,17 +23,28 @@ import static org.junit.jupiter.api.Assertions.fail;
  * up, only the injected clock does.
  */
 class DeterministicTimeoutTest {
-    /** A clock that only moves when told to, and counts how often it is read. */
+    /** A clock that only moves when told to (or follows a source), and counts how often each thread reads it. */
     static final class ManualClock implements NanoClock {
         private final AtomicLong now = new AtomicLong(1_000_000_000L);
         private final AtomicLong reads = new AtomicLong();
         private final Map<String, AtomicLong> readsByThread = new ConcurrentHashMap<>();
+        private final LongSupplier source;
+
+        /** A clock standing still until {@link #set(long)} moves it. */
+        ManualClock() {
+            this.source = null;
+        }
+
+        /** A clock following {@code source}, for counting reads only; {@link #set(long)} does nothing useful. */
+        ManualClock(LongSupplier source) {
+            this.source = source;
+        }
 
         @Override
         public long nanoTime() {
             reads.incrementAndGet();
             readsByThread.computeIfAbsent(Thread.currentThread().getName(), name -> new AtomicLong()).incrementAndGet();
-            return now.get();
+            return source == null ? now.get() : source.getAsLong();
         }
 
         /** Waits (in real time, bounded) until each named thread has read the clock {@code more} more times. */

@@ -51,6 +51,7 @@ class MultiProcessCollectiveTest {
 
                 awaitFile(directory.resolve("entering-2"), children);
                 children.get(1).destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+                CollectiveChildProcess.writeAtomically(directory.resolve("go"), out -> { });
                 CollectiveTimeoutException timeout = assertThrows(CollectiveTimeoutException.class,
                         () -> collective.allReduce(new float[1_000], ReduceOp.SUM));
                 assertEquals(List.of(2), timeout.silentRanks(), timeout.getMessage());
