@@ -68,6 +68,52 @@ class DistributedTrainingTest {
         assertEquals(10, exchanged, "every step exchanged gradients");
     }
 
+    /**
+     * Each epoch is a new stage with new strategy objects, so the threshold strategy's residuals and τ
+     * cross every epoch boundary through the checkpoint: each replica's own state is stored there, and a
+     * run resumed from it ends exactly where the uninterrupted run ends.
+     */
+    @Test
+    void thresholdExchangeStateTravelsInCheckpointsAndResumesExactly() {
+        float[] straight = train("straight", "--replicas", "2", "--batch-size", "16", "--exchange", "threshold");
+        Path resumedOut = dir.resolve("resumed");
+        String[] firstEpoch = {"train", "--model", "lenet5", "--data", SingleReplicaTrainingTest.SUBSET.toString(),
+                "--epochs", "1", "--max-steps-per-epoch", "5", "--lr", "0.02", "--lr-scaling", "none", "--lr-decay", "none",
+                "--seed", "5", "--check-every", "3", "--replicas", "2", "--batch-size", "16", "--exchange", "threshold",
+                "--out", resumedOut.toString()};
+        assertEquals(0, Main.run(firstEpoch));
+
+        io.lockstep.worker.train.CheckpointStore store = new io.lockstep.worker.train.CheckpointStore(
+                resumedOut.resolve("checkpoints").toUri().toString(), new org.apache.hadoop.conf.Configuration());
+        io.lockstep.worker.train.CheckpointStore.Checkpoint checkpoint = store.latest().orElseThrow();
+        float[] residual0 = store.loadExchangeState(checkpoint, 0).get("residual");
+        float[] residual1 = store.loadExchangeState(checkpoint, 1).get("residual");
+        assertEquals(single(resumedOut).length, residual0.length, "one residual entry per parameter");
+        assertTrue(NonZero.any(residual0), "replica 0 kept unsent gradient in its residual");
+        assertTrue(!Arrays.equals(residual0, residual1), "each replica's own residual is stored");
+
+        String[] secondEpoch = Arrays.copyOf(firstEpoch, firstEpoch.length + 1);
+        secondEpoch[6] = "2";
+        secondEpoch[firstEpoch.length] = "--resume";
+        assertEquals(0, Main.run(secondEpoch));
+        assertArrayEquals(straight, single(resumedOut), "the resumed run ends where the uninterrupted run ends");
+    }
+
+    private static float[] single(Path out) {
+        return ModelFile.readGraph(out.resolve(RunOutput.MODEL).toFile()).params().toFloatVector();
+    }
+
+    private static final class NonZero {
+        static boolean any(float[] values) {
+            for (float v : values) {
+                if (v != 0) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
     @Test
     void moreReplicasThanSlotsFailsFastNamingBoth() {
         int code = Main.run("train", "--model", "lenet5", "--data", SingleReplicaTrainingTest.SUBSET.toString(),

@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -104,6 +105,13 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
             GradientExchange exchange = ExchangeSupport.create(spec, collective);
             ReplicaTrainer trainer = new ReplicaTrainer(graph, collective, exchange, spec.schedule(),
                     spec.checkEverySteps(), spec.dataTimeoutMs(), NonFinitePolicy.parse(spec.onNan()));
+            if (start.checkpoint() != null) {
+                Map<String, float[]> saved = store.loadExchangeState(
+                        new CheckpointStore.Checkpoint(start.checkpoint(), spec.epoch(), start.firstStep()), rank);
+                if (!saved.isEmpty()) {
+                    exchange.restore(saved);
+                }
+            }
             if (collective != null && spec.checkEverySteps() > 0) {
                 trainer.verifyReplicasAgree(spec.epoch(), start.firstStep() - 1L);
             }
@@ -114,8 +122,9 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
                         if (stepsDone % spec.checkpointEverySteps() == 0 && stepsDone < spec.stepsPerEpoch()) {
                             // Every replica takes part (local SGD averages here); rank 0 writes.
                             exchange.synchronize(g);
+                            List<Map<String, float[]>> states = gatherExchangeState(exchange, collective);
                             if (rank == 0) {
-                                save(store, SyncBatchNormSupport.toPlain(g), epoch, stepsDone);
+                                save(store, SyncBatchNormSupport.toPlain(g), epoch, stepsDone, states);
                             }
                         }
                     }
@@ -130,8 +139,9 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
             }
             exchange.synchronize(trainer.graph());
             report = trainer.evaluate(report, evaluationBatches(test, rank), spec.recipe().numClasses());
+            List<Map<String, float[]>> states = gatherExchangeState(exchange, collective);
             if (rank == 0) {
-                save(store, SyncBatchNormSupport.toPlain(trainer.graph()), spec.epoch() + 1, 0);
+                save(store, SyncBatchNormSupport.toPlain(trainer.graph()), spec.epoch() + 1, 0, states);
             }
             if (decoder instanceof io.lockstep.worker.data.ImageBatchDecoder images && !images.skipped().isEmpty()) {
                 report = report.withSkippedRecords(images.skipped().stream().map(Object::toString).toList());
@@ -170,10 +180,30 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
         return new Start(spec.resumeFrom(), spec.resumeStep());
     }
 
-    private void save(CheckpointStore store, ComputationGraph graph, int epochsCompleted, int stepInEpoch) {
+    /**
+     * Every replica's exchange-strategy state, gathered so rank 0 can write it into the checkpoint
+     * (all replicas call this; nothing is exchanged for stateless strategies).
+     */
+    private static List<Map<String, float[]>> gatherExchangeState(GradientExchange exchange, Collective collective) {
+        Map<String, float[]> mine = exchange.state();
+        if (mine.isEmpty()) {
+            return List.of();
+        }
+        if (collective == null) {
+            return List.of(mine);
+        }
+        List<Map<String, float[]>> all = new ArrayList<>();
+        for (byte[] bytes : collective.allGather(CheckpointStore.encodeState(mine))) {
+            all.add(CheckpointStore.decodeState(bytes));
+        }
+        return all;
+    }
+
+    private void save(CheckpointStore store, ComputationGraph graph, int epochsCompleted, int stepInEpoch,
+                      List<Map<String, float[]>> exchangeStates) {
         long globalStep = spec.globalStepAtStart() + (epochsCompleted > spec.epoch() ? spec.stepsPerEpoch() : stepInEpoch);
         store.save(graph, new CheckpointMeta(epochsCompleted, stepInEpoch, globalStep, spec.planSeed(), spec.recipe(),
-                spec.classNames(), spec.normalization(), spec.job()), spec.keepCheckpoints());
+                spec.classNames(), spec.normalization(), spec.job()), spec.keepCheckpoints(), exchangeStates);
     }
 
     private List<DataSet> evaluationBatches(List<ShardItem<R>> test, int rank) {

@@ -19,6 +19,7 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Matcher;
@@ -66,6 +67,15 @@ public final class CheckpointStore {
 
     /** Writes a checkpoint atomically and returns it; keeps only the newest {@code keep} (0: all). */
     public Checkpoint save(ComputationGraph graph, CheckpointMeta meta, int keep) {
+        return save(graph, meta, keep, List.of());
+    }
+
+    /**
+     * Writes a checkpoint atomically with each replica's exchange-strategy state ({@code
+     * exchangeStates.get(rank)}, empty maps are skipped) in the same directory, so the rename commits
+     * them together with the model.
+     */
+    public Checkpoint save(ComputationGraph graph, CheckpointMeta meta, int keep, List<Map<String, float[]>> exchangeStates) {
         String name = String.format("checkpoint-%05d-%08d", meta.epochsCompleted(), meta.stepInEpoch());
         Path dir = new Path(uri);
         Path temp = new Path(dir, TEMP_PREFIX + name + "-" + UUID.randomUUID());
@@ -75,6 +85,13 @@ public final class CheckpointStore {
             fs.mkdirs(dir);
             try (FSDataOutputStream out = fs.create(new Path(temp, MODEL), false)) {
                 ModelSerializer.writeModel(graph, out, true);
+            }
+            for (int rank = 0; rank < exchangeStates.size(); rank++) {
+                if (!exchangeStates.get(rank).isEmpty()) {
+                    try (FSDataOutputStream out = fs.create(new Path(temp, exchangeFile(rank)), false)) {
+                        writeState(out, exchangeStates.get(rank));
+                    }
+                }
             }
             try (FSDataOutputStream out = fs.create(new Path(temp, META), false)) {
                 JSON.writeValue((java.io.OutputStream) out, meta);
@@ -164,6 +181,73 @@ public final class CheckpointStore {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot load checkpoint " + checkpoint.path() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The exchange-strategy state {@code rank} saved in this checkpoint; empty if it saved none. */
+    public Map<String, float[]> loadExchangeState(Checkpoint checkpoint, int rank) {
+        Path file = new Path(checkpoint.path(), exchangeFile(rank));
+        try {
+            FileSystem fs = fs();
+            if (!fs.exists(file)) {
+                return Map.of();
+            }
+            try (FSDataInputStream in = fs.open(file)) {
+                return readState(in);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the exchange state " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String exchangeFile(int rank) {
+        return String.format("exchange-rank-%05d.bin", rank);
+    }
+
+    /** Format: entry count, then per entry its name (UTF), length and floats; big-endian. */
+    public static byte[] encodeState(Map<String, float[]> state) {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try {
+            writeState(bytes, state);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    public static Map<String, float[]> decodeState(byte[] bytes) {
+        try {
+            return readState(new java.io.ByteArrayInputStream(bytes));
+        } catch (IOException e) {
+            throw new UncheckedIOException("corrupt exchange state: " + e.getMessage(), e);
+        }
+    }
+
+    private static void writeState(java.io.OutputStream target, Map<String, float[]> state) throws IOException {
+        java.io.DataOutputStream out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(target));
+        out.writeInt(state.size());
+        for (Map.Entry<String, float[]> entry : new java.util.TreeMap<>(state).entrySet()) {
+            out.writeUTF(entry.getKey());
+            out.writeInt(entry.getValue().length);
+            for (float v : entry.getValue()) {
+                out.writeFloat(v);
+            }
+        }
+        out.flush();
+    }
+
+    private static Map<String, float[]> readState(java.io.InputStream source) throws IOException {
+        java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(source));
+        int entries = in.readInt();
+        Map<String, float[]> state = new java.util.HashMap<>();
+        for (int i = 0; i < entries; i++) {
+            String name = in.readUTF();
+            float[] values = new float[in.readInt()];
+            for (int j = 0; j < values.length; j++) {
+                values[j] = in.readFloat();
+            }
+            state.put(name, values);
+        }
+        return state;
     }
 
     public CheckpointMeta loadMeta(Checkpoint checkpoint) {

@@ -48,6 +48,18 @@ public interface GradientExchange extends AutoCloseable {
         return true;
     }
 
+    /**
+     * What this replica must carry across a checkpoint to continue exactly (e.g. the threshold
+     * strategy's residual and τ), by name; empty for stateless strategies. Differs between replicas.
+     */
+    default java.util.Map<String, float[]> state() {
+        return java.util.Map.of();
+    }
+
+    /** Restores what {@link #state()} returned, before the first step after a resume. */
+    default void restore(java.util.Map<String, float[]> state) {
+    }
+
     /** Strategy-specific figures of the last step for metrics.jsonl (e.g. compression ratio), may be empty. */
     default java.util.Map<String, Double> lastStepMetrics() {
         return java.util.Map.of();

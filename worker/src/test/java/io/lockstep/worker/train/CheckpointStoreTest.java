@@ -67,6 +67,23 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void eachReplicasExchangeStateIsCommittedWithTheModelAndReadBackExactly(@TempDir Path dir) {
+        CheckpointStore store = new CheckpointStore(dir.toUri().toString(), new Configuration());
+        Map<String, float[]> rank0 = Map.of("residual", new float[]{0.25f, -1e-7f, Float.MIN_VALUE}, "threshold", new float[]{3e-3f});
+        Map<String, float[]> rank1 = Map.of("residual", new float[]{-0.5f, 0f, 7f}, "threshold", new float[]{2e-3f});
+        CheckpointStore.Checkpoint checkpoint = store.save(RECIPE.build(), meta(1, 0), 0, List.of(rank0, rank1));
+        for (int rank = 0; rank < 2; rank++) {
+            Map<String, float[]> expected = rank == 0 ? rank0 : rank1;
+            Map<String, float[]> loaded = store.loadExchangeState(checkpoint, rank);
+            assertEquals(expected.keySet(), loaded.keySet());
+            for (String key : expected.keySet()) {
+                assertArrayEquals(expected.get(key), loaded.get(key), key + " of rank " + rank);
+            }
+        }
+        assertTrue(store.loadExchangeState(checkpoint, 2).isEmpty(), "a rank without state reads nothing");
+    }
+
+    @Test
     void anUnwritableDirectoryIsAClearErrorNamingIt(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("not-a-directory");
         Files.writeString(file, "x");
