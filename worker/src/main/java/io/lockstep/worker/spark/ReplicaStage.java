@@ -1,7 +1,6 @@
 package io.lockstep.worker.spark;
 
 import io.lockstep.worker.comm.Collective;
-import io.lockstep.worker.train.AllReduceExchange;
 import io.lockstep.worker.train.BatchDecoder;
 import io.lockstep.worker.train.BatchSource;
 import io.lockstep.worker.train.CheckpointMeta;

@@ -43,14 +43,14 @@ class SyncBatchNormOverAeronTest {
 
     @Test
     void floatConvolutionWithAnEmptyReplica() throws Exception {
-        SyncBatchNormalizationLayerTest.checkAgainstPlainBatchNorm(
+        SyncBatchNormalizationLayerTest.assertMatchesPlainBatchNorm(
                 new Case("aeron", DataType.FLOAT, Layout.NCHW, true, true, true, new int[] {3, 0, 2}),
                 SyncBatchNormOverAeronTest::overAeron);
     }
 
     @Test
     void doubleDenseUnequalBatches() throws Exception {
-        SyncBatchNormalizationLayerTest.checkAgainstPlainBatchNorm(
+        SyncBatchNormalizationLayerTest.assertMatchesPlainBatchNorm(
                 new Case("aeron", DataType.DOUBLE, Layout.NC, true, false, false, new int[] {1, 4, 2}),
                 SyncBatchNormOverAeronTest::overAeron);
     }

@@ -106,11 +106,11 @@ class SyncBatchNormalizationLayerTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void replicasMatchPlainBatchNormOnTheConcatenatedBatch(Case c) throws Exception {
-        checkAgainstPlainBatchNorm(c, (ranks, body) -> ThreadCollectives.create(ranks, 30_000).runOnAllRanks(120_000, body));
+        assertMatchesPlainBatchNorm(c, (ranks, body) -> ThreadCollectives.create(ranks, 30_000).runOnAllRanks(120_000, body));
     }
 
     /** The layer-level contract of the class comment, over the group that {@code runner} provides. */
-    static void checkAgainstPlainBatchNorm(Case c, GroupRunner runner) throws Exception {
+    static void assertMatchesPlainBatchNorm(Case c, GroupRunner runner) throws Exception {
         if (c.type == DataType.DOUBLE) {
             Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
         }
