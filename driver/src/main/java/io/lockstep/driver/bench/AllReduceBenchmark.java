@@ -2,10 +2,9 @@ package io.lockstep.driver.bench;
 
 import io.aeron.driver.ThreadingMode;
 import io.lockstep.worker.comm.AeronCollective;
-import io.lockstep.worker.comm.CollectiveBinding;
+import io.lockstep.worker.comm.ThreadRanks;
+import org.agrona.concurrent.SystemNanoClock;
 import io.lockstep.worker.comm.CollectiveConfig;
-import io.lockstep.worker.comm.Endpoint;
-import io.lockstep.worker.comm.GroupMember;
 import io.lockstep.worker.comm.IdleMode;
 import io.lockstep.worker.comm.ReduceOp;
 import io.lockstep.worker.comm.TransportMode;
@@ -32,8 +31,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -395,53 +392,24 @@ public final class AllReduceBenchmark implements Callable<Integer> {
         }
     }
 
-    /** N ranks as threads, each owning its collective on its own single-thread executor. */
+    /** N ranks as threads ({@link ThreadRanks}); a rank's failure is rethrown as its own exception. */
     private static final class Group implements AutoCloseable {
-        private final List<AeronCollective> ranks;
-        private final List<ExecutorService> threads;
+        private final ThreadRanks ranks;
 
-        private Group(List<AeronCollective> ranks, List<ExecutorService> threads) {
+        private Group(ThreadRanks ranks) {
             this.ranks = ranks;
-            this.threads = threads;
         }
 
         static Group open(int n, CollectiveConfig config) throws Exception {
-            List<ExecutorService> threads = new ArrayList<>();
-            List<CollectiveBinding> bindings = new ArrayList<>();
-            try {
-                for (int rank = 0; rank < n; rank++) {
-                    int r = rank;
-                    threads.add(Executors.newSingleThreadExecutor(task -> new Thread(task, "bench-rank-" + r)));
-                    bindings.add(AeronCollective.bind(config, new GroupMember("bench", 0xBE7C4, 0, rank, n)));
-                }
-                List<Endpoint> endpoints = bindings.stream().map(CollectiveBinding::localEndpoint).toList();
-                List<Future<AeronCollective>> connecting = new ArrayList<>();
-                for (int rank = 0; rank < n; rank++) {
-                    CollectiveBinding binding = bindings.get(rank);
-                    connecting.add(threads.get(rank).submit(() -> binding.connect(endpoints)));
-                }
-                List<AeronCollective> ranks = new ArrayList<>();
-                for (Future<AeronCollective> future : connecting) {
-                    ranks.add(future.get(WAIT_MINUTES, TimeUnit.MINUTES));
-                }
-                return new Group(ranks, threads);
-            } catch (Exception e) {
-                bindings.forEach(CollectiveBinding::close);
-                threads.forEach(ExecutorService::shutdownNow);
-                throw e;
-            }
+            return new Group(ThreadRanks.open(n, config, "bench", 0xBE7C4, 0, SystemNanoClock.INSTANCE,
+                    TimeUnit.MINUTES.toMillis(WAIT_MINUTES), "bench-rank-"));
         }
 
         <T> List<T> run(Function<AeronCollective, T> task) throws Exception {
-            List<Future<T>> futures = new ArrayList<>();
-            for (int rank = 0; rank < ranks.size(); rank++) {
-                AeronCollective collective = ranks.get(rank);
-                futures.add(threads.get(rank).submit(() -> task.apply(collective)));
-            }
             List<T> results = new ArrayList<>();
-            for (Future<T> future : futures) {
+            for (Future<T> future : ranks.start(task)) {
                 try {
-                    results.add(future.get(WAIT_MINUTES, TimeUnit.MINUTES));
+                    results.add(ranks.await(future));
                 } catch (ExecutionException e) {
                     throw e.getCause() instanceof Exception cause ? cause : e;
                 }
@@ -451,17 +419,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
 
         @Override
         public void close() throws Exception {
-            List<Future<?>> closing = new ArrayList<>();
-            for (int rank = 0; rank < ranks.size(); rank++) {
-                closing.add(threads.get(rank).submit(ranks.get(rank)::close));
-            }
-            try {
-                for (Future<?> future : closing) {
-                    future.get(WAIT_MINUTES, TimeUnit.MINUTES);
-                }
-            } finally {
-                threads.forEach(ExecutorService::shutdownNow);
-            }
+            ranks.close();
         }
     }
 }

@@ -7,26 +7,21 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 
 /**
- * N ranks of one group as threads of this JVM: each rank is owned by its own single-thread executor,
- * so every call on a rank's collective runs on the same thread, as in production.
+ * N ranks of one group as threads of this JVM ({@link ThreadRanks}), with the tests' settings and a
+ * rank's failure reported as an assertion naming the rank.
  */
 final class InProcessGroup implements AutoCloseable {
     static final long WAIT_SECONDS = 120;
 
-    private final List<AeronCollective> ranks;
-    private final List<ExecutorService> threads;
+    private final ThreadRanks ranks;
 
-    private InProcessGroup(List<AeronCollective> ranks, List<ExecutorService> threads) {
+    private InProcessGroup(ThreadRanks ranks) {
         this.ranks = ranks;
-        this.threads = threads;
     }
 
     static CollectiveConfig.Builder testConfig() {
@@ -45,30 +40,7 @@ final class InProcessGroup implements AutoCloseable {
 
     static InProcessGroup open(int size, CollectiveConfig config, String jobId, long secret, long attempt,
                                NanoClock clock) throws Exception {
-        List<ExecutorService> threads = new ArrayList<>();
-        List<CollectiveBinding> bindings = new ArrayList<>();
-        try {
-            for (int rank = 0; rank < size; rank++) {
-                int r = rank;
-                threads.add(Executors.newSingleThreadExecutor(task -> new Thread(task, "rank-" + r)));
-                bindings.add(AeronCollective.bind(config, new GroupMember(jobId, secret, attempt, rank, size), clock));
-            }
-            List<Endpoint> endpoints = bindings.stream().map(CollectiveBinding::localEndpoint).toList();
-            List<Future<AeronCollective>> connecting = new ArrayList<>();
-            for (int rank = 0; rank < size; rank++) {
-                CollectiveBinding binding = bindings.get(rank);
-                connecting.add(threads.get(rank).submit(() -> binding.connect(endpoints)));
-            }
-            List<AeronCollective> ranks = new ArrayList<>();
-            for (Future<AeronCollective> future : connecting) {
-                ranks.add(future.get(WAIT_SECONDS, TimeUnit.SECONDS));
-            }
-            return new InProcessGroup(ranks, threads);
-        } catch (Exception e) {
-            bindings.forEach(CollectiveBinding::close);
-            threads.forEach(ExecutorService::shutdownNow);
-            throw e;
-        }
+        return new InProcessGroup(ThreadRanks.open(size, config, jobId, secret, attempt, clock, WAIT_SECONDS * 1000, "rank-"));
     }
 
     int size() {
@@ -76,20 +48,16 @@ final class InProcessGroup implements AutoCloseable {
     }
 
     AeronCollective rank(int rank) {
-        return ranks.get(rank);
+        return ranks.rank(rank);
     }
 
     /** Runs {@code task} on every rank's thread at once and returns the results by rank. */
     <T> List<T> run(Function<AeronCollective, T> task) throws Exception {
-        List<Future<T>> futures = new ArrayList<>();
-        for (int rank = 0; rank < ranks.size(); rank++) {
-            AeronCollective collective = ranks.get(rank);
-            futures.add(threads.get(rank).submit(() -> task.apply(collective)));
-        }
+        List<Future<T>> futures = ranks.start(task);
         List<T> results = new ArrayList<>();
         for (int rank = 0; rank < futures.size(); rank++) {
             try {
-                results.add(futures.get(rank).get(WAIT_SECONDS, TimeUnit.SECONDS));
+                results.add(ranks.await(futures.get(rank)));
             } catch (ExecutionException e) {
                 throw new AssertionError("rank " + rank + " failed: " + e.getCause(), e.getCause());
             } catch (TimeoutException e) {
@@ -101,22 +69,11 @@ final class InProcessGroup implements AutoCloseable {
 
     /** Submits a task to one rank's thread. */
     <T> Future<T> submit(int rank, Callable<T> task) {
-        return threads.get(rank).submit(task);
+        return ranks.submit(rank, task);
     }
 
     @Override
     public void close() throws Exception {
-        List<Future<?>> closing = new ArrayList<>();
-        for (int rank = 0; rank < ranks.size(); rank++) {
-            AeronCollective collective = ranks.get(rank);
-            closing.add(threads.get(rank).submit(collective::close));
-        }
-        try {
-            for (Future<?> future : closing) {
-                future.get(WAIT_SECONDS, TimeUnit.SECONDS);
-            }
-        } finally {
-            threads.forEach(ExecutorService::shutdownNow);
-        }
+        ranks.close();
     }
 }
