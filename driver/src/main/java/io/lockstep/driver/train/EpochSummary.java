@@ -12,7 +12,8 @@ import java.util.Map;
  * and the slowest replica's times (a synchronous step lasts as long as its slowest replica).
  */
 record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, double testAccuracy, long images,
-                    double wallSeconds, double computeShare, double exchangeShare, double dataWaitShare) {
+                    double wallSeconds, double computeShare, double normSyncShare, double exchangeShare,
+                    double dataWaitShare) {
 
     static EpochSummary of(List<EpochReport> reports, int replicas) {
         if (reports.size() != replicas) {
@@ -22,27 +23,30 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
         int steps = first.steps();
         double lossSum = 0;
         long compute = 0;
+        long normSync = 0;
         long exchange = 0;
         long dataWait = 0;
         for (EpochReport r : reports) {
             for (int s = 0; s < steps; s++) {
                 lossSum += r.loss()[s];
                 compute += r.computeNanos()[s];
+                normSync += r.normSyncNanos()[s];
                 exchange += r.exchangeNanos()[s];
                 dataWait += r.dataWaitNanos()[s];
             }
         }
-        double total = Math.max(1, compute + exchange + dataWait);
+        double total = Math.max(1, compute + normSync + exchange + dataWait);
         long images = (long) steps * first.examplesPerStep() * replicas;
         if (steps == 0) {
             // A retried stage whose epoch a previous attempt had already trained: evaluation only.
             EpochReport evaluated = reports.stream().filter(r -> r.numClasses() > 0).findFirst().orElse(first);
-            return new EpochSummary(reports, replicas, Double.NaN, evaluated.testAccuracy(), 0, 1e-9, 0, 0, 0);
+            return new EpochSummary(reports, replicas, Double.NaN, evaluated.testAccuracy(), 0, 1e-9, 0, 0, 0, 0);
         }
         double wall = reports.stream().mapToLong(EpochReport::wallNanos).max().orElse(1) / 1e9;
         EpochReport withConfusion = reports.stream().filter(r -> r.numClasses() > 0).findFirst().orElse(first);
         return new EpochSummary(reports, replicas, steps == 0 ? Double.NaN : lossSum / (steps * (double) replicas),
-                withConfusion.testAccuracy(), images, wall, compute / total, exchange / total, dataWait / total);
+                withConfusion.testAccuracy(), images, wall, compute / total, normSync / total, exchange / total,
+                dataWait / total);
     }
 
     double imagesPerSecond() {
@@ -54,12 +58,14 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
         for (int s = 0; s < steps; s++) {
             double loss = 0;
             long compute = 0;
+            long normSync = 0;
             long exchange = 0;
             long dataWait = 0;
             long bytes = 0;
             for (EpochReport r : reports) {
                 loss += r.loss()[s];
                 compute = Math.max(compute, r.computeNanos()[s]);
+                normSync = Math.max(normSync, r.normSyncNanos()[s]);
                 exchange = Math.max(exchange, r.exchangeNanos()[s]);
                 dataWait = Math.max(dataWait, r.dataWaitNanos()[s]);
                 bytes = Math.max(bytes, r.bytesSent()[s]);
@@ -70,13 +76,14 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
             step.put("step", reports.get(0).firstStep() + s + 1);
             step.put("loss", loss / replicas);
             step.put("compute_ms", compute / 1e6);
+            step.put("norm_sync_ms", normSync / 1e6);
             step.put("exchange_ms", exchange / 1e6);
             step.put("data_wait_ms", dataWait / 1e6);
             step.put("bytes_sent_per_replica", bytes);
             for (Map.Entry<String, float[]> metric : reports.get(0).exchangeMetrics().entrySet()) {
                 step.put(metric.getKey(), metric.getValue()[s]);
             }
-            double stepSeconds = (compute + exchange + dataWait) / 1e9;
+            double stepSeconds = (compute + normSync + exchange + dataWait) / 1e9;
             step.put("images_per_second", stepSeconds > 0 ? reports.get(0).examplesPerStep() * (double) replicas / stepSeconds : 0);
             out.metric(step);
         }
@@ -92,6 +99,7 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
         summary.put("seconds", wallSeconds);
         summary.put("images_per_second", imagesPerSecond());
         summary.put("compute_share", computeShare);
+        summary.put("norm_sync_share", normSyncShare);
         summary.put("exchange_share", exchangeShare);
         summary.put("data_wait_share", dataWaitShare);
         summary.put("evaluation_seconds", first.evaluationNanos() / 1e9);

@@ -188,9 +188,10 @@ public final class TrainingJob {
                 globalStep += steps - resumeStep;
                 resumeStep = 0;
                 summary.writeTo(out, epoch);
-                System.err.printf("epoch %d/%d  loss %.4f  test accuracy %.4f  %.0f img/s  (compute %.0f%%, exchange %.0f%%, data wait %.0f%%)%n",
+                System.err.printf("epoch %d/%d  loss %.4f  test accuracy %.4f  %.0f img/s  (compute %.0f%%, BatchNorm sync %.0f%%, exchange %.0f%%, data wait %.0f%%)%n",
                         epoch + 1, config.epochs(), summary.meanLoss(), summary.testAccuracy(), summary.imagesPerSecond(),
-                        100 * summary.computeShare(), 100 * summary.exchangeShare(), 100 * summary.dataWaitShare());
+                        100 * summary.computeShare(), 100 * summary.normSyncShare(), 100 * summary.exchangeShare(),
+                        100 * summary.dataWaitShare());
                 resumeFrom = checkpoints.latest().orElseThrow(() -> new IllegalStateException(
                         "rank 0 reported epoch " + checkpointsHint() + " done but wrote no checkpoint")).path();
             }

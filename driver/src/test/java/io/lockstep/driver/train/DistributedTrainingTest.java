@@ -114,6 +114,39 @@ class DistributedTrainingTest {
         }
     }
 
+    /**
+     * The time synchronized BatchNorm spends in its collectives is reported per step, apart from
+     * compute; with per-replica BatchNorm there is none.
+     */
+    @Test
+    void batchNormCommunicationIsMeasuredPerStepOnlyUnderSyncBatchNorm() throws Exception {
+        Path tiny = dir.resolve("tiny");
+        assertEquals(0, Main.run("make-subset", "--from", SingleReplicaTrainingTest.SUBSET.toString(),
+                "--train-per-class", "2", "--test-per-class", "1", "--out", tiny.toString()));
+        for (String norm : new String[]{"sync-batch", "batch"}) {
+            Path out = dir.resolve("bn-" + norm);
+            assertEquals(0, Main.run("train", "--model", "resnet20", "--data", tiny.toString(), "--replicas", "2",
+                    "--batch-size", "4", "--epochs", "1", "--max-steps-per-epoch", "2", "--norm", norm,
+                    "--out", out.toString()), "train --norm " + norm);
+            List<JsonNode> metrics = new ArrayList<>();
+            for (String line : java.nio.file.Files.readAllLines(out.resolve(RunOutput.METRICS))) {
+                metrics.add(JSON.readTree(line));
+            }
+            List<JsonNode> steps = metrics.stream().filter(m -> m.get("type").asText().equals("step")).toList();
+            JsonNode epoch = metrics.stream().filter(m -> m.get("type").asText().equals("epoch")).findFirst().orElseThrow();
+            assertEquals(2, steps.size());
+            for (JsonNode step : steps) {
+                double normSyncMs = step.get("norm_sync_ms").asDouble();
+                if (norm.equals("sync-batch")) {
+                    assertTrue(normSyncMs > 0, "sync BatchNorm communicated in step " + step);
+                } else {
+                    assertEquals(0.0, normSyncMs, "plain BatchNorm never communicates: " + step);
+                }
+            }
+            assertEquals(norm.equals("sync-batch"), epoch.get("norm_sync_share").asDouble() > 0, epoch.toString());
+        }
+    }
+
     @Test
     void moreReplicasThanSlotsFailsFastNamingBoth() {
         int code = Main.run("train", "--model", "lenet5", "--data", SingleReplicaTrainingTest.SUBSET.toString(),

@@ -8,6 +8,9 @@ import java.io.Serializable;
  * trained). Times are nanoseconds; bytes are what this replica sent.
  *
  * @param firstStep    first step of the epoch this report covers
+ * @param normSyncNanos per step, time the synchronized BatchNorm layers spent in their collectives
+ *                     (forward statistics and backward sums, including waiting for the slowest peer);
+ *                     not part of {@code computeNanos}
  * @param exchangeMetrics per-step figures of the exchange strategy (e.g. compression ratio), by name
  * @param skippedSteps steps skipped because their gradient was not finite ({@code --on-nan skip-step})
  * @param confusion    test-set confusion matrix summed over all replicas (row = true class, column =
@@ -16,7 +19,7 @@ import java.io.Serializable;
  * @param skippedRecords records this replica left out because they could not be decoded ({@code --bad-records skip})
  */
 public record EpochReport(int rank, int epoch, int firstStep, int examplesPerStep, float[] loss, long[] dataWaitNanos,
-                          long[] computeNanos, long[] exchangeNanos, long[] bytesSent,
+                          long[] computeNanos, long[] normSyncNanos, long[] exchangeNanos, long[] bytesSent,
                           java.util.Map<String, float[]> exchangeMetrics, int skippedSteps, long wallNanos,
                           long evaluationNanos, int numClasses, long[] confusion, String failure,
                           java.util.List<String> skippedRecords) implements Serializable {
@@ -26,18 +29,18 @@ public record EpochReport(int rank, int epoch, int firstStep, int examplesPerSte
     }
 
     public EpochReport withEvaluation(long nanos, int classes, long[] counts) {
-        return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWaitNanos, computeNanos, exchangeNanos,
+        return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWaitNanos, computeNanos, normSyncNanos, exchangeNanos,
                 bytesSent, exchangeMetrics, skippedSteps, wallNanos, nanos, classes, counts, failure, skippedRecords);
     }
 
     /** A replica that stopped: the message names the epoch and the step. */
     public static EpochReport failed(int rank, int epoch, String failure) {
-        return new EpochReport(rank, epoch, 0, 0, new float[0], new long[0], new long[0], new long[0], new long[0],
+        return new EpochReport(rank, epoch, 0, 0, new float[0], new long[0], new long[0], new long[0], new long[0], new long[0],
                 java.util.Map.of(), 0, 0, 0, 0, new long[0], failure, java.util.List.of());
     }
 
     public EpochReport withSkippedRecords(java.util.List<String> records) {
-        return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWaitNanos, computeNanos, exchangeNanos,
+        return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWaitNanos, computeNanos, normSyncNanos, exchangeNanos,
                 bytesSent, exchangeMetrics, skippedSteps, wallNanos, evaluationNanos, numClasses, confusion, failure,
                 java.util.List.copyOf(records));
     }

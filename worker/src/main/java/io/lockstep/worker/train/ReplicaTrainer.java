@@ -2,6 +2,7 @@ package io.lockstep.worker.train;
 
 import io.lockstep.worker.comm.Collective;
 import io.lockstep.worker.comm.ReduceOp;
+import io.lockstep.worker.nn.SyncBatchNorms;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -95,6 +96,7 @@ public final class ReplicaTrainer {
         float[] loss = new float[steps];
         long[] dataWait = new long[steps];
         long[] compute = new long[steps];
+        long[] normSync = new long[steps];
         long[] exchangeNanos = new long[steps];
         long[] bytes = new long[steps];
         java.util.Map<String, float[]> exchangeMetrics = new java.util.TreeMap<>();
@@ -113,6 +115,7 @@ public final class ReplicaTrainer {
                 }
                 listener.position(epoch, step);
                 graph.setLearningRate(schedule.rateAt(epoch, step));
+                SyncBatchNorms.resetCommunicationStats(graph);
                 graph.fit(batch);
                 exchange.afterStep(graph, epoch, globalStep);
                 double score = graph.score();
@@ -128,7 +131,8 @@ public final class ReplicaTrainer {
                 loss[i] = (float) score;
                 dataWait[i] = t1 - t0;
                 exchangeNanos[i] = exchange.lastExchangeNanos();
-                compute[i] = (t2 - t1) - exchangeNanos[i];
+                normSync[i] = SyncBatchNorms.communicationNanos(graph);
+                compute[i] = (t2 - t1) - exchangeNanos[i] - normSync[i];
                 bytes[i] = exchange.lastBytesSent();
                 for (java.util.Map.Entry<String, Double> metric : exchange.lastStepMetrics().entrySet()) {
                     exchangeMetrics.computeIfAbsent(metric.getKey(), k -> new float[steps])[i] = metric.getValue().floatValue();
@@ -141,7 +145,7 @@ public final class ReplicaTrainer {
             }
         }
         graph.incrementEpochCount();
-        return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWait, compute, exchangeNanos, bytes,
+        return new EpochReport(rank, epoch, firstStep, examplesPerStep, loss, dataWait, compute, normSync, exchangeNanos, bytes,
                 exchangeMetrics, skipped, System.nanoTime() - epochStart, 0, 0, new long[0], null, List.of());
     }
 
