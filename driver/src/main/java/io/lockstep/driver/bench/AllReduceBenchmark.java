@@ -86,7 +86,10 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     @Option(names = "--stream-mib", defaultValue = "48", description = "MiB each link streams per B_link sample")
     int streamMib;
 
-    @Option(names = "--spark", negatable = true, defaultValue = "true", description = "measure Spark treeAggregate")
+    // picocli's negatable form sets the *inverse of the fallback value*; without fallbackValue = "true",
+    // --no-spark would leave the default (true) in place.
+    @Option(names = "--spark", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "measure Spark treeAggregate (--no-spark: Aeron only)")
     boolean spark;
 
     @Option(names = "--spark-max-size", defaultValue = "128MiB", description = "largest size given to Spark")
