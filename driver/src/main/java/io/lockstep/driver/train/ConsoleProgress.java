@@ -11,20 +11,22 @@ import org.apache.spark.scheduler.SparkListenerExecutorMetricsUpdate;
 import scala.Tuple4;
 
 /**
- * Live progress on the driver console: epoch, step, loss, images/s and ETA. Rank 0 publishes its
- * position through a {@link ProgressAccumulator}; executor heartbeats carry it here. Spark's listener
+ * Live progress on the driver console: epoch, step, loss, images/s of the whole job and ETA. Rank 0
+ * publishes its position through a {@link ProgressAccumulator}; executor heartbeats carry it here. Spark's listener
  * bus calls this on one thread; the training thread only opens and closes epochs.
  */
 final class ConsoleProgress extends SparkListener {
     private final ProgressAccumulator accumulator;
     private final int epochs;
+    private final int replicas;
     private final boolean interactive = System.console() != null;
     private volatile ProgressBar bar;
     private volatile int barEpoch = -1;
 
-    ConsoleProgress(ProgressAccumulator accumulator, int epochs) {
+    ConsoleProgress(ProgressAccumulator accumulator, int epochs, int replicas) {
         this.accumulator = accumulator;
         this.epochs = epochs;
+        this.replicas = replicas;
     }
 
     synchronized void startEpoch(int epoch, int steps) {
@@ -74,7 +76,8 @@ final class ConsoleProgress extends SparkListener {
             return;
         }
         current.stepTo((long) position[ProgressAccumulator.STEP]);
+        // Rank 0 reports its own rate; replicas step in lockstep with equal batches, so the job's rate is N times it.
         current.setExtraMessage(String.format(" loss %.4f  %.0f img/s",
-                position[ProgressAccumulator.LOSS], position[ProgressAccumulator.EXAMPLES_PER_SECOND]));
+                position[ProgressAccumulator.LOSS], replicas * position[ProgressAccumulator.EXAMPLES_PER_SECOND]));
     }
 }

@@ -123,7 +123,7 @@ public final class TrainingJob {
         SerializableHadoopConf hadoopConf = new SerializableHadoopConf(sc.hadoopConfiguration());
         ProgressAccumulator progressAccumulator = new ProgressAccumulator();
         sc.sc().register(progressAccumulator, "lockstep-progress");
-        ConsoleProgress console = new ConsoleProgress(progressAccumulator, config.epochs());
+        ConsoleProgress console = new ConsoleProgress(progressAccumulator, config.epochs(), replicas);
         sc.sc().addSparkListener(console);
         int threads = threadsPerReplica(sc, replicas);
 
