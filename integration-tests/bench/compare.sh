@@ -20,6 +20,7 @@
 # Output: DIR/report.md (tables + ratios against lockstep-local, ready for docs/benchmarks/README.md),
 #         DIR/*.png, DIR/results.json, DIR/runs/<model>/<system>/run<k>/ (every log and JSON).
 set -euo pipefail
+invocation="$0 $*"   # before option parsing shifts the arguments away
 bench="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 repo="$(cd "$bench/../.." && pwd)"
 py=/usr/bin/python3   # Debian's interpreter: python3-torch lives there, not in a pyenv/venv python
@@ -112,7 +113,7 @@ cat > "$out/config.json" <<EOF
 {"repeats": $repeats, "quick": $quick, "max_steps_per_epoch": $max_steps, "batch_size_per_replica": 64, "replicas": 2,
  "seed_base": 42, "data": "$data", "models": "$models", "systems": "$systems",
  "hyper": {"lenet5": "$(hyper lenet5)", "resnet20": "$(hyper resnet20)"}, "hyper_fields": "epochs lr weight_decay target_accuracy",
- "command": "$0 $*"}
+ "command": "$invocation"}
 EOF
 
 netns_up=0
