@@ -4,6 +4,7 @@ import io.lockstep.models.InputShape;
 import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
 import io.lockstep.models.OneDnn;
+import io.lockstep.worker.nn.BatchNormSwap;
 import io.lockstep.worker.train.Optimizer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -43,6 +44,11 @@ public final class StepTimeBenchmark implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "ND4J threads (0: all cores)")
     int threads;
 
+    @Option(names = "--norm", defaultValue = "batch",
+            description = "batch: DL4J's BatchNorm (OneDNN helper when on); sync-batch: Lockstep's synchronized "
+                    + "BatchNorm with no peers (its own statistics code, no communication)")
+    String norm;
+
     @Option(names = "--onednn", defaultValue = "on", description = "on or off: DL4J's OneDNN layer helpers")
     String onednn;
 
@@ -57,6 +63,11 @@ public final class StepTimeBenchmark implements Callable<Integer> {
         InputShape shape = InputShape.parse(input);
         ComputationGraph graph = ModelRegistry.build(model, ModelOptions.of(10, shape)
                 .withUpdater(Optimizer.NESTEROV.updater(0.01), 0));
+        graph = switch (norm) {
+            case "batch" -> graph;
+            case "sync-batch" -> BatchNormSwap.toSync(graph);
+            default -> throw new IllegalArgumentException("--norm: expected batch or sync-batch, got " + norm);
+        };
         Nd4j.getRandom().setSeed(1);
         INDArray features = Nd4j.rand(DataType.FLOAT, batchSize, shape.channels(), shape.height(), shape.width());
         INDArray labels = Nd4j.zeros(DataType.FLOAT, batchSize, 10);
@@ -75,7 +86,7 @@ public final class StepTimeBenchmark implements Callable<Integer> {
         }
         Arrays.sort(millis);
         double median = millis[steps / 2];
-        System.out.printf(Locale.ROOT, "model %s, input %s, batch %d, threads %d, OneDNN helpers %s (%s)%n", model, shape, batchSize,
+        System.out.printf(Locale.ROOT, "model %s, input %s, batch %d, norm %s, threads %d, OneDNN helpers %s (%s)%n", model, shape, batchSize, norm,
                 Nd4j.getEnvironment().maxThreads(), helpers ? "requested on" : "off", OneDnn.probe().detail());
         System.out.printf(Locale.ROOT, "step time over %d steps: median %.1f ms, p10 %.1f ms, p90 %.1f ms; %.1f images/s%n",
                 steps, median, millis[steps / 10], millis[(steps * 9) / 10], batchSize * 1000 / median);

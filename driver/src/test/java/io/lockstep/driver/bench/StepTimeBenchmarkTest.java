@@ -1,0 +1,46 @@
+package io.lockstep.driver.bench;
+
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class StepTimeBenchmarkTest {
+
+    private static String run(int expectedExit, String... args) {
+        PrintStream original = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            exit = new CommandLine(new StepTimeBenchmark()).execute(args);
+        } finally {
+            System.setOut(original);
+        }
+        if (expectedExit == 0) {
+            assertEquals(0, exit, captured.toString(StandardCharsets.UTF_8));
+        } else {
+            assertNotEquals(0, exit);
+        }
+        return captured.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void measuresTheSynchronizedBatchNormPathWithoutPeers() {
+        String out = run(0, "--model", "resnet20", "--input", "1x28x28", "--batch-size", "2", "--warmup-steps", "0",
+                "--steps", "2", "--threads", "1", "--norm", "sync-batch");
+        assertTrue(out.contains("norm sync-batch"), out);
+        assertTrue(out.contains("step time over 2 steps: median"), out);
+    }
+
+    @Test
+    void rejectsAnUnknownNorm() {
+        run(1, "--model", "resnet20", "--steps", "1", "--warmup-steps", "0", "--batch-size", "2", "--norm", "group");
+    }
+}
