@@ -12,8 +12,8 @@ import scala.Tuple4;
 
 /**
  * Live progress on the driver console: epoch, step, loss, images/s of the whole job and ETA. Rank 0
- * publishes its position through a {@link ProgressAccumulator}; executor heartbeats carry it here. Spark's listener
- * bus calls this on one thread; the training thread only opens and closes epochs.
+ * publishes its position through a {@link ProgressAccumulator}; executor heartbeats carry it here.
+ * Spark's listener bus calls this on one thread; the training thread only opens and closes epochs.
  */
 final class ConsoleProgress extends SparkListener {
     private final ProgressAccumulator accumulator;

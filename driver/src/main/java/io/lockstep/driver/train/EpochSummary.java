@@ -44,7 +44,7 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
         }
         double wall = reports.stream().mapToLong(EpochReport::wallNanos).max().orElse(1) / 1e9;
         EpochReport withConfusion = reports.stream().filter(r -> r.numClasses() > 0).findFirst().orElse(first);
-        return new EpochSummary(reports, replicas, steps == 0 ? Double.NaN : lossSum / (steps * (double) replicas),
+        return new EpochSummary(reports, replicas, lossSum / (steps * (double) replicas),
                 withConfusion.testAccuracy(), images, wall, compute / total, normSync / total, exchange / total,
                 dataWait / total);
     }
