@@ -154,8 +154,10 @@ run_one() { # model system repeat
   esac
   say "$model / $system / run $r: ${cmd[*]}"
   printf '%q ' "${cmd[@]}" > "$dir/command.txt"
-  if ! "$py" "$bench/measure.py" --out "$dir/measure.json" --log "$dir/output.log" -- "${cmd[@]}"; then
-    say "$model / $system / run $r FAILED (exit $?); last lines of $dir/output.log:"; tail -5 "$dir/output.log" >&2 || true
+  local rc=0
+  "$py" "$bench/measure.py" --out "$dir/measure.json" --log "$dir/output.log" -- "${cmd[@]}" || rc=$?
+  if (( rc != 0 )); then
+    say "$model / $system / run $r FAILED (exit $rc); last lines of $dir/output.log:"; tail -5 "$dir/output.log" >&2 || true
   fi
   [[ "$system" == dl4j-shared-netns ]] && "$bench/dl4j/netns-cluster.sh" bytes > "$dir/wire-after.txt"
   return 0
