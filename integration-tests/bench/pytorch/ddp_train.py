@@ -187,14 +187,10 @@ def rank_main(rank, args, port, launch_wall, out_dir):
         if metrics:
             metrics.close()
         dist.destroy_process_group()
-
-
-def rank_entry(rank, args, port, launch_wall, out_dir):
-    rank_main(rank, args, port, launch_wall, out_dir)
-    # Everything is written and the process group destroyed. Leave without interpreter finalization:
-    # PyTorch 1.13 can deadlock there (seen in the lenet5 run of 2026-11-23: a rank spinning for minutes in
-    # ~ProcessGroupGloo under the DDP Reducer's destructor after training had finished). An exception
-    # from rank_main still propagates and fails the job as before.
+    # Everything is written. Leave before this frame's locals are released: dropping the DDP model runs
+    # ~Reducer -> ~ProcessGroupGloo with the GIL held, which in PyTorch 1.13 deadlocks against a gloo worker
+    # thread that needs the GIL to free a tensor (seen twice on 2026-11-23: a rank spinning for minutes after
+    # training had finished). An exception above still propagates and fails the job as before.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
@@ -210,7 +206,7 @@ def main(argv=None):
     os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     os.makedirs(args.out, exist_ok=True)
     port = free_port()
-    mp.spawn(rank_entry, args=(args, port, launch_wall, args.out), nprocs=args.replicas, join=True)
+    mp.spawn(rank_main, args=(args, port, launch_wall, args.out), nprocs=args.replicas, join=True)
     with open(os.path.join(args.out, "summary-rank0.json")) as f:
         summary = json.load(f)
     os.remove(os.path.join(args.out, "summary-rank0.json"))
