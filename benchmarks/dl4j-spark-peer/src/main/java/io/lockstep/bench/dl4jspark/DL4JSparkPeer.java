@@ -189,7 +189,7 @@ public final class DL4JSparkPeer {
                 // Ship the epoch's batches to the executors once and cut the RDD loose from the driver's
                 // collection. A plain parallelize() RDD carries its data inside every task, so each of
                 // ParameterAveraging's splits re-sent a whole partition from the driver (93 MB per task for
-                // lenet5; epochs ~4x slower) — a cost of this harness, not of DL4J's training. The load is
+                // lenet5; epochs 1.9x slower) — a cost of this harness, not of DL4J's training. The load is
                 // inside the epoch's time, as Lockstep's reading is inside its own.
                 JavaRDD<DataSet> rdd = sc.parallelize(batches, o.workers);
                 rdd.rdd().localCheckpoint();
