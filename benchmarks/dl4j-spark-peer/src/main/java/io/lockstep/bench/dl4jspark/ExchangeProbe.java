@@ -75,7 +75,25 @@ public final class ExchangeProbe extends BaseTrainingListener implements Seriali
         LEARNING_RATE_BY_EPOCH.forEach((e, r) -> rates.put(String.valueOf(e), r.clone()));
         s.put("learning_rate_range_by_epoch", rates);
         s.put("onednn_conv_helper", OneDnnCheck.convolutionHelper());
+        s.put("peak_rss_mb", peakRssMb());
         return s;
+    }
+
+    /**
+     * This JVM's peak resident memory (VmHWM). Executors of a standalone cluster are children of its
+     * Workers, not of the benchmarked command, so the outside sampler never sees them; they report it here.
+     */
+    private static double peakRssMb() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
     }
 
     private static String hostAddresses() {
