@@ -88,7 +88,8 @@ def one_run(run, target):
         r["final_accuracy"] = epochs[-1]["test_accuracy"]
         shares = [e for e in epochs if "compute_share" in e]
         if shares:
-            r["split"] = {k: statistics.mean(e[k + "_share"] for e in shares) for k in ("compute", "exchange", "data_wait")}
+            r["split"] = {k: statistics.mean(e.get(k + "_share", 0.0) for e in shares)
+                          for k in ("compute", "norm_sync", "exchange", "data_wait")}
     reached = next((e["elapsed_s"] for e in measure["epochs"] if e["test_accuracy"] >= target), None)
     r["time_to_target_s"] = reached
     r["accuracy_curve"] = [(e["elapsed_s"], e["test_accuracy"]) for e in measure["epochs"]]
@@ -242,8 +243,9 @@ def main(out):
             split = [r["split"] for r in s["runs"] if r.get("split")]
             if split:
                 avg = {k: statistics.median(x[k] for x in split) for k in split[0]}
-                notes.append(f"- {LABELS.get(system, system)}: step split compute {avg['compute']:.0%}, exchange {avg['exchange']:.0%}, "
-                             f"data wait {avg['data_wait']:.0%}")
+                notes.append(f"- {LABELS.get(system, system)}: step split compute {avg['compute']:.0%}, "
+                             f"BatchNorm sync {avg['norm_sync']:.0%}, "
+                             f"exchange {avg['exchange']:.0%}, data wait {avg['data_wait']:.0%}")
             layouts = {r.get("memory_layout") for r in s["runs"] if r.get("memory_layout")}
             if layouts:
                 notes.append(f"- {LABELS.get(system, system)}: memory per replica measured as: {', '.join(sorted(layouts))}; "
