@@ -7,6 +7,7 @@
 #   integration-tests/bench/compare.sh --models lenet5 --systems "lockstep-local pytorch-ddp" --repeats 3
 #
 # Options: --quick | --repeats N (default 3) | --epochs-lenet5 N (5) | --epochs-resnet20 N (10)
+#          --from-repeat K (default 1; K > 1 runs repeats K..N only, seed 42+K-1.., to add repeats to an --out DIR)
 #          --max-steps-per-epoch K (0: full epochs) | --models "lenet5 resnet20" | --systems "..." (below)
 #          --floor-steps N (30) | --no-floor | --out DIR (default bench-results/<timestamp>) | --data DIR
 #          --no-install (skip apt-get and builds) | --report-only DIR (re-render a finished run)
@@ -25,7 +26,7 @@ bench="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 repo="$(cd "$bench/../.." && pwd)"
 py=/usr/bin/python3   # Debian's interpreter: python3-torch lives there, not in a pyenv/venv python
 
-quick=0; repeats=3; epochs_lenet5=5; epochs_resnet20=10; max_steps=0; floor_steps=30; floor=1; install=1
+quick=0; repeats=3; from_repeat=1; epochs_lenet5=5; epochs_resnet20=10; max_steps=0; floor_steps=30; floor=1; install=1
 models="lenet5 resnet20"
 systems="lockstep-local lockstep-standalone dl4j-averaging dl4j-shared-local dl4j-shared-netns pytorch-ddp"
 data=/usr/share/datasets/fashion-mnist
@@ -34,6 +35,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
     --repeats) repeats="$2"; shift ;;
+    --from-repeat) from_repeat="$2"; shift ;;
     --epochs-lenet5) epochs_lenet5="$2"; shift ;;
     --epochs-resnet20) epochs_resnet20="$2"; shift ;;
     --max-steps-per-epoch) max_steps="$2"; shift ;;
@@ -45,7 +47,7 @@ while [[ $# -gt 0 ]]; do
     --data) data="$2"; shift ;;
     --no-install) install=0 ;;
     --report-only) report_only="$2"; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -163,7 +165,7 @@ run_one() { # model system repeat
   return 0
 }
 
-for r in $(seq 1 "$repeats"); do
+for r in $(seq "$from_repeat" "$repeats"); do
   for model in $models; do
     for system in $systems; do
       run_one "$model" "$system" "$r"
