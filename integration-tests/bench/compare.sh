@@ -47,7 +47,7 @@ while [[ $# -gt 0 ]]; do
     --data) data="$2"; shift ;;
     --no-install) install=0 ;;
     --report-only) report_only="$2"; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
