@@ -96,25 +96,25 @@ def one_run(run, target):
     procs = measure["processes"]
     replicas = [p["peak_rss_mb"] for p in procs if p["role"] in REPLICA_ROLES]
     jvms = [p["peak_rss_mb"] for p in procs if p["role"] in ("driver", "jvm")]
-    reported = [e["peak_rss_mb"] for e in (summary or {}).get("executors", [])
-                if e.get("peak_rss_mb", -1) > 0 and e.get("training_iterations")]
+    # Executors started by a cluster's Workers (dl4j-shared-netns) are outside the command's process tree,
+    # so the sampler never sees them; the peer has each report its own VmHWM.
+    trained = [e for e in (summary or {}).get("executors", []) if e.get("training_iterations")]
+    reported = [e["peak_rss_mb"] for e in trained if e.get("peak_rss_mb", -1) > 0]
+    outside = not replicas and len(trained) > 1
     if replicas:
         r["peak_rss_per_replica_mb"] = max(replicas)
         r["memory_layout"] = f"{len(replicas)} replica processes"
-    elif reported and len(reported) > 1:
-        # Executors started by a cluster's Workers (dl4j-shared-netns) are outside the command's process
-        # tree; they report their own VmHWM.
+    elif outside and reported:
         r["peak_rss_per_replica_mb"] = max(reported)
         r["memory_layout"] = f"{len(reported)} executor JVMs, as each reported its own peak"
-    elif len([e for e in (summary or {}).get("executors", []) if e.get("training_iterations")]) > 1:
+    elif outside:
         r["memory_layout"] = ("not measured: the executor JVMs ran outside the command's process tree and did not "
                               "report their own peak (a peer built before it did)")
     elif jvms:
         r["peak_rss_per_replica_mb"] = max(jvms)
         r["memory_layout"] = "one JVM holds both replicas and the driver"
-    r["peak_rss_all_processes_mb"] = sum(p["peak_rss_mb"] for p in procs if p["role"] != "spark-daemon")
-    if not replicas and reported and len(reported) > 1:
-        r["peak_rss_all_processes_mb"] += sum(reported)
+    r["peak_rss_all_processes_mb"] = sum(p["peak_rss_mb"] for p in procs if p["role"] != "spark-daemon") + \
+        (sum(reported) if outside else 0)
     if summary:
         if "exchange_verdict" in summary:
             r["exchange_verdict"] = summary["exchange_verdict"]
