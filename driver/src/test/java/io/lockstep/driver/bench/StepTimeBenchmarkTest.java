@@ -1,11 +1,8 @@
 package io.lockstep.driver.bench;
 
+import io.lockstep.driver.ConsoleCapture;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
-
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -14,21 +11,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class StepTimeBenchmarkTest {
 
     private static String run(int expectedExit, String... args) {
-        PrintStream original = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        int exit;
-        try {
-            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            exit = new CommandLine(new StepTimeBenchmark()).execute(args);
-        } finally {
-            System.setOut(original);
-        }
+        ConsoleCapture.Result result = ConsoleCapture.stdout(() -> new CommandLine(new StepTimeBenchmark()).execute(args));
         if (expectedExit == 0) {
-            assertEquals(0, exit, captured.toString(StandardCharsets.UTF_8));
+            assertEquals(0, result.exit(), result.text());
         } else {
-            assertNotEquals(0, exit);
+            assertNotEquals(0, result.exit());
         }
-        return captured.toString(StandardCharsets.UTF_8);
+        return result.text();
     }
 
     @Test

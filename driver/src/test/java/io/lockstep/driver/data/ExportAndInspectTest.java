@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.ConsoleCapture;
 import io.lockstep.worker.data.LabeledRecord;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
@@ -8,10 +9,8 @@ import picocli.CommandLine;
 
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -118,18 +117,11 @@ class ExportAndInspectTest {
         TestDatasets.write(root.resolve("train/dog/broken.jpg"), TestDatasets.truncatedJpeg());
         TestDatasets.write(root.resolve("train/dog/notes.txt"), "x".getBytes());
         Path sheet = dir.resolve("sheet.png");
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        PrintStream original = System.out;
-        int exit;
-        try {
-            System.setOut(new PrintStream(captured, true));
-            exit = new CommandLine(new InspectDataCommand()).execute("--data", root.toString(), "--sheet", sheet.toString(),
-                    "--per-class", "3", "--image-size", "12", "--hflip", "--crop-padding", "2");
-        } finally {
-            System.setOut(original);
-        }
-        String report = captured.toString();
-        assertEquals(0, exit, report);
+        ConsoleCapture.Result result = ConsoleCapture.stdout(() -> new CommandLine(new InspectDataCommand()).execute(
+                "--data", root.toString(), "--sheet", sheet.toString(),
+                "--per-class", "3", "--image-size", "12", "--hflip", "--crop-padding", "2"));
+        String report = result.text();
+        assertEquals(0, result.exit(), report);
         assertTrue(report.contains("records      13 train, 2 test"), report);
         assertTrue(report.matches("(?s).*1\\s+cat\\s+6\\s+1\\n.*"), report);
         assertTrue(report.contains("20x16 (5)") && report.contains("3 with 1, 12 with 3"), report);

@@ -2,14 +2,12 @@ package io.lockstep.driver.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.driver.ConsoleCapture;
 import io.lockstep.driver.Main;
 import io.lockstep.driver.report.RunOutput;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,17 +28,9 @@ class NonFiniteLossTest {
 
     @Test
     void stopNamesTheEpochTheStepAndTheLastGoodCheckpoint(@TempDir Path dir) {
-        PrintStream original = System.err;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        int code;
-        try {
-            System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            code = Main.run(job(dir.resolve("stop"), "stop"));
-        } finally {
-            System.setErr(original);
-        }
-        String message = captured.toString(StandardCharsets.UTF_8);
-        assertEquals(1, code, message);
+        ConsoleCapture.Result result = ConsoleCapture.stderr(() -> Main.run(job(dir.resolve("stop"), "stop")));
+        String message = result.text();
+        assertEquals(1, result.exit(), message);
         assertTrue(message.contains("non-finite at epoch 1, step"), message);
         assertTrue(message.contains("last good checkpoint"), message);
     }

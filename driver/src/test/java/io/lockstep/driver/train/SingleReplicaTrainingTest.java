@@ -2,15 +2,13 @@ package io.lockstep.driver.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.driver.ConsoleCapture;
 import io.lockstep.driver.Main;
 import io.lockstep.driver.report.RunOutput;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -60,17 +58,10 @@ class SingleReplicaTrainingTest {
     @Test
     void evaluateReproducesTheTrainingAccuracy() throws Exception {
         JsonNode summary = JSON.readTree(out.resolve(RunOutput.SUMMARY).toFile());
-        PrintStream original = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        int code;
-        try {
-            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            code = Main.run("evaluate", "--model-file", out.resolve(RunOutput.MODEL).toString(), "--data", SUBSET.toString());
-        } finally {
-            System.setOut(original);
-        }
-        assertEquals(0, code);
-        String report = captured.toString(StandardCharsets.UTF_8);
+        ConsoleCapture.Result result = ConsoleCapture.stdout(() ->
+                Main.run("evaluate", "--model-file", out.resolve(RunOutput.MODEL).toString(), "--data", SUBSET.toString()));
+        assertEquals(0, result.exit());
+        String report = result.text();
         String expected = String.format("accuracy %.4f on 2000 test images", summary.get("test_accuracy").asDouble());
         assertTrue(report.contains(expected), "expected '" + expected + "' in:\n" + report);
         assertTrue(report.contains("confusion matrix"), report);
