@@ -1,5 +1,6 @@
 package io.lockstep.driver.train;
 
+import io.lockstep.api.TrainOptions;
 import io.lockstep.driver.cli.UserError;
 import io.lockstep.worker.train.CheckpointMeta;
 import io.lockstep.worker.train.CheckpointStore;
@@ -23,16 +24,16 @@ import java.util.Objects;
 record ResumePoint(String checkpoint, int epoch, int stepInEpoch, long globalStep) {
     private static final List<String> PLAN_OPTIONS = List.of("seed", "replicas", "batch-size", "max-steps-per-epoch", "data");
 
-    static ResumePoint find(JobConfig config, CheckpointStore store, Configuration hadoopConf) {
+    static ResumePoint find(TrainOptions config, CheckpointStore store, Configuration hadoopConf) {
         CheckpointStore.Checkpoint checkpoint;
         CheckpointStore source = store;
-        if (config.resumeFrom() != null) {
-            Path path = new Path(config.resumeFrom());
+        if (config.get(TrainOptions.RESUME_FROM) != null) {
+            Path path = new Path(config.get(TrainOptions.RESUME_FROM));
             source = new CheckpointStore(path.getParent().toString(), hadoopConf);
             checkpoint = source.list().stream().filter(c -> new Path(c.path()).getName().equals(path.getName()))
-                    .findFirst().orElseThrow(() -> new UserError("--resume-from: " + config.resumeFrom()
+                    .findFirst().orElseThrow(() -> new UserError("--resume-from: " + config.get(TrainOptions.RESUME_FROM)
                             + " is not a complete checkpoint (a directory checkpoint-EEEEE-SSSSSSSS holding model.zip and meta.json)"));
-        } else if (config.resume()) {
+        } else if (config.get(TrainOptions.RESUME)) {
             checkpoint = store.latest().orElseThrow(() -> new UserError("--resume: no complete checkpoint in "
                     + store.uri() + "; start without --resume, or give --checkpoint-dir"));
         } else {
@@ -53,8 +54,8 @@ record ResumePoint(String checkpoint, int epoch, int stepInEpoch, long globalSte
                 }
             }
         }
-        if (meta.epochsCompleted() >= config.epochs()) {
-            throw new UserError("--epochs " + config.epochs() + ": the checkpoint " + checkpoint.path() + " has already trained "
+        if (meta.epochsCompleted() >= config.get(TrainOptions.EPOCHS)) {
+            throw new UserError("--epochs " + config.get(TrainOptions.EPOCHS) + ": the checkpoint " + checkpoint.path() + " has already trained "
                     + meta.epochsCompleted() + " epochs; raise --epochs to train more");
         }
         return new ResumePoint(checkpoint.path(), meta.epochsCompleted(), meta.stepInEpoch(), meta.globalStep());

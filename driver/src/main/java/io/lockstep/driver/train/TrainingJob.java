@@ -1,6 +1,8 @@
 package io.lockstep.driver.train;
 
+import io.lockstep.api.TrainOptions;
 import io.lockstep.driver.cli.UserError;
+import io.lockstep.worker.train.Optimizer;
 import io.lockstep.driver.data.DatasetSource;
 import io.lockstep.driver.plan.EpochPlan;
 import io.lockstep.driver.report.RunOutput;
@@ -27,6 +29,8 @@ import org.apache.spark.storage.StorageLevel;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+import static io.lockstep.api.TrainOptions.*;
 import scala.Tuple2;
 
 import java.io.File;
@@ -51,7 +55,7 @@ import java.util.UUID;
 public final class TrainingJob {
     private static final Logger LOG = LoggerFactory.getLogger(TrainingJob.class);
 
-    private final JobConfig config;
+    private final TrainOptions config;
     private final DatasetOpener datasets;
 
     /** Opens the job's dataset on the driver (the Hadoop configuration comes from Spark). */
@@ -60,11 +64,11 @@ public final class TrainingJob {
         TrainingData<? extends Serializable> open(String uri, org.apache.hadoop.conf.Configuration hadoopConf);
     }
 
-    public TrainingJob(JobConfig config) {
+    public TrainingJob(TrainOptions config) {
         this(config, (uri, conf) -> DatasetSource.open(uri, conf));
     }
 
-    public TrainingJob(JobConfig config, DatasetOpener datasets) {
+    public TrainingJob(TrainOptions config, DatasetOpener datasets) {
         this.config = config;
         this.datasets = datasets;
     }
@@ -77,26 +81,26 @@ public final class TrainingJob {
     public Result run() {
         LOG.info("OneDNN layer helpers {}", OneDnn.helpersActive() ? "active" : "NOT active (convolutions will be slow)");
         SparkConf sparkConf = new SparkConf()
-                .setAppName("lockstep train " + config.model())
-                .setMaster(config.effectiveMaster())
+                .setAppName("lockstep train " + config.get(MODEL))
+                .setMaster(config.get(MASTER))
                 .setIfMissing("spark.scheduler.minRegisteredResourcesRatio", "1.0")
                 .setIfMissing("spark.executor.heartbeatInterval", "2s")
                 .setIfMissing("spark.ui.enabled", "false");
         try (JavaSparkContext sc = new JavaSparkContext(sparkConf)) {
             sc.setLogLevel("WARN");
             sc.setLocalProperty("spark.job.interruptOnCancel", "true");
-            return train(sc, datasets.open(config.data(), sc.hadoopConfiguration()));
+            return train(sc, datasets.open(config.get(DATA), sc.hadoopConfiguration()));
         }
     }
 
     private <R extends Serializable> Result train(JavaSparkContext sc, TrainingData<R> data) {
         long start = System.nanoTime();
-        int replicas = config.replicas();
+        int replicas = config.get(REPLICAS);
         checkSlots(sc, replicas);
-        Normalization builtWith = "none".equals(config.effectiveNorm()) ? Normalization.NONE : Normalization.BATCH;
-        ModelRecipe recipe = new ModelRecipe(config.model(), data.classNames().size(), data.shape().channels(),
-                data.shape().height(), data.shape().width(), builtWith, config.seed(), config.optimizerKind(),
-                config.learningRate(), config.weightDecay());
+        Normalization builtWith = "none".equals(config.get(NORM)) ? Normalization.NONE : Normalization.BATCH;
+        ModelRecipe recipe = new ModelRecipe(config.get(MODEL), data.classNames().size(), data.shape().channels(),
+                data.shape().height(), data.shape().width(), builtWith, config.get(SEED), Optimizer.parse(config.get(OPTIMIZER)),
+                config.get(LR), config.get(WEIGHT_DECAY));
         recipe.build(); // fail on the driver, with a clear message, if the model cannot take this input
 
         List<Tuple2<Integer, R>> indexedTrain = indexed(data.train());
@@ -112,7 +116,7 @@ public final class TrainingJob {
 
         String jobId = UUID.randomUUID().toString();
         long secret = new SecureRandom().nextLong();
-        CheckpointStore checkpoints = new CheckpointStore(config.effectiveCheckpointDir(), sc.hadoopConfiguration());
+        CheckpointStore checkpoints = new CheckpointStore(config.get(CHECKPOINT_DIR), sc.hadoopConfiguration());
         int removed = checkpoints.cleanPartial();
         if (removed > 0) {
             System.err.printf("removed %d partial checkpoint(s) left by an interrupted write%n", removed);
@@ -123,7 +127,7 @@ public final class TrainingJob {
         SerializableHadoopConf hadoopConf = new SerializableHadoopConf(sc.hadoopConfiguration());
         ProgressAccumulator progressAccumulator = new ProgressAccumulator();
         sc.sc().register(progressAccumulator, "lockstep-progress");
-        ConsoleProgress console = new ConsoleProgress(progressAccumulator, config.epochs(), replicas);
+        ConsoleProgress console = new ConsoleProgress(progressAccumulator, config.get(EPOCHS), replicas);
         sc.sc().addSparkListener(console);
         int threads = threadsPerReplica(sc, replicas);
 
@@ -136,20 +140,20 @@ public final class TrainingJob {
         if (resume.checkpoint() != null) {
             System.err.printf("resuming from %s: epoch %d, step %d%n", resume.checkpoint(), resume.epoch() + 1, resume.stepInEpoch());
         }
-        try (RunOutput out = new RunOutput(config.out(), sc.hadoopConfiguration(), resume.checkpoint() != null)) {
-            for (int epoch = resume.epoch(); epoch < config.epochs(); epoch++) {
-                EpochPlan plan = new EpochPlan(config.seed(), epoch, replicas, indexedTrain.size(), config.batchSize());
-                int steps = config.maxStepsPerEpoch() > 0 ? Math.min(config.maxStepsPerEpoch(), plan.stepsPerEpoch()) : plan.stepsPerEpoch();
-                LearningRateSchedule schedule = new LearningRateSchedule(config.learningRate(), config.scaling(), replicas,
-                        config.warmupEpochs(), steps, config.decay(), config.epochs());
-                StageSpec spec = new StageSpec(jobId, secret, epoch, replicas, config.batchSize(), steps, recipe,
-                        config.effectiveNorm(), schedule, config.checkEverySteps(), config.dataTimeoutMs(),
-                        config.collectiveTimeoutMs(), config.evalBatchSize(), checkpoints.uri(), resumeFrom,
-                        resumeStep, config.keepCheckpoints(), threads, config.seed(), globalStep, data.classNames(),
-                        config.asMap(), config.checkpointEverySteps(), config.onNan(), config.exchange(),
+        try (RunOutput out = new RunOutput(config.get(OUT), sc.hadoopConfiguration(), resume.checkpoint() != null)) {
+            for (int epoch = resume.epoch(); epoch < config.get(EPOCHS); epoch++) {
+                EpochPlan plan = new EpochPlan(config.get(SEED), epoch, replicas, indexedTrain.size(), config.get(BATCH_SIZE));
+                int steps = config.get(MAX_STEPS_PER_EPOCH) > 0 ? Math.min(config.get(MAX_STEPS_PER_EPOCH), plan.stepsPerEpoch()) : plan.stepsPerEpoch();
+                LearningRateSchedule schedule = new LearningRateSchedule(config.get(LR), LearningRateSchedule.Scaling.valueOf(config.get(LR_SCALING).toUpperCase(java.util.Locale.ROOT)), replicas,
+                        config.get(WARMUP_EPOCHS), steps, LearningRateSchedule.Decay.valueOf(config.get(LR_DECAY).toUpperCase(java.util.Locale.ROOT)), config.get(EPOCHS));
+                StageSpec spec = new StageSpec(jobId, secret, epoch, replicas, config.get(BATCH_SIZE), steps, recipe,
+                        config.get(NORM), schedule, config.get(CHECK_EVERY), config.get(DATA_TIMEOUT_MS),
+                        config.get(COLLECTIVE_TIMEOUT_MS), config.get(EVAL_BATCH_SIZE), checkpoints.uri(), resumeFrom,
+                        resumeStep, config.get(KEEP_CHECKPOINTS), threads, config.get(SEED), globalStep, data.classNames(),
+                        config.asMap(), config.get(CHECKPOINT_EVERY), config.get(ON_NAN), config.get(EXCHANGE),
                         config.exchangeSettings());
                 Broadcast<EpochPlan> planBroadcast = sc.broadcast(plan);
-                int shardLimit = steps * config.batchSize();
+                int shardLimit = steps * config.get(BATCH_SIZE);
                 JavaPairRDD<Integer, ShardItem<R>> routed = trainRecords
                         .flatMapToPair(t -> route(planBroadcast.value(), t, shardLimit))
                         .union(testRouted)
@@ -184,12 +188,12 @@ public final class TrainingJob {
                 }
                 EpochSummary summary = EpochSummary.of(reports, replicas);
                 accuracy.add(summary.testAccuracy());
-                images += (long) (steps - resumeStep) * config.batchSize() * replicas;
+                images += (long) (steps - resumeStep) * config.get(BATCH_SIZE) * replicas;
                 globalStep += steps - resumeStep;
                 resumeStep = 0;
                 summary.writeTo(out, epoch);
                 System.err.printf("epoch %d/%d  loss %.4f  test accuracy %.4f  %.0f img/s  (compute %.0f%%, BatchNorm sync %.0f%%, exchange %.0f%%, data wait %.0f%%)%n",
-                        epoch + 1, config.epochs(), summary.meanLoss(), summary.testAccuracy(), summary.imagesPerSecond(),
+                        epoch + 1, config.get(EPOCHS), summary.meanLoss(), summary.testAccuracy(), summary.imagesPerSecond(),
                         100 * summary.computeShare(), 100 * summary.normSyncShare(), 100 * summary.exchangeShare(),
                         100 * summary.dataWaitShare());
                 resumeFrom = checkpoints.latest().orElseThrow(() -> new IllegalStateException(
@@ -198,11 +202,11 @@ public final class TrainingJob {
             double wall = (System.nanoTime() - start) / 1e9;
             File modelFile = writeModel(checkpoints, out, data, accuracy);
             Map<String, Object> summary = new LinkedHashMap<>();
-            summary.put("model", config.model());
-            summary.put("epochs", config.epochs());
+            summary.put("model", config.get(MODEL));
+            summary.put("epochs", config.get(EPOCHS));
             summary.put("replicas", replicas);
-            summary.put("normalization", config.effectiveNorm());
-            summary.put("exchange", config.exchange());
+            summary.put("normalization", config.get(NORM));
+            summary.put("exchange", config.get(EXCHANGE));
             summary.put("test_accuracy", accuracy.get(accuracy.size() - 1));
             summary.put("test_accuracy_per_epoch", accuracy);
             summary.put("wall_seconds", wall);
@@ -222,7 +226,7 @@ public final class TrainingJob {
             summary.put("job", config.asMap());
             out.summary(summary);
             System.err.printf("test accuracy %.4f after %d epochs, %.1f s, %.0f img/s; model in %s/%s%n",
-                    accuracy.get(accuracy.size() - 1), config.epochs(), wall, images / wall, out.uri(), RunOutput.MODEL);
+                    accuracy.get(accuracy.size() - 1), config.get(EPOCHS), wall, images / wall, out.uri(), RunOutput.MODEL);
             return new Result(accuracy.get(accuracy.size() - 1), wall, images / wall, modelFile.toString(), accuracy);
         }
     }
@@ -235,7 +239,7 @@ public final class TrainingJob {
     }
 
     private String checkpointsHint() {
-        return "(checkpoint directory " + config.effectiveCheckpointDir() + ")";
+        return "(checkpoint directory " + config.get(CHECKPOINT_DIR) + ")";
     }
 
     private static <R> List<Tuple2<Integer, R>> indexed(List<R> records) {
@@ -264,7 +268,7 @@ public final class TrainingJob {
      * {@code --slot-wait-ms}, then report how many slots were needed and found.
      */
     private void checkSlots(JavaSparkContext sc, int replicas) {
-        long deadline = System.nanoTime() + (sc.master().startsWith("local") ? 0 : config.slotWaitMs() * 1_000_000L);
+        long deadline = System.nanoTime() + (sc.master().startsWith("local") ? 0 : config.get(SLOT_WAIT_MS) * 1_000_000L);
         int slots = concurrentTaskSlots(sc);
         while (slots < replicas && System.nanoTime() < deadline) {
             try {
@@ -277,7 +281,7 @@ public final class TrainingJob {
         }
         if (slots < replicas) {
             throw new UserError("--replicas " + replicas + " needs " + replicas + " task slots at once, but the cluster offers "
-                    + slots + " (registered executors' cores / spark.task.cpus, after waiting up to " + config.slotWaitMs()
+                    + slots + " (registered executors' cores / spark.task.cpus, after waiting up to " + config.get(SLOT_WAIT_MS)
                     + " ms for executors); add executors or cores, or lower --replicas");
         }
     }
@@ -288,8 +292,8 @@ public final class TrainingJob {
     }
 
     private int threadsPerReplica(JavaSparkContext sc, int replicas) {
-        if (config.threadsPerReplica() > 0) {
-            return config.threadsPerReplica();
+        if (config.get(THREADS_PER_REPLICA) > 0) {
+            return config.get(THREADS_PER_REPLICA);
         }
         if (sc.master().startsWith("local")) {
             return Math.max(1, Runtime.getRuntime().availableProcessors() / replicas);
@@ -303,8 +307,8 @@ public final class TrainingJob {
         try {
             File local = Files.createTempFile("lockstep-model", ".zip").toFile();
             local.deleteOnExit();
-            ModelFile.write(graph, new ModelFile.Info(config.model(), data.classNames(), data.shape().channels(),
-                    data.shape().height(), data.shape().width(), config.effectiveNorm(), config.epochs(),
+            ModelFile.write(graph, new ModelFile.Info(config.get(MODEL), data.classNames(), data.shape().channels(),
+                    data.shape().height(), data.shape().width(), config.get(NORM), config.get(EPOCHS),
                     accuracy.get(accuracy.size() - 1), data.transform()), local);
             out.model(local.toPath());
             return local;

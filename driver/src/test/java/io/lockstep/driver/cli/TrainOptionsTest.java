@@ -1,6 +1,7 @@
 package io.lockstep.driver.cli;
 
-import io.lockstep.driver.train.JobConfig;
+import io.lockstep.api.InvalidOptionsException;
+import io.lockstep.api.TrainOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +35,7 @@ class TrainOptionsTest {
     void everyInvalidOptionIsReportedInOneMessage() {
         TrainCommand command = parse("--data", "somewhere", "--model", "nosuchnet", "--batch-size", "0",
                 "--epochs", "-1", "--optimizer", "rmsprop", "--norm", "layer");
-        UserError error = assertThrows(UserError.class, command::toConfig);
+        InvalidOptionsException error = assertThrows(InvalidOptionsException.class, () -> command.options().validate());
         String message = error.getMessage();
         for (String option : new String[]{"--model", "--batch-size", "--epochs", "--optimizer", "--norm"}) {
             assertTrue(message.contains(option), "message names " + option + ": " + message);
@@ -49,22 +50,22 @@ class TrainOptionsTest {
         System.setProperty("spark.lockstep.batch-size", "32");
 
         TrainCommand fromFileAndSpark = parse("--config", jobFile.toString(), "--data", "d");
-        assertEquals(32, fromFileAndSpark.batchSize, "spark.lockstep.* beats the job file");
-        assertEquals(7, fromFileAndSpark.epochs, "job file beats the default");
-        assertEquals(0.5, fromFileAndSpark.learningRate);
+        assertEquals(32, (int) fromFileAndSpark.options().get(TrainOptions.BATCH_SIZE), "spark.lockstep.* beats the job file");
+        assertEquals(7, (int) fromFileAndSpark.options().get(TrainOptions.EPOCHS), "job file beats the default");
+        assertEquals(0.5, fromFileAndSpark.options().get(TrainOptions.LR));
 
         TrainCommand withFlag = parse("--config", jobFile.toString(), "--data", "d", "--batch-size", "8");
-        assertEquals(8, withFlag.batchSize, "a flag beats everything");
+        assertEquals(8, (int) withFlag.options().get(TrainOptions.BATCH_SIZE), "a flag beats everything");
     }
 
     @Test
     void syncBatchNormIsTheDefaultOnlyWithSeveralReplicas() {
-        JobConfig one = parse("--data", "d").toConfigUnchecked();
-        JobConfig four = parse("--data", "d", "--replicas", "4").toConfigUnchecked();
-        assertEquals("batch", one.effectiveNorm());
-        assertEquals("sync-batch", four.effectiveNorm());
-        assertEquals("local[4]", four.effectiveMaster());
-        assertTrue(four.effectiveCheckpointDir().endsWith("/checkpoints"));
+        TrainOptions one = parse("--data", "d").options();
+        TrainOptions four = parse("--data", "d", "--replicas", "4").options();
+        assertEquals("batch", one.get(TrainOptions.NORM));
+        assertEquals("sync-batch", four.get(TrainOptions.NORM));
+        assertEquals("local[4]", four.get(TrainOptions.MASTER));
+        assertTrue(four.get(TrainOptions.CHECKPOINT_DIR).endsWith("/checkpoints"));
     }
 
     @Test
@@ -72,5 +73,62 @@ class TrainOptionsTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> OptionSources.fromArgs(new String[]{"--config", "/nonexistent/job.conf"}));
         assertTrue(e.getMessage().contains("/nonexistent/job.conf"), e.getMessage());
+    }
+
+    @Test
+    void helpListsEveryOptionOfTheCatalogWithItsUnit() {
+        String help = new CommandLine(new TrainCommand()).getUsageMessage();
+        for (io.lockstep.api.OptionDef<?> option : TrainOptions.all()) {
+            assertTrue(help.contains(option.flag()), "--help lists " + option.flag());
+        }
+        assertTrue(help.contains("[ms]"), "units are shown: " + help);
+    }
+
+    @Test
+    void unparseableValuesAreReportedTogetherWithEveryOtherProblem() {
+        TrainCommand command = parse("--data", "d", "--epochs", "three", "--batch-size", "0", "--resume",
+                "--resume-from", "x");
+        InvalidOptionsException error = assertThrows(InvalidOptionsException.class, () -> command.options().validate());
+        assertEquals(3, error.problems().size(), error.getMessage());
+        assertTrue(error.getMessage().contains("--epochs: expected a whole number, got 'three'"), error.getMessage());
+        assertTrue(error.getMessage().contains("--batch-size: must be positive, got 0"), error.getMessage());
+        assertTrue(error.getMessage().contains("--resume and --resume-from"), error.getMessage());
+    }
+
+    @Test
+    void theJavaApiAndSparkPropertiesSetTheSameOptions() {
+        TrainOptions fromApi = TrainOptions.defaults().with(TrainOptions.BATCH_SIZE, 16).with(TrainOptions.RESUME, true);
+        TrainOptions fromSpark = TrainOptions.fromProperties(java.util.Map.of("spark.lockstep.batch-size", "16",
+                "spark.lockstep.resume", "true", "spark.lockstep.image-size", "32", "spark.app.name", "x"), "spark.lockstep.");
+        assertEquals(fromApi.asMap(), fromSpark.asMap());
+        assertEquals(true, fromSpark.get(TrainOptions.RESUME));
+        assertEquals(fromApi.asMap(), parse("--data", "d", "--batch-size", "16", "--resume").options()
+                .with(TrainOptions.DATA, null).asMap());
+    }
+
+    @Test
+    void everyKeyOfTheShippedJobFilesIsAnOption() throws IOException {
+        java.util.Set<String> dataOptionNames = new java.util.HashSet<>();
+        for (CommandLine.Model.OptionSpec option : new CommandLine(new TrainCommand()).getCommandSpec().options()) {
+            dataOptionNames.add(option.longestName().replaceFirst("^--", ""));
+        }
+        try (var files = Files.list(Path.of("..", "conf"))) {
+            for (Path file : files.filter(f -> f.toString().endsWith(".conf")).toList()) {
+                java.util.Properties job = new java.util.Properties();
+                try (var reader = Files.newBufferedReader(file)) {
+                    job.load(reader);
+                }
+                for (String key : job.stringPropertyNames()) {
+                    assertTrue(dataOptionNames.contains(key), file + ": " + key + " is an option of lockstep train");
+                }
+                TrainOptions options = TrainOptions.defaults();
+                for (String key : job.stringPropertyNames()) {
+                    if (TrainOptions.named(key) != null) {
+                        options = options.withText(key, job.getProperty(key));
+                    }
+                }
+                assertEquals(java.util.List.of(), options.with(TrainOptions.DATA, "d").problems(), file.toString());
+            }
+        }
     }
 }

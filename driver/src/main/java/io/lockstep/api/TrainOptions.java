@@ -1,0 +1,301 @@
+package io.lockstep.api;
+
+import io.lockstep.models.ModelRegistry;
+import io.lockstep.worker.exchange.ExchangeSettings;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A training job's options: the catalog of every option (the {@code public static final} definitions
+ * below, in {@code --help} order) and an immutable set of values for them.
+ *
+ * <p>Values come from the Java API ({@link #with}), the command line, a job file or
+ * {@code spark.lockstep.*} properties ({@link #withText}, {@link #fromProperties}); an option not set
+ * takes its default, or for a few options a value derived from the others (documented on the option).
+ * {@link #validate()} reports every problem at once, each naming the option and the fix.
+ *
+ * <p>To add an option, add one {@code define(...)} constant here: the CLI flag, {@code --help}, job
+ * files, Spark properties, the API and validation all follow from it. Read it where it is used with
+ * {@code options.get(TrainOptions.NAME)}.
+ *
+ * <pre>{@code
+ * TrainOptions options = TrainOptions.defaults()
+ *         .with(TrainOptions.EPOCHS, 3)
+ *         .with(TrainOptions.REPLICAS, 2)
+ *         .with(TrainOptions.BATCH_SIZE, 32);
+ * }</pre>
+ */
+public final class TrainOptions {
+    private static final List<OptionDef<?>> CATALOG = new ArrayList<>();
+
+    private static <T> OptionDef<T> define(OptionDef<T> option) {
+        CATALOG.add(option);
+        return option;
+    }
+
+    public static final OptionDef<String> MODEL = define(OptionDef.text("model", "lenet5",
+            "Model name (see `lockstep models`); the Java API also takes your own network instead."));
+    public static final OptionDef<String> DATA = define(OptionDef.text("data", null,
+            "Dataset directory on any Hadoop filesystem (file://, hdfs://, s3a:// or a local path).").label("URI"));
+    public static final OptionDef<String> OUT = define(OptionDef.text("out", "lockstep-out",
+            "Output directory: metrics.jsonl, summary.json, model.zip, checkpoints/.").label("DIR"));
+    public static final OptionDef<Integer> EPOCHS = define(OptionDef.integer("epochs", 5, "Epochs to train.").positive());
+    public static final OptionDef<Integer> BATCH_SIZE = define(OptionDef.integer("batch-size", 64,
+            "Examples per replica per step (global batch = replicas x this).").positive());
+    public static final OptionDef<Double> LR = define(OptionDef.decimal("lr", 0.01,
+            "Base learning rate (for one replica; see --lr-scaling). With your own network in the Java API, its "
+                    + "updaters' rates are kept unless this is set.").positive());
+    public static final OptionDef<String> OPTIMIZER = define(OptionDef.choice("optimizer", "nesterov",
+            "sgd, nesterov (momentum 0.9) or adam (zoo models; your own network keeps its updater).", "sgd", "nesterov", "adam"));
+    public static final OptionDef<Double> WEIGHT_DECAY = define(OptionDef.decimal("weight-decay", 0.0,
+            "Weight decay on weights (not biases or BatchNorm; zoo models).").nonNegative());
+    public static final OptionDef<Long> SEED = define(OptionDef.longInteger("seed", 42L,
+            "Seed for initialization, shuffling and augmentation."));
+    public static final OptionDef<Integer> REPLICAS = define(OptionDef.integer("replicas", 1,
+            "Synchronous replicas, one Spark task each.").positive());
+    public static final OptionDef<String> MASTER = define(OptionDef.text("master", null,
+            "Spark master; default: the one spark-submit set, else local[replicas]. Ignored by the Java API, "
+                    + "which uses the caller's SparkContext.")
+            .derivedFrom(o -> {
+                String fromSubmit = System.getProperty("spark.master");
+                return fromSubmit != null ? fromSubmit : "local[" + o.get(TrainOptions.REPLICAS) + "]";
+            }));
+    public static final OptionDef<String> NORM = define(OptionDef.choice("norm", null,
+                    "batch, sync-batch or none; default: sync-batch when replicas > 1, else batch.", "batch", "sync-batch", "none")
+            .derivedFrom(o -> o.get(TrainOptions.REPLICAS) > 1 ? "sync-batch" : "batch"));
+    public static final OptionDef<String> LR_SCALING = define(OptionDef.choice("lr-scaling", "linear",
+            "linear (rate x replicas, Goyal et al. 2017) or none.", "linear", "none"));
+    public static final OptionDef<String> LR_DECAY = define(OptionDef.choice("lr-decay", "cosine",
+            "cosine (half cosine to 0 over the run, after warm-up) or none.", "cosine", "none"));
+    public static final OptionDef<Double> WARMUP_EPOCHS = define(OptionDef.decimal("warmup-epochs", 0.0,
+            "Epochs of gradual warm-up to the scaled rate.").unit("epochs").nonNegative());
+    public static final OptionDef<Integer> CHECK_EVERY = define(OptionDef.integer("check-every", 100,
+            "Compare a parameter checksum across replicas every N steps (0: never).").unit("steps").nonNegative());
+    public static final OptionDef<String> CHECKPOINT_DIR = define(OptionDef.text("checkpoint-dir", null,
+                    "Checkpoint directory (any Hadoop filesystem); default: OUT/checkpoints.").label("URI")
+            .derivedFrom(o -> o.get(TrainOptions.OUT).replaceAll("/+$", "") + "/checkpoints"));
+    public static final OptionDef<Integer> CHECKPOINT_EVERY = define(OptionDef.integer("checkpoint-every", 0,
+            "Also checkpoint every STEPS steps within an epoch (0: only at epoch ends, which are always checkpointed: "
+                    + "that is how the model crosses epochs).").unit("steps").nonNegative());
+    public static final OptionDef<Boolean> RESUME = define(OptionDef.flag("resume",
+            "Continue from the newest complete checkpoint in the checkpoint directory.").notRecorded());
+    public static final OptionDef<String> RESUME_FROM = define(OptionDef.text("resume-from", null,
+            "Continue from this checkpoint directory (checkpoint-EEEEE-SSSSSSSS).").label("URI").notRecorded());
+    public static final OptionDef<String> ON_NAN = define(OptionDef.choice("on-nan", "stop",
+            "stop (name the epoch, step and last good checkpoint) or skip-step.", "stop", "skip-step"));
+    public static final OptionDef<String> EXCHANGE = define(OptionDef.choice("exchange", "allreduce",
+            "Gradient exchange: allreduce (synchronous SGD), average (local SGD) or threshold.", "allreduce", "average", "threshold"));
+    public static final OptionDef<Integer> AVERAGE_EVERY = define(OptionDef.integer("average-every",
+            ExchangeSettings.DEFAULT_AVERAGE_EVERY_STEPS, "--exchange average: local steps between averaging rounds.")
+            .unit("steps").label("K"));
+    public static final OptionDef<Long> AVERAGE_WARMUP_STEPS = define(OptionDef.longInteger("average-warmup-steps",
+            ExchangeSettings.DEFAULT_AVERAGE_WARMUP_STEPS,
+            "--exchange average: synchronous all-reduce for the first W steps (post-local SGD).").unit("steps").label("W"));
+    public static final OptionDef<Double> THRESHOLD_INITIAL = define(OptionDef.decimal("threshold-initial",
+            ExchangeSettings.DEFAULT_THRESHOLD_INITIAL, "--exchange threshold: initial threshold tau."));
+    public static final OptionDef<Double> THRESHOLD_MIN_SENT_FRACTION = define(OptionDef.decimal("threshold-min-sent-fraction",
+            ExchangeSettings.DEFAULT_THRESHOLD_MIN_SENT_FRACTION,
+            "--exchange threshold: adapt tau so at least this fraction of entries is sent."));
+    public static final OptionDef<Double> THRESHOLD_MAX_SENT_FRACTION = define(OptionDef.decimal("threshold-max-sent-fraction",
+            ExchangeSettings.DEFAULT_THRESHOLD_MAX_SENT_FRACTION,
+            "--exchange threshold: adapt tau so at most this fraction of entries is sent."));
+    public static final OptionDef<Integer> KEEP_CHECKPOINTS = define(OptionDef.integer("keep-checkpoints", 2,
+            "Checkpoints to keep (0: all).").nonNegative());
+    public static final OptionDef<Integer> THREADS_PER_REPLICA = define(OptionDef.integer("threads-per-replica", 0,
+            "ND4J threads per replica (0: task CPUs, or cores / replicas in local mode).").nonNegative());
+    public static final OptionDef<Integer> EVAL_BATCH_SIZE = define(OptionDef.integer("eval-batch-size", 256,
+            "Batch size for evaluation.").positive());
+    public static final OptionDef<Long> COLLECTIVE_TIMEOUT_MS = define(OptionDef.longInteger("collective-timeout-ms", 120_000L,
+            "Deadline of each collective operation between replicas.").unit("ms").atLeast(1000));
+    public static final OptionDef<Long> DATA_TIMEOUT_MS = define(OptionDef.longInteger("data-timeout-ms", 120_000L,
+            "Deadline for the prefetch thread to prepare a batch.").unit("ms").atLeast(1000));
+    public static final OptionDef<Long> SLOT_WAIT_MS = define(OptionDef.longInteger("slot-wait-ms", 120_000L,
+            "How long to wait for executors to offer --replicas slots.").unit("ms").nonNegative());
+    public static final OptionDef<Integer> MAX_STEPS_PER_EPOCH = define(OptionDef.integer("max-steps-per-epoch", 0,
+            "Cap on steps per epoch, for smoke tests (0: no cap).").unit("steps").nonNegative());
+
+    private static final TrainOptions DEFAULTS = new TrainOptions(Map.of(), List.of());
+
+    /** Every option, in {@code --help} order. */
+    public static List<OptionDef<?>> all() {
+        return Collections.unmodifiableList(CATALOG);
+    }
+
+    /** The option named {@code name} (without dashes), or {@code null}. */
+    public static OptionDef<?> named(String name) {
+        for (OptionDef<?> option : CATALOG) {
+            if (option.name().equals(name)) {
+                return option;
+            }
+        }
+        return null;
+    }
+
+    private final Map<String, Object> values;
+    private final List<String> textErrors;
+
+    private TrainOptions(Map<String, Object> values, List<String> textErrors) {
+        this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+        this.textErrors = List.copyOf(textErrors);
+    }
+
+    /** No option set: every option has its default. */
+    public static TrainOptions defaults() {
+        return DEFAULTS;
+    }
+
+    /** These options with {@code option} set to {@code value} ({@code null} unsets it). */
+    public <T> TrainOptions with(OptionDef<T> option, T value) {
+        Map<String, Object> next = new LinkedHashMap<>(values);
+        if (value == null) {
+            next.remove(option.name());
+        } else {
+            next.put(option.name(), value);
+        }
+        return new TrainOptions(next, textErrors);
+    }
+
+    /**
+     * These options with the option {@code name} set from text, as a flag, job file or Spark property
+     * gives it. An unknown name or unparseable text is kept as a problem for {@link #validate()}.
+     */
+    public TrainOptions withText(String name, String text) {
+        OptionDef<?> option = named(name);
+        if (option == null) {
+            List<String> errors = new ArrayList<>(textErrors);
+            errors.add("unknown option '" + name + "'; see `lockstep train --help` for the options");
+            return new TrainOptions(values, errors);
+        }
+        try {
+            Map<String, Object> next = new LinkedHashMap<>(values);
+            next.put(name, option.parse(text));
+            return new TrainOptions(next, textErrors);
+        } catch (IllegalArgumentException e) {
+            List<String> errors = new ArrayList<>(textErrors);
+            errors.add(e.getMessage());
+            return new TrainOptions(values, errors);
+        }
+    }
+
+    /**
+     * The options found among {@code properties} under {@code prefix} (e.g. {@code spark.lockstep.} in a
+     * {@code SparkConf}); keys under the prefix that name no training option are left alone, since other
+     * commands share the prefix.
+     */
+    public static TrainOptions fromProperties(Map<String, String> properties, String prefix) {
+        TrainOptions options = DEFAULTS;
+        for (Map.Entry<String, String> entry : properties.entrySet()) {
+            if (entry.getKey().startsWith(prefix)) {
+                String name = entry.getKey().substring(prefix.length());
+                if (named(name) != null) {
+                    options = options.withText(name, entry.getValue());
+                }
+            }
+        }
+        return options;
+    }
+
+    /** These options with every option set in {@code overrides} replaced by its value there. */
+    public TrainOptions overriddenBy(TrainOptions overrides) {
+        Map<String, Object> next = new LinkedHashMap<>(values);
+        next.putAll(overrides.values);
+        List<String> errors = new ArrayList<>(textErrors);
+        errors.addAll(overrides.textErrors);
+        return new TrainOptions(next, errors);
+    }
+
+    /** The option's value: as set, else its derived value or default (which may be {@code null}). */
+    public <T> T get(OptionDef<T> option) {
+        Object value = values.get(option.name());
+        return value != null ? option.cast(value) : option.derive(this);
+    }
+
+    public boolean isSet(OptionDef<?> option) {
+        return values.containsKey(option.name());
+    }
+
+    /** Every problem, each naming its option and what to give instead; empty when the options are valid. */
+    public List<String> problems() {
+        return problems(Set.of());
+    }
+
+    /**
+     * Like {@link #problems()}, leaving out options the caller does not use (the Java API given a
+     * network ignores {@link #MODEL}; given an RDD, {@link #DATA}).
+     */
+    public List<String> problems(Set<OptionDef<?>> unused) {
+        List<String> problems = new ArrayList<>(textErrors);
+        for (OptionDef<?> option : CATALOG) {
+            if (!unused.contains(option)) {
+                problems.addAll(check(option));
+            }
+        }
+        if (!unused.contains(MODEL)) {
+            try {
+                ModelRegistry.get(get(MODEL));
+            } catch (IllegalArgumentException e) {
+                problems.add(MODEL.flag() + ": " + e.getMessage());
+            }
+        }
+        if (!unused.contains(DATA) && (get(DATA) == null || get(DATA).isBlank())) {
+            problems.add(DATA.flag() + ": give the dataset directory");
+        }
+        if (get(OUT) == null || get(OUT).isBlank()) {
+            problems.add(OUT.flag() + ": give an output directory");
+        }
+        if (get(RESUME) && get(RESUME_FROM) != null) {
+            problems.add(RESUME.flag() + " and " + RESUME_FROM.flag() + ": give one of them");
+        }
+        try {
+            exchangeSettings();
+        } catch (IllegalArgumentException e) {
+            problems.add(e.getMessage());
+        }
+        return problems;
+    }
+
+    private <T> List<String> check(OptionDef<T> option) {
+        return option.problems(get(option));
+    }
+
+    /** @throws InvalidOptionsException listing every problem, when there is any */
+    public TrainOptions validate() {
+        return validate(Set.of());
+    }
+
+    /** @throws InvalidOptionsException listing every problem of the options used, when there is any */
+    public TrainOptions validate(Set<OptionDef<?>> unused) {
+        List<String> problems = problems(unused);
+        if (!problems.isEmpty()) {
+            throw new InvalidOptionsException(problems);
+        }
+        return this;
+    }
+
+    /** The exchange strategies' settings from their options. */
+    public ExchangeSettings exchangeSettings() {
+        return new ExchangeSettings(get(AVERAGE_EVERY), get(AVERAGE_WARMUP_STEPS), get(THRESHOLD_INITIAL),
+                get(THRESHOLD_MIN_SENT_FRACTION), get(THRESHOLD_MAX_SENT_FRACTION));
+    }
+
+    /** Option name to effective value, for every recorded option: what checkpoints and {@code summary.json} record. */
+    public Map<String, String> asMap() {
+        Map<String, String> map = new LinkedHashMap<>();
+        for (OptionDef<?> option : CATALOG) {
+            if (option.recorded()) {
+                map.put(option.name(), option.format(get(option)));
+            }
+        }
+        return map;
+    }
+
+    @Override
+    public String toString() {
+        return "TrainOptions" + values;
+    }
+}
