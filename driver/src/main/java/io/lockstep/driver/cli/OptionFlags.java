@@ -35,14 +35,17 @@ public final class OptionFlags implements CommandLine.IModelTransformer {
 
     /**
      * The options a parsed command holds (flags, else {@code spark.lockstep.*}, else the job file; see
-     * {@link OptionSources}). Values equal to the default stay unset, so "not given" remains visible.
+     * {@link OptionSources}). An option not given as a flag whose value equals the default stays unset,
+     * so "not given" remains visible.
      */
     public static TrainOptions read(CommandSpec spec) {
         TrainOptions options = TrainOptions.defaults();
+        CommandLine.ParseResult parsed = spec.commandLine() == null ? null : spec.commandLine().getParseResult();
         for (OptionDef<?> option : TrainOptions.all()) {
             OptionSpec flag = spec.findOption(option.flag());
             String text = flag == null ? null : flag.getValue();
-            if (text != null && !text.equals(option.format(option.defaultValue()))) {
+            boolean given = parsed != null && parsed.hasMatchedOption(option.flag());
+            if (text != null && (given || !text.equals(option.format(option.defaultValue())))) {
                 options = options.withText(option.name(), text);
             }
         }

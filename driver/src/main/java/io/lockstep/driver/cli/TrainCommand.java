@@ -1,9 +1,11 @@
 package io.lockstep.driver.cli;
 
 import io.lockstep.driver.data.DataOptions;
-import io.lockstep.driver.data.DatasetSource;
+import io.lockstep.api.Lockstep;
 import io.lockstep.api.TrainOptions;
-import io.lockstep.driver.train.TrainingJob;
+import io.lockstep.driver.train.ConsoleProgress;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -13,7 +15,8 @@ import picocli.CommandLine.Spec;
 import java.util.concurrent.Callable;
 
 /**
- * {@code lockstep train}: a thin adapter from flags to {@link TrainOptions}. The training options are
+ * {@code lockstep train}: a thin adapter from flags to the Java API ({@link Lockstep}), which it calls
+ * with a Spark context of its own and the console progress bar as listener. The training options are
  * not declared here: {@link OptionFlags} adds one flag per option of the catalog. Values not given as
  * flags come from {@code spark.lockstep.<name>} Spark properties or the {@code --config} job file (see
  * {@link OptionSources}); {@link TrainOptions#validate()} checks them all in one place.
@@ -41,7 +44,20 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainOptions options = options().validate();
         var datasetOptions = dataOptions.toOptions();
-        new TrainingJob(options, (uri, conf) -> DatasetSource.open(uri, conf, datasetOptions)).run();
+        SparkConf sparkConf = new SparkConf()
+                .setAppName("lockstep train " + options.get(TrainOptions.MODEL))
+                .setMaster(options.get(TrainOptions.MASTER))
+                .setIfMissing("spark.scheduler.minRegisteredResourcesRatio", "1.0")
+                .setIfMissing("spark.executor.heartbeatInterval", "2s")
+                .setIfMissing("spark.ui.enabled", "false");
+        ConsoleProgress console = new ConsoleProgress();
+        try (JavaSparkContext sc = new JavaSparkContext(sparkConf)) {
+            sc.setLogLevel("WARN");
+            Lockstep.on(sc).model(options.get(TrainOptions.MODEL)).options(options).listener(console)
+                    .fit(options.get(TrainOptions.DATA), datasetOptions);
+        } finally {
+            console.closeBar();
+        }
         return 0;
     }
 }

@@ -1,7 +1,7 @@
 package io.lockstep.driver.cli;
 
 /** The user's input or options are wrong; the message says what and how to fix it. Exit code 2. */
-public class UserError extends RuntimeException {
+public class UserError extends IllegalArgumentException {
     public UserError(String message) {
         super(message);
     }

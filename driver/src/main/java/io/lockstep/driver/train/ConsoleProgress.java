@@ -1,36 +1,26 @@
 package io.lockstep.driver.train;
 
-import io.lockstep.worker.spark.ProgressAccumulator;
+import io.lockstep.api.EpochResult;
+import io.lockstep.api.ProgressListener;
+import io.lockstep.api.TrainResult;
 import me.tongfei.progressbar.DelegatingProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
-import org.apache.spark.scheduler.AccumulableInfo;
-import org.apache.spark.scheduler.SparkListener;
-import org.apache.spark.scheduler.SparkListenerExecutorMetricsUpdate;
-import scala.Tuple4;
 
 /**
- * Live progress on the driver console: epoch, step, loss, images/s of the whole job and ETA. Rank 0
- * publishes its position through a {@link ProgressAccumulator}; executor heartbeats carry it here.
- * Spark's listener bus calls this on one thread; the training thread only opens and closes epochs.
+ * The command line's progress on the console (standard error): a bar per epoch with step, loss,
+ * images/s and ETA, and one line per finished epoch. The bar is redrawn in a terminal and printed
+ * every 10 s otherwise (logs, CI).
  */
-final class ConsoleProgress extends SparkListener {
-    private final ProgressAccumulator accumulator;
-    private final int epochs;
-    private final int replicas;
+public final class ConsoleProgress implements ProgressListener {
     private final boolean interactive = System.console() != null;
-    private volatile ProgressBar bar;
-    private volatile int barEpoch = -1;
+    private ProgressBar bar;
+    private int barEpoch = -1;
 
-    ConsoleProgress(ProgressAccumulator accumulator, int epochs, int replicas) {
-        this.accumulator = accumulator;
-        this.epochs = epochs;
-        this.replicas = replicas;
-    }
-
-    synchronized void startEpoch(int epoch, int steps) {
-        finishEpoch();
+    @Override
+    public synchronized void epochStarted(int epoch, int epochs, int steps) {
+        closeBar();
         ProgressBarBuilder builder = new ProgressBarBuilder()
                 .setTaskName(String.format("epoch %d/%d", epoch + 1, epochs))
                 .setInitialMax(steps)
@@ -40,44 +30,41 @@ final class ConsoleProgress extends SparkListener {
         if (interactive) {
             builder.setUpdateIntervalMillis(500);
         } else {
-            // Logs and CI: a plain line every 10 s instead of carriage-return redraws.
             builder.setConsumer(new DelegatingProgressBarConsumer(System.err::println)).setUpdateIntervalMillis(10_000);
         }
         bar = builder.build();
         barEpoch = epoch;
     }
 
-    synchronized void finishEpoch() {
-        if (bar != null) {
-            bar.close();
-            bar = null;
+    @Override
+    public synchronized void stepReached(int epoch, long step, double loss, double imagesPerSecond) {
+        if (bar != null && epoch == barEpoch) {
+            bar.stepTo(step);
+            bar.setExtraMessage(String.format(" loss %.4f  %.0f img/s", loss, imagesPerSecond));
         }
     }
 
     @Override
-    public void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate update) {
-        scala.collection.Iterator<Tuple4<Object, Object, Object, scala.collection.immutable.Seq<AccumulableInfo>>> tasks =
-                update.accumUpdates().iterator();
-        while (tasks.hasNext()) {
-            scala.collection.Iterator<AccumulableInfo> infos = tasks.next()._4().iterator();
-            while (infos.hasNext()) {
-                AccumulableInfo info = infos.next();
-                if (info.id() == accumulator.id() && info.update().isDefined()
-                        && info.update().get() instanceof double[] position) {
-                    show(position);
-                }
-            }
-        }
+    public synchronized void epochFinished(EpochResult r) {
+        closeBar();
+        System.err.printf("epoch %d/%d  loss %.4f  test accuracy %.4f  %.0f img/s  (compute %.0f%%, BatchNorm sync %.0f%%, exchange %.0f%%, data wait %.0f%%)%n",
+                r.epoch() + 1, r.epochs(), r.meanLoss(), r.testAccuracy(), r.imagesPerSecond(), 100 * r.computeShare(),
+                100 * r.normSyncShare(), 100 * r.exchangeShare(), 100 * r.dataWaitShare());
     }
 
-    private synchronized void show(double[] position) {
-        ProgressBar current = bar;
-        if (current == null || (int) position[ProgressAccumulator.EPOCH] != barEpoch) {
-            return;
+    @Override
+    public synchronized void trainingFinished(TrainResult result) {
+        closeBar();
+        System.err.printf("test accuracy %.4f after %d epochs, %.1f s, %.0f img/s; model in %s%n", result.testAccuracy(),
+                result.history().isEmpty() ? 0 : result.history().get(result.history().size() - 1).epochs(),
+                result.wallSeconds(), result.imagesPerSecond(), result.modelFile());
+    }
+
+    /** Closes the bar of an epoch that failed, so the error is not drawn over. */
+    public synchronized void closeBar() {
+        if (bar != null) {
+            bar.close();
+            bar = null;
         }
-        current.stepTo((long) position[ProgressAccumulator.STEP]);
-        // Rank 0 reports its own rate; replicas step in lockstep with equal batches, so the job's rate is N times it.
-        current.setExtraMessage(String.format(" loss %.4f  %.0f img/s",
-                position[ProgressAccumulator.LOSS], replicas * position[ProgressAccumulator.EXAMPLES_PER_SECOND]));
     }
 }

@@ -1,9 +1,10 @@
 package io.lockstep.driver.train;
 
+import io.lockstep.api.EpochResult;
+import io.lockstep.api.ProgressListener;
 import io.lockstep.api.TrainOptions;
+import io.lockstep.api.TrainResult;
 import io.lockstep.driver.cli.UserError;
-import io.lockstep.worker.train.Optimizer;
-import io.lockstep.driver.data.DatasetSource;
 import io.lockstep.driver.plan.EpochPlan;
 import io.lockstep.driver.report.RunOutput;
 import io.lockstep.models.Normalization;
@@ -15,22 +16,22 @@ import io.lockstep.worker.spark.SerializableHadoopConf;
 import io.lockstep.worker.spark.ShardItem;
 import io.lockstep.worker.spark.StageSpec;
 import io.lockstep.worker.spark.TaskProgress;
+import io.lockstep.worker.train.CheckpointMeta;
 import io.lockstep.worker.train.CheckpointStore;
 import io.lockstep.worker.train.EpochReport;
 import io.lockstep.worker.train.LearningRateSchedule;
 import io.lockstep.worker.train.ModelRecipe;
+import io.lockstep.worker.train.Optimizer;
 import org.apache.spark.HashPartitioner;
-import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.optimize.api.TrainingListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import static io.lockstep.api.TrainOptions.*;
 import scala.Tuple2;
 
 import java.io.File;
@@ -40,235 +41,307 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 
+import static io.lockstep.api.TrainOptions.*;
+
 /**
- * Runs one training job on the driver: reads the dataset once, then per epoch builds the epoch plan,
- * routes each record to its replica, runs one barrier stage (one task per replica), and records what
- * the replicas report. The model crosses epochs through the checkpoint directory: rank 0 writes a
- * checkpoint at the end of every epoch and the next stage's tasks load it, so the driver never holds
- * or ships parameters, and a failed stage restarts from the last checkpoint.
+ * Runs one training job on a Spark context it is given (and never stops): per epoch it builds the
+ * epoch plan, routes each record to its replica, runs one barrier stage (one task per replica), and
+ * records what the replicas report. The model crosses epochs through the checkpoint directory: rank 0
+ * writes a checkpoint at the end of every epoch and the next stage's tasks load it, so the driver never
+ * holds or ships parameters during training, and a failed stage restarts from the last checkpoint.
+ * A network the caller built is written as the first checkpoint, so it starts the same way.
+ *
+ * <p>Runs on the caller's thread; reports through SLF4J and {@link ProgressListener}s.
  */
 public final class TrainingJob {
     private static final Logger LOG = LoggerFactory.getLogger(TrainingJob.class);
 
-    private final TrainOptions config;
-    private final DatasetOpener datasets;
+    private final TrainOptions options;
+    private final ComputationGraph network;
+    private final List<ProgressListener> listeners;
 
-    /** Opens the job's dataset on the driver (the Hadoop configuration comes from Spark). */
-    @FunctionalInterface
-    public interface DatasetOpener {
-        TrainingData<? extends Serializable> open(String uri, org.apache.hadoop.conf.Configuration hadoopConf);
+    /**
+     * @param options   validated options
+     * @param network   the caller's network (not modified), or {@code null} to build the zoo model {@code --model}
+     * @param listeners progress listeners
+     */
+    public TrainingJob(TrainOptions options, ComputationGraph network, List<ProgressListener> listeners) {
+        this.options = options;
+        this.network = network;
+        this.listeners = List.copyOf(listeners);
     }
 
-    public TrainingJob(TrainOptions config) {
-        this(config, (uri, conf) -> DatasetSource.open(uri, conf));
-    }
-
-    public TrainingJob(TrainOptions config, DatasetOpener datasets) {
-        this.config = config;
-        this.datasets = datasets;
-    }
-
-    /** The outcome, also written to {@code summary.json}. */
-    public record Result(double testAccuracy, double wallSeconds, double imagesPerSecond, String modelFile,
-                         List<Double> accuracyPerEpoch) {
-    }
-
-    public Result run() {
+    /** Trains on {@code input}; the context is left as it was found (listeners removed, cached records released). */
+    public <R extends Serializable> TrainResult train(JavaSparkContext sc, TrainingInput<R> input) {
         LOG.info("OneDNN layer helpers {}", OneDnn.helpersActive() ? "active" : "NOT active (convolutions will be slow)");
-        SparkConf sparkConf = new SparkConf()
-                .setAppName("lockstep train " + config.get(MODEL))
-                .setMaster(config.get(MASTER))
-                .setIfMissing("spark.scheduler.minRegisteredResourcesRatio", "1.0")
-                .setIfMissing("spark.executor.heartbeatInterval", "2s")
-                .setIfMissing("spark.ui.enabled", "false");
-        try (JavaSparkContext sc = new JavaSparkContext(sparkConf)) {
-            sc.setLogLevel("WARN");
-            sc.setLocalProperty("spark.job.interruptOnCancel", "true");
-            return train(sc, datasets.open(config.get(DATA), sc.hadoopConfiguration()));
+        int replicas = options.get(REPLICAS);
+        checkContext(sc, replicas);
+        ModelRecipe recipe = recipe(input);
+        List<TrainingListener> userListeners = userListeners();
+        String interruptBefore = sc.getLocalProperty("spark.job.interruptOnCancel");
+        sc.setLocalProperty("spark.job.interruptOnCancel", "true");
+        RecordLayout<R> layout = new RecordLayout<>(sc, input, replicas);
+        StageRetries retries = new StageRetries();
+        ProgressAccumulator progress = new ProgressAccumulator();
+        sc.sc().register(progress, "lockstep-progress");
+        ProgressRelay relay = new ProgressRelay(progress, replicas, listeners);
+        sc.sc().addSparkListener(retries);
+        sc.sc().addSparkListener(relay);
+        try {
+            return new Run<>(sc, input, recipe, userListeners, layout, retries, progress, relay).execute();
+        } finally {
+            sc.sc().removeSparkListener(relay);
+            sc.sc().removeSparkListener(retries);
+            layout.release();
+            sc.setLocalProperty("spark.job.interruptOnCancel", interruptBefore);
         }
     }
 
-    private <R extends Serializable> Result train(JavaSparkContext sc, TrainingData<R> data) {
-        long start = System.nanoTime();
-        int replicas = config.get(REPLICAS);
-        checkSlots(sc, replicas);
-        Normalization builtWith = "none".equals(config.get(NORM)) ? Normalization.NONE : Normalization.BATCH;
-        ModelRecipe recipe = new ModelRecipe(config.get(MODEL), data.classNames().size(), data.shape().channels(),
-                data.shape().height(), data.shape().width(), builtWith, config.get(SEED), Optimizer.parse(config.get(OPTIMIZER)),
-                config.get(LR), config.get(WEIGHT_DECAY));
-        recipe.build(); // fail on the driver, with a clear message, if the model cannot take this input
+    /** The state of one call of {@link #train}: the epoch loop, reporting and model export. */
+    private final class Run<R extends Serializable> {
+        private final JavaSparkContext sc;
+        private final TrainingInput<R> input;
+        private final ModelRecipe recipe;
+        private final List<TrainingListener> userListeners;
+        private final RecordLayout<R> layout;
+        private final StageRetries retries;
+        private final ProgressAccumulator progress;
+        private final ProgressRelay relay;
+        private final int replicas = options.get(REPLICAS);
+        private final String jobId = UUID.randomUUID().toString();
+        private final long secret = new SecureRandom().nextLong();
+        private final CheckpointStore checkpoints;
+        private final List<EpochResult> history = new ArrayList<>();
+        private final List<String> skippedOnExecutors = new ArrayList<>();
+        private long images;
 
-        List<Tuple2<Integer, R>> indexedTrain = indexed(data.train());
-        List<Tuple2<Integer, R>> indexedTest = indexed(data.test());
-        // Records travel inside the tasks that first cache them: keep each slice near 512 KiB.
-        long recordBytes = data.train().isEmpty() ? 0 : approximateBytes(data.train().get(0)) * (long) data.train().size();
-        int partitions = (int) Math.max(Math.max(replicas, sc.defaultParallelism()), recordBytes / (512 * 1024));
-        JavaPairRDD<Integer, R> trainRecords = JavaPairRDD.fromJavaRDD(sc.parallelize(indexedTrain, partitions))
-                .persist(StorageLevel.MEMORY_ONLY_SER());
-        JavaPairRDD<Integer, ShardItem<R>> testRouted = JavaPairRDD.fromJavaRDD(sc.parallelize(indexedTest, partitions))
-                .mapToPair(t -> new Tuple2<>(t._1() % replicas, new ShardItem<>(true, t._1() / replicas, t._2())))
-                .persist(StorageLevel.MEMORY_ONLY_SER());
-
-        String jobId = UUID.randomUUID().toString();
-        long secret = new SecureRandom().nextLong();
-        CheckpointStore checkpoints = new CheckpointStore(config.get(CHECKPOINT_DIR), sc.hadoopConfiguration());
-        int removed = checkpoints.cleanPartial();
-        if (removed > 0) {
-            System.err.printf("removed %d partial checkpoint(s) left by an interrupted write%n", removed);
+        Run(JavaSparkContext sc, TrainingInput<R> input, ModelRecipe recipe, List<TrainingListener> userListeners,
+            RecordLayout<R> layout, StageRetries retries, ProgressAccumulator progress, ProgressRelay relay) {
+            this.sc = sc;
+            this.input = input;
+            this.recipe = recipe;
+            this.userListeners = userListeners;
+            this.layout = layout;
+            this.retries = retries;
+            this.progress = progress;
+            this.relay = relay;
+            this.checkpoints = new CheckpointStore(options.get(CHECKPOINT_DIR), sc.hadoopConfiguration());
         }
-        ResumePoint resume = ResumePoint.find(config, checkpoints, sc.hadoopConfiguration());
-        StageRetries retries = new StageRetries();
-        sc.sc().addSparkListener(retries);
-        SerializableHadoopConf hadoopConf = new SerializableHadoopConf(sc.hadoopConfiguration());
-        ProgressAccumulator progressAccumulator = new ProgressAccumulator();
-        sc.sc().register(progressAccumulator, "lockstep-progress");
-        ConsoleProgress console = new ConsoleProgress(progressAccumulator, config.get(EPOCHS), replicas);
-        sc.sc().addSparkListener(console);
-        int threads = threadsPerReplica(sc, replicas);
 
-        List<Double> accuracy = new ArrayList<>();
-        List<String> skippedOnExecutors = new ArrayList<>();
-        long images = 0;
-        long globalStep = resume.globalStep();
-        String resumeFrom = resume.checkpoint();
-        int resumeStep = resume.stepInEpoch();
-        if (resume.checkpoint() != null) {
-            System.err.printf("resuming from %s: epoch %d, step %d%n", resume.checkpoint(), resume.epoch() + 1, resume.stepInEpoch());
-        }
-        try (RunOutput out = new RunOutput(config.get(OUT), sc.hadoopConfiguration(), resume.checkpoint() != null)) {
-            for (int epoch = resume.epoch(); epoch < config.get(EPOCHS); epoch++) {
-                EpochPlan plan = new EpochPlan(config.get(SEED), epoch, replicas, indexedTrain.size(), config.get(BATCH_SIZE));
-                int steps = config.get(MAX_STEPS_PER_EPOCH) > 0 ? Math.min(config.get(MAX_STEPS_PER_EPOCH), plan.stepsPerEpoch()) : plan.stepsPerEpoch();
-                LearningRateSchedule schedule = new LearningRateSchedule(config.get(LR), LearningRateSchedule.Scaling.valueOf(config.get(LR_SCALING).toUpperCase(java.util.Locale.ROOT)), replicas,
-                        config.get(WARMUP_EPOCHS), steps, LearningRateSchedule.Decay.valueOf(config.get(LR_DECAY).toUpperCase(java.util.Locale.ROOT)), config.get(EPOCHS));
-                StageSpec spec = new StageSpec(jobId, secret, epoch, replicas, config.get(BATCH_SIZE), steps, recipe,
-                        config.get(NORM), schedule, config.get(CHECK_EVERY), config.get(DATA_TIMEOUT_MS),
-                        config.get(COLLECTIVE_TIMEOUT_MS), config.get(EVAL_BATCH_SIZE), checkpoints.uri(), resumeFrom,
-                        resumeStep, config.get(KEEP_CHECKPOINTS), threads, config.get(SEED), globalStep, data.classNames(),
-                        config.asMap(), config.get(CHECKPOINT_EVERY), config.get(ON_NAN), config.get(EXCHANGE),
-                        config.exchangeSettings());
-                Broadcast<EpochPlan> planBroadcast = sc.broadcast(plan);
-                int shardLimit = steps * config.get(BATCH_SIZE);
-                JavaPairRDD<Integer, ShardItem<R>> routed = trainRecords
-                        .flatMapToPair(t -> route(planBroadcast.value(), t, shardLimit))
-                        .union(testRouted)
-                        .partitionBy(new HashPartitioner(replicas));
-                console.startEpoch(epoch, steps);
-                List<EpochReport> reports;
-                try {
-                    @SuppressWarnings({"unchecked", "rawtypes"})
-                    JavaRDD<EpochReport> stage = BarrierStages.mapPartitions((JavaRDD) routed.rdd().toJavaRDD(),
-                            new ReplicaStage<>(spec, data.decoder(), hadoopConf, new TaskProgress(progressAccumulator)),
-                            EpochReport.class);
-                    // The shuffle makes the barrier stage a ShuffleMapStage, which Spark reruns as a whole
-                    // when an executor is lost (a barrier ResultStage would abort the job instead).
-                    reports = new ArrayList<>(stage.mapToPair(r -> new Tuple2<>(r.rank(), r))
-                            .partitionBy(new HashPartitioner(1)).values().collect());
-                    reports.sort(java.util.Comparator.comparingInt(EpochReport::rank));
-                } finally {
-                    console.finishEpoch();
-                    planBroadcast.destroy();
-                }
-                for (EpochReport report : reports) {
-                    if (report.failure() != null) {
-                        String lastGood = checkpoints.latest().map(CheckpointStore.Checkpoint::path).orElse("none yet");
-                        throw new TrainingStoppedException(report.failure() + "; last good checkpoint: " + lastGood
-                                + " (continue from it with --resume after fixing the cause)");
-                    }
-                }
-                for (EpochReport report : reports) {
-                    for (String skipped : report.skippedRecords()) {
-                        skippedOnExecutors.add("epoch " + (epoch + 1) + ", replica " + report.rank() + ": " + skipped);
-                    }
-                }
-                EpochSummary summary = EpochSummary.of(reports, replicas);
-                accuracy.add(summary.testAccuracy());
-                images += (long) (steps - resumeStep) * config.get(BATCH_SIZE) * replicas;
-                globalStep += steps - resumeStep;
-                resumeStep = 0;
-                summary.writeTo(out, epoch);
-                System.err.printf("epoch %d/%d  loss %.4f  test accuracy %.4f  %.0f img/s  (compute %.0f%%, BatchNorm sync %.0f%%, exchange %.0f%%, data wait %.0f%%)%n",
-                        epoch + 1, config.get(EPOCHS), summary.meanLoss(), summary.testAccuracy(), summary.imagesPerSecond(),
-                        100 * summary.computeShare(), 100 * summary.normSyncShare(), 100 * summary.exchangeShare(),
-                        100 * summary.dataWaitShare());
-                resumeFrom = checkpoints.latest().orElseThrow(() -> new IllegalStateException(
-                        "rank 0 reported epoch " + checkpointsHint() + " done but wrote no checkpoint")).path();
+        TrainResult execute() {
+            long start = System.nanoTime();
+            int removed = checkpoints.cleanPartial();
+            if (removed > 0) {
+                LOG.warn("removed {} partial checkpoint(s) left by an interrupted write", removed);
             }
-            double wall = (System.nanoTime() - start) / 1e9;
-            File modelFile = writeModel(checkpoints, out, data, accuracy);
+            ResumePoint resume = ResumePoint.find(options, checkpoints, sc.hadoopConfiguration());
+            String startFrom = resume.checkpoint();
+            if (startFrom != null) {
+                LOG.info("resuming from {}: epoch {}, step {}", startFrom, resume.epoch() + 1, resume.stepInEpoch());
+            } else if (network != null) {
+                startFrom = writeInitialCheckpoint();
+            }
+            SerializableHadoopConf hadoopConf = new SerializableHadoopConf(sc.hadoopConfiguration());
+            int threads = threadsPerReplica();
+            long globalStep = resume.globalStep();
+            int resumeStep = resume.stepInEpoch();
+            try (RunOutput out = new RunOutput(options.get(OUT), sc.hadoopConfiguration(), resume.checkpoint() != null)) {
+                for (int epoch = resume.epoch(); epoch < options.get(EPOCHS); epoch++) {
+                    EpochPlan plan = new EpochPlan(options.get(SEED), epoch, replicas, layout.trainSize(), options.get(BATCH_SIZE));
+                    int steps = options.get(MAX_STEPS_PER_EPOCH) > 0
+                            ? Math.min(options.get(MAX_STEPS_PER_EPOCH), plan.stepsPerEpoch()) : plan.stepsPerEpoch();
+                    StageSpec spec = stageSpec(epoch, steps, startFrom, resumeStep, threads, globalStep);
+                    List<EpochReport> reports = runStage(plan, spec, hadoopConf);
+                    EpochSummary summary = EpochSummary.of(reports, replicas);
+                    summary.writeTo(out, epoch);
+                    images += (long) (steps - resumeStep) * options.get(BATCH_SIZE) * replicas;
+                    globalStep += steps - resumeStep;
+                    resumeStep = 0;
+                    startFrom = checkpoints.latest().orElseThrow(() -> new IllegalStateException("rank 0 reported the epoch done"
+                            + " but wrote no checkpoint in " + options.get(CHECKPOINT_DIR))).path();
+                    EpochResult result = new EpochResult(epoch, options.get(EPOCHS), summary.meanLoss(), summary.testAccuracy(),
+                            summary.imagesPerSecond(), summary.computeShare(), summary.normSyncShare(), summary.exchangeShare(),
+                            summary.dataWaitShare(), startFrom);
+                    history.add(result);
+                    LOG.info("epoch {}/{}: loss {}, test accuracy {}, {} img/s", epoch + 1, options.get(EPOCHS),
+                            summary.meanLoss(), summary.testAccuracy(), Math.round(summary.imagesPerSecond()));
+                    listeners.forEach(l -> l.epochFinished(result));
+                }
+                double wall = (System.nanoTime() - start) / 1e9;
+                CheckpointStore.Checkpoint last = checkpoints.latest().orElseThrow();
+                ComputationGraph trained = checkpoints.loadModel(last);
+                File modelFile = exportModel(trained, out);
+                writeSummary(out, wall, resume);
+                TrainResult result = new TrainResult(trained, trained, List.copyOf(history), out.uri(),
+                        out.uri() + "/" + RunOutput.MODEL, checkpoints.uri(), wall, images / wall);
+                LOG.info("trained {} epochs in {} s; model in {} (local copy {})", options.get(EPOCHS), Math.round(wall),
+                        result.modelFile(), modelFile);
+                return result;
+            }
+        }
+
+        private StageSpec stageSpec(int epoch, int steps, String startFrom, int resumeStep, int threads, long globalStep) {
+            LearningRateSchedule schedule = new LearningRateSchedule(options.get(LR),
+                    LearningRateSchedule.Scaling.valueOf(options.get(LR_SCALING).toUpperCase(Locale.ROOT)), replicas,
+                    options.get(WARMUP_EPOCHS), steps,
+                    LearningRateSchedule.Decay.valueOf(options.get(LR_DECAY).toUpperCase(Locale.ROOT)), options.get(EPOCHS));
+            return new StageSpec(jobId, secret, epoch, replicas, options.get(BATCH_SIZE), steps, recipe, options.get(NORM),
+                    schedule, options.get(CHECK_EVERY), options.get(DATA_TIMEOUT_MS), options.get(COLLECTIVE_TIMEOUT_MS),
+                    options.get(EVAL_BATCH_SIZE), checkpoints.uri(), startFrom, resumeStep, options.get(KEEP_CHECKPOINTS),
+                    threads, options.get(SEED), globalStep, input.classNames(), options.asMap(), options.get(CHECKPOINT_EVERY),
+                    options.get(ON_NAN), options.get(EXCHANGE), options.exchangeSettings(), userListeners,
+                    network == null || options.isSet(LR));
+        }
+
+        private List<EpochReport> runStage(EpochPlan plan, StageSpec spec, SerializableHadoopConf hadoopConf) {
+            Broadcast<EpochPlan> planBroadcast = sc.broadcast(plan);
+            listeners.forEach(l -> l.epochStarted(spec.epoch(), options.get(EPOCHS), spec.stepsPerEpoch()));
+            relay.startEpoch(spec.epoch());
+            List<EpochReport> reports;
+            try {
+                @SuppressWarnings({"unchecked", "rawtypes"})
+                JavaRDD<EpochReport> stage = BarrierStages.mapPartitions((JavaRDD) layout.routed(planBroadcast,
+                                spec.stepsPerEpoch() * spec.batchPerReplica()).rdd().toJavaRDD(),
+                        new ReplicaStage<>(spec, input.decoder(), hadoopConf, new TaskProgress(progress)), EpochReport.class);
+                // The shuffle makes the barrier stage a ShuffleMapStage, which Spark reruns as a whole
+                // when an executor is lost (a barrier ResultStage would abort the job instead).
+                reports = new ArrayList<>(stage.mapToPair(r -> new Tuple2<>(r.rank(), r))
+                        .partitionBy(new HashPartitioner(1)).values().collect());
+                reports.sort(Comparator.comparingInt(EpochReport::rank));
+            } finally {
+                planBroadcast.destroy();
+            }
+            for (EpochReport report : reports) {
+                if (report.failure() != null) {
+                    String lastGood = checkpoints.latest().map(CheckpointStore.Checkpoint::path).orElse("none yet");
+                    throw new TrainingStoppedException(report.failure() + "; last good checkpoint: " + lastGood
+                            + " (continue from it with --resume after fixing the cause)");
+                }
+                for (String skipped : report.skippedRecords()) {
+                    skippedOnExecutors.add("epoch " + (spec.epoch() + 1) + ", replica " + report.rank() + ": " + skipped);
+                }
+            }
+            return reports;
+        }
+
+        /** The caller's network, with plain BatchNorm and its own updater state, as the job's first checkpoint. */
+        private String writeInitialCheckpoint() {
+            // Listeners travel in the stage spec (a model file holds none); clearing them on a clone would
+            // clear the caller's, which DL4J's clone shares.
+            return checkpoints.save(network, new CheckpointMeta(0, 0, 0, options.get(SEED), recipe, input.classNames(),
+                    options.get(NORM), options.asMap()), options.get(KEEP_CHECKPOINTS)).path();
+        }
+
+        private File exportModel(ComputationGraph trained, RunOutput out) {
+            try {
+                File local = Files.createTempFile("lockstep-model", ".zip").toFile();
+                local.deleteOnExit();
+                ModelFile.write(trained, new ModelFile.Info(recipe.architecture(), input.classNames(),
+                        input.shape().channels(), input.shape().height(), input.shape().width(), options.get(NORM),
+                        options.get(EPOCHS), lastAccuracy(), input.transform()), local);
+                out.model(local.toPath());
+                return local;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write the final model: " + e.getMessage(), e);
+            }
+        }
+
+        private double lastAccuracy() {
+            return history.isEmpty() ? Double.NaN : history.get(history.size() - 1).testAccuracy();
+        }
+
+        private void writeSummary(RunOutput out, double wall, ResumePoint resume) {
             Map<String, Object> summary = new LinkedHashMap<>();
-            summary.put("model", config.get(MODEL));
-            summary.put("epochs", config.get(EPOCHS));
+            summary.put("model", recipe.architecture());
+            summary.put("epochs", options.get(EPOCHS));
             summary.put("replicas", replicas);
-            summary.put("normalization", config.get(NORM));
-            summary.put("exchange", config.get(EXCHANGE));
-            summary.put("test_accuracy", accuracy.get(accuracy.size() - 1));
-            summary.put("test_accuracy_per_epoch", accuracy);
+            summary.put("normalization", options.get(NORM));
+            summary.put("exchange", options.get(EXCHANGE));
+            summary.put("test_accuracy", lastAccuracy());
+            summary.put("test_accuracy_per_epoch", history.stream().map(EpochResult::testAccuracy).toList());
             summary.put("wall_seconds", wall);
             summary.put("stage_retries", retries.count());
             summary.put("stage_retry_details", retries.details());
             summary.put("resumed_from", resume.checkpoint());
-            if (data instanceof io.lockstep.driver.data.LoadedDataset loaded) {
-                summary.put("dataset", loaded.describe());
-                List<String> skipped = new ArrayList<>(loaded.skipped().stream().map(Object::toString).toList());
-                skipped.addAll(skippedOnExecutors);
-                summary.put("skipped_records_count", skipped.size());
-                summary.put("skipped_records", skipped);
-            }
+            input.describeTo(summary, skippedOnExecutors);
             summary.put("images_per_second", images / wall);
             summary.put("images_trained", images);
             summary.put("output", out.uri());
-            summary.put("job", config.asMap());
+            summary.put("job", options.asMap());
             out.summary(summary);
-            System.err.printf("test accuracy %.4f after %d epochs, %.1f s, %.0f img/s; model in %s/%s%n",
-                    accuracy.get(accuracy.size() - 1), config.get(EPOCHS), wall, images / wall, out.uri(), RunOutput.MODEL);
-            return new Result(accuracy.get(accuracy.size() - 1), wall, images / wall, modelFile.toString(), accuracy);
         }
-    }
 
-    private static long approximateBytes(Object record) {
-        if (record instanceof io.lockstep.worker.data.LabeledRecord labeled) {
-            return labeled.payload().length + 64L;
+        private int threadsPerReplica() {
+            if (options.get(THREADS_PER_REPLICA) > 0) {
+                return options.get(THREADS_PER_REPLICA);
+            }
+            if (sc.master().startsWith("local")) {
+                return Math.max(1, Runtime.getRuntime().availableProcessors() / replicas);
+            }
+            return sc.getConf().getInt("spark.task.cpus", 1);
         }
-        return 1024;
-    }
-
-    private String checkpointsHint() {
-        return "(checkpoint directory " + config.get(CHECKPOINT_DIR) + ")";
-    }
-
-    private static <R> List<Tuple2<Integer, R>> indexed(List<R> records) {
-        List<Tuple2<Integer, R>> list = new ArrayList<>(records.size());
-        for (int i = 0; i < records.size(); i++) {
-            list.add(new Tuple2<>(i, records.get(i)));
-        }
-        return list;
-    }
-
-    private static <R> java.util.Iterator<Tuple2<Integer, ShardItem<R>>> route(EpochPlan plan, Tuple2<Integer, R> record, int shardLimit) {
-        int replica = plan.replicaOf(record._1());
-        if (replica < 0) {
-            return java.util.Collections.emptyIterator();
-        }
-        int order = plan.orderInShard(record._1());
-        if (order >= shardLimit) {
-            return java.util.Collections.emptyIterator();
-        }
-        return List.of(new Tuple2<>(replica, new ShardItem<>(false, order, record._2()))).iterator();
     }
 
     /**
-     * Fails fast when the cluster cannot run all replicas at once (a barrier stage needs them together).
-     * On a cluster, executors register after the context starts: wait for them up to
-     * {@code --slot-wait-ms}, then report how many slots were needed and found.
+     * How the model is (re)built on the executors. A zoo model is built from its recipe, on the driver
+     * first so a model that cannot take this input fails here with a clear message. The caller's
+     * network must output one unit per label.
      */
-    private void checkSlots(JavaSparkContext sc, int replicas) {
-        long deadline = System.nanoTime() + (sc.master().startsWith("local") ? 0 : config.get(SLOT_WAIT_MS) * 1_000_000L);
+    private ModelRecipe recipe(TrainingInput<?> input) {
+        int classes = input.classNames().size();
+        if (network != null) {
+            int outputs = Networks.outputSize(network);
+            if (outputs != classes) {
+                throw new UserError("the network's output layer has " + outputs + " units but the data has " + classes
+                        + " label columns; set the output layer's nOut to " + classes + " (or fix the labels)");
+            }
+            return new ModelRecipe(Networks.CUSTOM, classes, input.shape().channels(), input.shape().height(),
+                    input.shape().width(), Normalization.BATCH, options.get(SEED), Optimizer.parse(options.get(OPTIMIZER)),
+                    options.get(LR), options.get(WEIGHT_DECAY));
+        }
+        Normalization builtWith = "none".equals(options.get(NORM)) ? Normalization.NONE : Normalization.BATCH;
+        ModelRecipe recipe = new ModelRecipe(options.get(MODEL), classes, input.shape().channels(), input.shape().height(),
+                input.shape().width(), builtWith, options.get(SEED), Optimizer.parse(options.get(OPTIMIZER)),
+                options.get(LR), options.get(WEIGHT_DECAY));
+        recipe.build();
+        return recipe;
+    }
+
+    /** The caller's DL4J listeners, which run on rank 0's replica and so must be serializable. */
+    private List<TrainingListener> userListeners() {
+        if (network == null || network.getListeners() == null) {
+            return List.of();
+        }
+        List<TrainingListener> kept = new ArrayList<>();
+        for (TrainingListener listener : network.getListeners()) {
+            if (!(listener instanceof Serializable)) {
+                throw new UserError("the network's listener " + listener.getClass().getName() + " is not Serializable;"
+                        + " it runs on an executor, so make it implement java.io.Serializable (or remove it)");
+            }
+            kept.add(listener);
+        }
+        return kept;
+    }
+
+    /**
+     * Fails fast when Spark cannot run the job's barrier stages: dynamic allocation on, or fewer task
+     * slots than replicas. On a cluster, executors register after the context starts: wait for them up
+     * to {@code --slot-wait-ms}, then report how many slots were needed and found.
+     */
+    private void checkContext(JavaSparkContext sc, int replicas) {
+        if (sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
+            throw new UserError("spark.dynamicAllocation.enabled is true, but barrier stages (one task per replica, all at"
+                    + " once) cannot run with dynamic allocation; set spark.dynamicAllocation.enabled=false and give the job"
+                    + " at least " + replicas + " task slots");
+        }
+        long deadline = System.nanoTime() + (sc.master().startsWith("local") ? 0 : options.get(SLOT_WAIT_MS) * 1_000_000L);
         int slots = concurrentTaskSlots(sc);
         while (slots < replicas && System.nanoTime() < deadline) {
             try {
@@ -281,7 +354,7 @@ public final class TrainingJob {
         }
         if (slots < replicas) {
             throw new UserError("--replicas " + replicas + " needs " + replicas + " task slots at once, but the cluster offers "
-                    + slots + " (registered executors' cores / spark.task.cpus, after waiting up to " + config.get(SLOT_WAIT_MS)
+                    + slots + " (registered executors' cores / spark.task.cpus, after waiting up to " + options.get(SLOT_WAIT_MS)
                     + " ms for executors); add executors or cores, or lower --replicas");
         }
     }
@@ -291,29 +364,57 @@ public final class TrainingJob {
         return sc.sc().maxNumConcurrentTasks(sc.sc().resourceProfileManager().defaultResourceProfile());
     }
 
-    private int threadsPerReplica(JavaSparkContext sc, int replicas) {
-        if (config.get(THREADS_PER_REPLICA) > 0) {
-            return config.get(THREADS_PER_REPLICA);
-        }
-        if (sc.master().startsWith("local")) {
-            return Math.max(1, Runtime.getRuntime().availableProcessors() / replicas);
-        }
-        return sc.getConf().getInt("spark.task.cpus", 1);
-    }
+    /**
+     * Where records live during the job: training records by index, cached serialized on the executors,
+     * and test records already routed to their replica. Each epoch routes the training records by its plan.
+     */
+    private static final class RecordLayout<R extends Serializable> {
+        private final JavaPairRDD<Integer, R> train;
+        private final JavaPairRDD<Integer, ShardItem<R>> testRouted;
+        private final boolean cachedHere;
+        private final int trainSize;
+        private final int replicas;
 
-    private File writeModel(CheckpointStore checkpoints, RunOutput out, TrainingData<?> data, List<Double> accuracy) {
-        CheckpointStore.Checkpoint last = checkpoints.latest().orElseThrow();
-        ComputationGraph graph = checkpoints.loadModel(last);
-        try {
-            File local = Files.createTempFile("lockstep-model", ".zip").toFile();
-            local.deleteOnExit();
-            ModelFile.write(graph, new ModelFile.Info(config.get(MODEL), data.classNames(), data.shape().channels(),
-                    data.shape().height(), data.shape().width(), config.get(NORM), config.get(EPOCHS),
-                    accuracy.get(accuracy.size() - 1), data.transform()), local);
-            out.model(local.toPath());
-            return local;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the final model: " + e.getMessage(), e);
+        RecordLayout(JavaSparkContext sc, TrainingInput<R> input, int replicas) {
+            this.replicas = replicas;
+            this.trainSize = input.trainSize();
+            JavaPairRDD<Integer, R> records = input.train(sc, replicas);
+            this.cachedHere = records.getStorageLevel().equals(StorageLevel.NONE());
+            this.train = cachedHere ? records.persist(StorageLevel.MEMORY_ONLY_SER()) : records;
+            this.testRouted = input.test(sc, replicas)
+                    .mapToPair(t -> new Tuple2<>(t._1() % replicas, new ShardItem<>(true, t._1() / replicas, t._2())))
+                    .persist(StorageLevel.MEMORY_ONLY_SER());
+        }
+
+        int trainSize() {
+            return trainSize;
+        }
+
+        /** This epoch's records, partitioned by replica (the plan decides; records beyond {@code shardLimit} stay out). */
+        JavaPairRDD<Integer, ShardItem<R>> routed(Broadcast<EpochPlan> plan, int shardLimit) {
+            return train.flatMapToPair(t -> route(plan.value(), t, shardLimit))
+                    .union(testRouted)
+                    .partitionBy(new HashPartitioner(replicas));
+        }
+
+        private static <R> java.util.Iterator<Tuple2<Integer, ShardItem<R>>> route(EpochPlan plan, Tuple2<Integer, R> record,
+                                                                                   int shardLimit) {
+            int replica = plan.replicaOf(record._1());
+            if (replica < 0) {
+                return java.util.Collections.emptyIterator();
+            }
+            int order = plan.orderInShard(record._1());
+            if (order >= shardLimit) {
+                return java.util.Collections.emptyIterator();
+            }
+            return List.of(new Tuple2<>(replica, new ShardItem<>(false, order, record._2()))).iterator();
+        }
+
+        void release() {
+            if (cachedHere) {
+                train.unpersist(false);
+            }
+            testRouted.unpersist(false);
         }
     }
 }

@@ -101,9 +101,16 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
             if (spec.syncBatchNorm()) {
                 graph = SyncBatchNormSupport.toSync(graph, collective);
             }
+            if (rank == 0 && !spec.listeners().isEmpty()) {
+                // Rank 0 stands for the job: its replica holds the same parameters as every other.
+                graph.setListeners(spec.listeners());
+            }
             GradientExchange exchange = ExchangeSupport.create(spec, collective);
             ReplicaTrainer trainer = new ReplicaTrainer(graph, collective, exchange, spec.schedule(),
                     spec.checkEverySteps(), spec.dataTimeoutMs(), NonFinitePolicy.parse(spec.onNan()));
+            if (!spec.scheduleLearningRate()) {
+                trainer.keepNetworkLearningRates();
+            }
             if (start.checkpoint() != null) {
                 Map<String, float[]> saved = store.loadExchangeState(
                         new CheckpointStore.Checkpoint(start.checkpoint(), spec.epoch(), start.firstStep()), rank);

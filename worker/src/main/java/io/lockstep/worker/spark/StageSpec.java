@@ -34,6 +34,9 @@ import java.util.Map;
  * @param onNan             {@code stop} or {@code skip-step}
  * @param exchange          exchange strategy name ({@code allreduce}, {@code average}, {@code threshold})
  * @param exchangeSettings  the strategies' settings
+ * @param listeners         the user's own DL4J listeners, attached to rank 0's replica (serializable)
+ * @param scheduleLearningRate whether {@code schedule} sets the rate each step; {@code false} keeps the
+ *                          network's own updater rates (a network the user configured)
  */
 public record StageSpec(String jobId, long jobSecret, int epoch, int replicas, int batchPerReplica,
                         int stepsPerEpoch, ModelRecipe recipe, String normalization, LearningRateSchedule schedule,
@@ -41,7 +44,9 @@ public record StageSpec(String jobId, long jobSecret, int epoch, int replicas, i
                         String checkpointUri, String resumeFrom, int resumeStep, int keepCheckpoints, int threadsPerReplica,
                         long planSeed, long globalStepAtStart, List<String> classNames,
                         Map<String, String> job, int checkpointEverySteps, String onNan,
-                        String exchange, io.lockstep.worker.exchange.ExchangeSettings exchangeSettings) implements Serializable {
+                        String exchange, io.lockstep.worker.exchange.ExchangeSettings exchangeSettings,
+                        List<org.deeplearning4j.optimize.api.TrainingListener> listeners,
+                        boolean scheduleLearningRate) implements Serializable {
 
     public boolean syncBatchNorm() {
         return "sync-batch".equals(normalization) && replicas > 1;

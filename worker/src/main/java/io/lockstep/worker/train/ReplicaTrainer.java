@@ -4,6 +4,7 @@ import io.lockstep.worker.comm.Collective;
 import io.lockstep.worker.comm.ReduceOp;
 import io.lockstep.worker.nn.SyncBatchNorms;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.slf4j.Logger;
@@ -35,6 +36,7 @@ public final class ReplicaTrainer {
     private final int checkEverySteps;
     private final long dataTimeoutMs;
     private final int rank;
+    private boolean keepNetworkRates;
 
     /**
      * @param graph           initialized model, identical on every replica
@@ -63,8 +65,20 @@ public final class ReplicaTrainer {
         this.dataTimeoutMs = dataTimeoutMs;
         this.rank = collective == null ? 0 : collective.rank();
         this.listener = new ExchangeListener(exchange, nonFinitePolicy);
+        // The exchange must see each gradient first; the user's own listeners stay attached after it.
+        List<TrainingListener> own = new ArrayList<>(graph.getListeners() == null ? List.of() : graph.getListeners());
         graph.setListeners(listener);
+        graph.addListeners(own.toArray(TrainingListener[]::new));
         exchange.attach(graph);
+    }
+
+    /**
+     * Leaves every layer's learning rate as the network's own updaters set it, instead of applying the
+     * schedule each step (for networks the user configured). Call before training.
+     */
+    public ReplicaTrainer keepNetworkLearningRates() {
+        this.keepNetworkRates = true;
+        return this;
     }
 
     public ComputationGraph graph() {
@@ -114,7 +128,9 @@ public final class ReplicaTrainer {
                     collective.position(epoch, step);
                 }
                 listener.position(epoch, step);
-                graph.setLearningRate(schedule.rateAt(epoch, step));
+                if (!keepNetworkRates) {
+                    graph.setLearningRate(schedule.rateAt(epoch, step));
+                }
                 SyncBatchNorms.resetCommunicationStats(graph);
                 graph.fit(batch);
                 exchange.afterStep(graph, epoch, globalStep);
