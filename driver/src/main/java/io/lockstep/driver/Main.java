@@ -3,6 +3,7 @@ package io.lockstep.driver;
 import io.lockstep.driver.cli.EvaluateCommand;
 import io.lockstep.driver.cli.ModelsCommand;
 import io.lockstep.driver.cli.OptionSources;
+import io.lockstep.driver.cli.PredictCommand;
 import io.lockstep.driver.cli.TrainCommand;
 import io.lockstep.driver.cli.UserError;
 import org.slf4j.Logger;
@@ -16,7 +17,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "lockstep", mixinStandardHelpOptions = true, version = "lockstep 0.1.0",
         description = "Synchronous data-parallel training of convolutional networks on Apache Spark.",
-        subcommands = {ModelsCommand.class, TrainCommand.class, EvaluateCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ModelsCommand.class, TrainCommand.class, EvaluateCommand.class, PredictCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(Main.class);
 

@@ -54,7 +54,8 @@ public final class DataSetInput implements TrainingInput<ExampleRecord> {
         return batches.flatMap(DataSetInput::examples).zipWithIndex().mapToPair(t -> new scala.Tuple2<>(t._2().intValue(), t._1()));
     }
 
-    private static Iterator<ExampleRecord> examples(DataSet batch) {
+    /** The examples of one batch, on the executor that holds it (labels empty when the batch has none). */
+    public static Iterator<ExampleRecord> examples(DataSet batch) {
         if (batch.getFeaturesMaskArray() != null || batch.getLabelsMaskArray() != null) {
             throw new IllegalArgumentException("a DataSet in the RDD has a features or labels mask; masks are not supported"
                     + " (give fixed-size examples)");
@@ -64,7 +65,7 @@ public final class DataSetInput implements TrainingInput<ExampleRecord> {
         long[] exampleShape = Arrays.copyOfRange(shape, 1, shape.length);
         for (int i = 0; i < batch.numExamples(); i++) {
             float[] features = batch.getFeatures().slice(i).dup('c').reshape(-1).toFloatVector();
-            float[] labels = batch.getLabels().slice(i).dup('c').reshape(-1).toFloatVector();
+            float[] labels = batch.getLabels() == null ? new float[0] : batch.getLabels().slice(i).dup('c').reshape(-1).toFloatVector();
             examples.add(new ExampleRecord(features, exampleShape, labels));
         }
         return examples.iterator();

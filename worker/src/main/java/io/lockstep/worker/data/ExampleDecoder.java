@@ -23,6 +23,8 @@ public final class ExampleDecoder implements BatchDecoder<ExampleRecord> {
         long[] shape = new long[first.shape().length + 1];
         shape[0] = records.size();
         System.arraycopy(first.shape(), 0, shape, 1, first.shape().length);
-        return new DataSet(Nd4j.create(features, shape, 'c'), Nd4j.create(labels, new long[]{records.size(), labelLength}, 'c'));
+        // Unlabelled examples (prediction) carry no label values.
+        return new DataSet(Nd4j.create(features, shape, 'c'),
+                labelLength == 0 ? null : Nd4j.create(labels, new long[]{records.size(), labelLength}, 'c'));
     }
 }

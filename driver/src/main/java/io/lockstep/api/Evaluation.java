@@ -1,28 +1,12 @@
-package io.lockstep.driver.train;
+package io.lockstep.api;
 
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.nd4j.linalg.dataset.DataSet;
-
-import java.io.Serializable;
 import java.util.List;
 
-/** Accuracy, per-class accuracy and confusion matrix (row = true class, column = predicted). */
+/**
+ * Accuracy, per-class accuracy and confusion matrix (row = true class, column = predicted), from
+ * {@link LockstepModel#evaluate} or {@code lockstep evaluate}.
+ */
 public record Evaluation(long[][] confusion) {
-
-    public static <R extends Serializable> Evaluation run(ComputationGraph graph, TrainingData<R> data, int batchSize) {
-        int classes = data.classNames().size();
-        long[][] confusion = new long[classes][classes];
-        List<R> test = data.test();
-        for (int from = 0; from < test.size(); from += batchSize) {
-            DataSet batch = data.decoder().decode(test.subList(from, Math.min(test.size(), from + batchSize)), false, 0, 0, 0, -1);
-            int[] predicted = graph.output(false, batch.getFeatures())[0].argMax(1).toIntVector();
-            int[] actual = batch.getLabels().argMax(1).toIntVector();
-            for (int i = 0; i < predicted.length; i++) {
-                confusion[actual[i]][predicted[i]]++;
-            }
-        }
-        return new Evaluation(confusion);
-    }
 
     public long total() {
         long total = 0;
