@@ -134,7 +134,8 @@ public final class Lockstep {
 
     /** Like {@link #fit(String)}, reading the dataset with these options (image size, augmentation, …). */
     public TrainResult fit(String uri, DatasetOptions datasetOptions) {
-        TrainOptions effective = effectiveOptions(Set.of()).with(TrainOptions.DATA, uri).validate(unused(Set.of()));
+        TrainOptions effective = effectiveOptions(Set.of(TrainOptions.DATA)).with(TrainOptions.DATA, uri)
+                .validate(unused(Set.of()));
         return run(effective, new ListedInput<>(DatasetSource.open(uri, sc.hadoopConfiguration(), datasetOptions)));
     }
 

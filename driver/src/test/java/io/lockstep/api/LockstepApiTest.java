@@ -181,6 +181,18 @@ class LockstepApiTest {
     }
 
     @Test
+    void aZooModelTrainsOnADatasetUri() {
+        Path subset = Path.of("..", "data", "fashion-mnist-small").toAbsolutePath().normalize();
+        TrainResult result = Lockstep.on(sc).model("lenet5")
+                .options(TrainOptions.defaults().with(TrainOptions.EPOCHS, 1).with(TrainOptions.MAX_STEPS_PER_EPOCH, 2)
+                        .with(TrainOptions.OUT, dir.resolve("zoo").toString()))
+                .fit(subset.toString());
+        assertEquals(1, result.history().size());
+        assertTrue(result.testAccuracy() >= 0 && result.testAccuracy() <= 1, "evaluated on the test split: " + result.testAccuracy());
+        assertTrue(java.nio.file.Files.exists(dir.resolve("zoo").resolve("model.zip")));
+    }
+
+    @Test
     void invalidOptionsAreAllReportedBeforeTraining() {
         InvalidOptionsException error = assertThrows(InvalidOptionsException.class, () -> Lockstep.on(sc).model(graph())
                 .options(TrainOptions.defaults().with(TrainOptions.REPLICAS, 0).with(TrainOptions.EPOCHS, -1))

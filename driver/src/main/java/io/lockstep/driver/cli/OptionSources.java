@@ -21,7 +21,9 @@ import java.util.Properties;
  *       see {@code conf/*.conf});</li>
  *   <li>the option's documented default.</li>
  * </ol>
- * Every option is still defined exactly once, by its {@code @Option} annotation.
+ * Every option is still defined exactly once: a training option by its {@code OptionDef} in
+ * {@link io.lockstep.api.TrainOptions} (turned into a flag by {@link OptionFlags}), any other by its
+ * {@code @Option} annotation.
  */
 public final class OptionSources implements CommandLine.IDefaultValueProvider {
     public static final String SPARK_PREFIX = "spark.lockstep.";
