@@ -43,11 +43,14 @@ class LeNet5(nn.Module):
         return self.output(x)
 
 
-def small_vit(num_classes, image_size):
-    """Lockstep's vit_small: patch 4, 6 layers, 4 heads, width 192, MLP 384."""
-    return torchvision.models.VisionTransformer(image_size=image_size, patch_size=4, num_layers=6,
-                                                num_heads=4, hidden_dim=192, mlp_dim=384,
-                                                num_classes=num_classes)
+def small_vit(num_classes, channels, image_size):
+    """Lockstep's vit_small: patch 4, 6 layers, 4 heads, width 192, MLP 384; torchvision's ViT assumes
+    3 input channels, so the patch embedding is replaced for other channel counts."""
+    model = torchvision.models.VisionTransformer(image_size=image_size, patch_size=4, num_layers=6,
+                                                 num_heads=4, hidden_dim=192, mlp_dim=384,
+                                                 num_classes=num_classes)
+    model.conv_proj = nn.Conv2d(channels, 192, kernel_size=4, stride=4)
+    return model
 
 
 def build(name, num_classes, shape):
@@ -55,7 +58,7 @@ def build(name, num_classes, shape):
     if name == "lenet5":
         return LeNet5(num_classes, channels, height)
     if name == "vit_small":
-        return small_vit(num_classes, height)
+        return small_vit(num_classes, channels, height)
     return getattr(torchvision.models, name)(num_classes=num_classes)
 
 
