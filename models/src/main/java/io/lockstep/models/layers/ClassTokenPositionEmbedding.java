@@ -9,6 +9,7 @@ import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.shade.jackson.annotation.JsonProperty;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.List;
@@ -24,7 +25,9 @@ public final class ClassTokenPositionEmbedding extends TokenLayer implements Tor
     public static final String CLASS_TOKEN = "classToken";
     public static final String POSITION = "positionEmbedding";
 
+    @JsonProperty
     private int patchesHigh;
+    @JsonProperty
     private int patchesWide;
 
     ClassTokenPositionEmbedding() {
@@ -34,6 +37,11 @@ public final class ClassTokenPositionEmbedding extends TokenLayer implements Tor
         super(width, patchesHigh * patchesWide + 1, 0);
         this.patchesHigh = patchesHigh;
         this.patchesWide = patchesWide;
+    }
+
+    @Override
+    protected Object[] sizes() {
+        return new Object[]{patchesHigh, patchesWide};
     }
 
     @Override

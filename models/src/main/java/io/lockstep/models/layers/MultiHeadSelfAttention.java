@@ -8,6 +8,7 @@ import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,7 @@ public final class MultiHeadSelfAttention extends TokenLayer implements TorchMap
     public static final String OUT_WEIGHT = "outProjWeight";
     public static final String OUT_BIAS = "outProjBias";
 
+    @JsonProperty
     private int heads;
 
     MultiHeadSelfAttention() {
@@ -40,6 +42,11 @@ public final class MultiHeadSelfAttention extends TokenLayer implements TorchMap
 
     public int heads() {
         return heads;
+    }
+
+    @Override
+    protected Object[] sizes() {
+        return new Object[]{heads};
     }
 
     @Override

@@ -9,6 +9,7 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.shade.jackson.annotation.JsonProperty;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.regularization.Regularization;
 import org.nd4j.linalg.learning.regularization.WeightDecay;
@@ -26,12 +27,15 @@ import java.util.Map;
  * usual transformer recipes. Parameter keys contain no underscore: DL4J tools split
  * {@code vertex_key} names at the last one.
  *
- * <p>Configurations are serialized to JSON by DL4J through their fields; they hold no runtime state.
+ * <p>Configurations are serialized to JSON by DL4J: every size is a {@code @JsonProperty} field (DL4J's
+ * mapper sees no other fields) and takes part in {@link #equals}. They hold no runtime state.
  */
 public abstract class TokenLayer extends SameDiffLayer {
     /** Token width (the model's hidden size). */
+    @JsonProperty
     protected int width;
     /** Tokens per example. */
+    @JsonProperty
     protected int tokens;
 
     protected TokenLayer() {
@@ -52,6 +56,22 @@ public abstract class TokenLayer extends SameDiffLayer {
 
     public int tokens() {
         return tokens;
+    }
+
+    /** The sizes that define the layer besides width and tokens, for equality. */
+    protected Object[] sizes() {
+        return new Object[0];
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o != null && o.getClass() == getClass() && super.equals(o) && width == ((TokenLayer) o).width
+                && tokens == ((TokenLayer) o).tokens && java.util.Arrays.equals(sizes(), ((TokenLayer) o).sizes());
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * (31 * super.hashCode() + width) + tokens;
     }
 
     @Override

@@ -7,6 +7,7 @@ import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 import java.util.List;
 import java.util.Map;
@@ -20,6 +21,7 @@ public final class TokenLayerNorm extends TokenLayer implements TorchMapped {
     public static final String WEIGHT = "weight";
     public static final String BIAS = "bias";
 
+    @JsonProperty
     private double eps;
 
     TokenLayerNorm() {
@@ -32,6 +34,11 @@ public final class TokenLayerNorm extends TokenLayer implements TorchMapped {
 
     public double eps() {
         return eps;
+    }
+
+    @Override
+    protected Object[] sizes() {
+        return new Object[]{eps};
     }
 
     @Override

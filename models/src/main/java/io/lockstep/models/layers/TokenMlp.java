@@ -7,6 +7,7 @@ import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 import java.util.List;
 import java.util.Map;
@@ -24,6 +25,7 @@ public final class TokenMlp extends TokenLayer implements TorchMapped {
     public static final String FC2_WEIGHT = "fc2Weight";
     public static final String FC2_BIAS = "fc2Bias";
 
+    @JsonProperty
     private int hidden;
 
     TokenMlp() {
@@ -36,6 +38,11 @@ public final class TokenMlp extends TokenLayer implements TorchMapped {
 
     public int hidden() {
         return hidden;
+    }
+
+    @Override
+    protected Object[] sizes() {
+        return new Object[]{hidden};
     }
 
     @Override
