@@ -3,7 +3,7 @@ package io.lockstep.driver;
 import picocli.CommandLine;
 
 /**
- * Subcommands contributed by other driver packages (benchmarks, data tools), registered by name so
+ * Subcommands contributed by other driver packages (benchmarks, data tools, weight import), registered by name so
  * that the command line lists them all in one place.
  */
 final class Subcommands {
@@ -15,5 +15,6 @@ final class Subcommands {
         cli.addSubcommand(new io.lockstep.driver.data.ExportImagesCommand());
         cli.addSubcommand(new io.lockstep.driver.data.MakeSubsetCommand());
         cli.addSubcommand(new io.lockstep.driver.bench.BenchCommand());
+        cli.addSubcommand(new io.lockstep.driver.cli.ImportWeightsCommand());
     }
 }

@@ -50,6 +50,11 @@ public final class AlexNet implements Architecture {
     }
 
     @Override
+    public String torchModule(String vertex) {
+        return vertex.equals(OUTPUT) ? "classifier.6" : Architecture.super.torchModule(vertex);
+    }
+
+    @Override
     public ComputationGraphConfiguration configuration(ModelOptions options) {
         NetworkBuilder b = new NetworkBuilder(this, options);
         // Vertex names follow torchvision's module indices (features.N, classifier.N).

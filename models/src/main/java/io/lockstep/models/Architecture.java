@@ -34,4 +34,15 @@ public interface Architecture {
      *                                  message names the minimum size
      */
     ComputationGraphConfiguration configuration(ModelOptions options);
+
+    /**
+     * The name of the PyTorch module whose parameters {@code vertex} holds in the reference
+     * definition's {@code state_dict} (torchvision's, or the matching module written for the
+     * architecture), used to import PyTorch weights. The default suits vertices named after their
+     * module with dots replaced by underscores ({@code layer1_0_conv1} is {@code layer1.0.conv1}).
+     * Override it for the output layer and wherever a PyTorch name itself contains an underscore.
+     */
+    default String torchModule(String vertex) {
+        return vertex.replace('_', '.');
+    }
 }

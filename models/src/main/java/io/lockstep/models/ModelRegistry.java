@@ -9,7 +9,7 @@ import java.util.stream.Collectors;
 
 /**
  * The model zoo: every architecture by its command-line name, in a stable order (LeNet-5, the CIFAR
- * ResNets, AlexNet, VGG, the ImageNet ResNets). Immutable and thread-safe.
+ * ResNets, AlexNet, VGG, the ImageNet ResNets, the Vision Transformers). Immutable and thread-safe.
  */
 public final class ModelRegistry {
     private static final List<Architecture> ALL = List.of(
@@ -32,7 +32,13 @@ public final class ModelRegistry {
             ResNet.resnet34(),
             ResNet.resnet50(),
             ResNet.resnet101(),
-            ResNet.resnet152());
+            ResNet.resnet152(),
+            VisionTransformer.vitSmall(),
+            VisionTransformer.vitB16(),
+            VisionTransformer.vitB32(),
+            VisionTransformer.vitL16(),
+            VisionTransformer.vitL32(),
+            VisionTransformer.vitH14());
 
     private ModelRegistry() {
     }

@@ -14,6 +14,7 @@ import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
@@ -180,6 +181,25 @@ final class NetworkBuilder {
         return track(new Node(merged, 2 * in.channels(), subsampled.height(), subsampled.width()));
     }
 
+    /**
+     * A layer whose output is a token sequence ({@code width} features for each of {@code tokens}
+     * tokens, a DL4J recurrent activation); the node records it as {@code width x tokens x 1}.
+     */
+    Node tokenLayer(String name, Layer layer, Node in, int width, int tokens) {
+        graph.addLayer(name, layer, in.name());
+        return track(new Node(name, width, tokens, 1));
+    }
+
+    /** A layer whose output is a feature vector of {@code size} (untracked, like dense layers). */
+    Node vectorLayer(String name, Layer layer, Node in, int size) {
+        graph.addLayer(name, layer, in.name());
+        return new Node(name, size, 1, 1);
+    }
+
+    double weightDecay() {
+        return options.weightDecay();
+    }
+
     Node globalAvgPool(String name, Node in) {
         graph.addLayer(name, new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), in.name());
         return new Node(name, in.channels(), 1, 1);
@@ -222,6 +242,13 @@ final class NetworkBuilder {
         Map<String, InputType> inferred = conf.getLayerActivationTypes(inputType);
         for (Node node : tracked) {
             InputType type = inferred.get(node.name());
+            if (type instanceof InputType.InputTypeRecurrent r) {
+                if (r.getSize() != node.channels() || r.getTimeSeriesLength() != node.height() || node.width() != 1) {
+                    throw new IllegalStateException(model + ": vertex " + node.name() + " was planned as "
+                            + node.channels() + " features x " + node.height() + " tokens but DL4J infers " + type);
+                }
+                continue;
+            }
             if (!(type instanceof InputType.InputTypeConvolutional c)
                     || c.getChannels() != node.channels() || c.getHeight() != node.height()
                     || c.getWidth() != node.width()) {

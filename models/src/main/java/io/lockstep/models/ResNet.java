@@ -82,6 +82,11 @@ public final class ResNet implements Architecture {
     }
 
     @Override
+    public String torchModule(String vertex) {
+        return vertex.equals(OUTPUT) ? "fc" : Architecture.super.torchModule(vertex);
+    }
+
+    @Override
     public ComputationGraphConfiguration configuration(ModelOptions options) {
         NetworkBuilder b = new NetworkBuilder(this, options);
         InputShape in = options.input();

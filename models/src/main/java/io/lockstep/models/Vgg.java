@@ -83,6 +83,11 @@ public final class Vgg implements Architecture {
     }
 
     @Override
+    public String torchModule(String vertex) {
+        return vertex.equals(OUTPUT) ? "classifier.6" : Architecture.super.torchModule(vertex);
+    }
+
+    @Override
     public ComputationGraphConfiguration configuration(ModelOptions options) {
         NetworkBuilder b = new NetworkBuilder(this, options);
         boolean norm = batchNorm && b.batchNormalization();

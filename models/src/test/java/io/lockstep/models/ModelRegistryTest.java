@@ -13,7 +13,8 @@ class ModelRegistryTest {
     private static final List<String> EXPECTED = List.of(
             "lenet5", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
             "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-            "resnet18", "resnet34", "resnet50", "resnet101", "resnet152");
+            "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+            "vit_small", "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14");
 
     @Test
     void listsEveryModelInAStableOrder() {
@@ -39,7 +40,7 @@ class ModelRegistryTest {
     @Test
     void defaultsDescribeTheReferenceSetting() {
         for (Architecture a : ModelRegistry.all()) {
-            boolean imagenet = !a.name().equals("lenet5") && !a.name().matches("resnet(20|32|44|56|110)");
+            boolean imagenet = !a.name().equals("lenet5") && !a.name().matches("resnet(20|32|44|56|110)|vit_small");
             assertEquals(imagenet ? 1000 : 10, a.defaultClasses(), a.name());
             assertEquals(imagenet ? "3x224x224" : a.name().equals("lenet5") ? "1x28x28" : "3x32x32",
                     a.defaultInput().toString(), a.name());

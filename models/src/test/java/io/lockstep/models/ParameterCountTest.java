@@ -32,7 +32,12 @@ class ParameterCountTest {
             "resnet34,  21797672",
             "resnet50,  25557032",
             "resnet101, 44549160",
-            "resnet152, 60192808"})
+            "resnet152, 60192808",
+            "vit_b_16,  86567656",
+            "vit_b_32,  88224232",
+            "vit_l_16, 304326632",
+            "vit_l_32, 306535400",
+            "vit_h_14, 632045800"})
     void imagenetModelsMatchTorchvision(String model, long torchvision) {
         assertEquals(torchvision, trainable(model, IMAGENET, 1000));
     }
@@ -71,6 +76,21 @@ class ParameterCountTest {
         assertEquals(520 + 25_050 + 1_225_500 + 5_010, trainable("lenet5", FASHION_MNIST, 10));
     }
 
+    /*
+     * vit_small on 1x28x28, 10 classes: 49 patches + class token = 50 tokens of width 192.
+     *   conv_proj 192*1*4*4 + 192 = 3264; class token 192; position embeddings 50*192 = 9600;
+     *   per layer: 2 LayerNorms 4*192, attention 3*192*192 + 3*192 + 192*192 + 192,
+     *   MLP 192*384 + 384 + 384*192 + 192: 297,024, six layers 1,782,144;
+     *   final LayerNorm 384; head 192*10 + 10 = 1930. Total 1,797,514 (torchvision's
+     *   VisionTransformer(28, 4, 6, 4, 192, 384, num_classes=10) agrees).
+     */
+    @Test
+    void smallVisionTransformerMatchesTheHandCount() {
+        assertEquals(1_797_514, trainable("vit_small", FASHION_MNIST, 10));
+        // 3 channels: 2*192*16 more patch weights; 64 patches: 15*192 more position embeddings.
+        assertEquals(1_797_514 + 6_144 + 2_880, trainable("vit_small", CIFAR, 10));
+    }
+
     @Test
     void batchNormRunningStatisticsAreCountedOnlyInTheTotal() {
         // resnet20: BatchNorm channels 16 (stem) + 6*16 + 6*32 + 6*64 = 688, each with a running
@@ -97,7 +117,8 @@ class ParameterCountTest {
             "vgg11_bn, 1x28x28",
             "alexnet,  3x32x32",
             "resnet18, 3x16x16",
-            "resnet50, 3x16x16"})
+            "resnet50, 3x16x16",
+            "vit_small, 3x32x32"})
     void configurationCountsAgreeWithAllocatedParameters(String model, String input) {
         ModelOptions options = ModelOptions.of(10, InputShape.parse(input));
         var conf = ModelRegistry.get(model).configuration(options);
