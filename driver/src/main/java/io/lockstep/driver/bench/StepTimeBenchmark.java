@@ -5,6 +5,7 @@ import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
 import io.lockstep.models.OneDnn;
 import io.lockstep.worker.nn.BatchNormSwap;
+import io.lockstep.worker.train.ComputeThreads;
 import io.lockstep.worker.train.Optimizer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -41,7 +42,7 @@ public final class StepTimeBenchmark implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "30")
     int steps;
 
-    @Option(names = "--threads", defaultValue = "0", description = "ND4J threads (0: all cores)")
+    @Option(names = "--threads", defaultValue = "0", description = "compute threads of ND4J/OneDNN (0: as the JVM started: OMP_NUM_THREADS or all cores)")
     int threads;
 
     @Option(names = "--norm", defaultValue = "batch",
@@ -57,8 +58,11 @@ public final class StepTimeBenchmark implements Callable<Integer> {
         boolean helpers = !"off".equals(onednn.toLowerCase(Locale.ROOT));
         System.setProperty(OneDnn.HELPERS_DISABLE_PROPERTY, String.valueOf(!helpers));
         if (threads > 0) {
-            Nd4j.getEnvironment().setMaxThreads(threads);
-            Nd4j.getEnvironment().setMaxMasterThreads(threads);
+            int inForce = ComputeThreads.bind(threads);
+            if (inForce != threads) {
+                System.err.printf(Locale.ROOT, "--threads %d: this JVM allows at most %d (OMP_NUM_THREADS or cores at start); "
+                        + "measuring with %d%n", threads, ComputeThreads.processLimit(), inForce);
+            }
         }
         InputShape shape = InputShape.parse(input);
         ComputationGraph graph = ModelRegistry.build(model, ModelOptions.of(10, shape)
@@ -86,8 +90,8 @@ public final class StepTimeBenchmark implements Callable<Integer> {
         }
         Arrays.sort(millis);
         double median = millis[steps / 2];
-        System.out.printf(Locale.ROOT, "model %s, input %s, batch %d, norm %s, threads %d, OneDNN helpers %s (%s)%n", model, shape, batchSize, norm,
-                Nd4j.getEnvironment().maxThreads(), helpers ? "requested on" : "off", OneDnn.probe().detail());
+        System.out.printf(Locale.ROOT, "model %s, input %s, batch %d, norm %s, threads %d (%s), OneDNN helpers %s (%s)%n", model, shape,
+                batchSize, norm, ComputeThreads.inForce(), ComputeThreads.describe(), helpers ? "requested on" : "off", OneDnn.probe().detail());
         System.out.printf(Locale.ROOT, "step time over %d steps: median %.1f ms, p10 %.1f ms, p90 %.1f ms; %.1f images/s%n",
                 steps, median, millis[steps / 10], millis[(steps * 9) / 10], batchSize * 1000 / median);
         return 0;
