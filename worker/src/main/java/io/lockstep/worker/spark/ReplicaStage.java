@@ -98,9 +98,7 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
                 LOG.info("replica {} (stage attempt {}) resumes epoch {} at step {} from {}", rank, context.stageAttemptNumber(),
                         spec.epoch() + 1, start.firstStep() + 1, start.checkpoint());
             }
-            if (spec.syncBatchNorm()) {
-                graph = SyncBatchNormSupport.toSync(graph, collective);
-            }
+            graph = spec.syncBatchNorm() ? SyncBatchNormSupport.toSync(graph, collective) : SyncBatchNormSupport.toLocal(graph);
             GradientExchange exchange = ExchangeSupport.create(spec, collective);
             ReplicaTrainer trainer = new ReplicaTrainer(graph, collective, exchange, spec.schedule(),
                     spec.checkEverySteps(), spec.dataTimeoutMs(), NonFinitePolicy.parse(spec.onNan()));
