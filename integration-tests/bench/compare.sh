@@ -177,14 +177,15 @@ done
 if (( floor )); then
   threads=$(nproc)
   mkdir -p "$out/floor"
-  for spec in "resnet20 1x28x28" "resnet18 3x32x32"; do
+  for spec in "resnet20 1x28x28" "resnet18 3x32x32" "lenet5 1x28x28"; do
     read -r m input <<<"$spec"
     for r in $(seq 1 "$repeats"); do
       say "floor $m $input run $r"
       "$repo/bin/lockstep" bench step --model "$m" --input "$input" --batch-size 64 --steps "$floor_steps" \
         --warmup-steps 3 --threads "$threads" > "$out/floor/lockstep-$m-run$r.txt" 2>"$out/floor/lockstep-$m-run$r.err" || say "lockstep floor $m failed"
-      "$py" "$bench/pytorch/step_time.py" --model "$m" --input "$input" --batch-size 64 --steps "$floor_steps" \
-        --warmup-steps 3 --threads "$threads" > "$out/floor/pytorch-$m-run$r.txt" 2>"$out/floor/pytorch-$m-run$r.err" || say "pytorch floor $m failed"
+      # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, set on some machines for other tools, slow the peer's OpenBLAS.
+      env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" "$bench/pytorch/step_time.py" --model "$m" --input "$input" \
+        --batch-size 64 --steps "$floor_steps" --warmup-steps 3 --threads "$threads" > "$out/floor/pytorch-$m-run$r.txt" 2>"$out/floor/pytorch-$m-run$r.err" || say "pytorch floor $m failed"
     done
   done
 fi

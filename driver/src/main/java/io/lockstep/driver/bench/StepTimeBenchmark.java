@@ -5,6 +5,7 @@ import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
 import io.lockstep.models.OneDnn;
 import io.lockstep.worker.nn.BatchNormSwap;
+import io.lockstep.worker.train.ComputeThreads;
 import io.lockstep.worker.train.Optimizer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -41,12 +42,12 @@ public final class StepTimeBenchmark implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "30")
     int steps;
 
-    @Option(names = "--threads", defaultValue = "0", description = "ND4J threads (0: all cores)")
+    @Option(names = "--threads", defaultValue = "0", description = "compute threads of ND4J/OneDNN (0: as the JVM started: OMP_NUM_THREADS or all cores)")
     int threads;
 
     @Option(names = "--norm", defaultValue = "batch",
-            description = "batch: DL4J's BatchNorm (OneDNN helper when on); sync-batch: Lockstep's synchronized "
-                    + "BatchNorm with no peers (its own statistics code, no communication)")
+            description = "batch: Lockstep's BatchNorm layer as `train --norm batch` uses it; sync-batch: the same layer "
+                    + "in its synchronized form with no peers; dl4j-batch: DL4J's own BatchNorm (OneDNN helper when on)")
     String norm;
 
     @Option(names = "--onednn", defaultValue = "on", description = "on or off: DL4J's OneDNN layer helpers")
@@ -57,16 +58,20 @@ public final class StepTimeBenchmark implements Callable<Integer> {
         boolean helpers = !"off".equals(onednn.toLowerCase(Locale.ROOT));
         System.setProperty(OneDnn.HELPERS_DISABLE_PROPERTY, String.valueOf(!helpers));
         if (threads > 0) {
-            Nd4j.getEnvironment().setMaxThreads(threads);
-            Nd4j.getEnvironment().setMaxMasterThreads(threads);
+            int inForce = ComputeThreads.bind(threads);
+            if (inForce != threads) {
+                System.err.printf(Locale.ROOT, "--threads %d: this JVM allows at most %d (OMP_NUM_THREADS or cores at start); "
+                        + "measuring with %d%n", threads, ComputeThreads.processLimit(), inForce);
+            }
         }
         InputShape shape = InputShape.parse(input);
         ComputationGraph graph = ModelRegistry.build(model, ModelOptions.of(10, shape)
                 .withUpdater(Optimizer.NESTEROV.updater(0.01), 0));
         graph = switch (norm) {
-            case "batch" -> graph;
+            case "batch" -> BatchNormSwap.toSync(graph, false);
             case "sync-batch" -> BatchNormSwap.toSync(graph);
-            default -> throw new IllegalArgumentException("--norm: expected batch or sync-batch, got " + norm);
+            case "dl4j-batch" -> graph;
+            default -> throw new IllegalArgumentException("--norm: expected batch, sync-batch or dl4j-batch, got " + norm);
         };
         Nd4j.getRandom().setSeed(1);
         INDArray features = Nd4j.rand(DataType.FLOAT, batchSize, shape.channels(), shape.height(), shape.width());
@@ -79,17 +84,24 @@ public final class StepTimeBenchmark implements Callable<Integer> {
             graph.fit(batch);
         }
         double[] millis = new double[steps];
+        com.sun.management.OperatingSystemMXBean os =
+                (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long cpuStart = os.getProcessCpuTime();
         for (int i = 0; i < steps; i++) {
             long t = System.nanoTime();
             graph.fit(batch);
             millis[i] = (System.nanoTime() - t) / 1e6;
         }
+        // CPU time is what a step costs when other processes share the cores (wall time then grows with
+        // their load); it includes JIT, GC and OpenMP workers spinning while they wait.
+        double cpuMillisPerStep = (os.getProcessCpuTime() - cpuStart) / 1e6 / steps;
         Arrays.sort(millis);
         double median = millis[steps / 2];
-        System.out.printf(Locale.ROOT, "model %s, input %s, batch %d, norm %s, threads %d, OneDNN helpers %s (%s)%n", model, shape, batchSize, norm,
-                Nd4j.getEnvironment().maxThreads(), helpers ? "requested on" : "off", OneDnn.probe().detail());
-        System.out.printf(Locale.ROOT, "step time over %d steps: median %.1f ms, p10 %.1f ms, p90 %.1f ms; %.1f images/s%n",
-                steps, median, millis[steps / 10], millis[(steps * 9) / 10], batchSize * 1000 / median);
+        System.out.printf(Locale.ROOT, "model %s, input %s, batch %d, norm %s, threads %d (%s), OneDNN helpers %s (%s)%n", model, shape,
+                batchSize, norm, ComputeThreads.inForce(), ComputeThreads.describe(), helpers ? "requested on" : "off", OneDnn.probe().detail());
+        System.out.printf(Locale.ROOT, "step time over %d steps: median %.1f ms, p10 %.1f ms, p90 %.1f ms; %.1f images/s; "
+                + "process CPU %.1f ms per step%n", steps, median, millis[steps / 10], millis[(steps * 9) / 10],
+                batchSize * 1000 / median, cpuMillisPerStep);
         return 0;
     }
 }

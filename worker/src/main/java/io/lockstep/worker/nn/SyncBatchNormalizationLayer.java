@@ -77,6 +77,13 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
     private final double[] scratch;
     private final double[] dxOffset;
     private final double[] dxScale;
+    private final double[] localFirst;
+    private final double[] localSecond;
+    private final float[] center;
+    private final float[] scale;
+    private final float[] offset;
+    private final float[] dyScale;
+    private final BatchNormKernels kernels;
 
     private Collective collective;
     private double globalCount;
@@ -84,6 +91,12 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
     private boolean backwardPending;
     /** x̂ of the last training forward (INPUT workspace or detached); null for an empty local batch. */
     private INDArray normalized;
+    /**
+     * The float input of the last training forward when it ran on {@link BatchNormKernels} (the backward
+     * recomputes x̂ from it instead of keeping a normalized copy); null otherwise.
+     */
+    private INDArray kernelInput;
+    private boolean lastForwardOnKernels;
     private long communicationNanos;
     private long communications;
 
@@ -99,6 +112,13 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         this.scratch = new double[channels];
         this.dxOffset = new double[channels];
         this.dxScale = new double[channels];
+        this.localFirst = new double[channels];
+        this.localSecond = new double[channels];
+        this.center = new float[channels];
+        this.scale = new float[channels];
+        this.offset = new float[channels];
+        this.dyScale = new float[channels];
+        this.kernels = new BatchNormKernels(channels);
     }
 
     /**
@@ -127,6 +147,11 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
     public void resetCommunicationStats() {
         communicationNanos = 0;
         communications = 0;
+    }
+
+    /** Whether the last training forward ran on {@link BatchNormKernels} (float on the CPU backend). */
+    boolean lastForwardOnKernels() {
+        return lastForwardOnKernels;
     }
 
     /** Number of channels C (the per-channel vectors' length). */
@@ -178,9 +203,14 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
 
     private INDArray trainingForward(INDArray x, LayerWorkspaceMgr workspaceMgr) {
         int axis = channelAxis(x);
+        normalized = null;
+        kernelInput = null;
+        lastForwardOnKernels = !x.isEmpty() && dataType == DataType.FLOAT && BatchNormKernels.applies(x);
+        if (lastForwardOnKernels) {
+            return kernelForward(x, workspaceMgr);
+        }
         exchangeForwardStatistics(x);
         backwardPending = true;
-        normalized = null;
         if (localCount == 0) {
             return Nd4j.create(dataType, x.shape());
         }
@@ -211,6 +241,36 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         return out;
     }
 
+    /**
+     * The training forward on {@link BatchNormKernels}: one pass for the local sums, one for
+     * y = (x−μ)·γ/√(σ²+eps) + β. Keeps x (not x̂) for the backward: x is the layer's input, which the
+     * graph keeps alive through the backward anyway, so nothing extra is stored.
+     */
+    private INDArray kernelForward(INDArray x, LayerWorkspaceMgr workspaceMgr) {
+        INDArray in = x;
+        if (x.isView() || x.offset() != 0 || !Shape.hasDefaultStridesForShape(x)) {
+            in = workspaceMgr.dup(ArrayType.INPUT, x, 'c');
+        }
+        BatchNormKernels.Layout layout = layout(in);
+        kernelInput = in;
+        exchangeForwardStatistics(in);
+        backwardPending = true;
+        gammaValues(scratch);
+        double[] beta = betaValues();
+        for (int c = 0; c < channels; c++) {
+            center[c] = (float) globalMean[c];
+            scale[c] = (float) (scratch[c] * invStd[c]);
+            offset[c] = (float) beta[c];
+        }
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, in.shape(), 'c');
+        kernels.affine(null, null, BatchNormKernels.floats(in), layout, center, scale, offset, BatchNormKernels.floats(out));
+        return out;
+    }
+
+    private BatchNormKernels.Layout layout(INDArray x) {
+        return BatchNormKernels.Layout.of(x, x.rank() == 4 && layerConf().getCnn2DFormat() == CNN2DFormat.NHWC);
+    }
+
     /** A per-channel vector in the network data type. */
     private INDArray vector(double[] values) {
         return Nd4j.createFromArray(values).castTo(dataType);
@@ -224,14 +284,20 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN), runningMean);
         Arrays.fill(statistics, 0.0);
         long local = 0;
-        if (x != null && !x.isEmpty()) {
+        if (x != null && !x.isEmpty() && x == kernelInput) {
+            local = x.length() / channels;
+            kernels.shiftedSums(BatchNormKernels.floats(x), layout(x), runningMean, localFirst, localSecond);
+            System.arraycopy(localFirst, 0, statistics, 0, channels);
+            System.arraycopy(localSecond, 0, statistics, channels, channels);
+        } else if (x != null && !x.isEmpty()) {
             int[] reduceDims = reductionDims(x);
             local = x.length() / channels;
             INDArray sum = x.castTo(DataType.DOUBLE).sum(reduceDims);
-            INDArray variance = x.var(false, reduceDims);
+            double[] sums = sum.toDoubleVector();
+            double[] variances = x.var(false, reduceDims).castTo(DataType.DOUBLE).toDoubleVector();
             for (int c = 0; c < channels; c++) {
-                double shiftedSum = sum.getDouble(c) - local * runningMean[c];
-                double localVariance = local == 1 ? 0.0 : Math.max(0.0, variance.getDouble(c));
+                double shiftedSum = sums[c] - local * runningMean[c];
+                double localVariance = local == 1 ? 0.0 : Math.max(0.0, variances[c]);
                 statistics[c] = shiftedSum;
                 statistics[channels + c] = local * localVariance + shiftedSum * shiftedSum / local;
             }
@@ -274,16 +340,17 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         }
         Arrays.fill(gradientSums, 0.0);
         int axis = channelAxis(epsilon);
+        if (local > 0 && kernelInput != null) {
+            return kernelBackward(epsilon, workspaceMgr);
+        }
         INDArray dy = null;
         if (local > 0) {
             int[] reduceDims = reductionDims(epsilon);
             dy = epsilon.castTo(dataType);
-            INDArray sumDy = dy.sum(reduceDims);
-            INDArray sumDyXhat = dy.mul(normalized).sum(reduceDims);
-            for (int c = 0; c < channels; c++) {
-                gradientSums[c] = sumDy.getDouble(c);
-                gradientSums[channels + c] = sumDyXhat.getDouble(c);
-            }
+            double[] sumDy = dy.sum(reduceDims).castTo(DataType.DOUBLE).toDoubleVector();
+            double[] sumDyXhat = dy.mul(normalized).sum(reduceDims).castTo(DataType.DOUBLE).toDoubleVector();
+            System.arraycopy(sumDy, 0, gradientSums, 0, channels);
+            System.arraycopy(sumDyXhat, 0, gradientSums, channels, channels);
         }
         // dγ, dβ: local sums, written before the all-reduce overwrites the buffer with global sums.
         writeLocalAffineGradients();
@@ -312,6 +379,39 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         return new Pair<>(gradient, epsilonOut);
     }
 
+    /**
+     * The backward on {@link BatchNormKernels}: one pass reading dy and x for Σdy and Σdy·(x−μ), the
+     * exchange, one pass reading them again to write dx = γ/√(σ²+eps)·(dy − Σdy/n − x̂·Σdy·x̂/n).
+     */
+    private Pair<Gradient, INDArray> kernelBackward(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        INDArray dy = epsilon.dataType() == DataType.FLOAT && epsilon.ordering() == 'c' ? epsilon : epsilon.castTo(DataType.FLOAT).dup('c');
+        java.nio.FloatBuffer dyValues = BatchNormKernels.floats(dy);
+        java.nio.FloatBuffer xValues = BatchNormKernels.floats(kernelInput);
+        BatchNormKernels.Layout layout = layout(kernelInput);
+        kernels.gradientSums(dyValues, xValues, layout, globalMean, localFirst, localSecond);
+        for (int c = 0; c < channels; c++) {
+            gradientSums[c] = localFirst[c];
+            gradientSums[channels + c] = localSecond[c] * invStd[c];
+        }
+        writeLocalAffineGradients();
+        allReduceSum(gradientSums, 2 * channels);
+        double n = globalCount;
+        gammaValues(scratch);
+        for (int c = 0; c < channels; c++) {
+            double k = scratch[c] * invStd[c];
+            double a = gradientSums[c] / n;
+            double b = gradientSums[channels + c] / n;
+            dyScale[c] = (float) k;
+            center[c] = (float) globalMean[c];
+            scale[c] = (float) (-b * invStd[c]);
+            offset[c] = (float) a;
+        }
+        INDArray epsilonOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, kernelInput.shape(), 'c');
+        kernels.affine(dyValues, dyScale, xValues, layout, center, scale, offset, BatchNormKernels.floats(epsilonOut));
+        Gradient gradient = finishBackward();
+        return new Pair<>(gradient, epsilonOut);
+    }
+
     /** Writes the running-statistic pseudo-gradients and assembles the Gradient. */
     private Gradient finishBackward() {
         writeRunningStatisticGradients();
@@ -329,6 +429,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         gradient.setGradientFor(varianceKey, gradientView(varianceKey));
         backwardPending = false;
         normalized = null;
+        kernelInput = null;
         this.gradient = gradient;
         return gradient;
     }
@@ -337,12 +438,8 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         if (layerConf().isLockGammaBeta()) {
             return;
         }
-        INDArray dGamma = gradientView(BatchNormalizationParamInitializer.GAMMA);
-        INDArray dBeta = gradientView(BatchNormalizationParamInitializer.BETA);
-        for (int c = 0; c < channels; c++) {
-            dBeta.putScalar(c, gradientSums[c]);
-            dGamma.putScalar(c, gradientSums[channels + c]);
-        }
+        writeVector(gradientView(BatchNormalizationParamInitializer.BETA), gradientSums, 0);
+        writeVector(gradientView(BatchNormalizationParamInitializer.GAMMA), gradientSums, channels);
     }
 
     private void writeRunningStatisticGradients() {
@@ -351,26 +448,26 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         double correction = unbiasedRunningVariance() ? n / (n - 1.0) : 1.0;
         // Re-read: the forward's copy is the same unless someone changed parameters in between.
         readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN), runningMean);
-        INDArray dMean = gradientView(BatchNormalizationParamInitializer.GLOBAL_MEAN);
         for (int c = 0; c < channels; c++) {
-            dMean.putScalar(c, (1.0 - decay) * (runningMean[c] - globalMean[c]));
+            dxOffset[c] = (1.0 - decay) * (runningMean[c] - globalMean[c]);
         }
+        writeVector(gradientView(BatchNormalizationParamInitializer.GLOBAL_MEAN), dxOffset, 0);
         if (layerConf().isUseLogStd()) {
             readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_LOG_STD), scratch);
-            INDArray dLog10Std = gradientView(BatchNormalizationParamInitializer.GLOBAL_LOG_STD);
             for (int c = 0; c < channels; c++) {
                 double std = Math.pow(10.0, scratch[c]);
                 double variance = std * std;
                 double next = decay * variance + (1.0 - decay) * globalVariance[c] * correction;
                 // log10(std_t) − log10(std_{t+1}) = ½·log10(var_t / var_{t+1})
-                dLog10Std.putScalar(c, 0.5 * Math.log10(variance / next));
+                dxScale[c] = 0.5 * Math.log10(variance / next);
             }
+            writeVector(gradientView(BatchNormalizationParamInitializer.GLOBAL_LOG_STD), dxScale, 0);
         } else {
             readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_VAR), scratch);
-            INDArray dVar = gradientView(BatchNormalizationParamInitializer.GLOBAL_VAR);
             for (int c = 0; c < channels; c++) {
-                dVar.putScalar(c, (1.0 - decay) * (scratch[c] - globalVariance[c] * correction));
+                dxScale[c] = (1.0 - decay) * (scratch[c] - globalVariance[c] * correction);
             }
+            writeVector(gradientView(BatchNormalizationParamInitializer.GLOBAL_VAR), dxScale, 0);
         }
     }
 
@@ -440,9 +537,23 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         return layerConf().getCnn2DFormat() == CNN2DFormat.NHWC ? new int[] {0, 1, 2} : new int[] {0, 2, 3};
     }
 
+    /** Copies a per-channel vector (any backend, any data type) into {@code into}. */
     private static void readVector(INDArray vector, double[] into) {
-        for (int i = 0; i < into.length; i++) {
-            into[i] = vector.getDouble(i);
+        System.arraycopy(vector.castTo(DataType.DOUBLE).toDoubleVector(), 0, into, 0, into.length);
+    }
+
+    /** Assigns {@code values[from, from + length(view))} to a per-channel view (any backend, any data type). */
+    private static void writeVector(INDArray view, double[] values, int from) {
+        double[] part = Arrays.copyOfRange(values, from, from + (int) view.length());
+        view.assign(Nd4j.createFromArray(part).reshape(view.shape()).castTo(view.dataType()));
+    }
+
+    private double[] betaValues() {
+        if (layerConf().isLockGammaBeta()) {
+            double[] beta = new double[channels];
+            Arrays.fill(beta, layerConf().getBeta());
+            return beta;
         }
+        return getParam(BatchNormalizationParamInitializer.BETA).castTo(DataType.DOUBLE).toDoubleVector();
     }
 }

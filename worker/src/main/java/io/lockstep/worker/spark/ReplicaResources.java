@@ -1,5 +1,6 @@
 package io.lockstep.worker.spark;
 
+import io.lockstep.worker.train.ComputeThreads;
 import org.apache.spark.TaskContext;
 import org.apache.spark.resource.ResourceInformation;
 import org.nd4j.linalg.factory.Nd4j;
@@ -12,10 +13,11 @@ import java.util.Map;
  * Binds a replica to the compute its task was given.
  *
  * <p>GPU: when Spark's resource scheduling assigned the task a GPU ({@code spark.task.resource.gpu.amount=1}),
- * the replica's thread is bound to that device address. CPU: ND4J and OneDNN use {@code threads}
- * threads; the driver computes it from the task's CPU share ({@code spark.task.cpus}, or in local mode
- * the machine's cores divided by the replicas). ND4J's thread count is process-wide, so replicas that
- * share an executor JVM must agree on it, which they do because the driver computes one value.
+ * the replica's thread is bound to that device address. CPU: the ops this task thread issues (training,
+ * evaluation, and through the prefetcher batch assembly) use {@code threads} threads
+ * ({@link ComputeThreads}); the driver computes it from the task's CPU share ({@code spark.task.cpus},
+ * or in local mode the machine's cores divided by the replicas). The count is logged as it is in force,
+ * which is lower than asked only when the executor process started with fewer ({@code OMP_NUM_THREADS}).
  */
 public final class ReplicaResources {
     private static final Logger LOG = LoggerFactory.getLogger(ReplicaResources.class);
@@ -32,11 +34,13 @@ public final class ReplicaResources {
             LOG.info("replica {} uses GPU {}", context.partitionId(), device);
             return;
         }
-        int n = Math.max(1, threads);
-        if (Nd4j.getEnvironment().maxThreads() != n) {
-            Nd4j.getEnvironment().setMaxThreads(n);
-            Nd4j.getEnvironment().setMaxMasterThreads(n);
+        int inForce = ComputeThreads.bind(Math.max(1, threads));
+        if (inForce < threads) {
+            LOG.warn("replica {} asked for {} compute threads but this executor allows at most {} (its OMP_NUM_THREADS "
+                    + "or core count at start); it computes with {}", context.partitionId(), threads,
+                    ComputeThreads.processLimit(), inForce);
         }
-        LOG.info("replica {} computes with {} ND4J thread(s)", context.partitionId(), n);
+        LOG.info("replica {} computes with {} thread(s) in force ({})", context.partitionId(), inForce,
+                ComputeThreads.describe());
     }
 }

@@ -9,7 +9,8 @@ import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 
 /**
- * Switches a replica's BatchNorm layers to their synchronized form for training and back for saving.
+ * Switches a replica's BatchNorm layers to Lockstep's layer for training — synchronized, or per replica
+ * for {@code --norm batch} — and back to DL4J's for saving.
  * Checkpoints always hold plain DL4J BatchNorm, so a saved model loads anywhere — one JVM, no
  * collective, no Lockstep classes needed — and the next stage re-synchronizes it.
  */
@@ -24,6 +25,17 @@ final class SyncBatchNormSupport {
         ComputationGraph synced = BatchNormSwap.toSync(graph);
         SyncBatchNorms.attach(synced, collective);
         return synced;
+    }
+
+    /**
+     * Per-replica BatchNorm (no collective) on Lockstep's BatchNorm layer, which computes exactly what
+     * DL4J's does (biased running variance) on faster kernels than DL4J's OneDNN helper.
+     */
+    static ComputationGraph toLocal(ComputationGraph graph) {
+        if (!hasBatchNorm(graph)) {
+            return graph;
+        }
+        return BatchNormSwap.toSync(graph, false);
     }
 
     static ComputationGraph toPlain(ComputationGraph graph) {

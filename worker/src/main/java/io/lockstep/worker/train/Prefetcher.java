@@ -10,7 +10,9 @@ import java.util.concurrent.TimeUnit;
  * Prepares the next batches on a daemon thread while the training thread computes, so decoding and
  * augmentation overlap with forward/backward. The producer thread owns the {@link BatchSource}; the
  * training thread only calls {@link #next(long)}. A failure on the producer side is rethrown to the
- * training thread on its next call, never lost.
+ * training thread on its next call, never lost. The producer runs ND4J ops (batch assembly) with the
+ * {@link ComputeThreads} count of the thread that created the prefetcher, so it never spawns a wider
+ * OpenMP team than its replica was given.
  */
 public final class Prefetcher implements AutoCloseable {
     private static final Object END = new Object();
@@ -27,7 +29,11 @@ public final class Prefetcher implements AutoCloseable {
         }
         this.ready = new ArrayBlockingQueue<>(depth);
         this.steps = source.steps();
-        this.producer = new Thread(() -> produce(source), threadName);
+        int threads = ComputeThreads.inForce();
+        this.producer = new Thread(() -> {
+            ComputeThreads.bind(threads);
+            produce(source);
+        }, threadName);
         producer.setDaemon(true);
         producer.start();
     }

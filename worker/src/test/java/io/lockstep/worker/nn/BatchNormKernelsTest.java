@@ -1,0 +1,113 @@
+package io.lockstep.worker.nn;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.junit.jupiter.api.Test;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import static io.lockstep.worker.nn.BatchNormTestSupport.assertClose;
+import static io.lockstep.worker.nn.BatchNormTestSupport.standaloneLayer;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The float fast path of {@link SyncBatchNormalizationLayer} ({@link BatchNormKernels}) computes what
+ * DL4J's own BatchNorm computes in double — the reference whose gradients the gradient checks of
+ * {@link SyncBatchNormGradientCheckTest} verify — for every layout it handles: output, input gradient,
+ * γ/β gradients and the running-statistic updates.
+ */
+class BatchNormKernelsTest {
+    private static final double TOLERANCE = 2e-5;
+
+    @Test
+    void nchwWithPlanesLongerThanOneChunk() {
+        // 50×50 = 2,500 values per plane: more than the 2,048 summed per float chunk.
+        check(new BatchNormalization.Builder().nIn(3).nOut(3).build(), new long[] {4, 3, 50, 50}, 1.0, false);
+    }
+
+    @Test
+    void nchwFarFromTheRunningMean() {
+        // Float itself limits this case: values near 300 are stored to ±1.5e-5, which moves x̂ by ~1e-5
+        // per value, and Σdy·x̂ (the γ gradient) adds 392 such errors of random sign.
+        check(new BatchNormalization.Builder().nIn(5).nOut(5).build(), new long[] {8, 5, 7, 7}, 300.0, false, 5e-4);
+    }
+
+    @Test
+    void nhwc() {
+        check(new BatchNormalization.Builder().nIn(6).nOut(6).dataFormat(CNN2DFormat.NHWC).build(),
+                new long[] {3, 5, 4, 6}, 1.0, false);
+    }
+
+    @Test
+    void rank2() {
+        check(new BatchNormalization.Builder().nIn(7).nOut(7).build(), new long[] {33, 7}, 1.0, false);
+    }
+
+    @Test
+    void inputAndEpsilonThatAreViews() {
+        check(new BatchNormalization.Builder().nIn(4).nOut(4).build(), new long[] {6, 4, 5, 5}, 1.0, true);
+    }
+
+    @Test
+    void lockedGammaBeta() {
+        check(new BatchNormalization.Builder().nIn(4).nOut(4).lockGammaBeta(true).gamma(1.5).beta(-0.25).build(),
+                new long[] {6, 4, 5, 5}, 1.0, false);
+    }
+
+    private static void check(BatchNormalization plain, long[] shape, double offset, boolean views) {
+        check(plain, shape, offset, views, TOLERANCE);
+    }
+
+    private static void check(BatchNormalization plain, long[] shape, double offset, boolean views, double tolerance) {
+        Nd4j.getRandom().setSeed(7);
+        INDArray initial = SyncBatchNormalizationLayerTest.randomInitialParams(plain, DataType.DOUBLE);
+        INDArray x = Nd4j.randn(DataType.DOUBLE, shape).muli(1.7).addi(offset);
+        INDArray dy = Nd4j.randn(DataType.DOUBLE, shape);
+        LayerWorkspaceMgr none = LayerWorkspaceMgr.noWorkspaces();
+
+        Layer reference = standaloneLayer(plain, DataType.DOUBLE, initial);
+        reference.setInput(x, none);
+        INDArray expectedOut = reference.activate(true, none).dup();
+        Pair<Gradient, INDArray> expected = reference.backpropGradient(dy, none);
+
+        SyncBatchNormalizationLayer layer = (SyncBatchNormalizationLayer) standaloneLayer(
+                SyncBatchNormalization.from(plain, false), DataType.FLOAT, initial.castTo(DataType.FLOAT));
+        INDArray xf = x.castTo(DataType.FLOAT);
+        INDArray dyf = dy.castTo(DataType.FLOAT);
+        if (views) {
+            // The same values as views into larger arrays (as a graph may pass them).
+            xf = viewOf(xf);
+            dyf = viewOf(dyf);
+        }
+        layer.setInput(xf, none);
+        INDArray out = layer.activate(true, none).dup();
+        assertTrue(layer.lastForwardOnKernels(), "a float CPU training forward must run on the kernels");
+        Pair<Gradient, INDArray> actual = layer.backpropGradient(dyf, none);
+
+        assertClose("output", expectedOut, out, tolerance);
+        assertClose("input gradient", expected.getSecond(), actual.getSecond(), tolerance);
+        for (String key : expected.getFirst().gradientForVariable().keySet()) {
+            INDArray want = expected.getFirst().getGradientFor(key);
+            boolean affine = key.equals("gamma") || key.equals("beta");
+            if (want != null && !(plain.isLockGammaBeta() && affine)) { // locked γ/β have no gradient
+                assertClose("gradient of " + key, want, actual.getFirst().getGradientFor(key), tolerance);
+            }
+        }
+    }
+
+    private static INDArray viewOf(INDArray a) {
+        long[] shape = a.shape().clone();
+        shape[0] += 2;
+        INDArray larger = Nd4j.rand(a.dataType(), shape);
+        INDArray view = larger.get(NDArrayIndex.interval(1, a.size(0) + 1));
+        view.assign(a);
+        assertTrue(view.isView() && view.offset() > 0);
+        return view;
+    }
+}
