@@ -8,12 +8,13 @@ import java.util.Objects;
 import java.util.stream.Collectors;
 
 /**
- * The model zoo: every architecture by its command-line name, in a stable order (LeNet-5, the CIFAR
- * ResNets, AlexNet, VGG, the ImageNet ResNets). Immutable and thread-safe.
+ * The model zoo: every architecture by its command-line name, in a stable order (LeNet-5, SimpleCNN,
+ * the CIFAR ResNets, AlexNet, VGG, the ImageNet ResNets). Immutable and thread-safe.
  */
 public final class ModelRegistry {
     private static final List<Architecture> ALL = List.of(
             new LeNet5(),
+            new SimpleCnn(),
             CifarResNet.withBlocksPerStage(3),
             CifarResNet.withBlocksPerStage(5),
             CifarResNet.withBlocksPerStage(7),

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ModelRegistryTest {
     private static final List<String> EXPECTED = List.of(
-            "lenet5", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
+            "lenet5", "simplecnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
             "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
             "resnet18", "resnet34", "resnet50", "resnet101", "resnet152");
 
@@ -23,7 +23,7 @@ class ModelRegistryTest {
 
     @Test
     void findsModelsIgnoringCaseAndBlanks() {
-        assertSame(ModelRegistry.all().get(1), ModelRegistry.get(" ResNet20 "));
+        assertSame(ModelRegistry.all().get(2), ModelRegistry.get(" ResNet20 "));
         assertEquals("vgg16_bn", ModelRegistry.get("VGG16_BN").name());
     }
 
@@ -39,10 +39,14 @@ class ModelRegistryTest {
     @Test
     void defaultsDescribeTheReferenceSetting() {
         for (Architecture a : ModelRegistry.all()) {
-            boolean imagenet = !a.name().equals("lenet5") && !a.name().matches("resnet(20|32|44|56|110)");
-            assertEquals(imagenet ? 1000 : 10, a.defaultClasses(), a.name());
-            assertEquals(imagenet ? "3x224x224" : a.name().equals("lenet5") ? "1x28x28" : "3x32x32",
-                    a.defaultInput().toString(), a.name());
+            String expectedInput = switch (a.name()) {
+                case "lenet5" -> "1x28x28";
+                case "simplecnn" -> "3x64x64";
+                case "resnet20", "resnet32", "resnet44", "resnet56", "resnet110" -> "3x32x32";
+                default -> "3x224x224";
+            };
+            assertEquals(expectedInput.equals("3x224x224") ? 1000 : 10, a.defaultClasses(), a.name());
+            assertEquals(expectedInput, a.defaultInput().toString(), a.name());
             assertTrue(!a.description().isBlank(), a.name());
         }
     }

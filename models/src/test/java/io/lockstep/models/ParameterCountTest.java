@@ -72,6 +72,13 @@ class ParameterCountTest {
     }
 
     @Test
+    void simpleCnnMatchesTheCourseAtItsInputSize() {
+        // conv1 3*16*9+16, conv2 16*32*9+32, fc1 (32*16*16)*128+128, fc2 128*10+10
+        assertEquals(448 + 4_640 + 1_048_704 + 1_290, trainable("simplecnn", new InputShape(3, 64, 64), 10));
+        assertEquals(1_055_082, trainable("simplecnn", new InputShape(3, 64, 64), 10));
+    }
+
+    @Test
     void batchNormRunningStatisticsAreCountedOnlyInTheTotal() {
         // resnet20: BatchNorm channels 16 (stem) + 6*16 + 6*32 + 6*64 = 688, each with a running
         // mean and a running (log) standard deviation in DL4J.
@@ -92,6 +99,7 @@ class ParameterCountTest {
     @ParameterizedTest(name = "{0} at {1}")
     @CsvSource({
             "lenet5,   1x28x28",
+            "simplecnn, 3x64x64",
             "resnet20, 1x28x28",
             "resnet20, 3x32x32",
             "vgg11_bn, 1x28x28",
