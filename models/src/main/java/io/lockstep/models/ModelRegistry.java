@@ -9,7 +9,7 @@ import java.util.stream.Collectors;
 
 /**
  * The model zoo: every architecture by its command-line name, in a stable order (LeNet-5, SimpleCNN,
- * the CIFAR ResNets, AlexNet, VGG, the ImageNet ResNets). Immutable and thread-safe.
+ * the CIFAR ResNets, AlexNet, VGG, the ImageNet ResNets, GoogLeNet). Immutable and thread-safe.
  */
 public final class ModelRegistry {
     private static final List<Architecture> ALL = List.of(
@@ -33,7 +33,8 @@ public final class ModelRegistry {
             ResNet.resnet34(),
             ResNet.resnet50(),
             ResNet.resnet101(),
-            ResNet.resnet152());
+            ResNet.resnet152(),
+            new GoogLeNet());
 
     private ModelRegistry() {
     }

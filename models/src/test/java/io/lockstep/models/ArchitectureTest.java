@@ -105,6 +105,61 @@ class ArchitectureTest {
     }
 
     @Test
+    void googLeNetMapsAreTorchvisionsWithCeilModePools() {
+        Map<String, InputType> at224 = types("googlenet", IMAGENET);
+        assertConv(at224, "conv1_relu", 64, 112, 112);
+        assertConv(at224, "maxpool1", 64, 56, 56);      // ceil((112-3)/2)+1 = 56; floor would give 55
+        assertConv(at224, "maxpool2", 192, 28, 28);
+        assertConv(at224, "inception3a", 256, 28, 28);
+        assertConv(at224, "inception3b", 480, 28, 28);
+        assertConv(at224, "maxpool3", 480, 14, 14);
+        assertConv(at224, "inception4e", 832, 14, 14);
+        assertConv(at224, "maxpool4", 832, 7, 7);
+        assertConv(at224, "inception5b", 1024, 7, 7);
+        assertConv(at224, "inception4a_branch3_1_conv", 48, 14, 14); // torchvision's "5x5" branch is 3x3
+        assertEquals(3, ((ConvolutionLayer) layer(conf("googlenet", IMAGENET), "inception4a_branch3_1_conv"))
+                .getKernelSize()[0]);
+        // 28: 14 after the stem, pools round up 14 -> 7 -> 3 -> 1, and the last pool of a 1x1 map is the identity.
+        Map<String, InputType> at28 = types("googlenet", new InputShape(1, 28, 28));
+        assertConv(at28, "maxpool1", 64, 7, 7);
+        assertConv(at28, "maxpool2", 192, 3, 3);
+        assertConv(at28, "maxpool3", 480, 1, 1);
+        assertFalse(at28.containsKey("maxpool4"));
+        assertConv(at28, "inception5b", 1024, 1, 1);
+    }
+
+    /** PyTorch's MaxPool2d(3, 2, ceil_mode=True) on a 4x4 map gives 2x2, the second window holding one column/row. */
+    @Test
+    void ceilModeMaxPoolKeepsThePartialLastWindow() {
+        Architecture pool = new Architecture() {
+            public String name() { return "ceilpool"; }
+            public String description() { return "test"; }
+            public InputShape defaultInput() { return new InputShape(1, 4, 4); }
+            public int defaultClasses() { return 2; }
+            public int minimumSize() { return 1; }
+            public ComputationGraphConfiguration configuration(ModelOptions options) {
+                NetworkBuilder b = new NetworkBuilder(this, options);
+                Node x = b.maxPoolCeil("pool", b.input(), 3, 2, 0);
+                b.globalAvgPool("gap", x); // only to give the graph an output of the zoo's form
+                return b.finish(new Node("gap", 1, 1, 1), 0);
+            }
+        };
+        org.deeplearning4j.nn.graph.ComputationGraph graph = new org.deeplearning4j.nn.graph.ComputationGraph(
+                pool.configuration(ModelOptions.of(2, new InputShape(1, 4, 4))));
+        graph.init();
+        float[] pixels = new float[16];
+        for (int i = 0; i < 16; i++) {
+            pixels[i] = (i * 7) % 16; // 0 7 14 5 / 12 3 10 1 / 8 15 6 13 / 4 11 2 9
+        }
+        org.nd4j.linalg.api.ndarray.INDArray in = org.nd4j.linalg.factory.Nd4j.create(pixels, new long[]{1, 1, 4, 4}, 'c');
+        org.nd4j.linalg.api.ndarray.INDArray out = graph.feedForward(in, false).get("pool");
+        assertArrayEquals(new long[]{1, 1, 2, 2}, out.shape());
+        // windows rows/cols {0,1,2} and {2,3}: max of each
+        assertArrayEquals(new float[]{15, 14, 15, 13}, out.reshape(4).toFloatVector(), 0f);
+        graph.close();
+    }
+
+    @Test
     void vggOnAMultipleOfTheReferenceSizeAveragesToSevenBySevenLikeAdaptivePooling() {
         InputShape large = new InputShape(3, 448, 448);
         assertConv(types("vgg16", large), "avgpool", 512, 7, 7);

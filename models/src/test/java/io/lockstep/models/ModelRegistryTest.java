@@ -13,7 +13,7 @@ class ModelRegistryTest {
     private static final List<String> EXPECTED = List.of(
             "lenet5", "simplecnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
             "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-            "resnet18", "resnet34", "resnet50", "resnet101", "resnet152");
+            "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "googlenet");
 
     @Test
     void listsEveryModelInAStableOrder() {

@@ -16,7 +16,10 @@ class ParameterCountTest {
     private static final InputShape CIFAR = new InputShape(3, 32, 32);
     private static final InputShape FASHION_MNIST = new InputShape(1, 28, 28);
 
-    /** torchvision's counts: sum(p.numel() for p in model.parameters()) with the default 1000 classes. */
+    /**
+     * torchvision's counts: sum(p.numel() for p in model.parameters()) with the default 1000 classes
+     * (googlenet with aux_logits=False).
+     */
     @ParameterizedTest(name = "{0}")
     @CsvSource({
             "alexnet,   61100840",
@@ -32,7 +35,8 @@ class ParameterCountTest {
             "resnet34,  21797672",
             "resnet50,  25557032",
             "resnet101, 44549160",
-            "resnet152, 60192808"})
+            "resnet152, 60192808",
+            "googlenet,  6624904"})
     void imagenetModelsMatchTorchvision(String model, long torchvision) {
         assertEquals(torchvision, trainable(model, IMAGENET, 1000));
     }
@@ -105,7 +109,8 @@ class ParameterCountTest {
             "vgg11_bn, 1x28x28",
             "alexnet,  3x32x32",
             "resnet18, 3x16x16",
-            "resnet50, 3x16x16"})
+            "resnet50, 3x16x16",
+            "googlenet, 3x32x32"})
     void configurationCountsAgreeWithAllocatedParameters(String model, String input) {
         ModelOptions options = ModelOptions.of(10, InputShape.parse(input));
         var conf = ModelRegistry.get(model).configuration(options);
