@@ -9,7 +9,8 @@ import java.util.stream.Collectors;
 
 /**
  * The model zoo: every architecture by its command-line name, in a stable order (LeNet-5, SimpleCNN,
- * the CIFAR ResNets, AlexNet, VGG, the ImageNet ResNets, GoogLeNet). Immutable and thread-safe.
+ * the CIFAR ResNets, AlexNet, VGG, the ImageNet ResNets, GoogLeNet,
+ * Inception-v3). Immutable and thread-safe.
  */
 public final class ModelRegistry {
     private static final List<Architecture> ALL = List.of(
@@ -34,7 +35,8 @@ public final class ModelRegistry {
             ResNet.resnet50(),
             ResNet.resnet101(),
             ResNet.resnet152(),
-            new GoogLeNet());
+            new GoogLeNet(),
+            new InceptionV3());
 
     private ModelRegistry() {
     }

@@ -42,12 +42,23 @@ class ArchitectureTest {
         ComputationGraphConfiguration conf = architecture.configuration(
                 ModelOptions.of(architecture.defaultClasses(), architecture.defaultInput()));
         assertEquals(List.of(Architecture.INPUT), conf.getNetworkInputs());
-        assertEquals(List.of(Architecture.OUTPUT), conf.getNetworkOutputs());
-        Layer output = layer(conf, Architecture.OUTPUT);
-        OutputLayer outputLayer = assertInstanceOf(OutputLayer.class, output);
-        assertInstanceOf(LossMCXENT.class, outputLayer.getLossFn());
-        assertInstanceOf(ActivationSoftmax.class, outputLayer.getActivationFn());
-        assertEquals(architecture.defaultClasses(), outputLayer.getNOut());
+        assertEquals(Architecture.OUTPUT, conf.getNetworkOutputs().get(0), "predictions are output 0");
+        assertEquals(architecture.name().equals("inception_v3") ? List.of(Architecture.OUTPUT, InceptionV3.AUX_OUTPUT)
+                : List.of(Architecture.OUTPUT), conf.getNetworkOutputs());
+        for (String name : conf.getNetworkOutputs()) {
+            OutputLayer outputLayer = assertInstanceOf(OutputLayer.class, layer(conf, name));
+            LossMCXENT loss = assertInstanceOf(LossMCXENT.class, outputLayer.getLossFn());
+            assertInstanceOf(ActivationSoftmax.class, outputLayer.getActivationFn());
+            assertEquals(architecture.defaultClasses(), outputLayer.getNOut());
+            if (name.equals(Architecture.OUTPUT)) {
+                assertEquals(null, loss.getWeights(), "the main loss is unweighted");
+            } else {
+                // an auxiliary loss: uniform per-class weights = one scalar weight of the whole term
+                assertEquals(architecture.defaultClasses(), loss.getWeights().length());
+                assertEquals(InceptionV3.AUX_LOSS_WEIGHT, loss.getWeights().minNumber().doubleValue(), 1e-7);
+                assertEquals(InceptionV3.AUX_LOSS_WEIGHT, loss.getWeights().maxNumber().doubleValue(), 1e-7);
+            }
+        }
         for (GraphVertex vertex : conf.getVertices().values()) {
             if (vertex instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof BatchNormalization bn) {
                 assertInstanceOf(ActivationIdentity.class, bn.getActivationFn(),
@@ -126,6 +137,39 @@ class ArchitectureTest {
         assertConv(at28, "maxpool3", 480, 1, 1);
         assertFalse(at28.containsKey("maxpool4"));
         assertConv(at28, "inception5b", 1024, 1, 1);
+    }
+
+    @Test
+    void inceptionV3MapsAreTorchvisionsAt299AndItsAuxiliaryHeadAdaptsBelow() {
+        Map<String, InputType> at299 = types("inception_v3", new InputShape(3, 299, 299));
+        assertConv(at299, "Conv2d_1a_3x3_relu", 32, 149, 149);
+        assertConv(at299, "maxpool1", 64, 73, 73);
+        assertConv(at299, "maxpool2", 192, 35, 35);
+        assertConv(at299, "Mixed_5b", 256, 35, 35);
+        assertConv(at299, "Mixed_5d", 288, 35, 35);
+        assertConv(at299, "Mixed_6a", 768, 17, 17);
+        assertConv(at299, "Mixed_6e", 768, 17, 17);
+        assertConv(at299, "AuxLogits_avgpool", 768, 5, 5);
+        assertConv(at299, "AuxLogits_conv1_relu", 768, 1, 1);
+        assertConv(at299, "Mixed_7a", 1280, 8, 8);
+        assertConv(at299, "Mixed_7c", 2048, 8, 8);
+        assertEquals(0, ((ConvolutionLayer) layer(conf("inception_v3", new InputShape(3, 299, 299)), "AuxLogits_conv1_conv"))
+                .getPadding()[0]);
+        // 224: Mixed_6e is 12x12, pooled to 3x3; the 5x5 convolution gets padding 1.
+        Map<String, InputType> at224 = types("inception_v3", IMAGENET);
+        assertConv(at224, "AuxLogits_avgpool", 768, 3, 3);
+        assertConv(at224, "AuxLogits_conv1_relu", 768, 1, 1);
+        // 32: the stem keeps 32x32, the second max-pool gives 15, Mixed_6e is 7x7 (the aux pool fits), Mixed_7c 3x3.
+        Map<String, InputType> at32 = types("inception_v3", new InputShape(3, 32, 32));
+        assertFalse(at32.containsKey("maxpool1"));
+        assertConv(at32, "Conv2d_4a_3x3_relu", 192, 32, 32);
+        assertConv(at32, "Mixed_5b", 256, 15, 15);
+        assertConv(at32, "Mixed_6e", 768, 7, 7);
+        assertConv(at32, "AuxLogits_avgpool", 768, 1, 1);
+        assertConv(at32, "AuxLogits_conv1_relu", 768, 1, 1);
+        assertConv(at32, "Mixed_7c", 2048, 3, 3);
+        // 28: Mixed_6e is 6x6 -> pooled to 1x1 -> padded 5x5 conv keeps 1x1.
+        assertConv(types("inception_v3", new InputShape(1, 28, 28)), "AuxLogits_conv1_relu", 768, 1, 1);
     }
 
     /** PyTorch's MaxPool2d(3, 2, ceil_mode=True) on a 4x4 map gives 2x2, the second window holding one column/row. */

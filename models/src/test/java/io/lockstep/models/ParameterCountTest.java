@@ -76,6 +76,14 @@ class ParameterCountTest {
     }
 
     @Test
+    void inceptionV3WithItsAuxiliaryClassifierMatchesTorchvisionAt299() {
+        assertEquals(27_161_264, trainable("inception_v3", new InputShape(3, 299, 299), 1000));
+        // The adapted small-input stem and auxiliary head change no parameter count (only strides and padding).
+        long at32 = trainable("inception_v3", new InputShape(3, 32, 32), 1000);
+        assertEquals(27_161_264, at32);
+    }
+
+    @Test
     void simpleCnnMatchesTheCourseAtItsInputSize() {
         // conv1 3*16*9+16, conv2 16*32*9+32, fc1 (32*16*16)*128+128, fc2 128*10+10
         assertEquals(448 + 4_640 + 1_048_704 + 1_290, trainable("simplecnn", new InputShape(3, 64, 64), 10));
@@ -110,7 +118,8 @@ class ParameterCountTest {
             "alexnet,  3x32x32",
             "resnet18, 3x16x16",
             "resnet50, 3x16x16",
-            "googlenet, 3x32x32"})
+            "googlenet, 3x32x32",
+            "inception_v3, 3x15x15"})
     void configurationCountsAgreeWithAllocatedParameters(String model, String input) {
         ModelOptions options = ModelOptions.of(10, InputShape.parse(input));
         var conf = ModelRegistry.get(model).configuration(options);

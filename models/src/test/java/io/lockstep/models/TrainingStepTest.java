@@ -51,7 +51,7 @@ class TrainingStepTest {
         ComputationGraph graph = ModelRegistry.build(model, ModelOptions.of(CLASSES, input));
         try {
             DataSet batch = randomBatch(input, 7);
-            INDArray probabilities = graph.outputSingle(false, batch.getFeatures());
+            INDArray probabilities = graph.output(false, batch.getFeatures())[0];
             assertArrayEquals(new long[]{BATCH, CLASSES}, probabilities.shape());
             INDArray rowSums = probabilities.sum(1);
             for (int i = 0; i < BATCH; i++) {
@@ -59,7 +59,7 @@ class TrainingStepTest {
             }
 
             INDArray before = graph.params().dup();
-            graph.fit(batch);
+            TrainingBatches.fit(graph, batch);
             double loss = graph.score();
             assertTrue(Double.isFinite(loss) && loss > 0, model + " loss after one step: " + loss);
             assertNotEquals(before, graph.params(), model + ": one fit step left every parameter unchanged");
