@@ -10,7 +10,7 @@ import java.util.stream.Collectors;
 /**
  * The model zoo: every architecture by its command-line name, in a stable order (LeNet-5, SimpleCNN,
  * the CIFAR ResNets, AlexNet, VGG, the ImageNet ResNets, GoogLeNet,
- * Inception-v3). Immutable and thread-safe.
+ * Inception-v3, DenseNet). Immutable and thread-safe.
  */
 public final class ModelRegistry {
     private static final List<Architecture> ALL = List.of(
@@ -36,7 +36,13 @@ public final class ModelRegistry {
             ResNet.resnet101(),
             ResNet.resnet152(),
             new GoogLeNet(),
-            new InceptionV3());
+            new InceptionV3(),
+            DenseNet.densenet121(),
+            DenseNet.densenet161(),
+            DenseNet.densenet169(),
+            DenseNet.densenet201(),
+            DenseNet.densenetBc(40),
+            DenseNet.densenetBc(100));
 
     private ModelRegistry() {
     }

@@ -172,6 +172,34 @@ class ArchitectureTest {
         assertConv(types("inception_v3", new InputShape(1, 28, 28)), "AuxLogits_conv1_relu", 768, 1, 1);
     }
 
+    @Test
+    void denseNetMapsAreTorchvisionsAt224AndTheBlocksConcatenateEveryLayer() {
+        Map<String, InputType> at224 = types("densenet121", IMAGENET);
+        assertConv(at224, "features_pool0", 64, 56, 56);
+        assertConv(at224, "features_denseblock1_denselayer1_concat", 64 + 32, 56, 56);
+        assertConv(at224, "features_denseblock1_denselayer6_concat", 64 + 6 * 32, 56, 56);
+        assertConv(at224, "features_transition1_pool", 128, 28, 28);
+        assertConv(at224, "features_denseblock2_denselayer12_concat", 128 + 12 * 32, 28, 28);
+        assertConv(at224, "features_transition2_pool", 256, 14, 14);
+        assertConv(at224, "features_denseblock3_denselayer24_concat", 256 + 24 * 32, 14, 14);
+        assertConv(at224, "features_transition3_pool", 512, 7, 7);
+        assertConv(at224, "features_norm5", 512 + 16 * 32, 7, 7);
+        assertConv(at224, "features_denseblock4_denselayer16_conv1", 4 * 32, 7, 7);
+        assertConv(types("densenet161", IMAGENET), "features_norm5", 2208, 7, 7);
+        // Below 64 px: 3x3 stride-1 stem without max-pool, blocks at 32, 16, 8, 4.
+        Map<String, InputType> at32 = types("densenet121", new InputShape(3, 32, 32));
+        assertFalse(at32.containsKey("features_pool0"));
+        assertConv(at32, "features_norm0", 64, 32, 32);
+        assertConv(at32, "features_norm5", 1024, 4, 4);
+        // DenseNet-BC-100 on Fashion-MNIST: 24 stem channels, blocks of 16 layers at 28, 14, 7.
+        Map<String, InputType> bc = types("densenet_bc100", new InputShape(1, 28, 28));
+        assertFalse(bc.containsKey("features_norm0"));
+        assertConv(bc, "features_denseblock1_denselayer16_concat", 24 + 16 * 12, 28, 28);
+        assertConv(bc, "features_transition1_pool", 108, 14, 14);
+        assertConv(bc, "features_transition2_pool", 150, 7, 7);
+        assertConv(bc, "features_norm5", 150 + 16 * 12, 7, 7);
+    }
+
     /** PyTorch's MaxPool2d(3, 2, ceil_mode=True) on a 4x4 map gives 2x2, the second window holding one column/row. */
     @Test
     void ceilModeMaxPoolKeepsThePartialLastWindow() {

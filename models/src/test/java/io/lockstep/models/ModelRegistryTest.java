@@ -14,7 +14,8 @@ class ModelRegistryTest {
             "lenet5", "simplecnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
             "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
             "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "googlenet",
-            "inception_v3");
+            "inception_v3", "densenet121", "densenet161", "densenet169", "densenet201", "densenet_bc40",
+            "densenet_bc100");
 
     @Test
     void listsEveryModelInAStableOrder() {
@@ -43,7 +44,7 @@ class ModelRegistryTest {
             String expectedInput = switch (a.name()) {
                 case "lenet5" -> "1x28x28";
                 case "simplecnn" -> "3x64x64";
-                case "resnet20", "resnet32", "resnet44", "resnet56", "resnet110" -> "3x32x32";
+                case "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "densenet_bc40", "densenet_bc100" -> "3x32x32";
                 case "inception_v3" -> "3x299x299";
                 default -> "3x224x224";
             };

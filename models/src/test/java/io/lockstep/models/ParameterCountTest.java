@@ -36,7 +36,11 @@ class ParameterCountTest {
             "resnet50,  25557032",
             "resnet101, 44549160",
             "resnet152, 60192808",
-            "googlenet,  6624904"})
+            "googlenet,  6624904",
+            "densenet121, 7978856",
+            "densenet161, 28681000",
+            "densenet169, 14149480",
+            "densenet201, 20013928"})
     void imagenetModelsMatchTorchvision(String model, long torchvision) {
         assertEquals(torchvision, trainable(model, IMAGENET, 1000));
     }
@@ -83,6 +87,26 @@ class ParameterCountTest {
         assertEquals(27_161_264, at32);
     }
 
+    /**
+     * DenseNet-BC for CIFAR, 3x32x32, 10 classes: torchvision's DenseNet class with growth 12, blocks
+     * (n, n, n), 24 initial features, bn_size 4, less its 7x7 stem convolution and norm0
+     * (3*24*49 + 2*24) plus the 3x3 stem (3*24*9). L=100 is the paper's 0.8M.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+            "densenet_bc40,  176122",
+            "densenet_bc100, 769162"})
+    void denseNetBcMatchesTorchvisionsBlocksWithTheCifarStem(String model, long expected) {
+        assertEquals(expected, trainable(model, CIFAR, 10));
+        assertEquals(expected - 2 * 24 * 9, trainable(model, FASHION_MNIST, 10));
+    }
+
+    @Test
+    void denseNet121BelowSixtyFourPixelsHasAThreeByThreeStem() {
+        // torchvision's densenet121(num_classes=10) less 3*64*49 plus 3*64*9
+        assertEquals(6_956_426, trainable("densenet121", CIFAR, 10));
+    }
+
     @Test
     void simpleCnnMatchesTheCourseAtItsInputSize() {
         // conv1 3*16*9+16, conv2 16*32*9+32, fc1 (32*16*16)*128+128, fc2 128*10+10
@@ -119,7 +143,9 @@ class ParameterCountTest {
             "resnet18, 3x16x16",
             "resnet50, 3x16x16",
             "googlenet, 3x32x32",
-            "inception_v3, 3x15x15"})
+            "inception_v3, 3x15x15",
+            "densenet_bc40, 1x28x28",
+            "densenet121, 3x8x8"})
     void configurationCountsAgreeWithAllocatedParameters(String model, String input) {
         ModelOptions options = ModelOptions.of(10, InputShape.parse(input));
         var conf = ModelRegistry.get(model).configuration(options);
