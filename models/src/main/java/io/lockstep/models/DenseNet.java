@@ -111,7 +111,7 @@ public final class DenseNet implements Architecture {
     public ComputationGraphConfiguration configuration(ModelOptions options) {
         NetworkBuilder b = new NetworkBuilder(this, options);
         InputShape in = options.input();
-        boolean bias = !b.batchNormalization();
+        boolean bias = !b.normalized();
         Node x;
         if (!imagenet) {
             x = b.conv("features_conv0", b.input(), 2 * growth, 3, 1, 1, bias, Activation.IDENTITY);
@@ -149,8 +149,8 @@ public final class DenseNet implements Architecture {
 
     /** BatchNorm then ReLU (pre-activation); the ReLU alone without normalization. */
     private static Node normRelu(NetworkBuilder b, String normName, String reluName, Node x) {
-        if (b.batchNormalization()) {
-            x = b.batchNorm(normName, x);
+        if (b.normalized()) {
+            x = b.norm(normName, x);
         }
         return b.relu(reluName, x);
     }

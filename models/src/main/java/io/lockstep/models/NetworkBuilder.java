@@ -56,7 +56,9 @@ import java.util.Map;
  *       every layer and decays at twice the rate (caught by {@code WeightDecayTest}).</li>
  *   <li>BatchNorm layers always have the identity activation: ReLU after a BatchNorm is a separate
  *       {@link ActivationLayer}, so a replacement BatchNorm implementation (the worker's
- *       synchronized BatchNorm) never has to implement activations.</li>
+ *       synchronized BatchNorm) never has to implement activations. {@link #norm} builds the layer
+ *       the options ask for where the architecture has BatchNorm (GroupNorm, LayerNorm, InstanceNorm
+ *       are {@link GroupNormalization} layers with the same eps).</li>
  * </ul>
  *
  * <p>Not thread-safe; one instance builds one configuration.
@@ -98,8 +100,9 @@ final class NetworkBuilder {
         return input;
     }
 
-    boolean batchNormalization() {
-        return options.normalization() == Normalization.BATCH;
+    /** Whether the architecture's normalization layers are built ({@link Normalization#NONE} leaves them out). */
+    boolean normalized() {
+        return options.normalization() != Normalization.NONE;
     }
 
     /** A square convolution; {@code activation} is fused into the layer. */
@@ -127,19 +130,43 @@ final class NetworkBuilder {
                 outputSize(name, in.width(), kernelW, stride, padW)));
     }
 
-    /** BatchNorm with PyTorch's default eps (1e-5). */
-    Node batchNorm(String name, Node in) {
-        return batchNorm(name, in, 1e-5);
+    /** The normalization layer of {@link ModelOptions#normalization()} with PyTorch's default eps (1e-5). */
+    Node norm(String name, Node in) {
+        return norm(name, in, 1e-5);
     }
 
-    /** BatchNorm with the given eps (torchvision's GoogLeNet and Inception-v3 use 1e-3); momentum 0.1. */
-    Node batchNorm(String name, Node in, double eps) {
-        graph.addLayer(name, new BatchNormalization.Builder()
-                .nOut(in.channels())
-                .eps(eps)
-                .activation(Activation.IDENTITY)
-                .build(), in.name());
-        return track(new Node(name, in.channels(), in.height(), in.width()));
+    /**
+     * The normalization layer of {@link ModelOptions#normalization()} where the reference architecture
+     * has a BatchNorm with this eps (torchvision's GoogLeNet and Inception-v3 use 1e-3): BatchNorm
+     * (momentum 0.1), or GroupNorm / LayerNorm / InstanceNorm with the same eps. Must not be called
+     * with {@link Normalization#NONE} (check {@link #normalized()}).
+     */
+    Node norm(String name, Node in, double eps) {
+        int channels = in.channels();
+        org.deeplearning4j.nn.conf.layers.Layer layer = switch (options.normalization()) {
+            case BATCH -> new BatchNormalization.Builder()
+                    .nOut(channels)
+                    .eps(eps)
+                    .activation(Activation.IDENTITY)
+                    .build();
+            case GROUP -> new GroupNormalization(largestDivisorUpTo(channels, options.normGroups()), eps);
+            case LAYER -> new GroupNormalization(1, eps);
+            case INSTANCE -> new GroupNormalization(channels, eps);
+            case NONE -> throw new IllegalStateException(model + ": normalization layer " + name
+                    + " requested although the options say none");
+        };
+        graph.addLayer(name, layer, in.name());
+        return track(new Node(name, channels, in.height(), in.width()));
+    }
+
+    /** The largest group count not above {@code wanted} that divides {@code channels} (GroupNorm needs equal groups). */
+    static int largestDivisorUpTo(int channels, int wanted) {
+        for (int g = Math.min(channels, wanted); g > 1; g--) {
+            if (channels % g == 0) {
+                return g;
+            }
+        }
+        return 1;
     }
 
     Node relu(String name, Node in) {

@@ -284,6 +284,59 @@ class ArchitectureTest {
                 ParameterCounts.trainable(ModelRegistry.get("vgg11_bn").configuration(none)));
     }
 
+    /**
+     * GroupNorm, LayerNorm and InstanceNorm take the place of every BatchNorm, with the same trainable
+     * parameters (a scale and a shift per channel), and survive the JSON round trip of checkpoints.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("everyArchitecture")
+    void perExampleNormalizationsReplaceEveryBatchNormWithTheSameParameterCount(Architecture architecture) {
+        ModelOptions options = ModelOptions.of(10, new InputShape(3, 32, 32));
+        ComputationGraphConfiguration batch = architecture.configuration(options);
+        for (Normalization n : List.of(Normalization.GROUP, Normalization.LAYER, Normalization.INSTANCE)) {
+            ComputationGraphConfiguration conf = architecture.configuration(options.withNormalization(n));
+            assertEquals(0, batchNormCount(conf), architecture.name() + " " + n);
+            assertEquals(batchNormCount(batch), groupNorms(conf).size(), architecture.name() + " " + n);
+            assertEquals(ParameterCounts.trainable(batch), ParameterCounts.trainable(conf), architecture.name() + " " + n);
+            assertEquals(ParameterCounts.trainable(conf), ParameterCounts.total(conf), "no running statistics");
+            assertEquals(conf, ComputationGraphConfiguration.fromJson(conf.toJson()), architecture.name() + " " + n);
+        }
+    }
+
+    @Test
+    void groupCountsFollowTheOptionAndTheChannels() {
+        ModelOptions options = ModelOptions.of(10, new InputShape(1, 28, 28));
+        // resnet20's first BatchNorm has 16 channels, its last 64.
+        ComputationGraphConfiguration group = conf(options.withNormalization(Normalization.GROUP));
+        assertEquals(16, groupNorm(group, "bn1").getGroups(), "32 groups do not divide 16 channels: 16");
+        assertEquals(32, groupNorm(group, "layer3_2_bn2").getGroups());
+        assertEquals(8, groupNorm(conf(options.withNormalization(Normalization.GROUP).withNormGroups(8)), "layer3_2_bn2")
+                .getGroups());
+        assertEquals(8, groupNorm(conf(options.withNormalization(Normalization.GROUP).withNormGroups(12)), "layer3_2_bn2")
+                .getGroups(), "12 does not divide 64 channels: the largest count below it that does");
+        assertEquals(1, groupNorm(conf(options.withNormalization(Normalization.LAYER)), "layer3_2_bn2").getGroups());
+        assertEquals(64, groupNorm(conf(options.withNormalization(Normalization.INSTANCE)), "layer3_2_bn2").getGroups());
+        // GoogLeNet keeps its BatchNorm eps (1e-3) in the replacement.
+        ComputationGraphConfiguration googlenet = ModelRegistry.get("googlenet")
+                .configuration(options.withNormalization(Normalization.LAYER));
+        assertEquals(1e-3, groupNorm(googlenet, "conv1_bn").getEps(), 0);
+    }
+
+    private static ComputationGraphConfiguration conf(ModelOptions options) {
+        return ModelRegistry.get("resnet20").configuration(options);
+    }
+
+    private static GroupNormalization groupNorm(ComputationGraphConfiguration conf, String vertex) {
+        return assertInstanceOf(GroupNormalization.class, layer(conf, vertex), vertex);
+    }
+
+    private static List<GroupNormalization> groupNorms(ComputationGraphConfiguration conf) {
+        return conf.getVertices().values().stream()
+                .filter(v -> v instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof GroupNormalization)
+                .map(v -> (GroupNormalization) ((LayerVertex) v).getLayerConf().getLayer())
+                .toList();
+    }
+
     private static long batchNormCount(ComputationGraphConfiguration conf) {
         return conf.getVertices().values().stream()
                 .filter(v -> v instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof BatchNormalization)

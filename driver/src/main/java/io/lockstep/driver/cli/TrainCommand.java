@@ -60,7 +60,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--master", description = "Spark master; default: the one spark-submit set, else local[replicas].")
     String master;
 
-    @Option(names = "--norm", description = "batch, sync-batch or none; default: sync-batch when replicas > 1, else batch.")
+    @Option(names = "--norm", description = "batch, sync-batch, group (group:G for G groups, default 32), layer, instance "
+            + "or none; where the model has BatchNorm. Default: sync-batch when replicas > 1, else batch.")
     String norm;
 
     @Option(names = "--lr-scaling", defaultValue = "linear", description = "linear (rate x replicas, Goyal et al. 2017) or none.")

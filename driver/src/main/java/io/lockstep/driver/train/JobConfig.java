@@ -1,7 +1,9 @@
 package io.lockstep.driver.train;
 
 import io.lockstep.driver.cli.UserError;
+import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
+import io.lockstep.models.Normalization;
 import io.lockstep.worker.exchange.ExchangeSettings;
 import io.lockstep.worker.train.LearningRateSchedule;
 import io.lockstep.worker.train.Optimizer;
@@ -53,8 +55,12 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         } catch (IllegalArgumentException e) {
             errors.add("--optimizer: " + e.getMessage());
         }
-        if (norm != null && !List.of("batch", "sync-batch", "none").contains(norm)) {
-            errors.add("--norm: unknown normalization '" + norm + "'; use batch, sync-batch or none");
+        if (norm != null) {
+            try {
+                modelNormalization();
+            } catch (IllegalArgumentException e) {
+                errors.add("--norm: " + e.getMessage());
+            }
         }
         if (!List.of("linear", "none").contains(lrScaling)) {
             errors.add("--lr-scaling: use linear or none, got '" + lrScaling + "'");
@@ -115,6 +121,41 @@ public record JobConfig(String model, String data, String out, int epochs, int b
             return norm;
         }
         return replicas > 1 ? "sync-batch" : "batch";
+    }
+
+    /**
+     * The layers the model is built with, from {@link #effectiveNorm()}: {@code batch} and
+     * {@code sync-batch} build BatchNorm (the worker synchronizes it for {@code sync-batch});
+     * {@code group} or {@code group:G}, {@code layer}, {@code instance} build the per-example
+     * normalizations, which need no synchronization; {@code none} builds none.
+     */
+    public Normalization modelNormalization() {
+        String n = effectiveNorm();
+        String kind = n.startsWith("group:") ? "group" : n;
+        if (kind.equals("sync-batch")) {
+            return Normalization.BATCH;
+        }
+        try {
+            Normalization parsed = Normalization.parse(kind);
+            normGroups();
+            return parsed;
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("unknown normalization '" + n + "'; use batch, sync-batch, group, group:G "
+                    + "(G groups, default " + ModelOptions.DEFAULT_NORM_GROUPS + "), layer, instance or none", e);
+        }
+    }
+
+    /** GroupNorm's group count: G of {@code group:G}, otherwise the default. */
+    public int normGroups() {
+        String n = effectiveNorm();
+        if (!n.startsWith("group:")) {
+            return ModelOptions.DEFAULT_NORM_GROUPS;
+        }
+        int groups = Integer.parseInt(n.substring("group:".length())); // NumberFormatException is an IllegalArgumentException
+        if (groups < 1) {
+            throw new IllegalArgumentException("group count must be at least 1, got " + groups);
+        }
+        return groups;
     }
 
     public String effectiveMaster() {

@@ -93,10 +93,10 @@ public final class TrainingJob {
         long start = System.nanoTime();
         int replicas = config.replicas();
         checkSlots(sc, replicas);
-        Normalization builtWith = "none".equals(config.effectiveNorm()) ? Normalization.NONE : Normalization.BATCH;
+        Normalization builtWith = config.modelNormalization();
         ModelRecipe recipe = new ModelRecipe(config.model(), data.classNames().size(), data.shape().channels(),
                 data.shape().height(), data.shape().width(), builtWith, config.seed(), config.optimizerKind(),
-                config.learningRate(), config.weightDecay());
+                config.learningRate(), config.weightDecay(), config.normGroups());
         recipe.build(); // fail on the driver, with a clear message, if the model cannot take this input
 
         List<Tuple2<Integer, R>> indexedTrain = indexed(data.train());

@@ -1,6 +1,7 @@
 package io.lockstep.driver.cli;
 
 import io.lockstep.driver.train.JobConfig;
+import io.lockstep.models.Normalization;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,13 +34,33 @@ class TrainOptionsTest {
     @Test
     void everyInvalidOptionIsReportedInOneMessage() {
         TrainCommand command = parse("--data", "somewhere", "--model", "nosuchnet", "--batch-size", "0",
-                "--epochs", "-1", "--optimizer", "rmsprop", "--norm", "layer");
+                "--epochs", "-1", "--optimizer", "rmsprop", "--norm", "group:0");
         UserError error = assertThrows(UserError.class, command::toConfig);
         String message = error.getMessage();
         for (String option : new String[]{"--model", "--batch-size", "--epochs", "--optimizer", "--norm"}) {
             assertTrue(message.contains(option), "message names " + option + ": " + message);
         }
         assertTrue(message.contains("nosuchnet"), message);
+    }
+
+    @Test
+    void normChoosesTheModelsLayersAndTheGroupCount() {
+        assertEquals(Normalization.BATCH, parse("--data", "d", "--norm", "sync-batch").toConfig().modelNormalization());
+        assertEquals(Normalization.BATCH, parse("--data", "d", "--norm", "batch").toConfig().modelNormalization());
+        assertEquals(Normalization.LAYER, parse("--data", "d", "--norm", "layer").toConfig().modelNormalization());
+        assertEquals(Normalization.INSTANCE, parse("--data", "d", "--norm", "instance").toConfig().modelNormalization());
+        assertEquals(Normalization.NONE, parse("--data", "d", "--norm", "none").toConfig().modelNormalization());
+        JobConfig group = parse("--data", "d", "--norm", "group").toConfig();
+        assertEquals(Normalization.GROUP, group.modelNormalization());
+        assertEquals(32, group.normGroups());
+        JobConfig group8 = parse("--data", "d", "--norm", "group:8").toConfig();
+        assertEquals(Normalization.GROUP, group8.modelNormalization());
+        assertEquals(8, group8.normGroups());
+        for (String bad : new String[]{"group:x", "group:0", "layer:2", "weight"}) {
+            UserError error = assertThrows(UserError.class, () -> parse("--data", "d", "--norm", bad).toConfig());
+            assertTrue(error.getMessage().contains("--norm: unknown normalization '" + bad + "'; use batch, sync-batch, group"),
+                    error.getMessage());
+        }
     }
 
     @Test

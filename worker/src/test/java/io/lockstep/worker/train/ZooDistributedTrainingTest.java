@@ -89,6 +89,44 @@ class ZooDistributedTrainingTest {
     }
 
     /**
+     * GroupNorm normalizes each example on its own: 2 replicas need no synchronized layer at all to
+     * end where one replica with the global batch ends (plain gradient all-reduce).
+     */
+    @ParameterizedTest(name = "{0} with {1}")
+    @CsvSource({
+            "resnet20,      group",
+            "densenet_bc40, instance"})
+    void perExampleNormalizationTrainsTwoReplicasLikeOneWithoutSynchronization(String model, String normalization)
+            throws Exception {
+        ModelRecipe recipe = new ModelRecipe(model, CLASSES, 1, 12, 12, Normalization.parse(normalization), 11L,
+                Optimizer.NESTEROV, 0.05, 0, 4);
+        List<DataSet> global = globalBatches(1, 12);
+        ComputationGraph alone = buildWithoutDropout(recipe);
+        float[] initial = alone.params().toFloatVector();
+        new ReplicaTrainer(alone, null, GradientExchange.none(), schedule(recipe), 0, 60_000)
+                .trainEpoch(0, source(global, 0, REPLICAS * B), StepObserver.NONE);
+        float[] expected = alone.params().toFloatVector();
+
+        List<float[]> params = ThreadCollectives.create(REPLICAS, 60_000).runOnAllRanks(300_000, (Collective collective) -> {
+            ComputationGraph graph = buildWithoutDropout(recipe);
+            assertEquals(0, SyncBatchNorms.attach(graph, collective), "nothing to synchronize");
+            new ReplicaTrainer(graph, collective, new AllReduceExchange(collective), schedule(recipe), 1, 60_000)
+                    .trainEpoch(0, source(global, collective.rank(), B), StepObserver.NONE);
+            return graph.params().toFloatVector();
+        });
+        assertArrayEquals(params.get(0), params.get(1), model + ": replicas are bit-identical");
+        double difference = 0;
+        double move = 0;
+        for (int i = 0; i < expected.length; i++) {
+            difference = Math.max(difference, Math.abs(expected[i] - params.get(0)[i]));
+            move = Math.max(move, Math.abs(expected[i] - initial[i]));
+        }
+        assertTrue(move > 1e-3, model + ": training moved the parameters (max move " + move + ")");
+        assertTrue(difference < 2e-3 * move, model + " with " + normalization + ": max |difference| "
+                + difference + " after a maximal move of " + move);
+    }
+
+    /**
      * The recipe's model without dropout: each replica draws its own masks, so with dropout the
      * replicas and the single reference could not be compared exactly.
      */
