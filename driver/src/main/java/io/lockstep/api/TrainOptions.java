@@ -1,6 +1,8 @@
 package io.lockstep.api;
 
+import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
+import io.lockstep.models.Normalization;
 import io.lockstep.worker.exchange.ExchangeSettings;
 
 import java.util.ArrayList;
@@ -65,8 +67,11 @@ public final class TrainOptions {
                 String fromSubmit = System.getProperty("spark.master");
                 return fromSubmit != null ? fromSubmit : "local[" + o.get(TrainOptions.REPLICAS) + "]";
             }));
-    public static final OptionDef<String> NORM = define(OptionDef.choice("norm", null,
-                    "batch, sync-batch or none; default: sync-batch when replicas > 1, else batch.", "batch", "sync-batch", "none")
+    public static final OptionDef<String> NORM = define(OptionDef.text("norm", null,
+                    "batch, sync-batch, group (group:G for G groups, default " + ModelOptions.DEFAULT_NORM_GROUPS
+                            + "), layer, instance or none, where the model has BatchNorm; default: sync-batch when "
+                            + "replicas > 1, else batch.")
+            .check(TrainOptions::isNormalization, "use batch, sync-batch, group, group:G (G at least 1), layer, instance or none")
             .derivedFrom(o -> o.get(TrainOptions.REPLICAS) > 1 ? "sync-batch" : "batch"));
     public static final OptionDef<String> LR_SCALING = define(OptionDef.choice("lr-scaling", "linear",
             "linear (rate x replicas, Goyal et al. 2017) or none.", "linear", "none"));
@@ -275,6 +280,37 @@ public final class TrainOptions {
             throw new InvalidOptionsException(problems);
         }
         return this;
+    }
+
+    /**
+     * The layers a zoo model is built with, from {@link #NORM}: {@code batch} and {@code sync-batch} build
+     * BatchNorm (the replicas synchronize it for {@code sync-batch}); {@code group}/{@code group:G},
+     * {@code layer} and {@code instance} build the per-example normalizations, which need no
+     * synchronization; {@code none} builds none.
+     */
+    public Normalization modelNormalization() {
+        String norm = get(NORM);
+        if (norm.equals("sync-batch")) {
+            return Normalization.BATCH;
+        }
+        return Normalization.parse(norm.startsWith("group:") ? "group" : norm);
+    }
+
+    /** GroupNorm's group count: G of {@code group:G}, otherwise the default. */
+    public int normGroups() {
+        String norm = get(NORM);
+        return norm.startsWith("group:") ? Integer.parseInt(norm.substring("group:".length())) : ModelOptions.DEFAULT_NORM_GROUPS;
+    }
+
+    private static boolean isNormalization(String norm) {
+        if (norm.startsWith("group:")) {
+            try {
+                return Integer.parseInt(norm.substring("group:".length())) >= 1;
+            } catch (NumberFormatException e) {
+                return false;
+            }
+        }
+        return List.of("batch", "sync-batch", "group", "layer", "instance", "none").contains(norm);
     }
 
     /** The exchange strategies' settings from their options. */

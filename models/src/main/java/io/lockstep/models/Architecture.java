@@ -4,9 +4,19 @@ import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 
 /**
  * One entry of the model zoo. Every configuration it builds is a {@code ComputationGraph} with a
- * single input named {@link #INPUT} (NCHW images) and a single softmax output layer named
- * {@link #OUTPUT} trained with multi-class cross-entropy. Implementations are stateless and
- * thread-safe.
+ * single input named {@link #INPUT} (NCHW images) and, as its first output, a softmax output layer
+ * named {@link #OUTPUT} trained with multi-class cross-entropy: predictions are output 0. An
+ * architecture may add auxiliary softmax outputs for the same classes that only shape the training
+ * loss (Inception-v3); train through {@link TrainingBatches}, which repeats the labels for them.
+ * Implementations are stateless and thread-safe.
+ *
+ * <p>Vertex names follow the reference PyTorch module paths with dots replaced by underscores, so a
+ * {@code state_dict} key maps to a vertex and parameter mechanically: {@code layer1.0.conv1.weight}
+ * is the weight of vertex {@code layer1_0_conv1}; the final classifier ({@code fc},
+ * {@code classifier}, {@code fc2}) is always the vertex {@link #OUTPUT}. Vertices without a PyTorch
+ * counterpart (ReLU applied functionally, concatenations, padding for ceil-mode pools) carry names
+ * that no {@code state_dict} key maps to, and hold no parameters. Each architecture's class comment
+ * lists its exceptions.
  */
 public interface Architecture {
     String INPUT = "input";

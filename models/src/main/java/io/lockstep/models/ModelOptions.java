@@ -15,9 +15,14 @@ import java.util.Objects;
  * @param seed          weight-initialization seed
  * @param updater       optimizer (learning rate included)
  * @param weightDecay   decoupled L2 weight decay coefficient applied to weights (not biases, not BatchNorm), 0 for none
+ * @param normGroups    group count of {@link Normalization#GROUP}: a layer whose channel count it does not divide
+ *                      uses the largest count below it that does (16 for 16 channels with the default 32)
  */
 public record ModelOptions(int numClasses, InputShape input, Normalization normalization, long seed,
-                           IUpdater updater, double weightDecay) {
+                           IUpdater updater, double weightDecay, int normGroups) {
+
+    /** GroupNorm's usual group count (Wu and He 2018). */
+    public static final int DEFAULT_NORM_GROUPS = 32;
 
     public ModelOptions {
         Objects.requireNonNull(input, "input");
@@ -29,6 +34,15 @@ public record ModelOptions(int numClasses, InputShape input, Normalization norma
         if (weightDecay < 0 || !Double.isFinite(weightDecay)) {
             throw new IllegalArgumentException("weightDecay must be finite and >= 0, got " + weightDecay);
         }
+        if (normGroups < 1) {
+            throw new IllegalArgumentException("normGroups must be at least 1, got " + normGroups);
+        }
+    }
+
+    /** Options with {@link #DEFAULT_NORM_GROUPS} groups for {@link Normalization#GROUP}. */
+    public ModelOptions(int numClasses, InputShape input, Normalization normalization, long seed, IUpdater updater,
+                        double weightDecay) {
+        this(numClasses, input, normalization, seed, updater, weightDecay, DEFAULT_NORM_GROUPS);
     }
 
     /** Defaults: batch normalization, seed 42, SGD with learning rate 0.01, no weight decay. */
@@ -37,14 +51,18 @@ public record ModelOptions(int numClasses, InputShape input, Normalization norma
     }
 
     public ModelOptions withNormalization(Normalization n) {
-        return new ModelOptions(numClasses, input, n, seed, updater, weightDecay);
+        return new ModelOptions(numClasses, input, n, seed, updater, weightDecay, normGroups);
+    }
+
+    public ModelOptions withNormGroups(int groups) {
+        return new ModelOptions(numClasses, input, normalization, seed, updater, weightDecay, groups);
     }
 
     public ModelOptions withSeed(long s) {
-        return new ModelOptions(numClasses, input, normalization, s, updater, weightDecay);
+        return new ModelOptions(numClasses, input, normalization, s, updater, weightDecay, normGroups);
     }
 
     public ModelOptions withUpdater(IUpdater u, double decay) {
-        return new ModelOptions(numClasses, input, normalization, seed, u, decay);
+        return new ModelOptions(numClasses, input, normalization, seed, u, decay, normGroups);
     }
 }

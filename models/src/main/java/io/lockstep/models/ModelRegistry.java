@@ -8,12 +8,14 @@ import java.util.Objects;
 import java.util.stream.Collectors;
 
 /**
- * The model zoo: every architecture by its command-line name, in a stable order (LeNet-5, the CIFAR
- * ResNets, AlexNet, VGG, the ImageNet ResNets, the Vision Transformers). Immutable and thread-safe.
+ * The model zoo: every architecture by its command-line name, in a stable order (LeNet-5, SimpleCNN,
+ * the CIFAR ResNets, AlexNet, VGG, the ImageNet ResNets, GoogLeNet, Inception-v3, DenseNet, the Vision
+ * Transformers). Immutable and thread-safe.
  */
 public final class ModelRegistry {
     private static final List<Architecture> ALL = List.of(
             new LeNet5(),
+            new SimpleCnn(),
             CifarResNet.withBlocksPerStage(3),
             CifarResNet.withBlocksPerStage(5),
             CifarResNet.withBlocksPerStage(7),
@@ -33,6 +35,14 @@ public final class ModelRegistry {
             ResNet.resnet50(),
             ResNet.resnet101(),
             ResNet.resnet152(),
+            new GoogLeNet(),
+            new InceptionV3(),
+            DenseNet.densenet121(),
+            DenseNet.densenet161(),
+            DenseNet.densenet169(),
+            DenseNet.densenet201(),
+            DenseNet.densenetBc(40),
+            DenseNet.densenetBc(100),
             VisionTransformer.vitSmall(),
             VisionTransformer.vitB16(),
             VisionTransformer.vitB32(),

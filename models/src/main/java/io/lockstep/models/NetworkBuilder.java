@@ -18,10 +18,14 @@ import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -53,7 +57,9 @@ import java.util.Map;
  *       every layer and decays at twice the rate (caught by {@code WeightDecayTest}).</li>
  *   <li>BatchNorm layers always have the identity activation: ReLU after a BatchNorm is a separate
  *       {@link ActivationLayer}, so a replacement BatchNorm implementation (the worker's
- *       synchronized BatchNorm) never has to implement activations.</li>
+ *       synchronized BatchNorm) never has to implement activations. {@link #norm} builds the layer
+ *       the options ask for where the architecture has BatchNorm (GroupNorm, LayerNorm, InstanceNorm
+ *       are {@link GroupNormalization} layers with the same eps).</li>
  * </ul>
  *
  * <p>Not thread-safe; one instance builds one configuration.
@@ -65,6 +71,7 @@ final class NetworkBuilder {
     private final ComputationGraphConfiguration.GraphBuilder graph;
     private final List<Node> tracked = new ArrayList<>();
     private final Node input;
+    private final List<String> auxiliaryOutputs = new ArrayList<>();
 
     NetworkBuilder(Architecture architecture, ModelOptions options) {
         this.model = architecture.name();
@@ -94,31 +101,73 @@ final class NetworkBuilder {
         return input;
     }
 
-    boolean batchNormalization() {
-        return options.normalization() == Normalization.BATCH;
+    /** Whether the architecture's normalization layers are built ({@link Normalization#NONE} leaves them out). */
+    boolean normalized() {
+        return options.normalization() != Normalization.NONE;
     }
 
     /** A square convolution; {@code activation} is fused into the layer. */
     Node conv(String name, Node in, int filters, int kernel, int stride, int padding, boolean bias,
               Activation activation) {
-        ConvolutionLayer.Builder layer = new ConvolutionLayer.Builder(kernel, kernel)
+        return conv(name, in, filters, kernel, kernel, stride, padding, padding, bias, activation);
+    }
+
+    /**
+     * A convolution with a {@code kernelH x kernelW} window (Inception-v3's 1x7 and 7x1 factorized
+     * convolutions), the same stride on both axes and padding per axis, as PyTorch's
+     * {@code Conv2d(kernel_size=(kh, kw), padding=(ph, pw))}.
+     */
+    Node conv(String name, Node in, int filters, int kernelH, int kernelW, int stride, int padH, int padW,
+              boolean bias, Activation activation) {
+        ConvolutionLayer.Builder layer = new ConvolutionLayer.Builder(kernelH, kernelW)
                 .stride(stride, stride)
-                .padding(padding, padding)
+                .padding(padH, padW)
                 .nOut(filters)
                 .hasBias(bias)
                 .activation(activation);
         decayWeights(layer);
         graph.addLayer(name, layer.build(), in.name());
-        return track(new Node(name, filters, outputSize(name, in.height(), kernel, stride, padding),
-                outputSize(name, in.width(), kernel, stride, padding)));
+        return track(new Node(name, filters, outputSize(name, in.height(), kernelH, stride, padH),
+                outputSize(name, in.width(), kernelW, stride, padW)));
     }
 
-    Node batchNorm(String name, Node in) {
-        graph.addLayer(name, new BatchNormalization.Builder()
-                .nOut(in.channels())
-                .activation(Activation.IDENTITY)
-                .build(), in.name());
-        return track(new Node(name, in.channels(), in.height(), in.width()));
+    /** The normalization layer of {@link ModelOptions#normalization()} with PyTorch's default eps (1e-5). */
+    Node norm(String name, Node in) {
+        return norm(name, in, 1e-5);
+    }
+
+    /**
+     * The normalization layer of {@link ModelOptions#normalization()} where the reference architecture
+     * has a BatchNorm with this eps (torchvision's GoogLeNet and Inception-v3 use 1e-3): BatchNorm
+     * (momentum 0.1), or GroupNorm / LayerNorm / InstanceNorm with the same eps. Must not be called
+     * with {@link Normalization#NONE} (check {@link #normalized()}).
+     */
+    Node norm(String name, Node in, double eps) {
+        int channels = in.channels();
+        org.deeplearning4j.nn.conf.layers.Layer layer = switch (options.normalization()) {
+            case BATCH -> new BatchNormalization.Builder()
+                    .nOut(channels)
+                    .eps(eps)
+                    .activation(Activation.IDENTITY)
+                    .build();
+            case GROUP -> new GroupNormalization(largestDivisorUpTo(channels, options.normGroups()), eps);
+            case LAYER -> new GroupNormalization(1, eps);
+            case INSTANCE -> new GroupNormalization(channels, eps);
+            case NONE -> throw new IllegalStateException(model + ": normalization layer " + name
+                    + " requested although the options say none");
+        };
+        graph.addLayer(name, layer, in.name());
+        return track(new Node(name, channels, in.height(), in.width()));
+    }
+
+    /** The largest group count not above {@code wanted} that divides {@code channels} (GroupNorm needs equal groups). */
+    static int largestDivisorUpTo(int channels, int wanted) {
+        for (int g = Math.min(channels, wanted); g > 1; g--) {
+            if (channels % g == 0) {
+                return g;
+            }
+        }
+        return 1;
     }
 
     Node relu(String name, Node in) {
@@ -134,6 +183,83 @@ final class NetworkBuilder {
                 .build(), in.name());
         return track(new Node(name, in.channels(), outputSize(name, in.height(), kernel, stride, padding),
                 outputSize(name, in.width(), kernel, stride, padding)));
+    }
+
+    /**
+     * PyTorch's {@code MaxPool2d(kernel, stride, padding, ceil_mode=True)}: the output size rounds up,
+     * so a last window that starts inside the (padded) map but runs past its end still produces an
+     * output. DL4J has no ceil mode; where it changes the size, the map is first extended at the
+     * bottom and right by zeros ({@code <name>_ceilpad}) just far enough for that window. Exact for
+     * non-negative inputs (every ceil-mode pool of the zoo follows a ReLU), where a zero never wins a
+     * max over a window that also holds real values. A 1x1 map, where PyTorch's own formula breaks
+     * down for windows wider than the stride, is left as it is (any max pool of one pixel is that pixel).
+     */
+    Node maxPoolCeil(String name, Node in, int kernel, int stride, int padding) {
+        if (in.height() == 1 && in.width() == 1) {
+            return in;
+        }
+        int outH = ceilOutputSize(in.height(), kernel, stride, padding);
+        int outW = ceilOutputSize(in.width(), kernel, stride, padding);
+        int extraH = (outH - 1) * stride + kernel - (in.height() + 2 * padding);
+        int extraW = (outW - 1) * stride + kernel - (in.width() + 2 * padding);
+        Node x = in;
+        if (extraH > 0 || extraW > 0) {
+            String padName = name + "_ceilpad";
+            graph.addLayer(padName, new ZeroPaddingLayer.Builder(0, Math.max(0, extraH), 0, Math.max(0, extraW)).build(),
+                    in.name());
+            x = track(new Node(padName, in.channels(), in.height() + Math.max(0, extraH), in.width() + Math.max(0, extraW)));
+        }
+        Node out = maxPool(name, x, kernel, stride, padding);
+        if (out.height() != outH || out.width() != outW) {
+            throw new IllegalStateException(model + ": ceil-mode pool " + name + " gives " + out.shape()
+                    + ", PyTorch gives " + outH + "x" + outW);
+        }
+        return out;
+    }
+
+    /** PyTorch's pooling output size with {@code ceil_mode=True} (a window must start inside the map or its left padding). */
+    private int ceilOutputSize(int in, int kernel, int stride, int padding) {
+        int out = Math.floorDiv(in + 2 * padding - kernel + stride - 1, stride) + 1;
+        if ((out - 1) * stride >= in + padding) {
+            out--;
+        }
+        if (out < 1) {
+            throw new IllegalStateException(model + ": a " + kernel + "-pixel pooling window does not fit a map of "
+                    + in + " pixels; the minimum input size of " + model + " is wrong for input " + options.input());
+        }
+        return out;
+    }
+
+    /**
+     * PyTorch's {@code AvgPool2d(kernel, stride, padding)} / {@code F.avg_pool2d} with its default
+     * {@code count_include_pad=True}: padded zeros count in the divisor (always kernel*kernel).
+     */
+    Node avgPool(String name, Node in, int kernel, int stride, int padding) {
+        graph.addLayer(name, new SubsamplingLayer.Builder(PoolingType.AVG)
+                .kernelSize(kernel, kernel)
+                .stride(stride, stride)
+                .padding(padding, padding)
+                .avgPoolIncludePadInDivisor(true)
+                .build(), in.name());
+        return track(new Node(name, in.channels(), outputSize(name, in.height(), kernel, stride, padding),
+                outputSize(name, in.width(), kernel, stride, padding)));
+    }
+
+    /** Concatenation along channels ({@code torch.cat(..., 1)}), in the order given; maps must agree in size. */
+    Node concat(String name, Node... parts) {
+        int channels = 0;
+        String[] names = new String[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            Node p = parts[i];
+            if (p.height() != parts[0].height() || p.width() != parts[0].width()) {
+                throw new IllegalStateException(model + ": cannot concatenate " + parts[0].name() + " ("
+                        + parts[0].shape() + ") and " + p.name() + " (" + p.shape() + ")");
+            }
+            channels += p.channels();
+            names[i] = p.name();
+        }
+        graph.addVertex(name, new MergeVertex(), names);
+        return track(new Node(name, channels, parts[0].height(), parts[0].width()));
     }
 
     /**
@@ -232,10 +358,32 @@ final class NetworkBuilder {
             output.dropOut(new Dropout(1.0 - dropProbability));
         }
         decayWeights(output);
-        graph.addLayer(Architecture.OUTPUT, output.build(), features.name()).setOutputs(Architecture.OUTPUT);
+        graph.addLayer(Architecture.OUTPUT, output.build(), features.name());
+        List<String> outputs = new ArrayList<>();
+        outputs.add(Architecture.OUTPUT);
+        outputs.addAll(auxiliaryOutputs);
+        graph.setOutputs(outputs.toArray(String[]::new));
         ComputationGraphConfiguration conf = graph.build();
         verifyShapes(conf);
         return conf;
+    }
+
+    /**
+     * A training-only classifier head (Inception-v3's {@code AuxLogits}): a softmax output layer named
+     * {@code name}, listed after {@link Architecture#OUTPUT} among the graph's outputs, whose
+     * cross-entropy is multiplied by {@code lossWeight} in the total loss. The weight is a uniform
+     * per-class weight vector of {@code LossMCXENT}, which with softmax scales both the score and the
+     * gradient exactly by that factor (for one-hot or any labels summing to 1 per example).
+     */
+    void auxiliaryOutput(String name, Node features, double lossWeight) {
+        INDArray weights = Nd4j.valueArrayOf(new long[]{options.numClasses()}, lossWeight, DataType.FLOAT);
+        OutputLayer.Builder output = new OutputLayer.Builder(new LossMCXENT(weights))
+                .nOut(options.numClasses())
+                .activation(Activation.SOFTMAX)
+                .weightInit(WeightInit.XAVIER);
+        decayWeights(output);
+        graph.addLayer(name, output.build(), features.name());
+        auxiliaryOutputs.add(name);
     }
 
     private void verifyShapes(ComputationGraphConfiguration conf) {

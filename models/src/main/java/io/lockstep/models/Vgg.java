@@ -90,7 +90,7 @@ public final class Vgg implements Architecture {
     @Override
     public ComputationGraphConfiguration configuration(ModelOptions options) {
         NetworkBuilder b = new NetworkBuilder(this, options);
-        boolean norm = batchNorm && b.batchNormalization();
+        boolean norm = batchNorm && b.normalized();
         Node x = b.input();
         int index = 0; // torchvision's module index in `features`, so vertex names map to its weights
         for (int filters : layers) {
@@ -101,7 +101,7 @@ public final class Vgg implements Architecture {
                 index++;
             } else if (norm) {
                 x = b.conv("features_" + index, x, filters, 3, 1, 1, true, Activation.IDENTITY);
-                x = b.batchNorm("features_" + (index + 1), x);
+                x = b.norm("features_" + (index + 1), x);
                 x = b.relu("features_" + (index + 2), x);
                 index += 3;
             } else {

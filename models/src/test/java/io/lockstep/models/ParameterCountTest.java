@@ -16,7 +16,10 @@ class ParameterCountTest {
     private static final InputShape CIFAR = new InputShape(3, 32, 32);
     private static final InputShape FASHION_MNIST = new InputShape(1, 28, 28);
 
-    /** torchvision's counts: sum(p.numel() for p in model.parameters()) with the default 1000 classes. */
+    /**
+     * torchvision's counts: sum(p.numel() for p in model.parameters()) with the default 1000 classes
+     * (googlenet with aux_logits=False).
+     */
     @ParameterizedTest(name = "{0}")
     @CsvSource({
             "alexnet,   61100840",
@@ -33,6 +36,11 @@ class ParameterCountTest {
             "resnet50,  25557032",
             "resnet101, 44549160",
             "resnet152, 60192808",
+            "googlenet,  6624904",
+            "densenet121, 7978856",
+            "densenet161, 28681000",
+            "densenet169, 14149480",
+            "densenet201, 20013928",
             "vit_b_16,  86567656",
             "vit_b_32,  88224232",
             "vit_l_16, 304326632",
@@ -92,6 +100,41 @@ class ParameterCountTest {
     }
 
     @Test
+    void inceptionV3WithItsAuxiliaryClassifierMatchesTorchvisionAt299() {
+        assertEquals(27_161_264, trainable("inception_v3", new InputShape(3, 299, 299), 1000));
+        // The adapted small-input stem and auxiliary head change no parameter count (only strides and padding).
+        long at32 = trainable("inception_v3", new InputShape(3, 32, 32), 1000);
+        assertEquals(27_161_264, at32);
+    }
+
+    /**
+     * DenseNet-BC for CIFAR, 3x32x32, 10 classes: torchvision's DenseNet class with growth 12, blocks
+     * (n, n, n), 24 initial features, bn_size 4, less its 7x7 stem convolution and norm0
+     * (3*24*49 + 2*24) plus the 3x3 stem (3*24*9). L=100 is the paper's 0.8M.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+            "densenet_bc40,  176122",
+            "densenet_bc100, 769162"})
+    void denseNetBcMatchesTorchvisionsBlocksWithTheCifarStem(String model, long expected) {
+        assertEquals(expected, trainable(model, CIFAR, 10));
+        assertEquals(expected - 2 * 24 * 9, trainable(model, FASHION_MNIST, 10));
+    }
+
+    @Test
+    void denseNet121BelowSixtyFourPixelsHasAThreeByThreeStem() {
+        // torchvision's densenet121(num_classes=10) less 3*64*49 plus 3*64*9
+        assertEquals(6_956_426, trainable("densenet121", CIFAR, 10));
+    }
+
+    @Test
+    void simpleCnnMatchesTheCourseAtItsInputSize() {
+        // conv1 3*16*9+16, conv2 16*32*9+32, fc1 (32*16*16)*128+128, fc2 128*10+10
+        assertEquals(448 + 4_640 + 1_048_704 + 1_290, trainable("simplecnn", new InputShape(3, 64, 64), 10));
+        assertEquals(1_055_082, trainable("simplecnn", new InputShape(3, 64, 64), 10));
+    }
+
+    @Test
     void batchNormRunningStatisticsAreCountedOnlyInTheTotal() {
         // resnet20: BatchNorm channels 16 (stem) + 6*16 + 6*32 + 6*64 = 688, each with a running
         // mean and a running (log) standard deviation in DL4J.
@@ -112,12 +155,17 @@ class ParameterCountTest {
     @ParameterizedTest(name = "{0} at {1}")
     @CsvSource({
             "lenet5,   1x28x28",
+            "simplecnn, 3x64x64",
             "resnet20, 1x28x28",
             "resnet20, 3x32x32",
             "vgg11_bn, 1x28x28",
             "alexnet,  3x32x32",
             "resnet18, 3x16x16",
             "resnet50, 3x16x16",
+            "googlenet, 3x32x32",
+            "inception_v3, 3x15x15",
+            "densenet_bc40, 1x28x28",
+            "densenet121, 3x8x8",
             "vit_small, 3x32x32"})
     void configurationCountsAgreeWithAllocatedParameters(String model, String input) {
         ModelOptions options = ModelOptions.of(10, InputShape.parse(input));

@@ -3,6 +3,7 @@ package io.lockstep.models;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -56,11 +57,25 @@ class TrainingStepTest {
         trainOneStep(model, new InputShape(3, 32, 32));
     }
 
+    @ParameterizedTest(name = "{0} with {1}")
+    @CsvSource({
+            "resnet20,      group,    1x28x28",
+            "densenet_bc40, layer,    1x28x28",
+            "googlenet,     instance, 3x32x32",
+            "inception_v3,  group,    1x15x15"})
+    void trainsOneStepWithPerExampleNormalization(String model, String normalization, String input) {
+        trainOneStep(model, InputShape.parse(input), Normalization.parse(normalization));
+    }
+
     private static void trainOneStep(String model, InputShape input) {
-        ComputationGraph graph = ModelRegistry.build(model, ModelOptions.of(CLASSES, input));
+        trainOneStep(model, input, Normalization.BATCH);
+    }
+
+    private static void trainOneStep(String model, InputShape input, Normalization normalization) {
+        ComputationGraph graph = ModelRegistry.build(model, ModelOptions.of(CLASSES, input).withNormalization(normalization));
         try {
             DataSet batch = randomBatch(input, 7);
-            INDArray probabilities = graph.outputSingle(false, batch.getFeatures());
+            INDArray probabilities = graph.output(false, batch.getFeatures())[0];
             assertArrayEquals(new long[]{BATCH, CLASSES}, probabilities.shape());
             INDArray rowSums = probabilities.sum(1);
             for (int i = 0; i < BATCH; i++) {
@@ -68,7 +83,7 @@ class TrainingStepTest {
             }
 
             INDArray before = graph.params().dup();
-            graph.fit(batch);
+            TrainingBatches.fit(graph, batch);
             double loss = graph.score();
             assertTrue(Double.isFinite(loss) && loss > 0, model + " loss after one step: " + loss);
             assertNotEquals(before, graph.params(), model + ": one fit step left every parameter unchanged");

@@ -15,10 +15,10 @@ public final class ModelsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        System.out.printf("%-12s %16s  %-15s %s%n", "model", "trainable", "input/classes", "description");
+        System.out.printf("%-15s %16s  %-15s %s%n", "model", "trainable", "input/classes", "description");
         for (Architecture a : ModelRegistry.all()) {
             long params = ParameterCounts.trainable(a.configuration(ModelOptions.of(a.defaultClasses(), a.defaultInput())));
-            System.out.printf("%-12s %,16d  %-15s %s%n", a.name(), params, a.defaultInput() + "/" + a.defaultClasses(), a.description());
+            System.out.printf("%-15s %,16d  %-15s %s%n", a.name(), params, a.defaultInput() + "/" + a.defaultClasses(), a.description());
         }
         return 0;
     }

@@ -306,10 +306,10 @@ public final class TrainingJob {
                     input.shape().width(), Normalization.BATCH, options.get(SEED), Optimizer.parse(options.get(OPTIMIZER)),
                     options.get(LR), options.get(WEIGHT_DECAY));
         }
-        Normalization builtWith = "none".equals(options.get(NORM)) ? Normalization.NONE : Normalization.BATCH;
+        Normalization builtWith = options.modelNormalization();
         ModelRecipe recipe = new ModelRecipe(options.get(MODEL), classes, input.shape().channels(), input.shape().height(),
                 input.shape().width(), builtWith, options.get(SEED), Optimizer.parse(options.get(OPTIMIZER)),
-                options.get(LR), options.get(WEIGHT_DECAY));
+                options.get(LR), options.get(WEIGHT_DECAY), options.normGroups());
         recipe.build();
         return recipe;
     }

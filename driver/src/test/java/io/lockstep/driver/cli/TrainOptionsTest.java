@@ -2,6 +2,7 @@ package io.lockstep.driver.cli;
 
 import io.lockstep.api.InvalidOptionsException;
 import io.lockstep.api.TrainOptions;
+import io.lockstep.models.Normalization;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,13 +35,34 @@ class TrainOptionsTest {
     @Test
     void everyInvalidOptionIsReportedInOneMessage() {
         TrainCommand command = parse("--data", "somewhere", "--model", "nosuchnet", "--batch-size", "0",
-                "--epochs", "-1", "--optimizer", "rmsprop", "--norm", "layer");
+                "--epochs", "-1", "--optimizer", "rmsprop", "--norm", "group:0");
         InvalidOptionsException error = assertThrows(InvalidOptionsException.class, () -> command.options().validate());
         String message = error.getMessage();
         for (String option : new String[]{"--model", "--batch-size", "--epochs", "--optimizer", "--norm"}) {
             assertTrue(message.contains(option), "message names " + option + ": " + message);
         }
         assertTrue(message.contains("nosuchnet"), message);
+    }
+
+    @Test
+    void normChoosesTheModelsLayersAndTheGroupCount() {
+        assertEquals(Normalization.BATCH, parse("--data", "d", "--norm", "sync-batch").options().validate().modelNormalization());
+        assertEquals(Normalization.BATCH, parse("--data", "d", "--norm", "batch").options().validate().modelNormalization());
+        assertEquals(Normalization.LAYER, parse("--data", "d", "--norm", "layer").options().validate().modelNormalization());
+        assertEquals(Normalization.INSTANCE, parse("--data", "d", "--norm", "instance").options().validate().modelNormalization());
+        assertEquals(Normalization.NONE, parse("--data", "d", "--norm", "none").options().validate().modelNormalization());
+        TrainOptions group = parse("--data", "d", "--norm", "group").options().validate();
+        assertEquals(Normalization.GROUP, group.modelNormalization());
+        assertEquals(32, group.normGroups());
+        TrainOptions group8 = parse("--data", "d", "--norm", "group:8").options().validate();
+        assertEquals(Normalization.GROUP, group8.modelNormalization());
+        assertEquals(8, group8.normGroups());
+        for (String bad : new String[]{"group:x", "group:0", "layer:2", "weight"}) {
+            InvalidOptionsException error = assertThrows(InvalidOptionsException.class,
+                    () -> parse("--data", "d", "--norm", bad).options().validate());
+            assertTrue(error.getMessage().contains("--norm") && error.getMessage().contains(bad)
+                    && error.getMessage().contains("use batch, sync-batch, group, group:G"), error.getMessage());
+        }
     }
 
     @Test

@@ -23,10 +23,19 @@ import java.io.Serializable;
  * @param optimizer     optimizer kind
  * @param learningRate  base learning rate (before replica scaling and warm-up)
  * @param weightDecay   weight decay coefficient, 0 for none
+ * @param normGroups    group count for {@link Normalization#GROUP} (see {@link ModelOptions#normGroups()})
  */
 public record ModelRecipe(String architecture, int numClasses, int channels, int height, int width,
                           Normalization normalization, long seed, Optimizer optimizer, double learningRate,
-                          double weightDecay) implements Serializable {
+                          double weightDecay, int normGroups) implements Serializable {
+
+    /** A recipe with {@link ModelOptions#DEFAULT_NORM_GROUPS} groups for GroupNorm. */
+    public ModelRecipe(String architecture, int numClasses, int channels, int height, int width,
+                       Normalization normalization, long seed, Optimizer optimizer, double learningRate,
+                       double weightDecay) {
+        this(architecture, numClasses, channels, height, width, normalization, seed, optimizer, learningRate,
+                weightDecay, ModelOptions.DEFAULT_NORM_GROUPS);
+    }
 
     public InputShape inputShape() {
         return new InputShape(channels, height, width);
@@ -37,10 +46,11 @@ public record ModelRecipe(String architecture, int numClasses, int channels, int
     }
 
     public ModelOptions options() {
-        return new ModelOptions(numClasses, inputShape(), normalization, seed, optimizer.updater(learningRate), weightDecay);
+        return new ModelOptions(numClasses, inputShape(), normalization, seed, optimizer.updater(learningRate), weightDecay,
+                normGroups);
     }
 
-    /** Builds and initializes the graph (plain BatchNorm where the architecture has BatchNorm). */
+    /** Builds and initializes the graph (plain BatchNorm where the architecture has BatchNorm and the recipe asks for it). */
     public ComputationGraph build() {
         return ModelRegistry.build(architecture, options());
     }

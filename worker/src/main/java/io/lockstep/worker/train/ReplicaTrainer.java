@@ -1,5 +1,6 @@
 package io.lockstep.worker.train;
 
+import io.lockstep.models.TrainingBatches;
 import io.lockstep.worker.comm.Collective;
 import io.lockstep.worker.comm.ReduceOp;
 import io.lockstep.worker.nn.SyncBatchNorms;
@@ -132,7 +133,7 @@ public final class ReplicaTrainer {
                     graph.setLearningRate(schedule.rateAt(epoch, step));
                 }
                 SyncBatchNorms.resetCommunicationStats(graph);
-                graph.fit(batch);
+                TrainingBatches.fit(graph, batch); // repeats the labels for auxiliary outputs (Inception-v3)
                 exchange.afterStep(graph, epoch, globalStep);
                 double score = graph.score();
                 long t2 = System.nanoTime();
