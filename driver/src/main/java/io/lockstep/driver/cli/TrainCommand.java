@@ -130,6 +130,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-steps-per-epoch", defaultValue = "0", description = "Cap on steps per epoch, for smoke tests (0: no cap).")
     int maxStepsPerEpoch;
 
+    @Option(names = "--wire-security", defaultValue = "auto", description = "Protection of the replicas' traffic: auth (every frame authenticated), encrypt (authenticated and AES-GCM encrypted), off, or auto: encrypt when spark.network.crypto.enabled is true, else auth.")
+    String wireSecurity;
+
     public JobConfig toConfig() {
         return toConfigUnchecked().validate();
     }
@@ -140,7 +143,7 @@ public final class TrainCommand implements Callable<Integer> {
                 master, norm, lrScaling, lrDecay, warmupEpochs, checkEverySteps, checkpointDir, checkpointEverySteps, resume, resumeFrom, onNan, exchange,
                 averageEvery, averageWarmupSteps, thresholdInitial, thresholdMinSentFraction, thresholdMaxSentFraction,
                 keepCheckpoints, threadsPerReplica,
-                evalBatchSize, collectiveTimeoutMs, dataTimeoutMs, slotWaitMs, maxStepsPerEpoch);
+                evalBatchSize, collectiveTimeoutMs, dataTimeoutMs, slotWaitMs, maxStepsPerEpoch, wireSecurity);
     }
 
     @Override

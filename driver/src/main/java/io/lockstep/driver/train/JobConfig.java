@@ -23,7 +23,7 @@ public record JobConfig(String model, String data, String out, int epochs, int b
                         int averageEvery, long averageWarmupSteps, double thresholdInitial,
                         double thresholdMinSentFraction, double thresholdMaxSentFraction,
                         int keepCheckpoints, int threadsPerReplica, int evalBatchSize, long collectiveTimeoutMs,
-                        long dataTimeoutMs, long slotWaitMs, int maxStepsPerEpoch) {
+                        long dataTimeoutMs, long slotWaitMs, int maxStepsPerEpoch, String wireSecurity) {
 
     public JobConfig validate() {
         List<String> errors = new ArrayList<>();
@@ -72,6 +72,9 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         }
         if (!List.of("stop", "skip-step").contains(onNan)) {
             errors.add("--on-nan: use stop or skip-step, got '" + onNan + "'");
+        }
+        if (!List.of("auto", "off", "auth", "encrypt").contains(wireSecurity)) {
+            errors.add("--wire-security: use auto, off, auth or encrypt, got '" + wireSecurity + "'");
         }
         if (!List.of("allreduce", "average", "threshold").contains(exchange)) {
             errors.add("--exchange: use allreduce, average or threshold, got '" + exchange + "'");
@@ -169,6 +172,7 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         map.put("checkpoint-every", String.valueOf(checkpointEverySteps));
         map.put("on-nan", onNan);
         map.put("exchange", exchange);
+        map.put("wire-security", wireSecurity);
         map.put("average-every", String.valueOf(averageEvery));
         map.put("average-warmup-steps", String.valueOf(averageWarmupSteps));
         map.put("threshold-initial", String.valueOf(thresholdInitial));

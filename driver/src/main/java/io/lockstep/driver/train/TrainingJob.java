@@ -6,6 +6,8 @@ import io.lockstep.driver.plan.EpochPlan;
 import io.lockstep.driver.report.RunOutput;
 import io.lockstep.models.Normalization;
 import io.lockstep.models.OneDnn;
+import io.lockstep.worker.comm.JobSecret;
+import io.lockstep.worker.comm.WireSecurity;
 import io.lockstep.worker.spark.BarrierStages;
 import io.lockstep.worker.spark.ProgressAccumulator;
 import io.lockstep.worker.spark.ReplicaStage;
@@ -34,7 +36,6 @@ import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -111,7 +112,14 @@ public final class TrainingJob {
                 .persist(StorageLevel.MEMORY_ONLY_SER());
 
         String jobId = UUID.randomUUID().toString();
-        long secret = new SecureRandom().nextLong();
+        // With spark.authenticate on, each executor derives the job's secret from Spark's own secret: nothing
+        // secret travels with the tasks. Otherwise a random secret goes with them, as trusted as Spark's RPC.
+        boolean sparkAuthenticates = sc.getConf().getBoolean("spark.authenticate", false);
+        JobSecret secret = sparkAuthenticates ? null : JobSecret.random();
+        WireSecurity wireSecurity = wireSecurity(config.wireSecurity(), sc.getConf());
+        System.err.printf("replica traffic: wire security %s, job secret %s%n", wireSecurity.optionName(),
+                sparkAuthenticates ? "derived from Spark's authentication secret on each executor"
+                        : "random, sent with the tasks");
         CheckpointStore checkpoints = new CheckpointStore(config.effectiveCheckpointDir(), sc.hadoopConfiguration());
         int removed = checkpoints.cleanPartial();
         if (removed > 0) {
@@ -147,7 +155,7 @@ public final class TrainingJob {
                         config.collectiveTimeoutMs(), config.evalBatchSize(), checkpoints.uri(), resumeFrom,
                         resumeStep, config.keepCheckpoints(), threads, config.seed(), globalStep, data.classNames(),
                         config.asMap(), config.checkpointEverySteps(), config.onNan(), config.exchange(),
-                        config.exchangeSettings());
+                        config.exchangeSettings(), wireSecurity);
                 Broadcast<EpochPlan> planBroadcast = sc.broadcast(plan);
                 int shardLimit = steps * config.batchSize();
                 JavaPairRDD<Integer, ShardItem<R>> routed = trainRecords
@@ -203,6 +211,8 @@ public final class TrainingJob {
             summary.put("replicas", replicas);
             summary.put("normalization", config.effectiveNorm());
             summary.put("exchange", config.exchange());
+            summary.put("wire_security", wireSecurity.optionName());
+            summary.put("job_secret", sparkAuthenticates ? "spark.authenticate" : "random");
             summary.put("test_accuracy", accuracy.get(accuracy.size() - 1));
             summary.put("test_accuracy_per_epoch", accuracy);
             summary.put("wall_seconds", wall);
@@ -225,6 +235,19 @@ public final class TrainingJob {
                     accuracy.get(accuracy.size() - 1), config.epochs(), wall, images / wall, out.uri(), RunOutput.MODEL);
             return new Result(accuracy.get(accuracy.size() - 1), wall, images / wall, modelFile.toString(), accuracy);
         }
+    }
+
+    /** {@code auto} follows Spark: encrypt when Spark encrypts its own RPC, otherwise authenticate. */
+    static WireSecurity wireSecurity(String option, SparkConf conf) {
+        if ("auto".equals(option)) {
+            return conf.getBoolean("spark.network.crypto.enabled", false) ? WireSecurity.ENCRYPT : WireSecurity.AUTHENTICATE;
+        }
+        WireSecurity chosen = WireSecurity.parse(option);
+        if (chosen != WireSecurity.ENCRYPT && conf.getBoolean("spark.network.crypto.enabled", false)) {
+            LOG.warn("spark.network.crypto.enabled is true but --wire-security {} sends the replicas' gradients "
+                    + "unencrypted; use --wire-security encrypt (or auto) to encrypt them too", option);
+        }
+        return chosen;
     }
 
     private static long approximateBytes(Object record) {

@@ -11,7 +11,9 @@ import java.util.Map;
  * Everything one epoch's barrier stage needs, built by the driver and sent to every task.
  *
  * @param jobId             unique id of the training job (scopes collective traffic)
- * @param jobSecret         per-job secret from which transport session ids derive
+ * @param jobSecret         the job's secret (session ids and frame keys derive from it), or null when
+ *                          Spark authenticates ({@code spark.authenticate}): each executor then derives it
+ *                          from Spark's own secret and the job id, so it never travels with the tasks
  * @param epoch             0-based epoch this stage trains
  * @param replicas          number of replicas (tasks) in the stage
  * @param batchPerReplica   examples per replica per step
@@ -34,14 +36,16 @@ import java.util.Map;
  * @param onNan             {@code stop} or {@code skip-step}
  * @param exchange          exchange strategy name ({@code allreduce}, {@code average}, {@code threshold})
  * @param exchangeSettings  the strategies' settings
+ * @param wireSecurity      protection of the replicas' frames
  */
-public record StageSpec(String jobId, long jobSecret, int epoch, int replicas, int batchPerReplica,
+public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecret, int epoch, int replicas, int batchPerReplica,
                         int stepsPerEpoch, ModelRecipe recipe, String normalization, LearningRateSchedule schedule,
                         int checkEverySteps, long dataTimeoutMs, long collectiveTimeoutMs, int evalBatchSize,
                         String checkpointUri, String resumeFrom, int resumeStep, int keepCheckpoints, int threadsPerReplica,
                         long planSeed, long globalStepAtStart, List<String> classNames,
                         Map<String, String> job, int checkpointEverySteps, String onNan,
-                        String exchange, io.lockstep.worker.exchange.ExchangeSettings exchangeSettings) implements Serializable {
+                        String exchange, io.lockstep.worker.exchange.ExchangeSettings exchangeSettings,
+                        io.lockstep.worker.comm.WireSecurity wireSecurity) implements Serializable {
 
     public boolean syncBatchNorm() {
         return "sync-batch".equals(normalization) && replicas > 1;
