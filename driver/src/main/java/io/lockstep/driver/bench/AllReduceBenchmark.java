@@ -8,6 +8,7 @@ import io.lockstep.worker.comm.CollectiveConfig;
 import io.lockstep.worker.comm.IdleMode;
 import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.comm.ReduceOp;
+import io.lockstep.worker.comm.SealProbe;
 import io.lockstep.worker.comm.TransportMode;
 import io.lockstep.worker.comm.WireCompression;
 import io.lockstep.worker.comm.WireSecurity;
@@ -18,6 +19,8 @@ import org.apache.spark.storage.StorageLevel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -151,6 +154,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
             }
         }
         printHeader();
+        printSealCost();
         Map<String, Double> sparkMillis = new LinkedHashMap<>();
         List<String> rows = new ArrayList<>();
         for (String transport : transports) {
@@ -230,6 +234,40 @@ public final class AllReduceBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "ranks are threads of this JVM; ipc = shared memory through one media driver, "
                 + "udp = every link over UDP via 127.0.0.1 through that driver; %d interleaved rounds per size, "
                 + "medians; wire security modes %s, interleaved%n", rounds, wireSecurity);
+    }
+
+    /**
+     * What wire security costs one core per frame of {@code --chunk-bytes}, with HmacSHA256 over the same
+     * bytes for reference: the figures that bound the all-reduce's cost on a CPU-bound machine.
+     */
+    private void printSealCost() throws Exception {
+        for (String name : wireSecurity) {
+            WireSecurity security = WireSecurity.parse(name);
+            if (security != WireSecurity.OFF) {
+                SealProbe.measure(security, chunkBytes, 1_000); // warm-up: the JIT compiles the AES intrinsics
+                SealProbe probe = SealProbe.measure(security, chunkBytes, 1_000);
+                System.out.printf(Locale.ROOT, "one core, %s, %d-byte frames: seal %.0f MB/s, seal and open %.0f MB/s, "
+                                + "%.0f bytes allocated per frame%n", name, chunkBytes, probe.sealMegabytesPerSecond(),
+                        probe.roundTripMegabytesPerSecond(), probe.allocatedBytesPerFrame());
+            }
+        }
+        Mac hmac = Mac.getInstance("HmacSHA256");
+        hmac.init(new SecretKeySpec(new byte[32], "HmacSHA256"));
+        byte[] frame = new byte[chunkBytes];
+        byte[] tag = new byte[hmac.getMacLength()];
+        for (int pass = 0; pass < 2; pass++) { // the first pass warms up
+            long start = System.nanoTime();
+            long frames = 0;
+            while (System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1)) {
+                hmac.update(frame, 0, frame.length);
+                hmac.doFinal(tag, 0);
+                frames++;
+            }
+            if (pass == 1) {
+                System.out.printf(Locale.ROOT, "one core, reference: HmacSHA256 over %d-byte frames %.0f MB/s%n",
+                        chunkBytes, frames * (double) chunkBytes / 1e6 / ((System.nanoTime() - start) / 1e9));
+            }
+        }
     }
 
     /**

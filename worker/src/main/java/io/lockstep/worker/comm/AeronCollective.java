@@ -47,10 +47,11 @@ import java.util.concurrent.TimeUnit;
  * stray publications before they reach this rank. Unless {@link CollectiveConfig#wireSecurity()} is off,
  * every frame is sealed ({@link FrameSeal}): a frame whose tag does not verify under the link's key or
  * that is not the link's next in sequence (forged, altered, replayed, reordered, or sent by a holder of
- * another secret) is refused before anything reads it, counted ({@link CollectiveStats#unauthenticFrames()}),
- * logged with its source address, and named in the report if the operation then times out. Every call is bounded by
- * {@link CollectiveConfig#operationTimeoutMs()} and fails with a {@link CollectiveTimeoutException}
- * naming the ranks that never entered the operation or went silent inside it; a peer whose stream
+ * another secret) is refused before anything reads it, counted
+ * ({@link CollectiveStats#unauthenticFrames()}), logged with its source address, and named in the report if
+ * the operation then fails. Every call is bounded by {@link CollectiveConfig#operationTimeoutMs()} and
+ * fails with a {@link CollectiveTimeoutException} naming the ranks that never entered the operation or
+ * went silent inside it; a peer whose stream
  * ends mid-operation fails the call at once ({@link PeerLostException}). After any failure the
  * collective is unusable: close it and open a new one.
  *
@@ -58,7 +59,8 @@ import java.util.concurrent.TimeUnit;
  * Not thread-safe: one thread (the replica's training thread) calls every method, including
  * {@link #close()}. Waiting uses {@link CollectiveConfig#idleMode()}; an interrupt of that thread ends
  * the current operation with a {@link CollectiveException} (the interrupt flag stays set). The hot
- * path allocates nothing per frame; all-gather and byte broadcast allocate their results.
+ * path allocates nothing per frame but what the JDK's {@code Cipher.init} does when wire security is on
+ * (about 1 KiB per sealed or opened frame); all-gather and byte broadcast allocate their results.
  */
 public final class AeronCollective implements Collective {
     private static final Logger LOG = LoggerFactory.getLogger(AeronCollective.class);
