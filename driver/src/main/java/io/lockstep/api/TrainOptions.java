@@ -95,6 +95,10 @@ public final class TrainOptions {
             "stop (name the epoch, step and last good checkpoint) or skip-step.", "stop", "skip-step"));
     public static final OptionDef<String> EXCHANGE = define(OptionDef.choice("exchange", "allreduce",
             "Gradient exchange: allreduce (synchronous SGD), average (local SGD) or threshold.", "allreduce", "average", "threshold"));
+    public static final OptionDef<String> WIRE_SECURITY = define(OptionDef.choice("wire-security", "auto",
+            "Protection of the replicas' traffic: auth (every frame authenticated), encrypt (authenticated and AES-GCM "
+                    + "encrypted), off, or auto: encrypt when spark.network.crypto.enabled is true, else auth.",
+            "auto", "off", "auth", "encrypt"));
     public static final OptionDef<Integer> AVERAGE_EVERY = define(OptionDef.integer("average-every",
             ExchangeSettings.DEFAULT_AVERAGE_EVERY_STEPS, "--exchange average: local steps between averaging rounds.")
             .unit("steps").label("K"));

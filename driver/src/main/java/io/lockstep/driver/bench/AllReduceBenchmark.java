@@ -6,9 +6,12 @@ import io.lockstep.worker.comm.ThreadRanks;
 import org.agrona.concurrent.SystemNanoClock;
 import io.lockstep.worker.comm.CollectiveConfig;
 import io.lockstep.worker.comm.IdleMode;
+import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.comm.ReduceOp;
+import io.lockstep.worker.comm.SealProbe;
 import io.lockstep.worker.comm.TransportMode;
 import io.lockstep.worker.comm.WireCompression;
+import io.lockstep.worker.comm.WireSecurity;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -16,6 +19,8 @@ import org.apache.spark.storage.StorageLevel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -56,7 +61,11 @@ import java.util.stream.IntStream;
  *       (what DL4J's parameter averaging and BigDL do); the result only reaches the driver, so a real
  *       parameter-averaging round would also pay a broadcast back.</li>
  * </ul>
- * Prints figures; asserts nothing. Needs the JVM flags of {@code bin/lockstep} and a heap of about
+ * <p>Each wire security mode ({@code --wire-security}) gets its own group of N ranks; their samples are
+ * interleaved round by round, so every mode sees the same machine load, and {@code /off} is the median
+ * over rounds of (busbw of the mode / busbw of {@code off} in the same round).
+ *
+ * <p>Prints figures; asserts nothing. Needs the JVM flags of {@code bin/lockstep} and a heap of about
  * N × 3 × the largest size (use {@code --spark-max-size} to spare Spark the largest buffers).
  */
 @Command(name = "allreduce", mixinStandardHelpOptions = true, showDefaultValues = true,
@@ -102,7 +111,8 @@ public final class AllReduceBenchmark implements Callable<Integer> {
             description = "UDP frame size; 65504 suits loopback (the product default, 8192, suits a LAN)")
     int mtu;
 
-    @Option(names = "--chunk-bytes", defaultValue = "65400", description = "ring payload per frame")
+    @Option(names = "--chunk-bytes", defaultValue = "65384",
+            description = "ring payload per frame (65384 fills one 65504-byte frame with header and tag)")
     int chunkBytes;
 
     @Option(names = "--term-length", defaultValue = "8388608")
@@ -123,6 +133,10 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     @Option(names = "--compression", defaultValue = "NONE")
     WireCompression compression;
 
+    @Option(names = "--wire-security", split = ",", defaultValue = "off,auth,encrypt",
+            description = "frame protection modes to compare: off, auth, encrypt")
+    List<String> wireSecurity;
+
     @Option(names = "--dir", description = "media driver root directory (default: java.io.tmpdir)")
     String directory;
 
@@ -140,6 +154,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
             }
         }
         printHeader();
+        printSealCost();
         Map<String, Double> sparkMillis = new LinkedHashMap<>();
         List<String> rows = new ArrayList<>();
         for (String transport : transports) {
@@ -148,7 +163,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                 case "udp" -> TransportMode.UDP;
                 default -> throw new IllegalArgumentException("--transports: unknown transport " + transport);
             };
-            double single = singleStream(mode);
+            double single = singleStream(mode, WireSecurity.parse(wireSecurity.get(0)));
             System.out.printf(Locale.ROOT, "%n[%s] single two-rank stream, one direction: %.0f MB/s%n", transport, single);
             for (int n : ranks) {
                 measureGroup(transport, mode, n, byteSizes, rows);
@@ -164,25 +179,29 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "%n%-4s %3s %10s %12s %11s %11s %12s %8s %13s %9s%n", "link", "N", "size",
-                "time/op ms", "algbw MB/s", "busbw MB/s", "B_link MB/s", "/B_link", "treeAggr ms", "speed-up");
+        System.out.printf(Locale.ROOT, "%n%-4s %-7s %3s %10s %12s %11s %11s %6s %12s %8s %13s %9s%n", "link", "wire",
+                "N", "size", "time/op ms", "algbw MB/s", "busbw MB/s", "/" + wireSecurity.get(0), "B_link MB/s",
+                "/B_link", "treeAggr ms", "speed-up");
         for (String row : rows) {
             String[] f = row.split(";");
             Double sparkTime = sparkMillis.get(f[1] + "/" + f[2]);
             double millis = Double.parseDouble(f[3]);
-            System.out.printf(Locale.ROOT, "%-4s %3s %10s %12.3f %11.0f %11.0f %12.0f %8.2f %13s %9s%n", f[0], f[1],
-                    formatSize(Long.parseLong(f[2])), millis, Double.parseDouble(f[4]), Double.parseDouble(f[5]),
-                    Double.parseDouble(f[6]), Double.parseDouble(f[7]),
+            System.out.printf(Locale.ROOT, "%-4s %-7s %3s %10s %12.3f %11.0f %11.0f %6.2f %12.0f %8.2f %13s %9s%n", f[0],
+                    f[8], f[1], formatSize(Long.parseLong(f[2])), millis, Double.parseDouble(f[4]),
+                    Double.parseDouble(f[5]), Double.parseDouble(f[9]), Double.parseDouble(f[6]), Double.parseDouble(f[7]),
                     sparkTime == null ? "-" : String.format(Locale.ROOT, "%.1f", sparkTime),
                     sparkTime == null ? "-" : String.format(Locale.ROOT, "%.1fx", sparkTime / millis));
         }
         System.out.println("B_link: median of the ring-stream samples interleaved with that size's all-reduce samples; "
-                + "/B_link: median over rounds of (all-reduce busbw / the stream sample taken just before it).");
+                + "/B_link: median over rounds of (all-reduce busbw / the stream sample taken just before it); /"
+                + wireSecurity.get(0) + ": median over rounds of (busbw / busbw of " + wireSecurity.get(0)
+                + " in the same round). B_link is measured with the same wire security as its row.");
         return 0;
     }
 
-    private CollectiveConfig config(TransportMode mode) {
+    private CollectiveConfig config(TransportMode mode, WireSecurity security) {
         CollectiveConfig.Builder builder = CollectiveConfig.builder()
+                .wireSecurity(security)
                 .bindAddress("127.0.0.1")
                 .transport(mode)
                 .mtuBytes(mtu)
@@ -207,72 +226,146 @@ public final class AllReduceBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "machine: %d cores (nproc), load average %s, Java %s, max heap %d MiB%n",
                 Runtime.getRuntime().availableProcessors(), loadAverage(), System.getProperty("java.version"),
                 Runtime.getRuntime().maxMemory() >> 20);
-        CollectiveConfig config = config(TransportMode.AUTO);
+        CollectiveConfig config = config(TransportMode.AUTO, WireSecurity.OFF);
         System.out.printf(Locale.ROOT, "aeron: mtu %d, chunk %d B, term %d, window %d, socket buffers %d, driver %s, "
                         + "idle %s, compression %s, driver dir root %s%n", config.mtuBytes(), config.chunkBytes(),
                 config.termLengthBytes(), config.receiverWindowBytes(), config.socketReceiveBufferBytes(),
                 config.driverThreading(), config.idleMode(), config.wireCompression(), config.driverDirectoryRoot());
         System.out.printf(Locale.ROOT, "ranks are threads of this JVM; ipc = shared memory through one media driver, "
                 + "udp = every link over UDP via 127.0.0.1 through that driver; %d interleaved rounds per size, "
-                + "medians%n", rounds);
+                + "medians; wire security modes %s, interleaved%n", rounds, wireSecurity);
     }
 
-    /** One group size on one transport: B_link samples interleaved with all-reduce samples, size by size. */
+    /**
+     * What wire security costs one core per frame of {@code --chunk-bytes}, with HmacSHA256 over the same
+     * bytes for reference: the figures that bound the all-reduce's cost on a CPU-bound machine.
+     */
+    private void printSealCost() throws Exception {
+        for (String name : wireSecurity) {
+            WireSecurity security = WireSecurity.parse(name);
+            if (security != WireSecurity.OFF) {
+                SealProbe.measure(security, chunkBytes, 1_000); // warm-up: the JIT compiles the AES intrinsics
+                SealProbe probe = SealProbe.measure(security, chunkBytes, 1_000);
+                System.out.printf(Locale.ROOT, "one core, %s, %d-byte frames: seal %.0f MB/s, seal and open %.0f MB/s, "
+                                + "%.0f bytes allocated per frame%n", name, chunkBytes, probe.sealMegabytesPerSecond(),
+                        probe.roundTripMegabytesPerSecond(), probe.allocatedBytesPerFrame());
+            }
+        }
+        Mac hmac = Mac.getInstance("HmacSHA256");
+        hmac.init(new SecretKeySpec(new byte[32], "HmacSHA256"));
+        byte[] frame = new byte[chunkBytes];
+        byte[] tag = new byte[hmac.getMacLength()];
+        for (int pass = 0; pass < 2; pass++) { // the first pass warms up
+            long start = System.nanoTime();
+            long frames = 0;
+            while (System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1)) {
+                hmac.update(frame, 0, frame.length);
+                hmac.doFinal(tag, 0);
+                frames++;
+            }
+            if (pass == 1) {
+                System.out.printf(Locale.ROOT, "one core, reference: HmacSHA256 over %d-byte frames %.0f MB/s%n",
+                        chunkBytes, frames * (double) chunkBytes / 1e6 / ((System.nanoTime() - start) / 1e9));
+            }
+        }
+    }
+
+    /**
+     * One group size on one transport: per wire security mode a group of N ranks; B_link samples interleaved
+     * with all-reduce samples, size by size, the modes taking turns within every round.
+     */
     private void measureGroup(String transport, TransportMode mode, int n, List<Long> byteSizes, List<String> rows)
             throws Exception {
-        try (Group group = Group.open(n, config(mode))) {
+        List<WireSecurity> modes = wireSecurity.stream().map(WireSecurity::parse).toList();
+        List<Group> groups = new ArrayList<>();
+        try {
+            for (WireSecurity security : modes) {
+                groups.add(Group.open(n, config(mode, security)));
+            }
             long streamBytes = (long) streamMib << 20;
-            group.run(c -> c.measureRingStream(streamBytes, n)); // warm-up: touches the log buffers once
-            List<Double> linkSamples = new ArrayList<>();
+            for (Group group : groups) {
+                group.run(c -> c.measureRingStream(streamBytes, n)); // warm-up: touches the log buffers once
+            }
+            int m = modes.size();
+            List<List<Double>> linkSamples = new ArrayList<>();
+            for (int k = 0; k < m; k++) {
+                linkSamples.add(new ArrayList<>());
+            }
             for (long size : byteSizes) {
                 int floats = (int) (size / Float.BYTES);
                 float[][] buffers = new float[n][];
                 for (int rank = 0; rank < n; rank++) {
                     buffers[rank] = gradient(rank, floats);
                 }
-                int iterations = calibrate(group, buffers);
-                double[] millis = new double[rounds];
-                double[] links = new double[rounds];
-                double[] ratios = new double[rounds];
-                for (int round = 0; round < rounds; round++) {
-                    group.run(c -> {
-                        c.barrier();
-                        return 0L;
-                    });
-                    long streamNanos = max(group.run(c -> c.measureRingStream(streamBytes, n)));
-                    links[round] = streamBytes / (streamNanos / 1e9) / 1e6;
-                    linkSamples.add(links[round]);
-                    long nanos = max(group.run(c -> {
-                        c.barrier();
-                        long start = System.nanoTime();
-                        for (int i = 0; i < iterations; i++) {
-                            c.allReduce(buffers[c.rank()], ReduceOp.AVERAGE);
-                        }
-                        return System.nanoTime() - start;
-                    }));
-                    millis[round] = nanos / 1e6 / iterations;
-                    // Each all-reduce sample is judged against the stream sample taken just before it, so
-                    // both saw the same machine load.
-                    ratios[round] = busBandwidth(n, size, millis[round]) / links[round];
+                int[] iterations = new int[m];
+                for (int k = 0; k < m; k++) {
+                    iterations[k] = calibrate(groups.get(k), buffers);
                 }
-                double medianMillis = median(millis);
-                double algorithm = size / (medianMillis / 1e3) / 1e6;
-                double bus = busBandwidth(n, size, medianMillis);
-                double link = median(links);
-                double ratio = median(ratios);
-                rows.add(String.join(";", transport, Integer.toString(n), Long.toString(size),
-                        Double.toString(medianMillis), Double.toString(algorithm), Double.toString(bus),
-                        Double.toString(link), Double.toString(ratio)));
-                System.out.printf(Locale.ROOT, "[%s] N=%d %10s: %10.3f ms/op, busbw %7.0f MB/s, B_link %6.0f MB/s, "
-                        + "busbw/B_link %.2f (per round: %s)%n", transport, n, formatSize(size), medianMillis, bus, link,
-                        ratio, Arrays.stream(ratios).mapToObj(r -> String.format(Locale.ROOT, "%.2f", r)).toList());
+                double[][] millis = new double[m][rounds];
+                double[][] links = new double[m][rounds];
+                double[][] ratios = new double[m][rounds];
+                double[][] againstFirst = new double[m][rounds];
+                for (int round = 0; round < rounds; round++) {
+                    for (int k = 0; k < m; k++) {
+                        Group group = groups.get(k);
+                        int count = iterations[k];
+                        group.run(c -> {
+                            c.barrier();
+                            return 0L;
+                        });
+                        long streamNanos = max(group.run(c -> c.measureRingStream(streamBytes, n)));
+                        links[k][round] = streamBytes / (streamNanos / 1e9) / 1e6;
+                        linkSamples.get(k).add(links[k][round]);
+                        long nanos = max(group.run(c -> {
+                            c.barrier();
+                            long start = System.nanoTime();
+                            for (int i = 0; i < count; i++) {
+                                c.allReduce(buffers[c.rank()], ReduceOp.AVERAGE);
+                            }
+                            return System.nanoTime() - start;
+                        }));
+                        millis[k][round] = nanos / 1e6 / count;
+                        // Each all-reduce sample is judged against the stream sample taken just before it, so
+                        // both saw the same machine load; modes are compared within the same round.
+                        ratios[k][round] = busBandwidth(n, size, millis[k][round]) / links[k][round];
+                        againstFirst[k][round] = millis[0][round] / millis[k][round];
+                    }
+                }
+                for (int k = 0; k < m; k++) {
+                    double medianMillis = median(millis[k]);
+                    double algorithm = size / (medianMillis / 1e3) / 1e6;
+                    double bus = busBandwidth(n, size, medianMillis);
+                    double link = median(links[k]);
+                    double ratio = median(ratios[k]);
+                    double relative = median(againstFirst[k]);
+                    String security = modes.get(k).optionName();
+                    rows.add(String.join(";", transport, Integer.toString(n), Long.toString(size),
+                            Double.toString(medianMillis), Double.toString(algorithm), Double.toString(bus),
+                            Double.toString(link), Double.toString(ratio), security, Double.toString(relative)));
+                    System.out.printf(Locale.ROOT, "[%s %s] N=%d %10s: %10.3f ms/op, busbw %7.0f MB/s, B_link %6.0f MB/s, "
+                                    + "busbw/B_link %.2f (per round: %s), busbw vs %s %.2f (per round: %s)%n", transport,
+                            security, n, formatSize(size), medianMillis, bus, link, ratio, format(ratios[k]),
+                            modes.get(0).optionName(), relative, format(againstFirst[k]));
+                }
             }
-            System.out.printf(Locale.ROOT, "[%s] N=%d ring streaming limit B_link(%d) over the whole run: median %.0f MB/s "
-                            + "per link (%d samples of %d MiB, min %.0f, max %.0f)%n", transport, n, n,
-                    median(linkSamples.stream().mapToDouble(Double::doubleValue).toArray()), linkSamples.size(),
-                    streamMib, linkSamples.stream().mapToDouble(Double::doubleValue).min().orElse(0),
-                    linkSamples.stream().mapToDouble(Double::doubleValue).max().orElse(0));
+            for (int k = 0; k < m; k++) {
+                List<Double> samples = linkSamples.get(k);
+                System.out.printf(Locale.ROOT, "[%s %s] N=%d ring streaming limit B_link(%d) over the whole run: median "
+                                + "%.0f MB/s per link (%d samples of %d MiB, min %.0f, max %.0f)%n", transport,
+                        modes.get(k).optionName(), n, n,
+                        median(samples.stream().mapToDouble(Double::doubleValue).toArray()), samples.size(), streamMib,
+                        samples.stream().mapToDouble(Double::doubleValue).min().orElse(0),
+                        samples.stream().mapToDouble(Double::doubleValue).max().orElse(0));
+            }
+        } finally {
+            for (Group group : groups) {
+                group.close();
+            }
         }
+    }
+
+    private static List<String> format(double[] values) {
+        return Arrays.stream(values).mapToObj(r -> String.format(Locale.ROOT, "%.2f", r)).toList();
     }
 
     private static double busBandwidth(int n, long size, double millis) {
@@ -290,8 +383,8 @@ public final class AllReduceBenchmark implements Callable<Integer> {
         return (int) Math.max(1, Math.min(10_000, TimeUnit.MILLISECONDS.toNanos(sampleMs) / Math.max(1, nanos)));
     }
 
-    private double singleStream(TransportMode mode) throws Exception {
-        try (Group group = Group.open(2, config(mode))) {
+    private double singleStream(TransportMode mode, WireSecurity security) throws Exception {
+        try (Group group = Group.open(2, config(mode, security))) {
             long bytes = (long) streamMib << 20;
             group.run(c -> c.measureRingStream(bytes, 1));
             double[] samples = new double[rounds];
@@ -404,7 +497,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
         }
 
         static Group open(int n, CollectiveConfig config) throws Exception {
-            return new Group(ThreadRanks.open(n, config, "bench", 0xBE7C4, 0, SystemNanoClock.INSTANCE,
+            return new Group(ThreadRanks.open(n, config, "bench", JobSecret.random(), 0, SystemNanoClock.INSTANCE,
                     TimeUnit.MINUTES.toMillis(WAIT_MINUTES), "bench-rank-"));
         }
 

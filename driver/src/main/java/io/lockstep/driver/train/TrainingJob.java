@@ -9,6 +9,8 @@ import io.lockstep.driver.plan.EpochPlan;
 import io.lockstep.driver.report.RunOutput;
 import io.lockstep.models.Normalization;
 import io.lockstep.models.OneDnn;
+import io.lockstep.worker.comm.JobSecret;
+import io.lockstep.worker.comm.WireSecurity;
 import io.lockstep.worker.spark.BarrierStages;
 import io.lockstep.worker.spark.ProgressAccumulator;
 import io.lockstep.worker.spark.ReplicaStage;
@@ -25,6 +27,7 @@ import io.lockstep.worker.train.Optimizer;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
@@ -39,7 +42,6 @@ import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -116,7 +118,11 @@ public final class TrainingJob {
         private final ProgressRelay relay;
         private final int replicas = options.get(REPLICAS);
         private final String jobId = UUID.randomUUID().toString();
-        private final long secret = new SecureRandom().nextLong();
+        // With spark.authenticate on, each executor derives the job's secret from Spark's own secret: nothing
+        // secret travels with the tasks. Otherwise a random secret goes with them, as trusted as Spark's RPC.
+        private final boolean sparkAuthenticates;
+        private final JobSecret secret;
+        private final WireSecurity wireSecurity;
         private final CheckpointStore checkpoints;
         private final List<EpochResult> history = new ArrayList<>();
         private final List<String> skippedOnExecutors = new ArrayList<>();
@@ -133,6 +139,11 @@ public final class TrainingJob {
             this.progress = progress;
             this.relay = relay;
             this.checkpoints = new CheckpointStore(options.get(CHECKPOINT_DIR), sc.hadoopConfiguration());
+            this.sparkAuthenticates = sc.getConf().getBoolean("spark.authenticate", false);
+            this.secret = sparkAuthenticates ? null : JobSecret.random();
+            this.wireSecurity = wireSecurity(options.get(WIRE_SECURITY), sc.getConf());
+            LOG.info("replica traffic: wire security {}, job secret {}", wireSecurity.optionName(),
+                    sparkAuthenticates ? "derived from Spark's authentication secret on each executor" : "random, sent with the tasks");
         }
 
         TrainResult execute() {
@@ -197,7 +208,7 @@ public final class TrainingJob {
                     options.get(EVAL_BATCH_SIZE), checkpoints.uri(), startFrom, resumeStep, options.get(KEEP_CHECKPOINTS),
                     threads, options.get(SEED), globalStep, input.classNames(), options.asMap(), options.get(CHECKPOINT_EVERY),
                     options.get(ON_NAN), options.get(EXCHANGE), options.exchangeSettings(), userListeners,
-                    network == null || options.isSet(LR));
+                    network == null || options.isSet(LR), wireSecurity);
         }
 
         private List<EpochReport> runStage(EpochPlan plan, StageSpec spec, SerializableHadoopConf hadoopConf) {
@@ -264,6 +275,8 @@ public final class TrainingJob {
             summary.put("replicas", replicas);
             summary.put("normalization", options.get(NORM));
             summary.put("exchange", options.get(EXCHANGE));
+            summary.put("wire_security", wireSecurity.optionName());
+            summary.put("job_secret", sparkAuthenticates ? "spark.authenticate" : "random");
             summary.put("test_accuracy", lastAccuracy());
             summary.put("test_accuracy_per_epoch", history.stream().map(EpochResult::testAccuracy).toList());
             summary.put("wall_seconds", wall);
@@ -362,6 +375,19 @@ public final class TrainingJob {
     /** The number Spark's own barrier-stage check uses: tasks the registered executors can run at once. */
     private static int concurrentTaskSlots(JavaSparkContext sc) {
         return sc.sc().maxNumConcurrentTasks(sc.sc().resourceProfileManager().defaultResourceProfile());
+    }
+
+    /** {@code auto} follows Spark: encrypt when Spark encrypts its own RPC, otherwise authenticate. */
+    static WireSecurity wireSecurity(String option, SparkConf conf) {
+        if ("auto".equals(option)) {
+            return conf.getBoolean("spark.network.crypto.enabled", false) ? WireSecurity.ENCRYPT : WireSecurity.AUTHENTICATE;
+        }
+        WireSecurity chosen = WireSecurity.parse(option);
+        if (chosen != WireSecurity.ENCRYPT && conf.getBoolean("spark.network.crypto.enabled", false)) {
+            LOG.warn("spark.network.crypto.enabled is true but --wire-security {} sends the replicas' gradients "
+                    + "unencrypted; use --wire-security encrypt (or auto) to encrypt them too", option);
+        }
+        return chosen;
     }
 
     /**

@@ -44,7 +44,14 @@ class DistributedTrainingTest {
     void twoReplicasEqualOneReplicaWithTheGlobalBatchAndAreDeterministic() throws Exception {
         float[] single = train("single", "--replicas", "1", "--batch-size", "32");
         float[] twoReplicas = train("two", "--replicas", "2", "--batch-size", "16");
-        float[] again = train("two-again", "--replicas", "2", "--batch-size", "16");
+        // The rerun takes its job secret from Spark's authentication secret and encrypts: same parameters.
+        float[] again;
+        System.setProperty("spark.authenticate", "true");
+        try {
+            again = train("two-again", "--replicas", "2", "--batch-size", "16", "--wire-security", "encrypt");
+        } finally {
+            System.clearProperty("spark.authenticate");
+        }
 
         assertArrayEquals(twoReplicas, again, "same seed, same parameters, bit for bit");
         double maxDiff = 0;
@@ -55,6 +62,11 @@ class DistributedTrainingTest {
 
         JsonNode summary = JSON.readTree(dir.resolve("two").resolve(RunOutput.SUMMARY).toFile());
         assertEquals(2, summary.get("replicas").asInt());
+        assertEquals("auth", summary.get("wire_security").asText(), "authenticated by default");
+        assertEquals("random", summary.get("job_secret").asText());
+        JsonNode rerun = JSON.readTree(dir.resolve("two-again").resolve(RunOutput.SUMMARY).toFile());
+        assertEquals("encrypt", rerun.get("wire_security").asText());
+        assertEquals("spark.authenticate", rerun.get("job_secret").asText());
         long exchanged = java.nio.file.Files.readAllLines(dir.resolve("two").resolve(RunOutput.METRICS)).stream()
                 .filter(l -> l.contains("\"type\":\"step\""))
                 .map(l -> {

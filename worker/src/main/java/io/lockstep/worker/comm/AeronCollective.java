@@ -44,9 +44,14 @@ import java.util.concurrent.TimeUnit;
  * attempt are rejected and counted ({@link CollectiveStats#rejectedFrames()}), frames of the same group
  * but another operation, position, length or chunking fail the call with a message naming the peer.
  * Session and stream ids derive from the job secret and attempt ({@link LinkIds}), so the driver drops
- * stray publications before they reach this rank. Every call is bounded by
- * {@link CollectiveConfig#operationTimeoutMs()} and fails with a {@link CollectiveTimeoutException}
- * naming the ranks that never entered the operation or went silent inside it; a peer whose stream
+ * stray publications before they reach this rank. Unless {@link CollectiveConfig#wireSecurity()} is off,
+ * every frame is sealed ({@link FrameSeal}): a frame whose tag does not verify under the link's key or
+ * that is not the link's next in sequence (forged, altered, replayed, reordered, or sent by a holder of
+ * another secret) is refused before anything reads it, counted
+ * ({@link CollectiveStats#unauthenticFrames()}), logged with its source address, and named in the report if
+ * the operation then fails. Every call is bounded by {@link CollectiveConfig#operationTimeoutMs()} and
+ * fails with a {@link CollectiveTimeoutException} naming the ranks that never entered the operation or
+ * went silent inside it; a peer whose stream
  * ends mid-operation fails the call at once ({@link PeerLostException}). After any failure the
  * collective is unusable: close it and open a new one.
  *
@@ -54,7 +59,8 @@ import java.util.concurrent.TimeUnit;
  * Not thread-safe: one thread (the replica's training thread) calls every method, including
  * {@link #close()}. Waiting uses {@link CollectiveConfig#idleMode()}; an interrupt of that thread ends
  * the current operation with a {@link CollectiveException} (the interrupt flag stays set). The hot
- * path allocates nothing per frame; all-gather and byte broadcast allocate their results.
+ * path allocates nothing per frame but what the JDK's {@code Cipher.init} does when wire security is on
+ * (about 1 KiB per sealed or opened frame); all-gather and byte broadcast allocate their results.
  */
 public final class AeronCollective implements Collective {
     private static final Logger LOG = LoggerFactory.getLogger(AeronCollective.class);
@@ -90,6 +96,9 @@ public final class AeronCollective implements Collective {
     private final OpIdentity identity;
     private final TrafficCounters counters = new TrafficCounters();
     private final FrameHeader rx = new FrameHeader();
+    private final FrameSeal.Opener dataOpener;
+    private final long[] unauthenticByPeer;
+    private final String[] unauthenticSource;
 
     private final RingAllReduce allReduceOperation;
     private final RingAllGather allGatherOperation;
@@ -128,13 +137,22 @@ public final class AeronCollective implements Collective {
         this.identity = new OpIdentity(rank, jobHash, member.stageAttempt());
         this.peers = new PeerTracker(size);
         int frameBytes = FrameHeader.LENGTH + config.chunkBytes();
+        WireSecurity security = config.wireSecurity();
+        boolean sealed = security != WireSecurity.OFF;
+        this.unauthenticByPeer = new long[size];
+        this.unauthenticSource = new String[size];
         if (size > 1) {
             this.dataSender = new LinkSender(links.dataPublication, successor, peerDescriptions[successor], frameBytes,
-                    counters);
+                    counters, sealed ? new FrameSeal.Sealer(security, linkKey(Wire.LINK_DATA, rank, successor),
+                    frameBytes, peerDescriptions[successor]) : null);
+            this.dataOpener = sealed ? new FrameSeal.Opener(security, linkKey(Wire.LINK_DATA, predecessor, rank),
+                    frameBytes) : null;
             this.dataImage = links.dataSubscription.imageAtIndex(0);
-            this.dataHandler = new ImageControlledFragmentAssembler(this::onDataFrame, frameBytes, true);
+            this.dataHandler = new ImageControlledFragmentAssembler(this::onDataFrame,
+                    frameBytes + FrameSeal.trailerLength(security), true);
         } else {
             this.dataSender = null;
+            this.dataOpener = null;
             this.dataImage = null;
             this.dataHandler = null;
         }
@@ -144,12 +162,31 @@ public final class AeronCollective implements Collective {
                 controlImages[peer] = links.controlSubscriptions[peer].imageAtIndex(0);
             }
         }
+        FrameSeal.Sealer[] controlSealers = null;
+        FrameSeal.Opener[] controlOpeners = null;
+        if (sealed) {
+            controlSealers = new FrameSeal.Sealer[size];
+            controlOpeners = new FrameSeal.Opener[size];
+            for (int peer = 0; peer < size; peer++) {
+                if (peer != rank) {
+                    controlSealers[peer] = new FrameSeal.Sealer(security, linkKey(Wire.LINK_CONTROL, rank, peer),
+                            FrameHeader.LENGTH, peerDescriptions[peer]);
+                    controlOpeners[peer] = new FrameSeal.Opener(security, linkKey(Wire.LINK_CONTROL, peer, rank),
+                            FrameHeader.LENGTH);
+                }
+            }
+        }
         this.control = new ControlPlane(identity, peers, counters, new ControlListener(), links.controlPublications,
-                controlImages, peerDescriptions);
+                controlImages, peerDescriptions, controlSealers, controlOpeners);
         this.allReduceOperation = new RingAllReduce(identity, size, position, config.chunkBytes());
         this.allGatherOperation = new RingAllGather(identity, ringOrder, position, config.chunkBytes());
         this.broadcastOperation = new RingBroadcast(identity, size, position, config.chunkBytes());
         this.barrierOperation = new BarrierOperation(identity, size);
+    }
+
+    private byte[] linkKey(int link, int sender, int receiver) {
+        return FrameSeal.linkKey(member.jobSecret(), member.jobId(), member.stageAttempt(), config.wireSecurity(), link,
+                endpoints.get(sender), endpoints.get(receiver));
     }
 
     /** Binds this rank (first phase of opening), with the system clock. */
@@ -487,6 +524,28 @@ public final class AeronCollective implements Collective {
     }
 
     private Action onDataFrame(DirectBuffer buffer, int offset, int length, Header aeronHeader) {
+        FrameSeal.Opener opener = dataOpener;
+        if (opener == null) {
+            if (length >= FrameHeader.LENGTH && FrameHeader.linkSequence(buffer, offset) != 0) {
+                rejected(predecessor, null, length, "sealed frame, but this rank has wire security off: every rank "
+                        + "must use the same wireSecurity");
+                return Action.CONTINUE;
+            }
+            return onOpenedDataFrame(buffer, offset, length);
+        }
+        String refusal = opener.open(buffer, offset, length);
+        if (refusal != null) {
+            unauthentic(predecessor, dataImage.sourceIdentity(), length, refusal);
+            return Action.CONTINUE;
+        }
+        Action action = onOpenedDataFrame(opener.buffer(), 0, opener.frameLength());
+        if (action != Action.ABORT) {
+            opener.consume();
+        }
+        return action;
+    }
+
+    private Action onOpenedDataFrame(DirectBuffer buffer, int offset, int length) {
         if (length < FrameHeader.LENGTH) {
             rejected(predecessor, null, length, "data frame shorter than the header");
             return Action.CONTINUE;
@@ -552,6 +611,34 @@ public final class AeronCollective implements Collective {
         }
     }
 
+    private void unauthentic(int linkPeer, String source, int length, String reason) {
+        counters.rejectedFrames++;
+        counters.unauthenticFrames++;
+        long count = ++unauthenticByPeer[linkPeer];
+        unauthenticSource[linkPeer] = source;
+        if (Long.bitCount(count) == 1) {
+            LOG.warn("{} refused a {}-byte frame on the link from rank {}, sent from {}: {}; {} frames refused from "
+                    + "rank {}'s links so far. Something on the network forges, alters or replays frames, or a process "
+                    + "there uses another job secret or wireSecurity", member, length, linkPeer, source, reason, count,
+                    linkPeer);
+        }
+    }
+
+    /** Names the links that delivered frames failing authentication, for failure reports ("" if none). */
+    private String unauthenticReport() {
+        StringBuilder report = new StringBuilder();
+        for (int peer = 0; peer < size; peer++) {
+            if (unauthenticByPeer[peer] > 0) {
+                report.append(" The link from rank ").append(peer).append(" delivered ").append(unauthenticByPeer[peer])
+                        .append(" frames that failed authentication, last from ").append(unauthenticSource[peer])
+                        .append(": frames on it are being forged, altered or replayed, or that source uses another "
+                                + "job secret or wireSecurity; refused frames are never used, so the genuine ones "
+                                + "they displaced are missing.");
+            }
+        }
+        return report.toString();
+    }
+
     private final class ControlListener implements ControlPlane.Listener {
         @Override
         public void onPeerState(int peer) {
@@ -563,6 +650,11 @@ public final class AeronCollective implements Collective {
         @Override
         public void onRejected(int linkPeer, FrameHeader header, int length, String reason) {
             rejected(linkPeer, header, length, reason);
+        }
+
+        @Override
+        public void onUnauthentic(int linkPeer, String source, int length, String reason) {
+            unauthentic(linkPeer, source, length, reason);
         }
     }
 
@@ -677,7 +769,7 @@ public final class AeronCollective implements Collective {
             message.append("; ranks ").append(neverArrived).append(" never entered it");
         }
         message.append("; this rank ").append(op.progress()).append(". Look at rank ").append(peer)
-                .append("'s log for its full report.");
+                .append("'s log for its full report.").append(unauthenticReport());
         if (reason == Wire.ABORT_TIMEOUT) {
             return new CollectiveTimeoutException(message.toString(), new ArrayList<>(culprits));
         }
@@ -738,7 +830,7 @@ public final class AeronCollective implements Collective {
         }
         message.append(" Look at the logs of ranks ").append(culprits)
                 .append("; if they are only slow, raise operationTimeoutMs (now ").append(config.operationTimeoutMs())
-                .append(" ms).");
+                .append(" ms).").append(unauthenticReport());
         return new CollectiveTimeoutException(message.toString(), new ArrayList<>(culprits));
     }
 

@@ -20,6 +20,7 @@ import java.net.UnknownHostException;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -42,6 +43,8 @@ public final class CollectiveBinding implements AutoCloseable {
     static final int CONTROL_TERM_LENGTH = 64 * 1024;
     private static final int CONTROL_MTU = 8 * 1024;
     private static final int AERON_DEFAULT_SOCKET_RCVBUF = 128 * 1024;
+    /** Instance numbers need not be secret, only never repeat: a strong generator makes that certain. */
+    private static final SecureRandom INSTANCES = new SecureRandom();
 
     private final CollectiveConfig config;
     private final GroupMember member;
@@ -67,14 +70,14 @@ public final class CollectiveBinding implements AutoCloseable {
         this.aeron = aeron;
         this.host = host;
         this.jobHash = LinkIds.jobHash(member.jobId());
-        this.ids = new LinkIds(member.jobSecret(), jobHash, member.stageAttempt(), member.groupSize());
+        this.ids = new LinkIds(member.jobSecret().idSeed(), jobHash, member.stageAttempt(), member.groupSize());
         this.udpControl = new Subscription[member.groupSize()];
         if (member.groupSize() > 1) {
             this.udpTag = aeron.nextCorrelationId();
             this.local = bindUdp();
         } else {
             this.udpTag = 0;
-            this.local = new Endpoint(member.rank(), host, 0, driver.driverId());
+            this.local = new Endpoint(member.rank(), host, 0, driver.driverId(), INSTANCES.nextLong());
         }
     }
 
@@ -166,7 +169,7 @@ public final class CollectiveBinding implements AutoCloseable {
             }
         }
         int port = awaitBoundPort(first);
-        return new Endpoint(rank, host, port, driver.driverId());
+        return new Endpoint(rank, host, port, driver.driverId(), INSTANCES.nextLong());
     }
 
     private int awaitBoundPort(Subscription subscription) {

@@ -19,7 +19,7 @@ import java.util.Objects;
  * {@link #driverThreading()}, {@link #driverIdleMode()}) configure the one media driver a JVM shares,
  * and every rank of a JVM must agree on them (see {@link MediaDrivers}); all other settings are per
  * collective. Every rank of a group must use the same {@link #mtuBytes()}, {@link #chunkBytes()}
- * and {@link #wireCompression()}.
+ * {@link #wireCompression()} and {@link #wireSecurity()}.
  *
  * @param bindAddress             IP address or host name of this host that peers can reach; the
  *                                subscription binds to it (never to a wildcard address). {@code null}
@@ -59,6 +59,8 @@ import java.util.Objects;
  * @param receiverWindowBytes     Aeron receiver window of the ring links (bytes in flight per link),
  *                                0 for Aeron's default; at most the socket receive buffer
  * @param wireCompression         narrowing of float all-reduce payloads on the wire
+ * @param wireSecurity            protection of every frame: authenticated (the default), authenticated
+ *                                and encrypted, or off; every rank of a group must agree
  */
 public record CollectiveConfig(
         String bindAddress,
@@ -77,12 +79,17 @@ public record CollectiveConfig(
         int socketSendBufferBytes,
         int socketReceiveBufferBytes,
         int receiverWindowBytes,
-        WireCompression wireCompression) implements Serializable {
+        WireCompression wireCompression,
+        WireSecurity wireSecurity) implements Serializable {
 
     /** Aeron's largest UDP frame. */
     public static final int MAX_MTU_BYTES = 65_504;
-    /** Default chunk: the payload that fills one 64 KiB Aeron frame (frame header 32 B, ours 72 B). */
-    public static final int DEFAULT_CHUNK_BYTES = MAX_MTU_BYTES - DataHeaderFlyweight.HEADER_LENGTH - FrameHeader.LENGTH;
+    /**
+     * Default chunk: the payload that fills one 64 KiB Aeron frame (Aeron's header 32 B, ours 72 B, and
+     * room for the 16-byte authentication tag, reserved whatever the {@link #wireSecurity()}).
+     */
+    public static final int DEFAULT_CHUNK_BYTES = MAX_MTU_BYTES - DataHeaderFlyweight.HEADER_LENGTH - FrameHeader.LENGTH
+            - FrameSeal.TAG_LENGTH;
     private static final int MIN_MTU_BYTES = 256;
     private static final int MIN_TERM_LENGTH_BYTES = 64 * 1024;
     private static final int MAX_TERM_LENGTH_BYTES = 1024 * 1024 * 1024;
@@ -94,7 +101,7 @@ public record CollectiveConfig(
         validate(bindAddress, transport, driverDirectoryRoot, driverThreading, idleMode, driverIdleMode,
                 connectTimeoutMs, operationTimeoutMs, heartbeatIntervalMs, closeLingerMs, mtuBytes,
                 termLengthBytes, chunkBytes, socketSendBufferBytes, socketReceiveBufferBytes,
-                receiverWindowBytes, wireCompression);
+                receiverWindowBytes, wireCompression, wireSecurity);
     }
 
     /** The defaults, for a Spark cluster on an ordinary LAN. */
@@ -116,7 +123,7 @@ public record CollectiveConfig(
         validate(bindAddress, transport, driverDirectoryRoot, driverThreading, idleMode, driverIdleMode,
                 connectTimeoutMs, operationTimeoutMs, heartbeatIntervalMs, closeLingerMs, mtuBytes,
                 termLengthBytes, chunkBytes, socketSendBufferBytes, socketReceiveBufferBytes,
-                receiverWindowBytes, wireCompression);
+                receiverWindowBytes, wireCompression, wireSecurity);
         return this;
     }
 
@@ -130,7 +137,8 @@ public record CollectiveConfig(
                                  long connectTimeoutMs, long operationTimeoutMs, long heartbeatIntervalMs,
                                  long closeLingerMs, int mtuBytes, int termLengthBytes, int chunkBytes,
                                  int socketSendBufferBytes, int socketReceiveBufferBytes,
-                                 int receiverWindowBytes, WireCompression wireCompression) {
+                                 int receiverWindowBytes, WireCompression wireCompression,
+                                 WireSecurity wireSecurity) {
         List<String> errors = new ArrayList<>();
         if (bindAddress != null) {
             String trimmed = bindAddress.trim();
@@ -184,8 +192,9 @@ public record CollectiveConfig(
         }
         if (chunkBytes < MIN_CHUNK_BYTES || chunkBytes % 8 != 0) {
             errors.add("chunkBytes must be a multiple of 8 and at least " + MIN_CHUNK_BYTES + ", was " + chunkBytes);
-        } else if (termValid && chunkBytes + FrameHeader.LENGTH > termLengthBytes / 8) {
-            errors.add("chunkBytes " + chunkBytes + " plus the " + FrameHeader.LENGTH + "-byte header exceeds "
+        } else if (termValid && chunkBytes + FrameHeader.LENGTH + FrameSeal.TAG_LENGTH > termLengthBytes / 8) {
+            errors.add("chunkBytes " + chunkBytes + " plus the " + FrameHeader.LENGTH + "-byte header and "
+                    + FrameSeal.TAG_LENGTH + "-byte tag exceeds "
                     + "Aeron's largest message for termLengthBytes " + termLengthBytes + " (a term / 8 = "
                     + termLengthBytes / 8 + "): lower chunkBytes or raise termLengthBytes");
         }
@@ -212,6 +221,9 @@ public record CollectiveConfig(
         if (wireCompression == null) {
             errors.add("wireCompression is missing (NONE, FP16 or BF16)");
         }
+        if (wireSecurity == null) {
+            errors.add("wireSecurity is missing (OFF, AUTHENTICATE or ENCRYPT)");
+        }
         if (!errors.isEmpty()) {
             throw new IllegalArgumentException("invalid collective configuration: " + String.join("; ", errors));
         }
@@ -236,6 +248,7 @@ public record CollectiveConfig(
         private int socketReceiveBufferBytes = 2 * 1024 * 1024;
         private int receiverWindowBytes = 2 * 1024 * 1024;
         private WireCompression wireCompression = WireCompression.NONE;
+        private WireSecurity wireSecurity = WireSecurity.AUTHENTICATE;
 
         private Builder() {
         }
@@ -258,6 +271,7 @@ public record CollectiveConfig(
             socketReceiveBufferBytes = c.socketReceiveBufferBytes;
             receiverWindowBytes = c.receiverWindowBytes;
             wireCompression = c.wireCompression;
+            wireSecurity = c.wireSecurity;
         }
 
         public Builder bindAddress(String value) {
@@ -345,12 +359,17 @@ public record CollectiveConfig(
             return this;
         }
 
+        public Builder wireSecurity(WireSecurity value) {
+            wireSecurity = value;
+            return this;
+        }
+
         /** @throws IllegalArgumentException listing every invalid setting */
         public CollectiveConfig build() {
             return new CollectiveConfig(bindAddress, transport, driverDirectoryRoot, driverThreading, idleMode,
                     driverIdleMode, connectTimeoutMs, operationTimeoutMs, heartbeatIntervalMs, closeLingerMs,
                     mtuBytes, termLengthBytes, chunkBytes, socketSendBufferBytes, socketReceiveBufferBytes,
-                    receiverWindowBytes, wireCompression);
+                    receiverWindowBytes, wireCompression, wireSecurity);
         }
     }
 

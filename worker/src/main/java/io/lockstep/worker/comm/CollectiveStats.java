@@ -12,17 +12,22 @@ package io.lockstep.worker.comm;
  * @param rejectedFrames     frames dropped because they belonged to another job or stage attempt, or
  *                           were malformed; never mixed into results
  * @param backPressureEvents times a publication was momentarily full (the peer or network is slower)
+ * @param unauthenticFrames  frames refused by {@link WireSecurity} (tag that does not verify: forged,
+ *                           altered, or sealed under another key; or out of sequence: replayed,
+ *                           reordered); included in {@code rejectedFrames}
  */
 public record CollectiveStats(long operations, long operationNanos, long bytesSent, long bytesReceived,
-                              long framesSent, long framesReceived, long rejectedFrames, long backPressureEvents) {
+                              long framesSent, long framesReceived, long rejectedFrames, long backPressureEvents,
+                              long unauthenticFrames) {
     /** No traffic, for implementations that do not count. */
-    public static final CollectiveStats NONE = new CollectiveStats(0, 0, 0, 0, 0, 0, 0, 0);
+    public static final CollectiveStats NONE = new CollectiveStats(0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /** Counters accumulated between {@code earlier} and this snapshot. */
     public CollectiveStats minus(CollectiveStats earlier) {
         return new CollectiveStats(operations - earlier.operations, operationNanos - earlier.operationNanos,
                 bytesSent - earlier.bytesSent, bytesReceived - earlier.bytesReceived, framesSent - earlier.framesSent,
                 framesReceived - earlier.framesReceived, rejectedFrames - earlier.rejectedFrames,
-                backPressureEvents - earlier.backPressureEvents);
+                backPressureEvents - earlier.backPressureEvents,
+                unauthenticFrames - earlier.unauthenticFrames);
     }
 }

@@ -25,6 +25,9 @@ final class ControlPlane {
 
         /** A frame was dropped: another job or attempt, or malformed. */
         void onRejected(int linkPeer, FrameHeader header, int length, String reason);
+
+        /** A frame failed {@link FrameSeal} authentication; {@code source} is the address it came from. */
+        void onUnauthentic(int linkPeer, String source, int length, String reason);
     }
 
     private static final int FRAGMENT_LIMIT = 16;
@@ -36,6 +39,9 @@ final class ControlPlane {
     private final ExclusivePublication[] publications;
     private final Image[] images;
     private final String[] peerDescriptions;
+    private final FrameSeal.Sealer[] sealers;
+    private final FrameSeal.Opener[] openers;
+    private final int frameLength;
     private final BufferClaim claim = new BufferClaim();
     private final FrameHeader tx = new FrameHeader();
     private final FrameHeader rx = new FrameHeader();
@@ -50,7 +56,8 @@ final class ControlPlane {
     private int root;
 
     ControlPlane(OpIdentity identity, PeerTracker peers, TrafficCounters counters, Listener listener,
-                 ExclusivePublication[] publications, Image[] images, String[] peerDescriptions) {
+                 ExclusivePublication[] publications, Image[] images, String[] peerDescriptions,
+                 FrameSeal.Sealer[] sealers, FrameSeal.Opener[] openers) {
         this.identity = identity;
         this.peers = peers;
         this.counters = counters;
@@ -58,6 +65,9 @@ final class ControlPlane {
         this.publications = publications;
         this.images = images;
         this.peerDescriptions = peerDescriptions;
+        this.sealers = sealers;
+        this.openers = openers;
+        this.frameLength = FrameHeader.LENGTH + (sealers == null ? 0 : FrameSeal.TAG_LENGTH);
         this.arrivalPending = new boolean[publications.length];
         this.completionPending = new boolean[publications.length];
         this.notConnected = new boolean[publications.length];
@@ -174,14 +184,22 @@ final class ControlPlane {
 
     private boolean send(int rank, byte phase, int waitingFor) {
         ExclusivePublication publication = publications[rank];
-        long result = publication.tryClaim(FrameHeader.LENGTH, claim);
+        long result = publication.tryClaim(frameLength, claim);
         if (result > 0) {
             notConnected[rank] = false;
             identity.stamp(tx.wrap(claim.buffer(), claim.offset()), FrameHeader.TYPE_CONTROL, opType,
                     Wire.ENCODING_NONE).writeControl(phase, waitingFor, root, opLength);
+            if (sealers != null) {
+                try {
+                    sealers[rank].seal(claim.buffer(), claim.offset(), FrameHeader.LENGTH);
+                } catch (RuntimeException e) {
+                    claim.abort();
+                    throw e;
+                }
+            }
             claim.commit();
             counters.framesSent++;
-            counters.bytesSent += FrameHeader.LENGTH;
+            counters.bytesSent += frameLength;
             return true;
         }
         if (result == Publication.BACK_PRESSURED || result == Publication.ADMIN_ACTION) {
@@ -202,6 +220,22 @@ final class ControlPlane {
 
     private void onFrame(DirectBuffer buffer, int offset, int length, Header aeronHeader) {
         int peer = pollingPeer;
+        if (openers != null) {
+            FrameSeal.Opener opener = openers[peer];
+            String refusal = opener.open(buffer, offset, length);
+            if (refusal != null) {
+                listener.onUnauthentic(peer, images[peer].sourceIdentity(), length, refusal);
+                return;
+            }
+            opener.consume();
+            buffer = opener.buffer();
+            offset = 0;
+            length = opener.frameLength();
+        } else if (length >= FrameHeader.LENGTH && FrameHeader.linkSequence(buffer, offset) != 0) {
+            listener.onRejected(peer, null, length, "sealed frame, but this rank has wire security off: every rank "
+                    + "must use the same wireSecurity");
+            return;
+        }
         if (length < FrameHeader.LENGTH) {
             listener.onRejected(peer, null, length, "control frame shorter than the header");
             return;

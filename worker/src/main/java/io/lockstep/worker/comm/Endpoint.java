@@ -15,8 +15,10 @@ import java.util.Objects;
  * @param host     IP address the rank's subscription is bound to (never a wildcard)
  * @param port     UDP port the subscription is bound to; 0 for a group of one
  * @param driverId id of the rank's media driver, unique per driver instance
+ * @param instance random number of this binding (not secret): the frame keys of a collective derive
+ *                 from its members' instances, so two collectives never share a key
  */
-public record Endpoint(int rank, String host, int port, String driverId) implements Serializable {
+public record Endpoint(int rank, String host, int port, String driverId, long instance) implements Serializable {
     private static final String SEPARATOR = "|";
 
     public Endpoint {
@@ -34,9 +36,9 @@ public record Endpoint(int rank, String host, int port, String driverId) impleme
         }
     }
 
-    /** A single-line text form, e.g. {@code 2|10.0.0.7|40123|a1b2c3d4e5f60718}; see {@link #decode(String)}. */
+    /** A single-line text form, e.g. {@code 2|10.0.0.7|40123|a1b2c3d4e5f60718|-4711}; see {@link #decode(String)}. */
     public String encode() {
-        return rank + SEPARATOR + host + SEPARATOR + port + SEPARATOR + driverId;
+        return rank + SEPARATOR + host + SEPARATOR + port + SEPARATOR + driverId + SEPARATOR + instance;
     }
 
     /**
@@ -47,13 +49,16 @@ public record Endpoint(int rank, String host, int port, String driverId) impleme
     public static Endpoint decode(String text) {
         Objects.requireNonNull(text, "text");
         String[] parts = text.split("\\|", -1);
-        if (parts.length != 4) {
-            throw new IllegalArgumentException("not an endpoint (expected rank|host|port|driverId): '" + text + "'");
+        if (parts.length != 5) {
+            throw new IllegalArgumentException("not an endpoint (expected rank|host|port|driverId|instance): '" + text
+                    + "'");
         }
         try {
-            return new Endpoint(Integer.parseInt(parts[0]), parts[1], Integer.parseInt(parts[2]), parts[3]);
+            return new Endpoint(Integer.parseInt(parts[0]), parts[1], Integer.parseInt(parts[2]), parts[3],
+                    Long.parseLong(parts[4]));
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("not an endpoint (rank and port must be integers): '" + text + "'", e);
+            throw new IllegalArgumentException("not an endpoint (rank, port and instance must be integers): '" + text
+                    + "'", e);
         }
     }
 

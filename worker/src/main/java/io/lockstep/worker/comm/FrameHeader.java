@@ -24,8 +24,11 @@ import org.agrona.MutableDirectBuffer;
  * 56 int  offset of this chunk in its segment or block, in elements or bytes
  * 60 int  operation length (elements; block length for all-gather)
  * 64 int  elements in this frame
- * 68 int  reserved
+ * 68 int  link sequence number (sealed links; 0 otherwise)
  * </pre>
+ *
+ * Under {@link WireSecurity#AUTHENTICATE} and {@link WireSecurity#ENCRYPT} a 16-byte tag follows the
+ * payload ({@link FrameSeal}).
  *
  * Not thread-safe: each thread wraps its own instance.
  */
@@ -52,6 +55,7 @@ final class FrameHeader {
     private static final int ELEMENT_OFFSET_OFFSET = 56;
     private static final int OP_LENGTH_OFFSET = 60;
     private static final int COUNT_OFFSET = 64;
+    private static final int LINK_SEQUENCE_OFFSET = 68;
 
     private DirectBuffer buffer;
     private MutableDirectBuffer mutable;
@@ -85,7 +89,7 @@ final class FrameHeader {
         mutable.putLong(offset + ATTEMPT_OFFSET, stageAttempt);
         mutable.putLong(offset + OP_SEQ_OFFSET, opSeq);
         mutable.putLong(offset + STEP_OFFSET, step);
-        mutable.putInt(offset + 68, 0);
+        mutable.putInt(offset + LINK_SEQUENCE_OFFSET, 0);
         return this;
     }
 
@@ -170,6 +174,14 @@ final class FrameHeader {
 
     int count() {
         return buffer.getInt(offset + COUNT_OFFSET);
+    }
+
+    static void putLinkSequence(MutableDirectBuffer buffer, int frameOffset, int sequence) {
+        buffer.putInt(frameOffset + LINK_SEQUENCE_OFFSET, sequence);
+    }
+
+    static int linkSequence(DirectBuffer buffer, int frameOffset) {
+        return buffer.getInt(frameOffset + LINK_SEQUENCE_OFFSET);
     }
 
     /** Control frames reuse the ring-step field for the rank the sender is waiting for. */

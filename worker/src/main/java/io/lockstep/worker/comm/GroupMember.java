@@ -7,16 +7,17 @@ import java.util.Objects;
  * the job (hashed) and stage attempt; stream and session ids derive from them and the secret.
  *
  * @param jobId        the training job's unique id
- * @param jobSecret    per-job random secret shared by all ranks (never logged); Aeron session ids
- *                     derive from it, so only holders of the secret can feed a rank's streams
+ * @param jobSecret    the job's secret shared by all ranks (never logged); Aeron session ids and the
+ *                     frame keys derive from it, so only its holders can feed or read a rank's streams
  * @param stageAttempt identifies this run of the stage: it must differ between runs that could overlap
  *                     in time (retries, later epochs). In Spark use {@link #stageAttemptOf(int, int)}
  * @param rank         this rank, in [0, groupSize)
  * @param groupSize    number of ranks
  */
-public record GroupMember(String jobId, long jobSecret, long stageAttempt, int rank, int groupSize) {
+public record GroupMember(String jobId, JobSecret jobSecret, long stageAttempt, int rank, int groupSize) {
     public GroupMember {
         Objects.requireNonNull(jobId, "jobId");
+        Objects.requireNonNull(jobSecret, "jobSecret");
         if (jobId.isBlank()) {
             throw new IllegalArgumentException("jobId must not be blank");
         }

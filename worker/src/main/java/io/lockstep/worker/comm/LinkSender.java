@@ -16,13 +16,16 @@ import org.agrona.concurrent.UnsafeBuffer;
  *
  * <p>Usage per frame: {@link #begin(int)}; if true, write the frame at {@link #buffer()}/{@link #offset()},
  * then {@link #commit(int)}. A staged frame still waiting for room is retried by {@link #flush()};
- * {@link #begin(int)} refuses new frames until it has gone. Owned by one thread.
+ * {@link #begin(int)} refuses new frames until it has gone. Lengths passed in are of header and payload;
+ * with a {@link FrameSeal.Sealer} every frame is sealed on commit, which adds its tag. Owned by one thread.
  */
 final class LinkSender {
     private final ExclusivePublication publication;
     private final int peerRank;
     private final String peerDescription;
     private final TrafficCounters counters;
+    private final FrameSeal.Sealer sealer;
+    private final int trailerLength;
     private final BufferClaim claim = new BufferClaim();
     private final UnsafeBuffer staging;
     private final int maxClaimLength;
@@ -32,12 +35,19 @@ final class LinkSender {
     private int pendingLength;
     private boolean notConnected;
 
+    /**
+     * @param maxFrameLength largest header plus payload
+     * @param sealer         seals every frame, or null to send them as written
+     */
     LinkSender(ExclusivePublication publication, int peerRank, String peerDescription, int maxFrameLength,
-               TrafficCounters counters) {
+               TrafficCounters counters, FrameSeal.Sealer sealer) {
         this.publication = publication;
         this.peerRank = peerRank;
         this.peerDescription = peerDescription;
         this.counters = counters;
+        this.sealer = sealer;
+        this.trailerLength = sealer == null ? 0 : FrameSeal.TAG_LENGTH;
+        maxFrameLength += trailerLength;
         this.maxClaimLength = publication.maxPayloadLength();
         this.staging = maxFrameLength > maxClaimLength
                 ? new UnsafeBuffer(BufferUtil.allocateDirectAligned(align(maxFrameLength), 64))
@@ -49,10 +59,11 @@ final class LinkSender {
     }
 
     /** Reserves room for a frame of {@code length} bytes; false when the link is full (retry later). */
-    boolean begin(int length) {
+    boolean begin(int frameLength) {
         if (pendingLength > 0) {
             return false;
         }
+        int length = frameLength + trailerLength;
         if (length <= maxClaimLength) {
             long result = publication.tryClaim(length, claim);
             if (result > 0) {
@@ -83,7 +94,8 @@ final class LinkSender {
     }
 
     /** Publishes the frame written since {@link #begin(int)}; a staged frame may stay pending. */
-    void commit(int length) {
+    void commit(int frameLength) {
+        int length = sealer == null ? frameLength : sealer.seal(buffer, offset, frameLength);
         if (claimed) {
             claim.commit();
             counted(length);

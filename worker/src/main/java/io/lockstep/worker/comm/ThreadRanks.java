@@ -33,7 +33,7 @@ public final class ThreadRanks implements AutoCloseable {
      * Binds every rank, then connects all of them at once, each on its own thread named
      * {@code threadPrefix + rank}; on failure releases whatever was already bound.
      */
-    public static ThreadRanks open(int size, CollectiveConfig config, String jobId, long secret, long attempt,
+    public static ThreadRanks open(int size, CollectiveConfig config, String jobId, JobSecret secret, long attempt,
                                    NanoClock clock, long waitMs, String threadPrefix) throws Exception {
         List<ExecutorService> threads = new ArrayList<>();
         List<CollectiveBinding> bindings = new ArrayList<>();

@@ -7,12 +7,13 @@ final class TrafficCounters {
     long framesReceived;
     long bytesReceived;
     long rejectedFrames;
+    long unauthenticFrames;
     long backPressureEvents;
     long operations;
     long operationNanos;
 
     CollectiveStats snapshot() {
         return new CollectiveStats(operations, operationNanos, bytesSent, bytesReceived, framesSent, framesReceived,
-                rejectedFrames, backPressureEvents);
+                rejectedFrames, backPressureEvents, unauthenticFrames);
     }
 }

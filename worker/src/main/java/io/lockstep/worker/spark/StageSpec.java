@@ -11,7 +11,9 @@ import java.util.Map;
  * Everything one epoch's barrier stage needs, built by the driver and sent to every task.
  *
  * @param jobId             unique id of the training job (scopes collective traffic)
- * @param jobSecret         per-job secret from which transport session ids derive
+ * @param jobSecret         the job's secret (session ids and frame keys derive from it), or null when
+ *                          Spark authenticates ({@code spark.authenticate}): each executor then derives it
+ *                          from Spark's own secret and the job id, so it never travels with the tasks
  * @param epoch             0-based epoch this stage trains
  * @param replicas          number of replicas (tasks) in the stage
  * @param batchPerReplica   examples per replica per step
@@ -37,8 +39,9 @@ import java.util.Map;
  * @param listeners         the user's own DL4J listeners, attached to rank 0's replica (serializable)
  * @param scheduleLearningRate whether {@code schedule} sets the rate each step; {@code false} keeps the
  *                          network's own updater rates (a network the user configured)
+ * @param wireSecurity      protection of the replicas' frames
  */
-public record StageSpec(String jobId, long jobSecret, int epoch, int replicas, int batchPerReplica,
+public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecret, int epoch, int replicas, int batchPerReplica,
                         int stepsPerEpoch, ModelRecipe recipe, String normalization, LearningRateSchedule schedule,
                         int checkEverySteps, long dataTimeoutMs, long collectiveTimeoutMs, int evalBatchSize,
                         String checkpointUri, String resumeFrom, int resumeStep, int keepCheckpoints, int threadsPerReplica,
@@ -46,7 +49,8 @@ public record StageSpec(String jobId, long jobSecret, int epoch, int replicas, i
                         Map<String, String> job, int checkpointEverySteps, String onNan,
                         String exchange, io.lockstep.worker.exchange.ExchangeSettings exchangeSettings,
                         List<org.deeplearning4j.optimize.api.TrainingListener> listeners,
-                        boolean scheduleLearningRate) implements Serializable {
+                        boolean scheduleLearningRate,
+                        io.lockstep.worker.comm.WireSecurity wireSecurity) implements Serializable {
 
     public boolean syncBatchNorm() {
         return "sync-batch".equals(normalization) && replicas > 1;

@@ -29,7 +29,7 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class CollectiveChildProcess {
     static final String JOB = "multi-process";
-    static final long SECRET = 0x5EC12E7L;
+    static final JobSecret SECRET = InProcessGroup.secret(0x5EC12E7L);
     static final long FAILURE_TIMEOUT_MS = 6_000;
     private static final long RENDEZVOUS_TIMEOUT_MS = 60_000;
 

@@ -106,7 +106,7 @@ class CollectiveFailureTest {
         ExecutorService threads = Executors.newFixedThreadPool(2);
         try {
             for (int rank = 0; rank < 3; rank++) {
-                bindings.add(AeronCollective.bind(config, new GroupMember("absent", 7, 0, rank, 3)));
+                bindings.add(AeronCollective.bind(config, new GroupMember("absent", InProcessGroup.secret(7), 0, rank, 3)));
             }
             List<Endpoint> endpoints = bindings.stream().map(CollectiveBinding::localEndpoint).toList();
             List<Future<AeronCollective>> connecting = new ArrayList<>();
@@ -129,8 +129,8 @@ class CollectiveFailureTest {
         CollectiveConfig config = shortDeadlines();
         // Rank 1 differs from rank 0 in secret, then in stage attempt: the driver never matches their streams.
         GroupMember[][] pairs = {
-                {new GroupMember("job", 1, 0, 0, 2), new GroupMember("job", 2, 0, 1, 2)},
-                {new GroupMember("job", 1, 3, 0, 2), new GroupMember("job", 1, 4, 1, 2)},
+                {new GroupMember("job", InProcessGroup.secret(1), 0, 0, 2), new GroupMember("job", InProcessGroup.secret(2), 0, 1, 2)},
+                {new GroupMember("job", InProcessGroup.secret(1), 3, 0, 2), new GroupMember("job", InProcessGroup.secret(1), 4, 1, 2)},
         };
         ExecutorService threads = Executors.newFixedThreadPool(2);
         try {
@@ -219,12 +219,14 @@ class CollectiveFailureTest {
      */
     @Test
     void framesOfAnotherAttemptOrJobAreRejectedCountedAndNotMixedIn() throws Exception {
+        // Wire security off: this checks the header checks behind it (with it on, the frames would not even
+        // get that far, see SealedLinksTest).
         CollectiveConfig config = InProcessGroup.testConfig().transport(TransportMode.UDP)
-                .operationTimeoutMs(SHORT_TIMEOUT_MS).heartbeatIntervalMs(50).build();
+                .operationTimeoutMs(SHORT_TIMEOUT_MS).heartbeatIntervalMs(50).wireSecurity(WireSecurity.OFF).build();
         String jobId = "guarded";
-        long secret = 99;
+        JobSecret secret = InProcessGroup.secret(99);
         long attempt = 5;
-        LinkIds ids = new LinkIds(secret, LinkIds.jobHash(jobId), attempt, 2);
+        LinkIds ids = new LinkIds(secret.idSeed(), LinkIds.jobHash(jobId), attempt, 2);
         CollectiveBinding binding = AeronCollective.bind(config, new GroupMember(jobId, secret, attempt, 0, 2));
         ExecutorService rankZero = Executors.newSingleThreadExecutor();
         try (MediaDrivers.Handle driver = MediaDrivers.acquire(config);
@@ -241,7 +243,7 @@ class CollectiveFailureTest {
             }
             String address = control.localSocketAddresses().get(0);
             Endpoint impostorEndpoint = new Endpoint(1, "127.0.0.1",
-                    Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)), "impostor");
+                    Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)), "impostor", 1);
             String target = binding.localEndpoint().socketAddress();
             ExclusivePublication controlOut = impostor.addExclusivePublication(new ChannelUriStringBuilder()
                     .media("udp").endpoint(target).sessionId(ids.sessionId(Wire.LINK_CONTROL, 1, 0)).build(),

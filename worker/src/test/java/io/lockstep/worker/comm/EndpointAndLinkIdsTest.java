@@ -14,17 +14,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class EndpointAndLinkIdsTest {
     @Test
     void endpointsRoundTripThroughTheirTextForm() {
-        Endpoint ipv4 = new Endpoint(3, "10.0.0.7", 40123, "abc-123");
+        Endpoint ipv4 = new Endpoint(3, "10.0.0.7", 40123, "abc-123", -4711);
         assertEquals(ipv4, Endpoint.decode(ipv4.encode()));
         assertEquals("10.0.0.7:40123", ipv4.socketAddress());
-        Endpoint ipv6 = new Endpoint(0, "fe80:0:0:0:1:2:3:4", 5, "d");
+        Endpoint ipv6 = new Endpoint(0, "fe80:0:0:0:1:2:3:4", 5, "d", 7);
         assertEquals(ipv6, Endpoint.decode(ipv6.encode()));
         assertEquals("[fe80:0:0:0:1:2:3:4]:5", ipv6.socketAddress());
     }
 
     @Test
     void malformedEndpointTextIsRejectedWithTheText() {
-        for (String text : new String[]{"", "1|host|2", "x|host|2|d", "1|host|70000|d", "1||2|d"}) {
+        for (String text : new String[]{"", "1|host|2", "1|host|2|d", "x|host|2|d|0", "1|host|70000|d|0", "1||2|d|0", "1|host|2|d|x"}) {
             IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Endpoint.decode(text));
             assertTrue(error.getMessage().contains(text) || text.isEmpty() || error.getMessage().contains("port")
                     || error.getMessage().contains("blank"), error.getMessage());
@@ -33,8 +33,8 @@ class EndpointAndLinkIdsTest {
 
     @Test
     void ringOrderKeepsRanksOfOneHostAndDriverTogether() {
-        List<Endpoint> endpoints = List.of(new Endpoint(0, "10.0.0.2", 1, "b"), new Endpoint(1, "10.0.0.1", 1, "a"),
-                new Endpoint(2, "10.0.0.2", 2, "b"), new Endpoint(3, "10.0.0.1", 2, "a"));
+        List<Endpoint> endpoints = List.of(new Endpoint(0, "10.0.0.2", 1, "b", 0), new Endpoint(1, "10.0.0.1", 1, "a", 0),
+                new Endpoint(2, "10.0.0.2", 2, "b", 0), new Endpoint(3, "10.0.0.1", 2, "a", 0));
         assertEquals(List.of(1, 3, 0, 2), java.util.Arrays.stream(CollectiveBinding.ringOrder(endpoints)).boxed().toList());
     }
 

@@ -40,7 +40,13 @@ final class InProcessGroup implements AutoCloseable {
 
     static InProcessGroup open(int size, CollectiveConfig config, String jobId, long secret, long attempt,
                                NanoClock clock) throws Exception {
-        return new InProcessGroup(ThreadRanks.open(size, config, jobId, secret, attempt, clock, WAIT_SECONDS * 1000, "rank-"));
+        return new InProcessGroup(ThreadRanks.open(size, config, jobId, secret(secret), attempt, clock,
+                WAIT_SECONDS * 1000, "rank-"));
+    }
+
+    /** A job secret for tests, the same for the same seed. */
+    static JobSecret secret(long seed) {
+        return JobSecret.derive(Long.toString(seed).getBytes(java.nio.charset.StandardCharsets.UTF_8), "test");
     }
 
     int size() {

@@ -5,6 +5,7 @@ import io.lockstep.worker.comm.CollectiveBinding;
 import io.lockstep.worker.comm.CollectiveConfig;
 import io.lockstep.worker.comm.Endpoint;
 import io.lockstep.worker.comm.GroupMember;
+import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.train.GradientExchange;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Test;
@@ -48,7 +49,7 @@ class AeronExchangeTest {
             for (int rank = 0; rank < REPLICAS; rank++) {
                 int r = rank;
                 threads.add(Executors.newSingleThreadExecutor(task -> new Thread(task, "aeron-exchange-rank-" + r)));
-                bindings.add(AeronCollective.bind(config, new GroupMember(jobId, 7L, 0L, rank, REPLICAS)));
+                bindings.add(AeronCollective.bind(config, new GroupMember(jobId, JobSecret.derive(new byte[]{7}, jobId), 0L, rank, REPLICAS)));
             }
             List<Endpoint> endpoints = bindings.stream().map(CollectiveBinding::localEndpoint).toList();
             List<Future<AeronCollective>> connecting = new ArrayList<>();

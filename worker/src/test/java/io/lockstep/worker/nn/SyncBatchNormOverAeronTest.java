@@ -5,6 +5,7 @@ import io.lockstep.worker.comm.CollectiveBinding;
 import io.lockstep.worker.comm.CollectiveConfig;
 import io.lockstep.worker.comm.Endpoint;
 import io.lockstep.worker.comm.GroupMember;
+import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.nn.SyncBatchNormalizationLayerTest.Case;
 import io.lockstep.worker.nn.SyncBatchNormalizationLayerTest.Layout;
 import io.lockstep.worker.nn.SyncBatchNormalizationLayerTest.RankResult;
@@ -69,7 +70,7 @@ class SyncBatchNormOverAeronTest {
         List<CollectiveBinding> bindings = new ArrayList<>();
         try {
             for (int rank = 0; rank < ranks; rank++) {
-                bindings.add(AeronCollective.bind(config, new GroupMember(job, 0x5eedL, 0L, rank, ranks)));
+                bindings.add(AeronCollective.bind(config, new GroupMember(job, JobSecret.derive(new byte[]{0x5e}, job), 0L, rank, ranks)));
             }
             List<Endpoint> endpoints = bindings.stream().map(CollectiveBinding::localEndpoint).toList();
             return RankThreads.runAll(ranks, 120_000, rank -> {
