@@ -56,7 +56,8 @@ final class ConsoleProgress extends SparkListener {
 
     @Override
     public void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate update) {
-        scala.collection.Iterator<Tuple4<Object, Object, Object, scala.collection.immutable.Seq<AccumulableInfo>>> tasks =
+        // Wildcards: the tuple's last element is an immutable.Seq in Scala 2.13 and a collection.Seq in 2.12.
+        scala.collection.Iterator<? extends Tuple4<?, ?, ?, ? extends scala.collection.Iterable<AccumulableInfo>>> tasks =
                 update.accumUpdates().iterator();
         while (tasks.hasNext()) {
             scala.collection.Iterator<AccumulableInfo> infos = tasks.next()._4().iterator();

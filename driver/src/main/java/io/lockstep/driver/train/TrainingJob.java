@@ -1,6 +1,8 @@
 package io.lockstep.driver.train;
 
-import io.lockstep.driver.cli.UserError;
+import io.lockstep.driver.cluster.ClusterPreflight;
+import io.lockstep.driver.cluster.ExecutorRegistry;
+import io.lockstep.driver.cluster.GpuScheduling;
 import io.lockstep.driver.data.DatasetSource;
 import io.lockstep.driver.plan.EpochPlan;
 import io.lockstep.driver.report.RunOutput;
@@ -82,6 +84,7 @@ public final class TrainingJob {
                 .setIfMissing("spark.scheduler.minRegisteredResourcesRatio", "1.0")
                 .setIfMissing("spark.executor.heartbeatInterval", "2s")
                 .setIfMissing("spark.ui.enabled", "false");
+        ExecutorRegistry.install(sparkConf);
         try (JavaSparkContext sc = new JavaSparkContext(sparkConf)) {
             sc.setLogLevel("WARN");
             sc.setLocalProperty("spark.job.interruptOnCancel", "true");
@@ -92,7 +95,7 @@ public final class TrainingJob {
     private <R extends Serializable> Result train(JavaSparkContext sc, TrainingData<R> data) {
         long start = System.nanoTime();
         int replicas = config.replicas();
-        checkSlots(sc, replicas);
+        ClusterPreflight.check(sc, replicas, config.slotWaitMs());
         Normalization builtWith = "none".equals(config.effectiveNorm()) ? Normalization.NONE : Normalization.BATCH;
         ModelRecipe recipe = new ModelRecipe(config.model(), data.classNames().size(), data.shape().channels(),
                 data.shape().height(), data.shape().width(), builtWith, config.seed(), config.optimizerKind(),
@@ -161,6 +164,7 @@ public final class TrainingJob {
                     JavaRDD<EpochReport> stage = BarrierStages.mapPartitions((JavaRDD) routed.rdd().toJavaRDD(),
                             new ReplicaStage<>(spec, data.decoder(), hadoopConf, new TaskProgress(progressAccumulator)),
                             EpochReport.class);
+                    stage = GpuScheduling.onePerReplica(stage, sc.getConf());
                     // The shuffle makes the barrier stage a ShuffleMapStage, which Spark reruns as a whole
                     // when an executor is lost (a barrier ResultStage would abort the job instead).
                     reports = new ArrayList<>(stage.mapToPair(r -> new Tuple2<>(r.rank(), r))
@@ -256,35 +260,6 @@ public final class TrainingJob {
             return java.util.Collections.emptyIterator();
         }
         return List.of(new Tuple2<>(replica, new ShardItem<>(false, order, record._2()))).iterator();
-    }
-
-    /**
-     * Fails fast when the cluster cannot run all replicas at once (a barrier stage needs them together).
-     * On a cluster, executors register after the context starts: wait for them up to
-     * {@code --slot-wait-ms}, then report how many slots were needed and found.
-     */
-    private void checkSlots(JavaSparkContext sc, int replicas) {
-        long deadline = System.nanoTime() + (sc.master().startsWith("local") ? 0 : config.slotWaitMs() * 1_000_000L);
-        int slots = concurrentTaskSlots(sc);
-        while (slots < replicas && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(200); // polling Spark's registered executors; there is no event to await here
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for executors", e);
-            }
-            slots = concurrentTaskSlots(sc);
-        }
-        if (slots < replicas) {
-            throw new UserError("--replicas " + replicas + " needs " + replicas + " task slots at once, but the cluster offers "
-                    + slots + " (registered executors' cores / spark.task.cpus, after waiting up to " + config.slotWaitMs()
-                    + " ms for executors); add executors or cores, or lower --replicas");
-        }
-    }
-
-    /** The number Spark's own barrier-stage check uses: tasks the registered executors can run at once. */
-    private static int concurrentTaskSlots(JavaSparkContext sc) {
-        return sc.sc().maxNumConcurrentTasks(sc.sc().resourceProfileManager().defaultResourceProfile());
     }
 
     private int threadsPerReplica(JavaSparkContext sc, int replicas) {
