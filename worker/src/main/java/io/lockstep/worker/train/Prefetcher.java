@@ -1,5 +1,6 @@
 package io.lockstep.worker.train;
 
+import io.lockstep.worker.device.DeviceBinding;
 import org.nd4j.linalg.dataset.DataSet;
 
 import java.util.concurrent.ArrayBlockingQueue;
@@ -27,7 +28,12 @@ public final class Prefetcher implements AutoCloseable {
         }
         this.ready = new ArrayBlockingQueue<>(depth);
         this.steps = source.steps();
-        this.producer = new Thread(() -> produce(source), threadName);
+        // Batches are ND4J arrays: build them on the replica's device, not on the default one.
+        DeviceBinding device = DeviceBinding.ofCurrentThread();
+        this.producer = new Thread(() -> {
+            device.bindCurrentThread();
+            produce(source);
+        }, threadName);
         producer.setDaemon(true);
         producer.start();
     }
