@@ -18,6 +18,7 @@ import java.util.TreeMap;
 public final class ClusterPreflight {
     /** Spark's own switch; barrier stages refuse to run while it is on. */
     static final String DYNAMIC_ALLOCATION = "spark.dynamicAllocation.enabled";
+    private static final long LOCAL_EXECUTOR_WAIT_MS = 30_000;
 
     private ClusterPreflight() {
     }
@@ -33,8 +34,8 @@ public final class ClusterPreflight {
     }
 
     /**
-     * Checks the settings, then waits up to {@code slotWaitMs} (none in local mode, where all slots
-     * exist from the start) for executors offering {@code replicas} task slots.
+     * Checks the settings, then waits up to {@code slotWaitMs} for executors offering {@code replicas}
+     * task slots (in local mode only for the local executor to be known).
      *
      * @throws UserError naming the setting and the fix
      */
@@ -43,9 +44,12 @@ public final class ClusterPreflight {
         checkSettings(conf);
         Demand demand = demandOf(conf, replicas);
         ExecutorRegistry registry = ExecutorRegistry.of(sc.sc());
-        long deadline = System.nanoTime() + (sc.master().startsWith("local") ? 0 : slotWaitMs * 1_000_000L);
+        boolean local = isLocal(sc.master());
+        // Local mode has all its slots from the start, but the listener hears of its one executor
+        // asynchronously: wait only for that event there, and for enough slots on a cluster.
+        long deadline = System.nanoTime() + (local ? LOCAL_EXECUTOR_WAIT_MS : slotWaitMs) * 1_000_000L;
         List<ExecutorSlots> executors = registry.executors();
-        while (slots(executors, demand) < replicas && System.nanoTime() < deadline) {
+        while ((local ? executors.isEmpty() : slots(executors, demand) < replicas) && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(200); // executors register asynchronously; Spark offers no event to await here
             } catch (InterruptedException e) {
@@ -54,7 +58,12 @@ public final class ClusterPreflight {
             }
             executors = registry.executors();
         }
-        check(executors, demand, sc.master().startsWith("local"), slotWaitMs);
+        check(executors, demand, local, slotWaitMs);
+    }
+
+    /** {@code local} or {@code local[N]}: one in-process executor ({@code local-cluster} has real ones). */
+    static boolean isLocal(String master) {
+        return master.equals("local") || master.startsWith("local[");
     }
 
     /** Settings that make a barrier stage impossible, whatever the executors. */

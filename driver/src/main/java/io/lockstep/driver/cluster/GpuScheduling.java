@@ -26,7 +26,7 @@ public final class GpuScheduling {
 
     /** {@code stage} with one GPU per task when GPUs were requested on a cluster; else {@code stage} unchanged. */
     public static <T> JavaRDD<T> onePerReplica(JavaRDD<T> stage, SparkConf conf) {
-        if (!requested(conf) || conf.get("spark.master", "local").startsWith("local")) {
+        if (!requested(conf) || ClusterPreflight.isLocal(conf.get("spark.master", "local"))) {
             return stage;
         }
         return stage.withResources(profile(conf));

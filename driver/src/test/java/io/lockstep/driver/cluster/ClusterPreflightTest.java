@@ -24,6 +24,15 @@ class ClusterPreflightTest {
     }
 
     @Test
+    void onlyInProcessMastersCountAsLocal() {
+        assertTrue(ClusterPreflight.isLocal("local"));
+        assertTrue(ClusterPreflight.isLocal("local[2]"));
+        assertTrue(ClusterPreflight.isLocal("local[*]"));
+        assertTrue(!ClusterPreflight.isLocal("local-cluster[2,1,1024]"), "local-cluster executors register like a cluster's");
+        assertTrue(!ClusterPreflight.isLocal("yarn"));
+    }
+
+    @Test
     void dynamicAllocationStopsTheJobNamingTheSetting() {
         SparkConf conf = new SparkConf(false).set("spark.dynamicAllocation.enabled", "true");
         UserError error = assertThrows(UserError.class, () -> ClusterPreflight.checkSettings(conf));
