@@ -3,6 +3,7 @@ package io.lockstep.driver.cli;
 import io.lockstep.driver.data.DataOptions;
 import io.lockstep.api.Lockstep;
 import io.lockstep.api.TrainOptions;
+import io.lockstep.driver.cluster.ExecutorRegistry;
 import io.lockstep.driver.train.ConsoleProgress;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -50,6 +51,7 @@ public final class TrainCommand implements Callable<Integer> {
                 .setIfMissing("spark.scheduler.minRegisteredResourcesRatio", "1.0")
                 .setIfMissing("spark.executor.heartbeatInterval", "2s")
                 .setIfMissing("spark.ui.enabled", "false");
+        ExecutorRegistry.install(sparkConf);
         ConsoleProgress console = new ConsoleProgress();
         try (JavaSparkContext sc = new JavaSparkContext(sparkConf)) {
             sc.setLogLevel("WARN");

@@ -5,6 +5,9 @@ import io.lockstep.api.ProgressListener;
 import io.lockstep.api.TrainOptions;
 import io.lockstep.api.TrainResult;
 import io.lockstep.driver.cli.UserError;
+import io.lockstep.driver.cluster.ClusterPreflight;
+import io.lockstep.driver.cluster.ExecutorRegistry;
+import io.lockstep.driver.cluster.GpuScheduling;
 import io.lockstep.driver.plan.EpochPlan;
 import io.lockstep.driver.report.RunOutput;
 import io.lockstep.models.Normalization;
@@ -221,6 +224,7 @@ public final class TrainingJob {
                 JavaRDD<EpochReport> stage = BarrierStages.mapPartitions((JavaRDD) layout.routed(planBroadcast,
                                 spec.stepsPerEpoch() * spec.batchPerReplica()).rdd().toJavaRDD(),
                         new ReplicaStage<>(spec, input.decoder(), hadoopConf, new TaskProgress(progress)), EpochReport.class);
+                stage = GpuScheduling.onePerReplica(stage, sc.getConf());
                 // The shuffle makes the barrier stage a ShuffleMapStage, which Spark reruns as a whole
                 // when an executor is lost (a barrier ResultStage would abort the job instead).
                 reports = new ArrayList<>(stage.mapToPair(r -> new Tuple2<>(r.rank(), r))
@@ -344,16 +348,17 @@ public final class TrainingJob {
     }
 
     /**
-     * Fails fast when Spark cannot run the job's barrier stages: dynamic allocation on, or fewer task
-     * slots than replicas. On a cluster, executors register after the context starts: wait for them up
-     * to {@code --slot-wait-ms}, then report how many slots were needed and found.
+     * Fails fast when Spark cannot run the job's barrier stages: dynamic allocation on, fewer task slots
+     * than replicas, GPUs requested but missing or shared ({@link ClusterPreflight}, on the executors'
+     * cores and GPUs as Lockstep's listener saw them register). A caller's own context, created without
+     * that listener, is checked on the slot count Spark's own barrier check uses.
      */
     private void checkContext(JavaSparkContext sc, int replicas) {
-        if (sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
-            throw new UserError("spark.dynamicAllocation.enabled is true, but barrier stages (one task per replica, all at"
-                    + " once) cannot run with dynamic allocation; set spark.dynamicAllocation.enabled=false and give the job"
-                    + " at least " + replicas + " task slots");
+        if (ExecutorRegistry.find(sc.sc()).isPresent()) {
+            ClusterPreflight.check(sc, replicas, options.get(SLOT_WAIT_MS));
+            return;
         }
+        ClusterPreflight.checkSettings(sc.getConf());
         long deadline = System.nanoTime() + (sc.master().startsWith("local") ? 0 : options.get(SLOT_WAIT_MS) * 1_000_000L);
         int slots = concurrentTaskSlots(sc);
         while (slots < replicas && System.nanoTime() < deadline) {

@@ -12,7 +12,7 @@ import java.util.Map;
 
 /**
  * Submits an application the way a user does: {@code $SPARK_HOME/bin/spark-submit --master ...
- * --deploy-mode client --class ... <app jar> <args>}, in its own process, through Spark's own
+ * --deploy-mode client|cluster --class ... <app jar> <args>}, in its own process, through Spark's own
  * launcher (which adds Spark's module flags and {@code spark-defaults.conf}).
  *
  * <p>A mutable builder, owned by one thread. The application jar is shipped to executors by Spark
@@ -27,8 +27,11 @@ public final class SparkSubmitter {
     private final Map<String, String> env = new LinkedHashMap<>();
     private final List<String> args = new ArrayList<>();
     private String name = "app";
+    private String deployMode = "client";
     private String mainClass;
     private Path appJar;
+    private String appResource;
+    private Path propertiesFile;
 
     private SparkSubmitter(SparkHome sparkHome, String master, Path logDir) {
         this.sparkHome = sparkHome;
@@ -60,6 +63,12 @@ public final class SparkSubmitter {
         return this;
     }
 
+    /** {@code --deploy-mode}: {@code client} (the default) or {@code cluster}. */
+    public SparkSubmitter deployMode(String deployMode) {
+        this.deployMode = deployMode;
+        return this;
+    }
+
     public SparkSubmitter mainClass(Class<?> mainClass) {
         return mainClass(mainClass.getName());
     }
@@ -72,6 +81,24 @@ public final class SparkSubmitter {
     /** The primary resource: a jar with the application's classes (see {@link AppJar}). */
     public SparkSubmitter appJar(Path jar) {
         this.appJar = jar.toAbsolutePath();
+        return this;
+    }
+
+    /**
+     * A primary resource given as a URI that is not a file here, e.g. {@code local:///opt/app.jar} inside
+     * a container image; replaces {@link #appJar}.
+     */
+    public SparkSubmitter appResource(String uri) {
+        this.appResource = uri;
+        return this;
+    }
+
+    /**
+     * {@code --properties-file}: Spark then reads this file instead of the Spark home's
+     * {@code spark-defaults.conf} (as users pass a deployment's defaults); {@link #conf} still wins.
+     */
+    public SparkSubmitter propertiesFile(Path file) {
+        this.propertiesFile = file.toAbsolutePath();
         return this;
     }
 
@@ -95,19 +122,23 @@ public final class SparkSubmitter {
 
     /** The full spark-submit command this builder would run. */
     public List<String> command() {
-        if (mainClass == null || appJar == null) {
+        if (mainClass == null || (appJar == null && appResource == null)) {
             throw new IllegalStateException("Set mainClass(...) and appJar(...) before submitting " + name);
         }
-        if (!Files.isRegularFile(appJar)) {
+        if (appResource == null && !Files.isRegularFile(appJar)) {
             throw new IllegalStateException("Application jar " + appJar + " does not exist; build it with AppJar");
         }
         List<String> command = new ArrayList<>(List.of(sparkHome.sparkSubmit().toString(), "--master", master,
-                "--deploy-mode", "client", "--name", name, "--class", mainClass));
+                "--deploy-mode", deployMode, "--name", name, "--class", mainClass));
+        if (propertiesFile != null) {
+            command.add("--properties-file");
+            command.add(propertiesFile.toString());
+        }
         conf.forEach((k, v) -> {
             command.add("--conf");
             command.add(k + "=" + v);
         });
-        command.add(appJar.toString());
+        command.add(appResource != null ? appResource : appJar.toString());
         command.addAll(args);
         return command;
     }

@@ -1,6 +1,7 @@
 package io.lockstep.worker.data;
 
 import io.lockstep.models.InputShape;
+import io.lockstep.worker.device.HostMemory;
 import io.lockstep.worker.train.BatchDecoder;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
@@ -128,6 +129,7 @@ public final class ImageBatchDecoder implements BatchDecoder<LabeledRecord> {
             labels[n * numClasses + record.label()] = 1f;
             n++;
         }
+        HostMemory.afterHostWrite(features);
         if (failures != null) {
             for (BadRecordException e : failures) {
                 skipped.add(new SkippedRecord(e.source(), e.getMessage()));

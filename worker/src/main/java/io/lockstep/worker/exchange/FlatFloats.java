@@ -1,5 +1,6 @@
 package io.lockstep.worker.exchange;
 
+import io.lockstep.worker.device.HostMemory;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -9,7 +10,8 @@ import java.nio.FloatBuffer;
  * Bulk copies between one contiguous FLOAT vector of a model (its flattened parameters, gradient or
  * updater state) and a heap {@code float[]}.
  *
- * <p>The NIO view of the native memory is created once and reused while the array's memory stays the
+ * <p>Reads make the host copy current first and writes mark it newest ({@link HostMemory}), so the
+ * copies are right on a GPU too. The NIO view of the native memory is created once and reused while the array's memory stays the
  * same (DL4J hands out fresh {@code INDArray} wrappers, e.g. {@code graph.params()} reshapes on every
  * call, but they point at the same memory), so a steady-state copy allocates nothing. One instance per
  * array per training thread; not thread-safe.
@@ -50,6 +52,7 @@ final class FlatFloats {
         if (length == 0) {
             return;
         }
+        HostMemory.beforeHostRead(source);
         FloatBuffer view = view(source, length);
         view.get(cachedBase, target, targetOffset, length);
     }
@@ -62,6 +65,7 @@ final class FlatFloats {
         }
         FloatBuffer view = view(target, length);
         view.put(cachedBase, source, sourceOffset, length);
+        HostMemory.afterHostWrite(target);
     }
 
     private FloatBuffer view(INDArray array, int length) {

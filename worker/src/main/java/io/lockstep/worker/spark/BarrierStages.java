@@ -10,7 +10,11 @@ import java.io.Serial;
 import java.io.Serializable;
 import java.util.Iterator;
 
-/** Java access to Spark's barrier execution mode, which has only a Scala API ({@code RDD.barrier()}). */
+/**
+ * Java access to Spark's barrier execution mode, which has only a Scala API ({@code RDD.barrier()}).
+ * The iterator adapters are written here rather than taken from Scala's converters, whose package
+ * differs between Scala 2.12 (Spark 3.5) and 2.13 (Spark 4).
+ */
 public final class BarrierStages {
     private BarrierStages() {
     }
@@ -37,13 +41,48 @@ public final class BarrierStages {
         @Override
         public scala.collection.Iterator<U> apply(scala.collection.Iterator<T> input) {
             try {
-                return scala.jdk.javaapi.CollectionConverters.asScala(
-                        function.call(scala.jdk.javaapi.CollectionConverters.asJava(input)));
+                return new ToScala<>(function.call(new ToJava<>(input)));
             } catch (RuntimeException e) {
                 throw e;
             } catch (Exception e) {
                 throw new IllegalStateException(e.getMessage(), e);
             }
+        }
+    }
+
+    private static final class ToJava<T> implements Iterator<T> {
+        private final scala.collection.Iterator<T> scala;
+
+        ToJava(scala.collection.Iterator<T> scala) {
+            this.scala = scala;
+        }
+
+        @Override
+        public boolean hasNext() {
+            return scala.hasNext();
+        }
+
+        @Override
+        public T next() {
+            return scala.next();
+        }
+    }
+
+    private static final class ToScala<T> extends scala.collection.AbstractIterator<T> {
+        private final Iterator<T> java;
+
+        ToScala(Iterator<T> java) {
+            this.java = java;
+        }
+
+        @Override
+        public boolean hasNext() {
+            return java.hasNext();
+        }
+
+        @Override
+        public T next() {
+            return java.next();
         }
     }
 }

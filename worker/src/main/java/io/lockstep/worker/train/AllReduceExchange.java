@@ -2,6 +2,7 @@ package io.lockstep.worker.train;
 
 import io.lockstep.worker.comm.Collective;
 import io.lockstep.worker.comm.ReduceOp;
+import io.lockstep.worker.device.HostMemory;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -38,13 +39,13 @@ public final class AllReduceExchange implements GradientExchange {
         if (staging.length != length) {
             staging = new float[length];
         }
-        FloatBuffer view = flatGradient.data().asNioFloat();
-        long offset = flatGradient.offset();
-        view.position(Math.toIntExact(offset));
+        FloatBuffer view = HostMemory.floats(flatGradient);
+        int first = view.position();
         view.get(staging, 0, length);
         collective.allReduce(staging, 0, length, ReduceOp.AVERAGE);
-        view.position(Math.toIntExact(offset));
+        view.position(first);
         view.put(staging, 0, length);
+        HostMemory.afterHostWrite(flatGradient);
         int n = collective.size();
         lastBytesSent = n <= 1 ? 0 : (long) (2.0 * (n - 1) / n * length * Float.BYTES);
         lastNanos = System.nanoTime() - start;

@@ -2,6 +2,7 @@ package io.lockstep.worker.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.lockstep.worker.device.HostMemory;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSDataOutputStream;
@@ -84,6 +85,7 @@ public final class CheckpointStore {
             FileSystem fs = fs();
             fs.mkdirs(dir);
             try (FSDataOutputStream out = fs.create(new Path(temp, MODEL), false)) {
+                HostMemory.beforeHostRead(graph);
                 ModelSerializer.writeModel(graph, out, true);
             }
             for (int rank = 0; rank < exchangeStates.size(); rank++) {

@@ -1,5 +1,6 @@
 package io.lockstep.worker.train;
 
+import io.lockstep.worker.device.DeviceBinding;
 import org.nd4j.linalg.dataset.DataSet;
 
 import java.util.concurrent.ArrayBlockingQueue;
@@ -30,7 +31,10 @@ public final class Prefetcher implements AutoCloseable {
         this.ready = new ArrayBlockingQueue<>(depth);
         this.steps = source.steps();
         int threads = ComputeThreads.inForce();
+        // Batches are ND4J arrays: build them on the replica's device, not on the default one.
+        DeviceBinding device = DeviceBinding.ofCurrentThread();
         this.producer = new Thread(() -> {
+            device.bindCurrentThread();
             ComputeThreads.bind(threads);
             produce(source);
         }, threadName);

@@ -3,6 +3,7 @@ package io.lockstep.worker.train;
 import io.lockstep.models.TrainingBatches;
 import io.lockstep.worker.comm.Collective;
 import io.lockstep.worker.comm.ReduceOp;
+import io.lockstep.worker.device.HostMemory;
 import io.lockstep.worker.nn.SyncBatchNorms;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.optimize.api.TrainingListener;
@@ -198,7 +199,7 @@ public final class ReplicaTrainer {
     /** CRC32 of the raw parameter bits: equal on every replica exactly when parameters are bit-identical. */
     public long parameterChecksum() {
         INDArray params = graph.params();
-        ByteBuffer bytes = params.data().asNio();
+        ByteBuffer bytes = HostMemory.bytes(params);
         CRC32 crc = new CRC32();
         crc.update(bytes.duplicate());
         return crc.getValue();
