@@ -15,5 +15,6 @@ final class Subcommands {
         cli.addSubcommand(new io.lockstep.driver.data.ExportImagesCommand());
         cli.addSubcommand(new io.lockstep.driver.data.MakeSubsetCommand());
         cli.addSubcommand(new io.lockstep.driver.bench.BenchCommand());
+        cli.addSubcommand(new io.lockstep.driver.report.ReportCommand());
     }
 }

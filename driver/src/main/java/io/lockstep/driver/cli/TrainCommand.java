@@ -130,6 +130,18 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-steps-per-epoch", defaultValue = "0", description = "Cap on steps per epoch, for smoke tests (0: no cap).")
     int maxStepsPerEpoch;
 
+    @Option(names = "--metrics-every", defaultValue = "1", paramLabel = "STEPS",
+            description = "Write every replica's timings of every STEPS-th step to metrics.jsonl as the run goes (and judge those steps for stalls).")
+    int metricsEverySteps;
+
+    @Option(names = "--stall-factor", defaultValue = "3", paramLabel = "X",
+            description = "Report a stall (slow rank, its host and phase) when a step takes more than X times the running median step time.")
+    double stallFactor;
+
+    @Option(names = "--spark-ui", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Serve the Spark UI (port spark.ui.port, default 4040 or the next free one) with each epoch's jobs described; --no-spark-ui turns it off.")
+    boolean sparkUi;
+
     public JobConfig toConfig() {
         return toConfigUnchecked().validate();
     }
@@ -140,7 +152,8 @@ public final class TrainCommand implements Callable<Integer> {
                 master, norm, lrScaling, lrDecay, warmupEpochs, checkEverySteps, checkpointDir, checkpointEverySteps, resume, resumeFrom, onNan, exchange,
                 averageEvery, averageWarmupSteps, thresholdInitial, thresholdMinSentFraction, thresholdMaxSentFraction,
                 keepCheckpoints, threadsPerReplica,
-                evalBatchSize, collectiveTimeoutMs, dataTimeoutMs, slotWaitMs, maxStepsPerEpoch);
+                evalBatchSize, collectiveTimeoutMs, dataTimeoutMs, slotWaitMs, maxStepsPerEpoch, metricsEverySteps,
+                stallFactor, sparkUi);
     }
 
     @Override

@@ -23,7 +23,8 @@ public record JobConfig(String model, String data, String out, int epochs, int b
                         int averageEvery, long averageWarmupSteps, double thresholdInitial,
                         double thresholdMinSentFraction, double thresholdMaxSentFraction,
                         int keepCheckpoints, int threadsPerReplica, int evalBatchSize, long collectiveTimeoutMs,
-                        long dataTimeoutMs, long slotWaitMs, int maxStepsPerEpoch) {
+                        long dataTimeoutMs, long slotWaitMs, int maxStepsPerEpoch, int metricsEverySteps,
+                        double stallFactor, boolean sparkUi) {
 
     public JobConfig validate() {
         List<String> errors = new ArrayList<>();
@@ -85,6 +86,10 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         nonNegative(errors, "--threads-per-replica", threadsPerReplica);
         nonNegative(errors, "--max-steps-per-epoch", maxStepsPerEpoch);
         nonNegative(errors, "--slot-wait-ms", slotWaitMs);
+        positive(errors, "--metrics-every", metricsEverySteps);
+        if (!(stallFactor > 1) || !Double.isFinite(stallFactor)) {
+            errors.add("--stall-factor: must be a number above 1 (a multiple of the median step time), got " + stallFactor);
+        }
         if (collectiveTimeoutMs < 1000) {
             errors.add("--collective-timeout-ms: must be at least 1000, got " + collectiveTimeoutMs);
         }
@@ -181,6 +186,9 @@ public record JobConfig(String model, String data, String out, int epochs, int b
         map.put("data-timeout-ms", String.valueOf(dataTimeoutMs));
         map.put("slot-wait-ms", String.valueOf(slotWaitMs));
         map.put("max-steps-per-epoch", String.valueOf(maxStepsPerEpoch));
+        map.put("metrics-every", String.valueOf(metricsEverySteps));
+        map.put("stall-factor", String.valueOf(stallFactor));
+        map.put("spark-ui", String.valueOf(sparkUi));
         return map;
     }
 }

@@ -80,8 +80,12 @@ public final class TrainingJob {
                 .setAppName("lockstep train " + config.model())
                 .setMaster(config.effectiveMaster())
                 .setIfMissing("spark.scheduler.minRegisteredResourcesRatio", "1.0")
-                .setIfMissing("spark.executor.heartbeatInterval", "2s")
-                .setIfMissing("spark.ui.enabled", "false");
+                .setIfMissing("spark.executor.heartbeatInterval", "2s");
+        if (config.sparkUi()) {
+            sparkConf.setIfMissing("spark.ui.enabled", "true");
+        } else {
+            sparkConf.set("spark.ui.enabled", "false");
+        }
         try (JavaSparkContext sc = new JavaSparkContext(sparkConf)) {
             sc.setLogLevel("WARN");
             sc.setLocalProperty("spark.job.interruptOnCancel", "true");
@@ -122,7 +126,6 @@ public final class TrainingJob {
         sc.sc().addSparkListener(retries);
         SerializableHadoopConf hadoopConf = new SerializableHadoopConf(sc.hadoopConfiguration());
         ProgressAccumulator progressAccumulator = new ProgressAccumulator();
-        sc.sc().register(progressAccumulator, "lockstep-progress");
         ConsoleProgress console = new ConsoleProgress(progressAccumulator, config.epochs(), replicas);
         sc.sc().addSparkListener(console);
         int threads = threadsPerReplica(sc, replicas);
@@ -137,6 +140,8 @@ public final class TrainingJob {
             System.err.printf("resuming from %s: epoch %d, step %d%n", resume.checkpoint(), resume.epoch() + 1, resume.stepInEpoch());
         }
         try (RunOutput out = new RunOutput(config.out(), sc.hadoopConfiguration(), resume.checkpoint() != null)) {
+            RunMonitor monitor = new RunMonitor(out, checkpoints, replicas, config.metricsEverySteps(), config.stallFactor());
+            TaskProgress taskProgress = monitor.start(sc, progressAccumulator, config, data.classNames());
             for (int epoch = resume.epoch(); epoch < config.epochs(); epoch++) {
                 EpochPlan plan = new EpochPlan(config.seed(), epoch, replicas, indexedTrain.size(), config.batchSize());
                 int steps = config.maxStepsPerEpoch() > 0 ? Math.min(config.maxStepsPerEpoch(), plan.stepsPerEpoch()) : plan.stepsPerEpoch();
@@ -155,11 +160,12 @@ public final class TrainingJob {
                         .union(testRouted)
                         .partitionBy(new HashPartitioner(replicas));
                 console.startEpoch(epoch, steps);
+                monitor.startEpoch(sc, config, epoch, steps);
                 List<EpochReport> reports;
                 try {
                     @SuppressWarnings({"unchecked", "rawtypes"})
                     JavaRDD<EpochReport> stage = BarrierStages.mapPartitions((JavaRDD) routed.rdd().toJavaRDD(),
-                            new ReplicaStage<>(spec, data.decoder(), hadoopConf, new TaskProgress(progressAccumulator)),
+                            new ReplicaStage<>(spec, data.decoder(), hadoopConf, taskProgress),
                             EpochReport.class);
                     // The shuffle makes the barrier stage a ShuffleMapStage, which Spark reruns as a whole
                     // when an executor is lost (a barrier ResultStage would abort the job instead).
@@ -187,7 +193,7 @@ public final class TrainingJob {
                 images += (long) (steps - resumeStep) * config.batchSize() * replicas;
                 globalStep += steps - resumeStep;
                 resumeStep = 0;
-                summary.writeTo(out, epoch);
+                monitor.finishEpoch(epoch, summary);
                 System.err.printf("epoch %d/%d  loss %.4f  test accuracy %.4f  %.0f img/s  (compute %.0f%%, BatchNorm sync %.0f%%, exchange %.0f%%, data wait %.0f%%)%n",
                         epoch + 1, config.epochs(), summary.meanLoss(), summary.testAccuracy(), summary.imagesPerSecond(),
                         100 * summary.computeShare(), 100 * summary.normSyncShare(), 100 * summary.exchangeShare(),
@@ -208,6 +214,7 @@ public final class TrainingJob {
             summary.put("wall_seconds", wall);
             summary.put("stage_retries", retries.count());
             summary.put("stage_retry_details", retries.details());
+            summary.put("stragglers", monitor.stragglers());
             summary.put("resumed_from", resume.checkpoint());
             if (data instanceof io.lockstep.driver.data.LoadedDataset loaded) {
                 summary.put("dataset", loaded.describe());
@@ -221,6 +228,7 @@ public final class TrainingJob {
             summary.put("output", out.uri());
             summary.put("job", config.asMap());
             out.summary(summary);
+            monitor.writeReport(out, sc);
             System.err.printf("test accuracy %.4f after %d epochs, %.1f s, %.0f img/s; model in %s/%s%n",
                     accuracy.get(accuracy.size() - 1), config.epochs(), wall, images / wall, out.uri(), RunOutput.MODEL);
             return new Result(accuracy.get(accuracy.size() - 1), wall, images / wall, modelFile.toString(), accuracy);
