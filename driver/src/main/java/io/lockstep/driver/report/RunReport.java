@@ -202,6 +202,9 @@ public final class RunReport {
             renderer.setSeriesShapesVisible(i, shapes || data.getSeries(i).getItemCount() < 30);
         }
         plot.setRenderer(renderer);
+        if ("epoch".equals(xLabel)) {
+            plot.getDomainAxis().setStandardTickUnits(org.jfree.chart.axis.NumberAxis.createIntegerTickUnits());
+        }
         style(chart);
         return new Chart(name, title, png(chart));
     }
