@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command for the side-by-side benchmark (issue 9): Lockstep vs DL4J's Spark training vs PyTorch DDP,
+# One command for the side-by-side benchmark: Lockstep vs DL4J's Spark training vs PyTorch DDP,
 # same machine, same run, same data (full Fashion-MNIST), same architectures, fixed seeds.
 #
 #   integration-tests/bench/compare.sh                 # full comparison (hours on 2 cores: see README)

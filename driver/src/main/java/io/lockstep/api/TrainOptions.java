@@ -128,6 +128,16 @@ public final class TrainOptions {
     public static final OptionDef<Integer> MAX_STEPS_PER_EPOCH = define(OptionDef.integer("max-steps-per-epoch", 0,
             "Cap on steps per epoch, for smoke tests (0: no cap).").unit("steps").nonNegative());
 
+    public static final OptionDef<Integer> METRICS_EVERY = define(OptionDef.integer("metrics-every", 1,
+            "Write every replica's timings of every STEPS-th step to metrics.jsonl as the run goes (and judge those "
+                    + "steps for stalls).").unit("steps").label("STEPS").positive());
+    public static final OptionDef<Double> STALL_FACTOR = define(OptionDef.decimal("stall-factor", 3.0,
+            "Report a stall (slow rank, its host and phase) when a step takes more than X times the running median "
+                    + "step time.").label("X").check(x -> x > 1 && Double.isFinite(x), "must be a number above 1"));
+    public static final OptionDef<Boolean> NO_SPARK_UI = define(OptionDef.flag("no-spark-ui",
+            "Do not serve the Spark UI (by default lockstep train serves it on spark.ui.port, 4040 or the next free "
+                    + "one, with each epoch's jobs described; the Java API uses the caller's context as it is)."));
+
     private static final TrainOptions DEFAULTS = new TrainOptions(Map.of(), List.of());
 
     /** Every option, in {@code --help} order. */

@@ -16,5 +16,6 @@ final class Subcommands {
         cli.addSubcommand(new io.lockstep.driver.data.MakeSubsetCommand());
         cli.addSubcommand(new io.lockstep.driver.bench.BenchCommand());
         cli.addSubcommand(new io.lockstep.driver.cli.ImportWeightsCommand());
+        cli.addSubcommand(new io.lockstep.driver.report.ReportCommand());
     }
 }

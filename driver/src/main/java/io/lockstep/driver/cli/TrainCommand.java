@@ -50,7 +50,10 @@ public final class TrainCommand implements Callable<Integer> {
                 .setMaster(options.get(TrainOptions.MASTER))
                 .setIfMissing("spark.scheduler.minRegisteredResourcesRatio", "1.0")
                 .setIfMissing("spark.executor.heartbeatInterval", "2s")
-                .setIfMissing("spark.ui.enabled", "false");
+                .setIfMissing("spark.ui.enabled", "true");
+        if (options.get(TrainOptions.NO_SPARK_UI)) {
+            sparkConf.set("spark.ui.enabled", "false");
+        }
         ExecutorRegistry.install(sparkConf);
         ConsoleProgress console = new ConsoleProgress();
         try (JavaSparkContext sc = new JavaSparkContext(sparkConf)) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 
 import java.io.IOException;
@@ -37,15 +38,29 @@ public final class RunOutput implements AutoCloseable {
     /** With {@code append} (a resumed job), metrics already in {@code metrics.jsonl} are kept. */
     public RunOutput(String out, Configuration hadoopConf, boolean append) {
         try {
-            URI uri = new Path(out).toUri();
-            this.fs = FileSystem.get(uri.getScheme() == null ? new Path(out).makeQualified(FileSystem.getLocal(hadoopConf).getUri(),
-                    FileSystem.getLocal(hadoopConf).getWorkingDirectory()).toUri() : uri, hadoopConf);
+            this.fs = fileSystem(out, hadoopConf);
             this.dir = fs.makeQualified(new Path(out));
             fs.mkdirs(dir);
             Path metricsPath = new Path(dir, METRICS);
             this.metrics = append && fs.exists(metricsPath) ? appendTo(fs, metricsPath) : fs.create(metricsPath, true);
         } catch (IOException e) {
             throw new UncheckedIOException("--out: cannot create output directory " + out + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The filesystem of an output directory (a path without a scheme is local). On the local disk the
+     * raw filesystem: the checksummed one holds back a partial 512-byte chunk on flush, and
+     * {@code tail -f metrics.jsonl} should see each record as it is written.
+     */
+    public static FileSystem fileSystem(String out, Configuration hadoopConf) {
+        try {
+            URI uri = new Path(out).toUri();
+            FileSystem opened = FileSystem.get(uri.getScheme() == null ? new Path(out).makeQualified(FileSystem.getLocal(hadoopConf).getUri(),
+                    FileSystem.getLocal(hadoopConf).getWorkingDirectory()).toUri() : uri, hadoopConf);
+            return opened instanceof LocalFileSystem local ? local.getRawFileSystem() : opened;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the filesystem of " + out + ": " + e.getMessage(), e);
         }
     }
 
@@ -68,11 +83,16 @@ public final class RunOutput implements AutoCloseable {
         return dir.toString();
     }
 
-    public void metric(Map<String, ?> record) {
+    /** Appends one record and makes it visible to readers at once; callable from any thread. */
+    public synchronized void metric(Map<String, ?> record) {
         try {
             metrics.write(JSON.writeValueAsBytes(record));
             metrics.write('\n');
-            metrics.flush();
+            if (metrics instanceof FSDataOutputStream stream) {
+                stream.hflush();
+            } else {
+                metrics.flush();
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot append to " + new Path(dir, METRICS) + ": " + e.getMessage(), e);
         }

@@ -1,6 +1,5 @@
 package io.lockstep.driver.train;
 
-import io.lockstep.driver.report.RunOutput;
 import io.lockstep.worker.train.EpochReport;
 
 import java.util.LinkedHashMap;
@@ -53,40 +52,9 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
         return images / wallSeconds;
     }
 
-    void writeTo(RunOutput out, int epoch) {
+    /** The epoch's {@code epoch} record for metrics.jsonl (step records are the {@link RunMonitor}'s). */
+    Map<String, Object> epochRecord(int epoch) {
         int steps = reports.get(0).steps();
-        for (int s = 0; s < steps; s++) {
-            double loss = 0;
-            long compute = 0;
-            long normSync = 0;
-            long exchange = 0;
-            long dataWait = 0;
-            long bytes = 0;
-            for (EpochReport r : reports) {
-                loss += r.loss()[s];
-                compute = Math.max(compute, r.computeNanos()[s]);
-                normSync = Math.max(normSync, r.normSyncNanos()[s]);
-                exchange = Math.max(exchange, r.exchangeNanos()[s]);
-                dataWait = Math.max(dataWait, r.dataWaitNanos()[s]);
-                bytes = Math.max(bytes, r.bytesSent()[s]);
-            }
-            Map<String, Object> step = new LinkedHashMap<>();
-            step.put("type", "step");
-            step.put("epoch", epoch + 1);
-            step.put("step", reports.get(0).firstStep() + s + 1);
-            step.put("loss", loss / replicas);
-            step.put("compute_ms", compute / 1e6);
-            step.put("norm_sync_ms", normSync / 1e6);
-            step.put("exchange_ms", exchange / 1e6);
-            step.put("data_wait_ms", dataWait / 1e6);
-            step.put("bytes_sent_per_replica", bytes);
-            for (Map.Entry<String, float[]> metric : reports.get(0).exchangeMetrics().entrySet()) {
-                step.put(metric.getKey(), metric.getValue()[s]);
-            }
-            double stepSeconds = (compute + normSync + exchange + dataWait) / 1e9;
-            step.put("images_per_second", stepSeconds > 0 ? reports.get(0).examplesPerStep() * (double) replicas / stepSeconds : 0);
-            out.metric(step);
-        }
         EpochReport first = reports.get(0);
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("type", "epoch");
@@ -103,6 +71,6 @@ record EpochSummary(List<EpochReport> reports, int replicas, double meanLoss, do
         summary.put("exchange_share", exchangeShare);
         summary.put("data_wait_share", dataWaitShare);
         summary.put("evaluation_seconds", first.evaluationNanos() / 1e9);
-        out.metric(summary);
+        return summary;
     }
 }

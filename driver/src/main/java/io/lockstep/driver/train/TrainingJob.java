@@ -95,7 +95,7 @@ public final class TrainingJob {
         RecordLayout<R> layout = new RecordLayout<>(sc, input, replicas);
         StageRetries retries = new StageRetries();
         ProgressAccumulator progress = new ProgressAccumulator();
-        sc.sc().register(progress, "lockstep-progress");
+        sc.sc().register(progress, "lockstep: rank 0 position (epoch, step, loss, images/s)");
         ProgressRelay relay = new ProgressRelay(progress, replicas, listeners);
         sc.sc().addSparkListener(retries);
         sc.sc().addSparkListener(relay);
@@ -129,6 +129,8 @@ public final class TrainingJob {
         private final CheckpointStore checkpoints;
         private final List<EpochResult> history = new ArrayList<>();
         private final List<String> skippedOnExecutors = new ArrayList<>();
+        private RunMonitor monitor;
+        private TaskProgress taskProgress;
         private long images;
 
         Run(JavaSparkContext sc, TrainingInput<R> input, ModelRecipe recipe, List<TrainingListener> userListeners,
@@ -167,14 +169,28 @@ public final class TrainingJob {
             long globalStep = resume.globalStep();
             int resumeStep = resume.stepInEpoch();
             try (RunOutput out = new RunOutput(options.get(OUT), sc.hadoopConfiguration(), resume.checkpoint() != null)) {
+                monitor = new RunMonitor(out, checkpoints, replicas, options.get(METRICS_EVERY), options.get(STALL_FACTOR));
+                taskProgress = monitor.start(sc, progress, options, input.classNames());
+                try {
+                    return trainEpochs(out, resume, startFrom, hadoopConf, threads, globalStep, resumeStep, start);
+                } finally {
+                    monitor.stop(sc);
+                }
+            }
+        }
+
+        private TrainResult trainEpochs(RunOutput out, ResumePoint resume, String startFrom, SerializableHadoopConf hadoopConf,
+                                        int threads, long globalStep, int resumeStep, long start) {
+            {
                 for (int epoch = resume.epoch(); epoch < options.get(EPOCHS); epoch++) {
                     EpochPlan plan = new EpochPlan(options.get(SEED), epoch, replicas, layout.trainSize(), options.get(BATCH_SIZE));
                     int steps = options.get(MAX_STEPS_PER_EPOCH) > 0
                             ? Math.min(options.get(MAX_STEPS_PER_EPOCH), plan.stepsPerEpoch()) : plan.stepsPerEpoch();
                     StageSpec spec = stageSpec(epoch, steps, startFrom, resumeStep, threads, globalStep);
+                    monitor.startEpoch(sc, options, recipe.architecture(), epoch, steps);
                     List<EpochReport> reports = runStage(plan, spec, hadoopConf);
                     EpochSummary summary = EpochSummary.of(reports, replicas);
-                    summary.writeTo(out, epoch);
+                    monitor.finishEpoch(epoch, summary);
                     images += (long) (steps - resumeStep) * options.get(BATCH_SIZE) * replicas;
                     globalStep += steps - resumeStep;
                     resumeStep = 0;
@@ -193,6 +209,7 @@ public final class TrainingJob {
                 ComputationGraph trained = checkpoints.loadModel(last);
                 File modelFile = exportModel(trained, out);
                 writeSummary(out, wall, resume);
+                monitor.writeReport(out, sc);
                 TrainResult result = new TrainResult(trained, trained, List.copyOf(history), out.uri(),
                         out.uri() + "/" + RunOutput.MODEL, checkpoints.uri(), wall, images / wall);
                 LOG.info("trained {} epochs in {} s; model in {} (local copy {})", options.get(EPOCHS), Math.round(wall),
@@ -223,7 +240,7 @@ public final class TrainingJob {
                 @SuppressWarnings({"unchecked", "rawtypes"})
                 JavaRDD<EpochReport> stage = BarrierStages.mapPartitions((JavaRDD) layout.routed(planBroadcast,
                                 spec.stepsPerEpoch() * spec.batchPerReplica()).rdd().toJavaRDD(),
-                        new ReplicaStage<>(spec, input.decoder(), hadoopConf, new TaskProgress(progress)), EpochReport.class);
+                        new ReplicaStage<>(spec, input.decoder(), hadoopConf, taskProgress), EpochReport.class);
                 stage = GpuScheduling.onePerReplica(stage, sc.getConf());
                 // The shuffle makes the barrier stage a ShuffleMapStage, which Spark reruns as a whole
                 // when an executor is lost (a barrier ResultStage would abort the job instead).
@@ -286,6 +303,7 @@ public final class TrainingJob {
             summary.put("wall_seconds", wall);
             summary.put("stage_retries", retries.count());
             summary.put("stage_retry_details", retries.details());
+            summary.put("stragglers", monitor.stragglers());
             summary.put("resumed_from", resume.checkpoint());
             input.describeTo(summary, skippedOnExecutors);
             summary.put("images_per_second", images / wall);

@@ -48,7 +48,8 @@ class SingleReplicaTrainingTest {
         long epochs = lines.stream().filter(l -> l.contains("\"type\":\"epoch\"")).count();
         assertEquals(120, steps);
         assertEquals(2, epochs);
-        JsonNode firstStep = JSON.readTree(lines.get(0));
+        assertTrue(lines.get(0).contains("\"type\":\"run\""), "the run's options and environment come first");
+        JsonNode firstStep = JSON.readTree(lines.stream().filter(l -> l.contains("\"type\":\"step\"")).findFirst().orElseThrow());
         for (String field : new String[]{"loss", "compute_ms", "exchange_ms", "data_wait_ms", "images_per_second"}) {
             assertTrue(firstStep.has(field), "step metrics have " + field);
         }

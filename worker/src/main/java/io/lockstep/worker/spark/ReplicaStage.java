@@ -120,7 +120,7 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
                 trainer.verifyReplicasAgree(spec.epoch(), start.firstStep() - 1L);
             }
             BatchSource source = new ShardBatches<>(train, spec, decoder, rank, start.firstStep());
-            StepObserver observer = rank == 0 ? progress.observer(context) : StepObserver.NONE;
+            StepObserver observer = progress.observer(context);
             ReplicaTrainer.StepHook hook = spec.checkpointEverySteps() > 0
                     ? (epoch, stepsDone, g) -> {
                         if (stepsDone % spec.checkpointEverySteps() == 0 && stepsDone < spec.stepsPerEpoch()) {

@@ -152,10 +152,12 @@ public final class ReplicaTrainer {
                 normSync[i] = SyncBatchNorms.communicationNanos(graph);
                 compute[i] = (t2 - t1) - exchangeNanos[i] - normSync[i];
                 bytes[i] = exchange.lastBytesSent();
-                for (java.util.Map.Entry<String, Double> metric : exchange.lastStepMetrics().entrySet()) {
+                java.util.Map<String, Double> stepMetrics = exchange.lastStepMetrics();
+                for (java.util.Map.Entry<String, Double> metric : stepMetrics.entrySet()) {
                     exchangeMetrics.computeIfAbsent(metric.getKey(), k -> new float[steps])[i] = metric.getValue().floatValue();
                 }
-                observer.stepDone(epoch, step, epochSteps, score, t2 - t0, examplesPerStep);
+                observer.stepDone(new StepTiming(rank, epoch, step, epochSteps, score, examplesPerStep, dataWait[i], compute[i],
+                        normSync[i], exchangeNanos[i], bytes[i], java.util.Map.copyOf(stepMetrics)));
                 if (checkEverySteps > 0 && (globalStep + 1) % checkEverySteps == 0 && exchange.replicasInSync()) {
                     verifyReplicasAgree(epoch, step);
                 }

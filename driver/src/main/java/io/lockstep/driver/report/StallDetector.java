@@ -1,0 +1,187 @@
+package io.lockstep.driver.report;
+
+import io.lockstep.worker.train.StepTiming;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * Finds steps that took more than {@code factor} times the running median step time and names the
+ * replica that held the others back. A synchronous step lasts as long as its slowest replica: the
+ * straggler shows as extra time in its own work (waiting for its data, or forward/backward), the others
+ * as the same extra time waiting inside the collectives (gradient exchange or BatchNorm sync). So the
+ * culprit is the rank whose own work exceeds the fastest rank's by the most; when no rank's own work
+ * explains the step, every rank was slow in a collective and that collective is named.
+ *
+ * <p>Not thread-safe: the caller serializes access.
+ */
+public final class StallDetector {
+    /** Steps the median is taken over, and how many are needed before judging. */
+    static final int WINDOW = 101;
+    static final int MIN_STEPS = 5;
+
+    public enum Phase {
+        DATA("data"), COMPUTE("forward/backward"), NORM_SYNC("BatchNorm sync"), EXCHANGE("exchange");
+
+        private final String label;
+
+        Phase(String label) {
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
+    }
+
+    /**
+     * One stalled step.
+     *
+     * @param stepMs        the step's duration (slowest rank)
+     * @param medianMs      the running median before it
+     * @param phaseExcessMs how much longer the slow rank spent in {@code phase} than the fastest rank did
+     * @param othersWaitedMs the longest time another rank spent waiting in the collectives beyond the slow rank's own
+     */
+    public record Stall(int epoch, int step, double stepMs, double medianMs, int rank, String host, Phase phase,
+                        double phaseExcessMs, double othersWaitedMs) {
+
+        public String describe() {
+            return String.format("stall at epoch %d, step %d: the step took %.0f ms, %.1fx the running median of %.0f ms;"
+                            + " rank %d on %s was slow in %s (+%.0f ms), the other ranks waited up to %.0f ms for it",
+                    epoch + 1, step + 1, stepMs, stepMs / medianMs, medianMs, rank, host, phase.label(), phaseExcessMs,
+                    othersWaitedMs);
+        }
+
+        public Map<String, Object> toRecord() {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("type", "stall");
+            r.put("epoch", epoch + 1);
+            r.put("step", step + 1);
+            r.put("step_ms", stepMs);
+            r.put("median_ms", medianMs);
+            r.put("rank", rank);
+            r.put("host", host);
+            r.put("phase", phase.label());
+            r.put("phase_excess_ms", phaseExcessMs);
+            r.put("others_waited_ms", othersWaitedMs);
+            r.put("message", describe());
+            return r;
+        }
+    }
+
+    private final double factor;
+    private final ArrayDeque<Double> recent = new ArrayDeque<>();
+    private final Map<Integer, List<Stall>> byEpoch = new TreeMap<>();
+
+    /** @param factor a step longer than this multiple of the running median is a stall (> 1) */
+    public StallDetector(double factor) {
+        if (!(factor > 1)) {
+            throw new IllegalArgumentException("stall factor must be > 1, got " + factor);
+        }
+        this.factor = factor;
+    }
+
+    /** Judges one complete step (one timing per rank, index = rank), then adds it to the median window. */
+    public Optional<Stall> step(StepTiming[] ranks, String[] hosts) {
+        double stepMs = 0;
+        for (StepTiming t : ranks) {
+            stepMs = Math.max(stepMs, t.totalNanos() / 1e6);
+        }
+        Optional<Stall> stall = Optional.empty();
+        if (recent.size() >= MIN_STEPS) {
+            double median = median();
+            if (stepMs > factor * median) {
+                stall = Optional.of(explain(ranks, hosts, stepMs, median));
+                byEpoch.computeIfAbsent(ranks[0].epoch(), e -> new ArrayList<>()).add(stall.get());
+            }
+        }
+        recent.addLast(stepMs);
+        if (recent.size() > WINDOW) {
+            recent.removeFirst();
+        }
+        return stall;
+    }
+
+    private Stall explain(StepTiming[] ranks, String[] hosts, double stepMs, double median) {
+        long[][] phases = new long[ranks.length][];
+        for (int r = 0; r < ranks.length; r++) {
+            StepTiming t = ranks[r];
+            phases[r] = new long[]{t.dataWaitNanos(), t.computeNanos(), t.normSyncNanos(), t.exchangeNanos()};
+        }
+        long[] fastest = new long[4];
+        Arrays.fill(fastest, Long.MAX_VALUE);
+        for (long[] p : phases) {
+            for (int i = 0; i < 4; i++) {
+                fastest[i] = Math.min(fastest[i], p[i]);
+            }
+        }
+        int rank = 0;
+        int phase = 0;
+        long excess = -1;
+        // A rank's own work first: waiting in a collective is the effect of someone else's delay.
+        for (int i : new int[]{0, 1, 2, 3}) {
+            for (int r = 0; r < ranks.length; r++) {
+                long e = phases[r][i] - fastest[i];
+                if (e > excess) {
+                    excess = e;
+                    rank = r;
+                    phase = i;
+                }
+            }
+            if (i == 1 && excess / 1e6 >= 0.5 * (stepMs - median)) {
+                break;
+            }
+        }
+        long culpritWaits = phases[rank][2] + phases[rank][3];
+        long othersWaited = 0;
+        for (int r = 0; r < ranks.length; r++) {
+            if (r != rank) {
+                othersWaited = Math.max(othersWaited, phases[r][2] + phases[r][3] - culpritWaits);
+            }
+        }
+        return new Stall(ranks[0].epoch(), ranks[0].step(), stepMs, median, rank, hosts[rank], Phase.values()[phase],
+                excess / 1e6, Math.max(0, othersWaited) / 1e6);
+    }
+
+    private double median() {
+        double[] sorted = recent.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    /** The stalls of one epoch (0-based), in the order found. */
+    public List<Stall> stalls(int epoch) {
+        return List.copyOf(byEpoch.getOrDefault(epoch, List.of()));
+    }
+
+    /** Per epoch with stalls: how many, by rank and by phase, and the worst one; for summary.json. */
+    public List<Map<String, Object>> summary() {
+        List<Map<String, Object>> epochs = new ArrayList<>();
+        for (Map.Entry<Integer, List<Stall>> e : byEpoch.entrySet()) {
+            Map<String, Integer> byRank = new TreeMap<>();
+            Map<String, Integer> byPhase = new TreeMap<>();
+            Stall worst = e.getValue().get(0);
+            for (Stall s : e.getValue()) {
+                byRank.merge(s.rank() + " (" + s.host() + ")", 1, Integer::sum);
+                byPhase.merge(s.phase().label(), 1, Integer::sum);
+                if (s.stepMs() > worst.stepMs()) {
+                    worst = s;
+                }
+            }
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("epoch", e.getKey() + 1);
+            m.put("stalls", e.getValue().size());
+            m.put("by_rank", byRank);
+            m.put("by_phase", byPhase);
+            m.put("worst", worst.toRecord());
+            epochs.add(m);
+        }
+        return epochs;
+    }
+}

@@ -1,0 +1,73 @@
+package io.lockstep.driver.report;
+
+import io.lockstep.worker.train.StepTiming;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Which rank and phase a stalled step is blamed on, from the per-rank timings alone. */
+class StallDetectorTest {
+    private static final String[] HOSTS = {"host-a", "host-b", "host-c"};
+
+    /** Milliseconds per phase: data wait, compute, BatchNorm sync, exchange. */
+    private static StepTiming timing(int rank, int step, double data, double compute, double norm, double exchange) {
+        return new StepTiming(rank, 0, step, 100, 1.0, 32, ms(data), ms(compute), ms(norm), ms(exchange), 0, Map.of());
+    }
+
+    private static long ms(double millis) {
+        return (long) (millis * 1e6);
+    }
+
+    private static StallDetector warmedUp(int steps) {
+        StallDetector detector = new StallDetector(3);
+        for (int s = 0; s < steps; s++) {
+            StepTiming[] normal = {timing(0, s, 1, 90, 5, 4), timing(1, s, 1, 92, 3, 4), timing(2, s, 1, 88, 7, 4)};
+            assertTrue(detector.step(normal, HOSTS).isEmpty(), "a normal step is no stall");
+        }
+        return detector;
+    }
+
+    @Test
+    void aRankSlowInForwardBackwardIsBlamedAndTheOthersWaitInTheCollectives() {
+        StallDetector detector = warmedUp(10);
+        StepTiming[] step = {timing(0, 10, 1, 90, 5, 904), timing(1, 10, 1, 990, 3, 4), timing(2, 10, 1, 88, 600, 310)};
+        StallDetector.Stall stall = detector.step(step, HOSTS).orElseThrow();
+        assertEquals(1, stall.rank());
+        assertEquals("host-b", stall.host());
+        assertEquals(StallDetector.Phase.COMPUTE, stall.phase());
+        assertEquals(902, stall.phaseExcessMs(), 1);
+        assertEquals(902, stall.othersWaitedMs(), 1, "rank 0 waited 909 ms in collectives against rank 1's 7");
+        assertEquals(1, detector.summary().size());
+    }
+
+    @Test
+    void aRankWaitingForItsDataIsBlamedOnData() {
+        StallDetector detector = warmedUp(10);
+        StepTiming[] step = {timing(0, 10, 1, 90, 5, 704), timing(1, 10, 1, 92, 3, 704), timing(2, 10, 700, 88, 7, 4)};
+        StallDetector.Stall stall = detector.step(step, HOSTS).orElseThrow();
+        assertEquals(2, stall.rank());
+        assertEquals(StallDetector.Phase.DATA, stall.phase());
+        assertTrue(stall.describe().contains("rank 2 on host-c was slow in data"), stall.describe());
+    }
+
+    @Test
+    void whenEveryRankIsSlowInTheExchangeTheExchangeIsNamed() {
+        StallDetector detector = warmedUp(10);
+        StepTiming[] step = {timing(0, 10, 1, 90, 5, 900), timing(1, 10, 1, 92, 3, 1000), timing(2, 10, 1, 88, 7, 950)};
+        StallDetector.Stall stall = detector.step(step, HOSTS).orElseThrow();
+        assertEquals(StallDetector.Phase.EXCHANGE, stall.phase());
+        assertEquals(1, stall.rank(), "the rank with the longest exchange");
+    }
+
+    @Test
+    void noJudgementBeforeAMedianExists() {
+        StallDetector detector = warmedUp(StallDetector.MIN_STEPS - 1);
+        StepTiming[] slow = {timing(0, 4, 1, 5000, 5, 4), timing(1, 4, 1, 92, 3, 4900), timing(2, 4, 1, 88, 7, 4900)};
+        Optional<StallDetector.Stall> stall = detector.step(slow, HOSTS);
+        assertTrue(stall.isEmpty(), "the first steps (JIT warm-up, caches) set the median, they are not judged");
+    }
+}
