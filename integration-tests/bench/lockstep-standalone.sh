@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs `lockstep train` on a real 2-Worker Spark standalone cluster on this machine (Master and Workers are
-# separate JVMs on loopback, started from driver/target/lib alone, no Spark tarball; see STACK-NOTES), then
+# separate JVMs on loopback, started from driver/target/lib alone, no Spark tarball), then
 # stops the daemons it started (by pid). Everything is a child of this script, so measure.py sees every JVM.
 #
 #   lockstep-standalone.sh WORKDIR train --model lenet5 --data DIR ... (no --master: this script sets it)
