@@ -133,14 +133,15 @@ class LiveObservationTest {
     @Test
     void aReplicaSlowedOnPurposeIsNamedInTheStallReport() throws Exception {
         Path out = dir.resolve("stall");
-        // Rank 1's batch 7 arrives 10 step-times late: far beyond the two batches the prefetch thread works
-        // ahead, and beyond 3x the median step however loaded the machine is.
+        // Rank 1's batch 7 arrives 10 step-times (at least 3 s) late: far beyond the two batches the prefetch
+        // thread works ahead (which absorb up to two step-times of the delay), and beyond 3x the median step
+        // however loaded the machine is; the others still wait well over a second for it.
         HookedData.Hook slow = (epoch, rank, step) -> {
             if (rank == 1 && step < 6) {
                 RANK1_BATCH_NANOS[step] = System.nanoTime();
             } else if (rank == 1 && step == 6) {
                 long stepNanos = (RANK1_BATCH_NANOS[5] - RANK1_BATCH_NANOS[1]) / 4;
-                Thread.sleep(Math.max(1000, 10 * stepNanos / 1_000_000));
+                Thread.sleep(Math.max(3000, 10 * stepNanos / 1_000_000));
             }
         };
         train(options(out, "--epochs", "1"), false, slow);
