@@ -10,8 +10,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.INDArrayIndex;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -46,22 +44,6 @@ class SynchronousEquivalenceTest {
         return batches;
     }
 
-    private static BatchSource source(List<DataSet> global, int replica, int batch) {
-        return new BatchSource() {
-            @Override
-            public int steps() {
-                return global.size();
-            }
-
-            @Override
-            public DataSet batch(int step) {
-                DataSet g = global.get(step);
-                INDArrayIndex rows = NDArrayIndex.interval((long) replica * batch, (long) (replica + 1) * batch);
-                return new DataSet(g.getFeatures().get(rows, NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all()).dup(),
-                        g.getLabels().get(rows, NDArrayIndex.all()).dup());
-            }
-        };
-    }
 
     private static LearningRateSchedule schedule(int steps) {
         return new LearningRateSchedule(LENET.learningRate(), LearningRateSchedule.Scaling.NONE, 1, 0, steps);
@@ -81,7 +63,7 @@ class SynchronousEquivalenceTest {
 
         ComputationGraph single = resnet.build();
         new ReplicaTrainer(single, null, GradientExchange.none(), schedule(steps), 0, 60_000)
-                .trainEpoch(0, source(global, 0, replicas * B), StepObserver.NONE);
+                .trainEpoch(0, ReplicaSlices.source(global, 0, replicas * B), StepObserver.NONE);
         float[] expected = single.params().toFloatVector();
 
         ThreadCollectives group = ThreadCollectives.create(replicas, 60_000);
@@ -89,7 +71,7 @@ class SynchronousEquivalenceTest {
             ComputationGraph graph = io.lockstep.worker.nn.BatchNormSwap.toSync(resnet.build(), false);
             io.lockstep.worker.nn.SyncBatchNorms.attach(graph, collective);
             new ReplicaTrainer(graph, collective, new AllReduceExchange(collective), schedule(steps), 1, 60_000)
-                    .trainEpoch(0, source(global, collective.rank(), B), StepObserver.NONE);
+                    .trainEpoch(0, ReplicaSlices.source(global, collective.rank(), B), StepObserver.NONE);
             return graph.params().toFloatVector();
         });
         assertArrayEquals(params.get(0), params.get(1), "replicas are bit-identical");
@@ -98,7 +80,7 @@ class SynchronousEquivalenceTest {
         // The same layer on one replica with the global batch: the distribution itself must be exact.
         ComputationGraph syncAlone = io.lockstep.worker.nn.BatchNormSwap.toSync(resnet.build(), false);
         new ReplicaTrainer(syncAlone, null, GradientExchange.none(), schedule(steps), 0, 60_000)
-                .trainEpoch(0, source(global, 0, replicas * B), StepObserver.NONE);
+                .trainEpoch(0, ReplicaSlices.source(global, 0, replicas * B), StepObserver.NONE);
         float[] alone = syncAlone.params().toFloatVector();
         float[] initial = resnet.build().params().toFloatVector();
         double vsAlone = 0;
@@ -124,7 +106,7 @@ class SynchronousEquivalenceTest {
 
         ComputationGraph single = LENET.build();
         ReplicaTrainer reference = new ReplicaTrainer(single, null, GradientExchange.none(), schedule(STEPS), 0, 60_000);
-        reference.trainEpoch(0, source(global, 0, replicas * B), StepObserver.NONE);
+        reference.trainEpoch(0, ReplicaSlices.source(global, 0, replicas * B), StepObserver.NONE);
         float[] expected = single.params().toFloatVector();
 
         ThreadCollectives group = ThreadCollectives.create(replicas, 60_000);
@@ -132,7 +114,7 @@ class SynchronousEquivalenceTest {
             ComputationGraph graph = LENET.build();
             ReplicaTrainer trainer = new ReplicaTrainer(graph, collective, new AllReduceExchange(collective),
                     schedule(STEPS), 2, 60_000);
-            EpochReport report = trainer.trainEpoch(0, source(global, collective.rank(), B), StepObserver.NONE);
+            EpochReport report = trainer.trainEpoch(0, ReplicaSlices.source(global, collective.rank(), B), StepObserver.NONE);
             assertEquals(STEPS, report.steps());
             assertTrue(report.bytesSent()[0] > 0, "the all-reduce sent bytes");
             return graph.params().toFloatVector();

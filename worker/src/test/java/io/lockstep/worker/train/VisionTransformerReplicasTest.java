@@ -9,8 +9,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.INDArrayIndex;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -43,22 +41,6 @@ class VisionTransformerReplicasTest {
         return batches;
     }
 
-    private static BatchSource source(List<DataSet> global, int replica, int batch) {
-        return new BatchSource() {
-            @Override
-            public int steps() {
-                return global.size();
-            }
-
-            @Override
-            public DataSet batch(int step) {
-                DataSet g = global.get(step);
-                INDArrayIndex rows = NDArrayIndex.interval((long) replica * batch, (long) (replica + 1) * batch);
-                return new DataSet(g.getFeatures().get(rows, NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all()).dup(),
-                        g.getLabels().get(rows, NDArrayIndex.all()).dup());
-            }
-        };
-    }
 
     @Test
     void twoReplicasMatchOneReplicaWithTheGlobalBatch() throws Exception {
@@ -69,13 +51,13 @@ class VisionTransformerReplicasTest {
         ComputationGraph single = VIT.build();
         float[] initial = single.params().toFloatVector();
         new ReplicaTrainer(single, null, GradientExchange.none(), schedule, 0, 60_000)
-                .trainEpoch(0, source(global, 0, replicas * B), StepObserver.NONE);
+                .trainEpoch(0, ReplicaSlices.source(global, 0, replicas * B), StepObserver.NONE);
         float[] expected = single.params().toFloatVector();
 
         List<float[]> params = ThreadCollectives.create(replicas, 60_000).runOnAllRanks(300_000, (Collective collective) -> {
             ComputationGraph graph = VIT.build();
             new ReplicaTrainer(graph, collective, new AllReduceExchange(collective), schedule, 1, 60_000)
-                    .trainEpoch(0, source(global, collective.rank(), B), StepObserver.NONE);
+                    .trainEpoch(0, ReplicaSlices.source(global, collective.rank(), B), StepObserver.NONE);
             return graph.params().toFloatVector();
         });
         assertArrayEquals(params.get(0), params.get(1), "replicas are bit-identical");

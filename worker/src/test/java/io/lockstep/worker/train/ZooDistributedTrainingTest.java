@@ -15,8 +15,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.INDArrayIndex;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -57,7 +55,7 @@ class ZooDistributedTrainingTest {
         ComputationGraph alone = BatchNormSwap.toSync(buildWithoutDropout(recipe));
         float[] initial = alone.params().toFloatVector();
         new ReplicaTrainer(alone, null, GradientExchange.none(), schedule(recipe), 0, 60_000)
-                .trainEpoch(0, source(global, 0, REPLICAS * B), StepObserver.NONE);
+                .trainEpoch(0, ReplicaSlices.source(global, 0, REPLICAS * B), StepObserver.NONE);
         float[] expected = alone.params().toFloatVector();
 
         ThreadCollectives group = ThreadCollectives.create(REPLICAS, 60_000);
@@ -66,7 +64,7 @@ class ZooDistributedTrainingTest {
             int layers = SyncBatchNorms.attach(graph, collective);
             assertTrue(layers > 0, model + " has BatchNorm layers to synchronize");
             new ReplicaTrainer(graph, collective, new AllReduceExchange(collective), schedule(recipe), 1, 60_000)
-                    .trainEpoch(0, source(global, collective.rank(), B), StepObserver.NONE);
+                    .trainEpoch(0, ReplicaSlices.source(global, collective.rank(), B), StepObserver.NONE);
             assertEquals(2L * layers, SyncBatchNorms.communications(graph),
                     "one forward and one backward message per sync layer in the last step");
             return graph.params().toFloatVector();
@@ -104,14 +102,14 @@ class ZooDistributedTrainingTest {
         ComputationGraph alone = buildWithoutDropout(recipe);
         float[] initial = alone.params().toFloatVector();
         new ReplicaTrainer(alone, null, GradientExchange.none(), schedule(recipe), 0, 60_000)
-                .trainEpoch(0, source(global, 0, REPLICAS * B), StepObserver.NONE);
+                .trainEpoch(0, ReplicaSlices.source(global, 0, REPLICAS * B), StepObserver.NONE);
         float[] expected = alone.params().toFloatVector();
 
         List<float[]> params = ThreadCollectives.create(REPLICAS, 60_000).runOnAllRanks(300_000, (Collective collective) -> {
             ComputationGraph graph = buildWithoutDropout(recipe);
             assertEquals(0, SyncBatchNorms.attach(graph, collective), "nothing to synchronize");
             new ReplicaTrainer(graph, collective, new AllReduceExchange(collective), schedule(recipe), 1, 60_000)
-                    .trainEpoch(0, source(global, collective.rank(), B), StepObserver.NONE);
+                    .trainEpoch(0, ReplicaSlices.source(global, collective.rank(), B), StepObserver.NONE);
             return graph.params().toFloatVector();
         });
         assertArrayEquals(params.get(0), params.get(1), model + ": replicas are bit-identical");
@@ -156,22 +154,6 @@ class ZooDistributedTrainingTest {
         return batches;
     }
 
-    private static BatchSource source(List<DataSet> global, int replica, int batch) {
-        return new BatchSource() {
-            @Override
-            public int steps() {
-                return global.size();
-            }
-
-            @Override
-            public DataSet batch(int step) {
-                DataSet g = global.get(step);
-                INDArrayIndex rows = NDArrayIndex.interval((long) replica * batch, (long) (replica + 1) * batch);
-                return new DataSet(g.getFeatures().get(rows, NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all()).dup(),
-                        g.getLabels().get(rows, NDArrayIndex.all()).dup());
-            }
-        };
-    }
 
     private static LearningRateSchedule schedule(ModelRecipe recipe) {
         return new LearningRateSchedule(recipe.learningRate(), LearningRateSchedule.Scaling.NONE, 1, 0, STEPS);
