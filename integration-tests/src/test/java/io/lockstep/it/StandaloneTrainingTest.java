@@ -2,27 +2,46 @@ package io.lockstep.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.driver.data.DatasetSource;
+import io.lockstep.driver.data.LoadedDataset;
+import io.lockstep.driver.report.RunOutput;
+import io.lockstep.driver.train.ModelFile;
 import io.lockstep.it.harness.Await;
+import io.lockstep.it.harness.ManagedProcess;
 import io.lockstep.it.harness.SparkSubmitter;
 import io.lockstep.it.harness.SparkWorker;
 import io.lockstep.it.harness.StandaloneSparkCluster;
 import io.lockstep.it.harness.SubmitResult;
 import io.lockstep.it.harness.SubmittedApplication;
+import io.lockstep.it.harness.TestRuntime;
+import io.lockstep.worker.data.LabeledRecord;
 import io.lockstep.worker.train.CheckpointStore;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.example.GroupReadSupport;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+import java.io.File;
 
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -110,6 +129,69 @@ class StandaloneTrainingTest {
         Optional<JsonNode> epoch2 = metricsOf(out).stream().filter(n -> "epoch".equals(n.get("type").asText())
                 && n.get("epoch").asInt() == 2).reduce((a, b) -> b);
         assertTrue(epoch2.isPresent(), "epoch 2 was reported");
+    }
+
+    @Test
+    void predictOnTwoExecutorsWritesParquetEqualToSingleJvmOutput(@TempDir Path dir) throws Exception {
+        Path trained = dir.resolve("trained");
+        ProcessBuilder train = new ProcessBuilder(Lockstep.driverCommand("train", "--model", "lenet5", "--data",
+                Lockstep.SUBSET.toString(), "--epochs", "1", "--max-steps-per-epoch", "20", "--out", trained.toString()));
+        try (ManagedProcess driver = ManagedProcess.start("train-for-predict", train, TestRuntime.newWorkDir("predict"))) {
+            assertEquals(0, driver.awaitExit(APP_TIMEOUT), driver::describe);
+        }
+        File modelFile = trained.resolve(RunOutput.MODEL).toFile();
+        Path predictions = dir.resolve("predictions");
+        // The subset's training split: 10,000 images, predicted by two executors of one core each.
+        SubmitResult result = SparkSubmitter.to(cluster).name("predict").mainClass(Lockstep.MAIN).appJar(Lockstep.submitJar())
+                .conf("spark.executor.memory", "1200m")
+                .args("predict", "--model-file", modelFile.toString(), "--data", Lockstep.SUBSET.toString(), "--split", "train",
+                        "--out", predictions.toString(), "--batch-size", "256")
+                .run(APP_TIMEOUT);
+        assertEquals(0, result.exitCode(), () -> result.describe() + cluster.describe());
+        LOG.info("MEASURED standalone predict, 2 executors x 1 core, lenet5: {}", result.stdout().lines()
+                .filter(line -> line.startsWith("wrote ")).findFirst().orElse("(no summary line)"));
+
+        LoadedDataset data = DatasetSource.open(Lockstep.SUBSET.toString(), new Configuration());
+        List<LabeledRecord> records = data.train();
+        assertEquals(10_000, records.size());
+        Group[] byIndex = new Group[records.size()];
+        Set<String> writers = new HashSet<>();
+        for (Path part : parquetFiles(predictions)) {
+            try (ParquetReader<Group> reader = ParquetReader.builder(new GroupReadSupport(),
+                    new org.apache.hadoop.fs.Path(part.toUri())).build()) {
+                for (Group row = reader.read(); row != null; row = reader.read()) {
+                    int index = Integer.parseInt(row.getString("id", 0).substring("train:".length()));
+                    assertNull(byIndex[index], "record " + index + " predicted twice");
+                    byIndex[index] = row;
+                    writers.add(part.getFileName().toString());
+                }
+            }
+        }
+        assertTrue(writers.size() >= 2, "written by several tasks: " + writers);
+        ComputationGraph graph = ModelFile.readGraph(modelFile);
+        ModelFile.Info info = ModelFile.readInfo(modelFile);
+        LoadedDataset decoding = data.withTransform(info.transform());
+        for (int from = 0; from < records.size(); from += 1000) {
+            List<LabeledRecord> batch = records.subList(from, Math.min(records.size(), from + 1000));
+            INDArray expected = graph.outputSingle(false, decoding.decoder().decode(batch, false, 0, 0, 0, -1).getFeatures());
+            for (int i = 0; i < batch.size(); i++) {
+                Group row = byIndex[from + i];
+                assertNotNull(row, "record " + (from + i) + " has no prediction");
+                assertEquals(batch.get(i).label(), row.getInteger("label", 0));
+                assertEquals(expected.getRow(i).argMax().getInt(0), row.getInteger("predicted", 0), "record " + (from + i));
+                Group probabilities = row.getGroup("probabilities", 0);
+                for (int c = 0; c < info.classNames().size(); c++) {
+                    assertEquals(expected.getFloat(i, c), probabilities.getGroup("list", c).getFloat("element", 0), 1e-5f,
+                            "record " + (from + i) + ", class " + c);
+                }
+            }
+        }
+    }
+
+    private static List<Path> parquetFiles(Path dir) throws Exception {
+        try (var files = java.nio.file.Files.list(dir)) {
+            return files.filter(p -> p.getFileName().toString().endsWith(".parquet")).sorted().toList();
+        }
     }
 
     private static List<JsonNode> metricsOf(Path out) throws Exception {
