@@ -1,5 +1,6 @@
 package io.lockstep.api;
 
+import io.lockstep.api.ml.RecordsInput;
 import io.lockstep.driver.data.DatasetOptions;
 import io.lockstep.driver.data.DatasetSource;
 import io.lockstep.driver.train.DataSetInput;
@@ -7,9 +8,13 @@ import io.lockstep.driver.train.ListedInput;
 import io.lockstep.driver.train.Networks;
 import io.lockstep.driver.train.TrainingInput;
 import io.lockstep.driver.train.TrainingJob;
+import io.lockstep.worker.data.ImageTransform;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
@@ -26,10 +31,10 @@ import java.util.Set;
  * The Java API: train a network with N synchronous replicas inside your own Spark application.
  *
  * <pre>{@code
- * TrainResult result = Lockstep.on(sparkContext)     // a JavaSparkContext, or spark.sparkContext() of a SparkSession
+ * TrainResult result = Lockstep.on(sparkContext)     // a JavaSparkContext, SparkContext or SparkSession
  *         .model(myComputationGraph)          // or a MultiLayerNetwork, or a zoo name such as "resnet20"
  *         .options(TrainOptions.defaults().with(TrainOptions.REPLICAS, 2).with(TrainOptions.EPOCHS, 3))
- *         .fit(trainingRdd);                  // JavaRDD<DataSet>, or a dataset URI
+ *         .fit(trainingRdd);                  // JavaRDD<DataSet>, a DataFrame of images, or a dataset URI
  * ComputationGraph trained = result.graph();
  * }</pre>
  *
@@ -50,7 +55,9 @@ import java.util.Set;
  *       {@code optimizer} and {@code weight-decay} apply to zoo models only. Its DL4J listeners run
  *       on rank 0's replica, on an executor, so they must be {@code Serializable}.</li>
  *   <li><b>Data</b>: a {@code JavaRDD<DataSet>} stays distributed (split into examples on the
- *       executors, never collected); a URI is a dataset directory as for {@code lockstep train}.</li>
+ *       executors, never collected), so does a DataFrame of images ({@link ImageColumns}: encoded bytes
+ *       or Spark's {@code image} struct, and a class-index column); a URI is a dataset directory as for
+ *       {@code lockstep train}.</li>
  * </ul>
  * Instances are immutable; each method returns a new one. Call {@code fit} from one thread at a time
  * per context.
@@ -77,6 +84,11 @@ public final class Lockstep {
 
     public static Lockstep on(SparkContext sc) {
         return on(JavaSparkContext.fromSparkContext(sc));
+    }
+
+    /** Trains on the SparkSession's context (never stopped). */
+    public static Lockstep on(SparkSession spark) {
+        return on(spark.sparkContext());
     }
 
     /** Trains this network (copied; the original is left as it is). */
@@ -120,6 +132,29 @@ public final class Lockstep {
     public TrainResult fit(JavaRDD<DataSet> train, JavaRDD<DataSet> test) {
         TrainOptions effective = effectiveOptions(Set.of(TrainOptions.DATA));
         DataSetInput input = new DataSetInput(train, test);
+        try {
+            return run(effective, input);
+        } finally {
+            input.release();
+        }
+    }
+
+    /** Trains on the images of a DataFrame, with no test data. */
+    public TrainResult fit(Dataset<Row> train, ImageColumns columns) {
+        return fit(train, null, columns);
+    }
+
+    /**
+     * Trains on the images of the DataFrame {@code train} and evaluates on {@code test} (same columns)
+     * after every epoch. The rows stay on the executors (cached serialized, never collected); the
+     * classes are the label column's StringIndexer labels, else 0..max.
+     *
+     * @throws IllegalArgumentException when a column is missing or of the wrong type, before any stage starts
+     */
+    public TrainResult fit(Dataset<Row> train, Dataset<Row> test, ImageColumns columns) {
+        TrainOptions effective = effectiveOptions(Set.of(TrainOptions.DATA));
+        RecordsInput input = RecordsInput.fromFrames(train, test, columns.imageCol(), columns.labelCol(),
+                ImageTransform.plain(columns.shape()));
         try {
             return run(effective, input);
         } finally {

@@ -3,6 +3,13 @@ package io.lockstep.api;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.ml.image.ImageSchema;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.deeplearning4j.nn.api.OptimizationAlgorithm;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -36,6 +43,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -150,6 +158,47 @@ class LockstepApiTest {
         assertEquals(two.history(), heard, "the progress listener heard every epoch");
         assertEquals(2 * 2 * 3, LISTENER_CALLS.get(), "the network's own DL4J listener ran on rank 0: 2 runs x 2 epochs x 3 steps");
         assertTrue(two.checkpointDir().endsWith("cg2/checkpoints"), two.checkpointDir());
+        assertEquals(14, sc.parallelize(List.of(1, 2, 3, 4)).map(x -> x + 1).reduce(Integer::sum), "the context is still usable");
+    }
+
+    /** Spark image structs of 1x8x8 grey pixels with a numeric label column, like {@link #images}. */
+    private static Dataset<Row> imageFrame(SparkSession spark, int rows, long seed) {
+        Random random = new Random(seed);
+        StructType schema = new StructType().add("image", ImageSchema.columnSchema()).add("label", DataTypes.DoubleType);
+        List<Row> data = new ArrayList<>();
+        for (int i = 0; i < rows; i++) {
+            int label = random.nextInt(CLASSES);
+            byte[] pixels = new byte[64];
+            for (int p = 0; p < 64; p++) {
+                pixels[p] = (byte) Math.max(0, Math.min(255, 60 + random.nextGaussian() * 30 + (p % CLASSES == label ? 120 : 0)));
+            }
+            data.add(RowFactory.create(RowFactory.create("row:" + i, 8, 8, 1, 0, pixels), (double) label));
+        }
+        return spark.createDataFrame(data, schema);
+    }
+
+    @Test
+    void dataFrameOfImagesOnASparkSessionTwoReplicasEqualOneWithTheDoubledBatch() {
+        SparkSession spark = SparkSession.builder().getOrCreate(); // this test's context
+        Dataset<Row> train = imageFrame(spark, 96, 5);
+        Dataset<Row> test = imageFrame(spark, 30, 6);
+        ImageColumns columns = ImageColumns.of("image", "label", 1, 8, 8);
+        ComputationGraph original = graph();
+        INDArray before = original.params().dup();
+        TrainResult one = Lockstep.on(spark).model(original).options(options("df1", 1, 32)).fit(train, test, columns);
+        TrainResult two = Lockstep.on(spark).model(original).options(options("df2", 2, 16)).fit(train, test, columns);
+
+        double difference = maxDifference(one.graph().params(), two.graph().params());
+        double move = maxDifference(before, two.graph().params());
+        assertTrue(move > 1e-3, "training changed the parameters");
+        assertTrue(difference < BATCH_NORM_TOLERANCE * move, "2 replicas x 16 vs 1 replica x 32: max |difference| "
+                + difference + " after a maximal move of " + move);
+        assertEquals(2, two.history().size());
+        assertFalse(Double.isNaN(two.testAccuracy()), "the test DataFrame was evaluated after every epoch");
+
+        IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> Lockstep.on(spark)
+                .model(original).options(options("df3", 2, 16)).fit(train, ImageColumns.of("picture", "label", 1, 8, 8)));
+        assertTrue(missing.getMessage().contains("no column 'picture'"), missing.getMessage());
         assertEquals(14, sc.parallelize(List.of(1, 2, 3, 4)).map(x -> x + 1).reduce(Integer::sum), "the context is still usable");
     }
 

@@ -5,12 +5,8 @@ import io.lockstep.api.TrainResult;
 import io.lockstep.driver.train.TrainingJob;
 import io.lockstep.models.InputShape;
 import io.lockstep.worker.data.ImageTransform;
-import io.lockstep.worker.data.LabeledRecord;
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.ml.Estimator;
-import org.apache.spark.ml.attribute.Attribute;
-import org.apache.spark.ml.attribute.NominalAttribute;
 import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.LongParam;
@@ -26,10 +22,8 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.StructType;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.IntStream;
 
 /**
  * A Spark ML {@code Estimator} that trains an image classifier with Lockstep: N synchronous replicas
@@ -162,44 +156,16 @@ public final class LockstepClassifier extends Estimator<LockstepClassificationMo
                 .with(TrainOptions.EXCHANGE, value(exchange)).with(TrainOptions.LR, value(learningRate))
                 .with(TrainOptions.SEED, value(seed)).with(TrainOptions.OUT, value(outputDir))
                 .validate(Set.of(TrainOptions.DATA, TrainOptions.MASTER));
-        ImageColumn images = ImageColumn.of(frame.schema(), value(imageCol), "imageCol", transform());
-        List<String> classNames = classNames(frame, value(labelCol));
-        int imageIndex = frame.schema().fieldIndex(value(imageCol));
-        int labelIndex = frame.schema().fieldIndex(value(labelCol));
-        int classes = classNames.size();
-        JavaRDD<LabeledRecord> records = frame.javaRDD().map(row -> {
-            int label = (int) ((Number) row.get(labelIndex)).doubleValue();
-            if (label < 0 || label >= classes) {
-                throw new IllegalArgumentException("labelCol: class index " + label + " is outside 0.." + (classes - 1));
-            }
-            return images.record(row, imageIndex, label);
-        });
-        RecordsInput input = new RecordsInput(records, classNames, images.decoder(classes));
+        RecordsInput input = RecordsInput.fromFrames(frame, null, value(imageCol), value(labelCol), transform());
         try {
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(frame.sparkSession().sparkContext());
             TrainResult result = new TrainingJob(options, null, List.of()).train(sc, input);
-            LockstepClassificationModel trained = new LockstepClassificationModel(uid, result.graph(), classNames, transform());
+            LockstepClassificationModel trained = new LockstepClassificationModel(uid, result.graph(), input.classNames(),
+                    transform());
             return copyValues(trained, extractParamMap()).setParent(this);
         } finally {
             input.release();
         }
-    }
-
-    /** Class names from the label column's metadata (a StringIndexer's labels), else "0".."max". */
-    private static List<String> classNames(Dataset<Row> frame, String labelCol) {
-        Attribute attribute = Attribute.fromStructField(frame.schema().apply(labelCol));
-        if (attribute instanceof NominalAttribute nominal && nominal.values().isDefined()) {
-            return List.of(nominal.values().get());
-        }
-        if (attribute instanceof NominalAttribute nominal && nominal.numValues().isDefined()) {
-            return IntStream.range(0, (Integer) nominal.numValues().get()).mapToObj(String::valueOf).toList();
-        }
-        Row max = frame.agg(org.apache.spark.sql.functions.max(labelCol)).first();
-        if (max.isNullAt(0)) {
-            throw new IllegalArgumentException("the DataFrame has no rows to train on");
-        }
-        int classes = (int) ((Number) max.get(0)).doubleValue() + 1;
-        return new ArrayList<>(IntStream.range(0, classes).mapToObj(String::valueOf).toList());
     }
 
     @Override
