@@ -1,0 +1,159 @@
+package io.lockstep.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.it.harness.Await;
+import io.lockstep.it.harness.MiniYarn;
+import io.lockstep.it.harness.SparkSubmitter;
+import io.lockstep.it.harness.SubmitResult;
+import io.lockstep.it.harness.SubmittedApplication;
+import io.lockstep.worker.train.CheckpointStore;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.Path;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Lockstep on YARN as a user runs it: {@code spark-submit --master yarn} in both deploy modes against
+ * an in-process YARN cluster (two NodeManagers) whose default file system is an in-process HDFS; the
+ * data, checkpoints and results live on HDFS. Both submissions train the same deterministic job, so
+ * both must end with the same parameters, even though the second loses an executor on the way. Two
+ * submissions rather than three keep the test's cost down.
+ */
+class YarnTrainingTest {
+    private static final Logger LOG = LoggerFactory.getLogger(YarnTrainingTest.class);
+    private static final Duration APP_TIMEOUT = Duration.ofMinutes(6);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int STEPS = 12;
+    private static final int CHECKPOINT_EVERY = 4;
+    private static final String[] JOB = {"--model", "lenet5", "--replicas", "2", "--epochs", "2",
+            "--max-steps-per-epoch", Integer.toString(STEPS), "--batch-size", "32", "--lr", "0.02", "--lr-decay", "none",
+            "--seed", "17", "--checkpoint-every", Integer.toString(CHECKPOINT_EVERY), "--keep-checkpoints", "0",
+            "--collective-timeout-ms", "30000"};
+
+    private static MiniYarn yarn;
+    private static String data;
+    private static float[] reference;
+
+    @BeforeAll
+    static void startYarn() throws IOException {
+        yarn = MiniYarn.start(2, 4096, 2);
+        data = yarn.hdfs().uri("/datasets/fashion-mnist-small");
+        yarn.hdfs().fileSystem().copyFromLocalFile(new Path(Lockstep.SUBSET.toUri()), new Path(data));
+    }
+
+    @AfterAll
+    static void stopYarn() {
+        if (yarn != null) {
+            yarn.close();
+        }
+    }
+
+    private static SparkSubmitter submit(String deployMode, String name, String out) {
+        List<String> args = new ArrayList<>(List.of("train", "--data", data, "--out", out));
+        args.addAll(List.of(JOB));
+        return yarn.submitter(deployMode).name(name).mainClass(Lockstep.MAIN).appJar(Lockstep.submitJar())
+                // Two executors of one core each: one replica per executor, as deploy/yarn/ recommends.
+                .conf("spark.executor.instances", "2")
+                .conf("spark.executor.cores", "1")
+                .conf("spark.executor.memory", "1200m")
+                .conf("spark.driver.memory", "1g")
+                .conf("spark.yarn.am.memory", "512m")
+                .conf("spark.dynamicAllocation.enabled", "false")
+                .args(args.toArray(String[]::new));
+    }
+
+    /** The uninterrupted run in client deploy mode, trained once and shared by the tests. */
+    private static synchronized float[] reference() {
+        if (reference == null) {
+            String out = yarn.hdfs().uri("/runs/client");
+            SubmitResult result = submit("client", "yarn-client", out).run(APP_TIMEOUT);
+            assertEquals(0, result.exitCode(), () -> result.describe());
+            JsonNode summary = summary(out);
+            assertEquals(2, summary.get("replicas").asInt());
+            assertEquals(0, summary.get("stage_retries").asInt(), summary.toString());
+            assertTrue(summary.get("test_accuracy").asDouble() >= 0.5, "2 replicas learned (10 classes): " + summary);
+            LOG.info("MEASURED yarn client mode, 2 replicas x 2 epochs x {} steps: {} ms from submit to exit, test accuracy {}",
+                    STEPS, result.elapsed().toMillis(), summary.get("test_accuracy").asDouble());
+            reference = parameters(out);
+        }
+        return reference;
+    }
+
+    @Test
+    void clientDeployModeTrainsTwoReplicasToCompletion() {
+        // reference() submits and asserts: exit code 0, 2 replicas, no stage retry, learned; the model loads from HDFS.
+        assertTrue(reference().length > 0, "the trained model has parameters");
+    }
+
+    /**
+     * Cluster deploy mode (the driver in the application master's container), with one executor
+     * container killed with SIGKILL in the middle of epoch 2: YARN replaces it, Spark reruns the
+     * epoch's stage from the newest checkpoint, and the job ends with exactly the parameters of the
+     * uninterrupted client-mode run.
+     */
+    @Test
+    void clusterDeployModeSurvivesAKilledExecutorContainerAndEndsWithTheUninterruptedParameters() {
+        float[] uninterrupted = reference();
+        String out = yarn.hdfs().uri("/runs/cluster-killed");
+        CheckpointStore checkpoints = new CheckpointStore(out + "/checkpoints", yarn.hdfs().configuration());
+        SubmitResult finished;
+        long killNanos;
+        try (SubmittedApplication app = submit("cluster", "yarn-cluster-killed-executor", out).start()) {
+            // Epoch 2 (1 completed) has passed its first checkpoint: kill one replica's container now.
+            Await.withSystemClock().until("a checkpoint in the middle of epoch 2", APP_TIMEOUT, () -> {
+                app.driver().requireAlive("the mid-epoch checkpoint");
+                return checkpoints.list().stream()
+                        .filter(c -> c.epochsCompleted() == 1 && c.stepInEpoch() == CHECKPOINT_EVERY).findFirst();
+            }, () -> app.driver().describe());
+            List<Long> executors = yarn.executorPids();
+            assertEquals(2, executors.size(), "two executor containers run: " + executors);
+            ProcessHandle victim = ProcessHandle.of(executors.get(0)).orElseThrow();
+            killNanos = System.nanoTime();
+            victim.destroyForcibly();
+            LOG.info("killed executor container process {} in the middle of epoch 2", victim.pid());
+            finished = app.awaitExit(APP_TIMEOUT);
+        }
+        SubmitResult result = finished;
+        assertEquals(0, result.exitCode(), () -> result.describe());
+        JsonNode summary = summary(out);
+        assertEquals(2, summary.get("replicas").asInt());
+        assertTrue(summary.get("stage_retries").asInt() >= 1, "the summary shows the stage retry: " + summary);
+        LOG.info("MEASURED yarn cluster mode: kill -9 of an executor container mid-epoch -> job finished {} ms later "
+                + "({} ms from submit); retries {}", (System.nanoTime() - killNanos) / 1_000_000, result.elapsed().toMillis(),
+                summary.get("stage_retry_details"));
+        assertEquals(0.0, Lockstep.maxAbsDifference(uninterrupted, parameters(out)), 0.0,
+                "final parameters equal those of the uninterrupted client-mode run");
+    }
+
+    private static JsonNode summary(String out) {
+        try (FSDataInputStream in = yarn.hdfs().fileSystem().open(new Path(out + "/summary.json"))) {
+            return JSON.readTree(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the summary of " + out, e);
+        }
+    }
+
+    private static float[] parameters(String out) {
+        try (FSDataInputStream in = yarn.hdfs().fileSystem().open(new Path(out + "/model.zip"))) {
+            ComputationGraph graph = ModelSerializer.restoreComputationGraph(in, false);
+            return graph.params().toFloatVector();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the model of " + out, e);
+        }
+    }
+}

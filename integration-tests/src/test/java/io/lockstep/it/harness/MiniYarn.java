@@ -1,0 +1,160 @@
+package io.lockstep.it.harness;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.yarn.conf.YarnConfiguration;
+import org.apache.hadoop.yarn.server.MiniYARNCluster;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * An in-process YARN cluster (a ResourceManager and {@code nodeManagers} NodeManagers,
+ * {@link MiniYARNCluster} from hadoop-client-minicluster) on ephemeral ports, with {@link MiniHdfs}
+ * as its default file system, and a Hadoop configuration directory that {@code spark-submit --master
+ * yarn} reads through {@code HADOOP_CONF_DIR}, exactly as on a real cluster's gateway host.
+ *
+ * <p>Containers are real child processes of the NodeManagers (the executors and, in cluster deploy
+ * mode, the driver). The FIFO scheduler is used: the capacity scheduler's default limit on
+ * application masters (10 % of the cluster) would leave no room for one on a cluster this small.
+ * Memory and virtual-memory checks are off: the JVMs' virtual size says nothing on a shared machine.
+ * Not thread-safe to start/stop.
+ */
+public final class MiniYarn implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MiniYarn.class);
+
+    private final MiniYARNCluster yarn;
+    private final MiniHdfs hdfs;
+    private final Path confDir;
+    private final SparkHome sparkHome;
+    private final Path workDir;
+
+    private MiniYarn(MiniYARNCluster yarn, MiniHdfs hdfs, Path confDir, SparkHome sparkHome, Path workDir) {
+        this.yarn = yarn;
+        this.hdfs = hdfs;
+        this.confDir = confDir;
+        this.sparkHome = sparkHome;
+        this.workDir = workDir;
+    }
+
+    /**
+     * Starts HDFS and YARN.
+     *
+     * @param nodeManagers     NodeManagers (each with its own local and log directories)
+     * @param memoryPerNodeMb  memory each NodeManager offers to containers
+     * @param vcoresPerNode    cores each NodeManager offers
+     */
+    public static MiniYarn start(int nodeManagers, int memoryPerNodeMb, int vcoresPerNode) {
+        long startNanos = System.nanoTime();
+        Path workDir = TestRuntime.newWorkDir("miniyarn");
+        MiniHdfs hdfs = MiniHdfs.start(workDir.resolve("hdfs"));
+        MiniYARNCluster yarn = null;
+        try {
+            YarnConfiguration conf = new YarnConfiguration(hdfs.configuration());
+            conf.set("yarn.resourcemanager.scheduler.class",
+                    "org.apache.hadoop.yarn.server.resourcemanager.scheduler.fifo.FifoScheduler");
+            conf.setInt(YarnConfiguration.NM_PMEM_MB, memoryPerNodeMb);
+            conf.setInt(YarnConfiguration.NM_VCORES, vcoresPerNode);
+            conf.setInt(YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_MB, 128);
+            conf.setInt(YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_MB, memoryPerNodeMb);
+            conf.setBoolean(YarnConfiguration.NM_PMEM_CHECK_ENABLED, false);
+            conf.setBoolean(YarnConfiguration.NM_VMEM_CHECK_ENABLED, false);
+            // A nearly full shared disk must not mark the NodeManagers unhealthy.
+            conf.setFloat(YarnConfiguration.NM_MAX_PER_DISK_UTILIZATION_PERCENTAGE, 100.0f);
+            conf.set(YarnConfiguration.NM_REMOTE_APP_LOG_DIR, hdfs.uri("/yarn-logs"));
+            conf.set("yarn.nodemanager.hostname", SparkHome.LOOPBACK);
+            conf.set("yarn.resourcemanager.hostname", SparkHome.LOOPBACK);
+            yarn = new MiniYARNCluster("lockstep-it", nodeManagers, 1, 1);
+            yarn.init(conf);
+            yarn.start();
+            Configuration started = yarn.getConfig();
+            // start() can return before the ResourceManager wrote its bound port into the configuration.
+            Await.withSystemClock().until("the ResourceManager's address", Duration.ofSeconds(30),
+                    () -> started.get(YarnConfiguration.RM_ADDRESS, "").endsWith(":0")
+                            ? java.util.Optional.empty() : java.util.Optional.of(true), () -> started.get(YarnConfiguration.RM_ADDRESS));
+            Path confDir = Files.createDirectories(workDir.resolve("hadoop-conf"));
+            try (OutputStream out = Files.newOutputStream(confDir.resolve("yarn-site.xml"))) {
+                started.writeXml(out);
+            }
+            try (OutputStream out = Files.newOutputStream(confDir.resolve("core-site.xml"))) {
+                Configuration core = new Configuration(false);
+                core.set("fs.defaultFS", hdfs.uri().toString());
+                core.writeXml(out);
+            }
+            SparkHome sparkHome = SparkHome.create(workDir.resolve("spark-home"));
+            LOG.info("MiniYarn up in {} ms: ResourceManager {}, {} NodeManagers, HDFS {}",
+                    (System.nanoTime() - startNanos) / 1_000_000, started.get(YarnConfiguration.RM_ADDRESS), nodeManagers, hdfs.uri());
+            return new MiniYarn(yarn, hdfs, confDir, sparkHome, workDir);
+        } catch (IOException | RuntimeException e) {
+            if (yarn != null) {
+                yarn.stop();
+            }
+            hdfs.close();
+            throw new IllegalStateException("Could not start MiniYARNCluster under " + workDir, e);
+        }
+    }
+
+    public MiniHdfs hdfs() {
+        return hdfs;
+    }
+
+    /**
+     * A {@code spark-submit --master yarn} for this cluster, as a gateway host runs it: the Hadoop
+     * configuration from {@code HADOOP_CONF_DIR}; containers run this machine's JDK and stay on loopback.
+     * Spark's jars are not uploaded: the executors use the classpath of this installation
+     * ({@code spark.executor.extraClassPath}, the same machine), plus the application jar YARN localizes.
+     *
+     * @param deployMode {@code client} (driver in spark-submit's JVM) or {@code cluster} (driver in the
+     *                   application master's container)
+     */
+    public SparkSubmitter submitter(String deployMode) {
+        String javaHome = System.getProperty("java.home");
+        return SparkSubmitter.using(sparkHome, "yarn", workDir.resolve("submissions"))
+                .deployMode(deployMode)
+                .env("HADOOP_CONF_DIR", confDir.toString())
+                .conf("spark.yarn.jars", "local:" + sparkHome.path().resolve("jars") + "/*")
+                .conf("spark.driver.extraClassPath", sparkHome.classpath())
+                .conf("spark.executor.extraClassPath", sparkHome.classpath())
+                .conf("spark.yarn.am.extraJavaOptions", String.join(" ", sparkHome.jvmFlags()))
+                .conf("spark.yarn.appMasterEnv.JAVA_HOME", javaHome)
+                .conf("spark.executorEnv.JAVA_HOME", javaHome)
+                .conf("spark.yarn.appMasterEnv.SPARK_LOCAL_IP", SparkHome.LOOPBACK)
+                .conf("spark.executorEnv.SPARK_LOCAL_IP", SparkHome.LOOPBACK)
+                .conf("spark.yarn.submit.waitAppCompletion", "true")
+                .conf("spark.scheduler.minRegisteredResourcesRatio", "1.0");
+    }
+
+    /** Process ids of this cluster's live Spark executors (children of the NodeManagers), oldest first. */
+    public List<Long> executorPids() {
+        // The JVMs themselves, not the shells the NodeManagers start them through.
+        return ProcessHandle.current().descendants()
+                .filter(p -> p.info().command().orElse("").endsWith("/java")
+                        && p.info().commandLine().orElse("").contains("YarnCoarseGrainedExecutorBackend"))
+                .sorted(java.util.Comparator.comparing(p -> p.info().startInstant().orElse(java.time.Instant.EPOCH)))
+                .map(ProcessHandle::pid).toList();
+    }
+
+    /** Where the cluster's logs, HDFS storage and the submissions' logs are. */
+    public Path workDir() {
+        return workDir;
+    }
+
+    @Override
+    public void close() {
+        try {
+            yarn.stop();
+        } finally {
+            hdfs.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "MiniYarn(" + workDir + ")";
+    }
+}
