@@ -10,6 +10,7 @@ import io.lockstep.it.harness.SubmittedApplication;
 import io.lockstep.worker.train.CheckpointStore;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.yarn.api.records.ApplicationId;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -23,6 +24,7 @@ import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -82,7 +84,7 @@ class YarnTrainingTest {
         if (reference == null) {
             String out = yarn.hdfs().uri("/runs/client");
             SubmitResult result = submit("client", "yarn-client", out).run(APP_TIMEOUT);
-            assertEquals(0, result.exitCode(), () -> result.describe());
+            assertEquals(0, result.exitCode(), () -> result.describe() + yarn.describe());
             JsonNode summary = summary(out);
             assertEquals(2, summary.get("replicas").asInt());
             assertEquals(0, summary.get("stage_retries").asInt(), summary.toString());
@@ -119,17 +121,18 @@ class YarnTrainingTest {
                 app.driver().requireAlive("the mid-epoch checkpoint");
                 return checkpoints.list().stream()
                         .filter(c -> c.epochsCompleted() == 1 && c.stepInEpoch() == CHECKPOINT_EVERY).findFirst();
-            }, () -> app.driver().describe());
-            List<Long> executors = yarn.executorPids();
-            assertEquals(2, executors.size(), "two executor containers run: " + executors);
-            ProcessHandle victim = ProcessHandle.of(executors.get(0)).orElseThrow();
+            }, () -> app.driver().describe() + yarn.describe());
+            ApplicationId application = yarn.runningApplication();
+            Map<String, Long> executors = yarn.executorPids(application);
+            assertEquals(2, executors.size(), () -> "two executor containers run: " + executors + "\n" + yarn.describe());
+            String victim = executors.keySet().iterator().next();
             killNanos = System.nanoTime();
-            victim.destroyForcibly();
-            LOG.info("killed executor container process {} in the middle of epoch 2", victim.pid());
+            yarn.killExecutor(application, victim);
+            LOG.info("killed executor {} (pid {}) of {} in the middle of epoch 2", victim, executors.get(victim), application);
             finished = app.awaitExit(APP_TIMEOUT);
         }
         SubmitResult result = finished;
-        assertEquals(0, result.exitCode(), () -> result.describe());
+        assertEquals(0, result.exitCode(), () -> result.describe() + yarn.describe());
         JsonNode summary = summary(out);
         assertEquals(2, summary.get("replicas").asInt());
         assertTrue(summary.get("stage_retries").asInt() >= 1, "the summary shows the stage retry: " + summary);

@@ -1,17 +1,29 @@
 package io.lockstep.it.harness;
 
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.yarn.api.records.ApplicationId;
 import org.apache.hadoop.yarn.conf.YarnConfiguration;
+import org.apache.hadoop.yarn.server.resourcemanager.rmapp.RMApp;
+import org.apache.hadoop.yarn.server.resourcemanager.rmapp.RMAppState;
 import org.apache.hadoop.yarn.server.MiniYARNCluster;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * An in-process YARN cluster (a ResourceManager and {@code nodeManagers} NodeManagers,
@@ -27,6 +39,10 @@ import java.util.List;
  */
 public final class MiniYarn implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MiniYarn.class);
+    private static final String EXECUTOR_MAIN_CLASS = "org.apache.spark.executor.YarnCoarseGrainedExecutorBackend";
+    private static final Set<RMAppState> FINISHED = EnumSet.of(RMAppState.FINISHED, RMAppState.FAILED, RMAppState.KILLED);
+    private static final Duration KILL_TIMEOUT = Duration.ofSeconds(30);
+    private static final Pattern EXECUTOR_ID = Pattern.compile("--executor-id (\\S+)");
 
     private final MiniYARNCluster yarn;
     private final MiniHdfs hdfs;
@@ -76,7 +92,7 @@ public final class MiniYarn implements AutoCloseable {
             // start() can return before the ResourceManager wrote its bound port into the configuration.
             Await.withSystemClock().until("the ResourceManager's address", Duration.ofSeconds(30),
                     () -> started.get(YarnConfiguration.RM_ADDRESS, "").endsWith(":0")
-                            ? java.util.Optional.empty() : java.util.Optional.of(true), () -> started.get(YarnConfiguration.RM_ADDRESS));
+                            ? Optional.empty() : Optional.of(true), () -> started.get(YarnConfiguration.RM_ADDRESS));
             Path confDir = Files.createDirectories(workDir.resolve("hadoop-conf"));
             try (OutputStream out = Files.newOutputStream(confDir.resolve("yarn-site.xml"))) {
                 started.writeXml(out);
@@ -129,28 +145,112 @@ public final class MiniYarn implements AutoCloseable {
                 .conf("spark.scheduler.minRegisteredResourcesRatio", "1.0");
     }
 
-    /** Process ids of this cluster's live Spark executors (children of the NodeManagers), oldest first. */
-    public List<Long> executorPids() {
-        // The JVMs themselves, not the shells the NodeManagers start them through.
-        return ProcessHandle.current().descendants()
-                .filter(p -> p.info().command().orElse("").endsWith("/java")
-                        && p.info().commandLine().orElse("").contains("YarnCoarseGrainedExecutorBackend"))
-                .sorted(java.util.Comparator.comparing(p -> p.info().startInstant().orElse(java.time.Instant.EPOCH)))
-                .map(ProcessHandle::pid).toList();
+    /**
+     * The one application the ResourceManager has accepted and not yet finished.
+     *
+     * @throws IllegalStateException if there is none, or more than one
+     */
+    public ApplicationId runningApplication() {
+        List<ApplicationId> ids = yarn.getResourceManager().getRMContext().getRMApps().values().stream()
+                .filter(app -> !FINISHED.contains(app.getState())).map(RMApp::getApplicationId).toList();
+        if (ids.size() != 1) {
+            throw new IllegalStateException(ids.size() + " YARN applications are running: " + ids + "\n" + describe());
+        }
+        return ids.get(0);
     }
 
-    /** Where the cluster's logs, HDFS storage and the submissions' logs are. */
-    public Path workDir() {
-        return workDir;
+    /**
+     * The live executor JVMs of one application (containers are child processes of the
+     * NodeManagers, so of this JVM), by Spark executor id. The JVMs themselves, not the shells the
+     * NodeManagers start them through; the full command line is read because the JDK's view of it
+     * is cut before the executor's arguments.
+     */
+    public Map<String, Long> executorPids(ApplicationId application) {
+        Map<String, Long> executors = new TreeMap<>();
+        ProcessHandle.current().descendants().filter(MiniYarn::isJava).forEach(p -> {
+            String commandLine = ManagedProcess.commandLine(p).orElse("");
+            Matcher executorId = EXECUTOR_ID.matcher(commandLine);
+            if (commandLine.contains(EXECUTOR_MAIN_CLASS) && commandLine.contains("--app-id " + application + " ")
+                    && executorId.find()) {
+                executors.put(executorId.group(1), p.pid());
+            }
+        });
+        return executors;
     }
 
+    /**
+     * Kills one executor JVM of the application with SIGKILL (as the kernel's OOM killer or a lost
+     * host would) and waits until it is gone; the NodeManager then reports its container as failed.
+     */
+    public void killExecutor(ApplicationId application, String executorId) {
+        Map<String, Long> executors = executorPids(application);
+        Long pid = executors.get(executorId);
+        ProcessHandle executor = pid == null ? null : ProcessHandle.of(pid).orElse(null);
+        if (executor == null) {
+            throw new IllegalStateException("executor " + executorId + " of " + application + " is not running; executors "
+                    + executors + "\n" + describe());
+        }
+        ManagedProcess.killAndAwait("executor " + executorId + " of " + application, executor, KILL_TIMEOUT);
+    }
+
+    /**
+     * What the ResourceManager knows of every application, the live container JVMs, and the tails of
+     * every container's stderr (in cluster deploy mode the driver's log is the application master's).
+     */
+    public String describe() {
+        StringBuilder sb = new StringBuilder("=== YARN applications (work dirs " + workDir + " and "
+                + yarn.getTestWorkDir() + ") ===\n");
+        yarn.getResourceManager().getRMContext().getRMApps().values().forEach(app -> sb.append(app.getApplicationId())
+                .append(' ').append(app.getName()).append(' ').append(app.getState()).append(' ')
+                .append(app.getDiagnostics()).append('\n'));
+        containerProcesses().forEach(p -> sb.append("container process ").append(p.pid()).append(": ")
+                .append(ManagedProcess.commandLine(p).map(MiniYarn::abbreviate).orElse("(exited)")).append('\n'));
+        try (Stream<Path> files = Files.walk(yarn.getTestWorkDir().toPath())) {
+            files.filter(f -> f.getFileName().toString().equals("stderr") && f.getParent().getFileName().toString()
+                    .startsWith("container_")).sorted().forEach(f -> sb.append("=== ").append(f).append(" ===\n")
+                    .append(ManagedProcess.tail(f, ManagedProcess.TAIL_LINES)));
+        } catch (IOException | UncheckedIOException e) {
+            sb.append("(could not list the container logs: ").append(e).append(")\n");
+        }
+        return sb.toString();
+    }
+
+    /**
+     * Stops YARN (the NodeManagers kill their containers), then makes sure no container JVM outlived
+     * it, then stops HDFS.
+     */
     @Override
     public void close() {
         try {
             yarn.stop();
+            List<ProcessHandle> survivors = containerProcesses();
+            if (!survivors.isEmpty()) {
+                LOG.warn("{} container process(es) outlived the NodeManagers; killing them: {}", survivors.size(),
+                        survivors.stream().map(ProcessHandle::pid).toList());
+                for (ProcessHandle survivor : survivors) {
+                    ManagedProcess.killAndAwait("YARN container process " + survivor.pid(), survivor, KILL_TIMEOUT);
+                }
+            }
         } finally {
             hdfs.close();
         }
+    }
+
+    /** JVMs started in YARN containers: application masters (drivers in cluster mode) and executors. */
+    private static List<ProcessHandle> containerProcesses() {
+        return ProcessHandle.current().descendants().filter(MiniYarn::isJava).filter(p -> {
+            String commandLine = ManagedProcess.commandLine(p).orElse("");
+            return commandLine.contains(EXECUTOR_MAIN_CLASS) || commandLine.contains("org.apache.spark.deploy.yarn.");
+        }).toList();
+    }
+
+    private static boolean isJava(ProcessHandle p) {
+        return p.info().command().orElse("").endsWith("/java");
+    }
+
+    private static String abbreviate(String commandLine) {
+        return commandLine.length() <= 300 ? commandLine : commandLine.substring(0, 150) + " ... "
+                + commandLine.substring(commandLine.length() - 150);
     }
 
     @Override
