@@ -68,14 +68,13 @@ class YarnTrainingTest {
     private static SparkSubmitter submit(String deployMode, String name, String out) {
         List<String> args = new ArrayList<>(List.of("train", "--data", data, "--out", out));
         args.addAll(List.of(JOB));
+        // The settings deploy/yarn/ gives users (two executors of one core each: one replica per executor),
+        // with the memory sized down to this machine.
         return yarn.submitter(deployMode).name(name).mainClass(Lockstep.MAIN).appJar(Lockstep.submitJar())
-                // Two executors of one core each: one replica per executor, as deploy/yarn/ recommends.
-                .conf("spark.executor.instances", "2")
-                .conf("spark.executor.cores", "1")
+                .propertiesFile(Lockstep.ROOT.resolve("deploy/yarn/spark-defaults.conf")).loadSparkDefaults()
                 .conf("spark.executor.memory", "1200m")
                 .conf("spark.driver.memory", "1g")
                 .conf("spark.yarn.am.memory", "512m")
-                .conf("spark.dynamicAllocation.enabled", "false")
                 .args(args.toArray(String[]::new));
     }
 

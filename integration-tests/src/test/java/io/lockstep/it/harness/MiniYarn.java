@@ -141,8 +141,7 @@ public final class MiniYarn implements AutoCloseable {
                 .conf("spark.executorEnv.JAVA_HOME", javaHome)
                 .conf("spark.yarn.appMasterEnv.SPARK_LOCAL_IP", SparkHome.LOOPBACK)
                 .conf("spark.executorEnv.SPARK_LOCAL_IP", SparkHome.LOOPBACK)
-                .conf("spark.yarn.submit.waitAppCompletion", "true")
-                .conf("spark.scheduler.minRegisteredResourcesRatio", "1.0");
+                .conf("spark.yarn.submit.waitAppCompletion", "true");
     }
 
     /**
