@@ -3,6 +3,7 @@ package io.lockstep.it.harness;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.yarn.api.records.ApplicationId;
 import org.apache.hadoop.yarn.conf.YarnConfiguration;
+import org.apache.hadoop.yarn.exceptions.YarnException;
 import org.apache.hadoop.yarn.server.resourcemanager.rmapp.RMApp;
 import org.apache.hadoop.yarn.server.resourcemanager.rmapp.RMAppState;
 import org.apache.hadoop.yarn.server.MiniYARNCluster;
@@ -41,6 +42,7 @@ public final class MiniYarn implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MiniYarn.class);
     private static final String EXECUTOR_MAIN_CLASS = "org.apache.spark.executor.YarnCoarseGrainedExecutorBackend";
     private static final Set<RMAppState> FINISHED = EnumSet.of(RMAppState.FINISHED, RMAppState.FAILED, RMAppState.KILLED);
+    private static final Duration NODE_MANAGER_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration KILL_TIMEOUT = Duration.ofSeconds(30);
     private static final Pattern EXECUTOR_ID = Pattern.compile("--executor-id (\\S+)");
 
@@ -93,6 +95,11 @@ public final class MiniYarn implements AutoCloseable {
             Await.withSystemClock().until("the ResourceManager's address", Duration.ofSeconds(30),
                     () -> started.get(YarnConfiguration.RM_ADDRESS, "").endsWith(":0")
                             ? Optional.empty() : Optional.of(true), () -> started.get(YarnConfiguration.RM_ADDRESS));
+            // Every NodeManager registered, so that the first application's containers find room.
+            if (!yarn.waitForNodeManagersToConnect(NODE_MANAGER_TIMEOUT.toMillis())) {
+                throw new IllegalStateException("the " + nodeManagers + " NodeManagers did not all register with the "
+                        + "ResourceManager within " + NODE_MANAGER_TIMEOUT.toSeconds() + " s");
+            }
             Path confDir = Files.createDirectories(workDir.resolve("hadoop-conf"));
             try (OutputStream out = Files.newOutputStream(confDir.resolve("yarn-site.xml"))) {
                 started.writeXml(out);
@@ -106,12 +113,17 @@ public final class MiniYarn implements AutoCloseable {
             LOG.info("MiniYarn up in {} ms: ResourceManager {}, {} NodeManagers, HDFS {}",
                     (System.nanoTime() - startNanos) / 1_000_000, started.get(YarnConfiguration.RM_ADDRESS), nodeManagers, hdfs.uri());
             return new MiniYarn(yarn, hdfs, confDir, sparkHome, workDir);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | YarnException | RuntimeException e) {
             if (yarn != null) {
                 yarn.stop();
             }
             hdfs.close();
             throw new IllegalStateException("Could not start MiniYARNCluster under " + workDir, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            yarn.stop();
+            hdfs.close();
+            throw new IllegalStateException("Interrupted while starting MiniYARNCluster under " + workDir, e);
         }
     }
 
