@@ -73,7 +73,22 @@ public final class Main implements Runnable {
 
     public static void main(String[] args) {
         int code = run(args);
+        if (isYarnClusterDriver()) {
+            // YARN's application master runs this main on a thread, reports the final status when it
+            // returns or throws, and exits the JVM itself; System.exit would pre-empt the report and YARN
+            // would record even a successful job as failed.
+            if (code != 0) {
+                throw new IllegalStateException("lockstep exited with code " + code + "; the error is logged above");
+            }
+            return;
+        }
         // Spark can leave non-daemon threads (the barrier timer) behind after stop(): exit explicitly.
         System.exit(code);
+    }
+
+    /** In YARN cluster deploy mode, the application master has put the job's Spark settings in the system properties. */
+    private static boolean isYarnClusterDriver() {
+        return System.getProperty("spark.master", "").startsWith("yarn")
+                && "cluster".equals(System.getProperty("spark.submit.deployMode"));
     }
 }

@@ -32,6 +32,7 @@ public final class SparkSubmitter {
     private Path appJar;
     private String appResource;
     private Path propertiesFile;
+    private boolean loadSparkDefaults;
 
     private SparkSubmitter(SparkHome sparkHome, String master, Path logDir) {
         this.sparkHome = sparkHome;
@@ -102,6 +103,16 @@ public final class SparkSubmitter {
         return this;
     }
 
+    /**
+     * {@code --load-spark-defaults}: with {@link #propertiesFile}, also read the Spark home's
+     * {@code spark-defaults.conf} (the harness's JVM flags and log configuration), the properties file
+     * winning where both set a key.
+     */
+    public SparkSubmitter loadSparkDefaults() {
+        this.loadSparkDefaults = true;
+        return this;
+    }
+
     /** {@code --conf key=value}; a later call for the same key wins. */
     public SparkSubmitter conf(String key, String value) {
         conf.put(key, value);
@@ -133,6 +144,9 @@ public final class SparkSubmitter {
         if (propertiesFile != null) {
             command.add("--properties-file");
             command.add(propertiesFile.toString());
+        }
+        if (loadSparkDefaults) {
+            command.add("--load-spark-defaults");
         }
         conf.forEach((k, v) -> {
             command.add("--conf");
