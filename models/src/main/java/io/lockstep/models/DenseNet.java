@@ -147,6 +147,12 @@ public final class DenseNet implements Architecture {
         return b.finish(x, 0);
     }
 
+    /** torchvision's names; only the classifier differs from the vertex name ({@code classifier}). */
+    @Override
+    public String torchModule(String vertex) {
+        return vertex.equals(OUTPUT) ? "classifier" : Architecture.super.torchModule(vertex);
+    }
+
     /** BatchNorm then ReLU (pre-activation); the ReLU alone without normalization. */
     private static Node normRelu(NetworkBuilder b, String normName, String reluName, Node x) {
         if (b.normalized()) {

@@ -96,4 +96,10 @@ public final class GoogLeNet implements Architecture {
         branch4 = ConvBlocks.basicConv(b, name + "_branch4_1", branch4, c[5], 1, 1, 0);
         return b.concat(name, branch1, branch2, branch3, branch4);
     }
+
+    /** torchvision's names; only the classifier differs from the vertex name ({@code fc}). */
+    @Override
+    public String torchModule(String vertex) {
+        return vertex.equals(OUTPUT) ? "fc" : Architecture.super.torchModule(vertex);
+    }
 }

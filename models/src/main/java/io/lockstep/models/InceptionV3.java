@@ -182,6 +182,41 @@ public final class InceptionV3 implements Architecture {
         b.auxiliaryOutput(AUX_OUTPUT, x, AUX_LOSS_WEIGHT);
     }
 
+    /**
+     * torchvision's names, which keep underscores inside module names: the vertex
+     * {@code Mixed_6b_branch7x7_2_bn} is {@code Mixed_6b.branch7x7_2.bn}, {@code Conv2d_1a_3x3_conv} is
+     * {@code Conv2d_1a_3x3.conv}, {@code AuxLogits_conv0_conv} is {@code AuxLogits.conv0.conv}; {@code fc}
+     * and {@code AuxLogits.fc} are the two classifiers.
+     */
+    @Override
+    public String torchModule(String vertex) {
+        if (vertex.equals(OUTPUT)) {
+            return "fc";
+        }
+        if (vertex.equals(AUX_OUTPUT)) {
+            return "AuxLogits.fc";
+        }
+        int last = vertex.lastIndexOf('_');
+        if (last < 0) {
+            return vertex; // maxpool1, avgpool: no parameters
+        }
+        String path = vertex.substring(0, last);
+        String leaf = vertex.substring(last + 1); // conv, bn, relu
+        String module = path;
+        String child = "";
+        if (path.startsWith("Mixed_")) {
+            int cut = path.indexOf('_', "Mixed_".length());
+            if (cut > 0) {
+                module = path.substring(0, cut);
+                child = path.substring(cut + 1);
+            }
+        } else if (path.startsWith("AuxLogits_")) {
+            module = "AuxLogits";
+            child = path.substring("AuxLogits_".length());
+        }
+        return child.isEmpty() ? module + "." + leaf : module + "." + child + "." + leaf;
+    }
+
     /** Padding that lets a 5-pixel window fit a side of {@code size} pixels (0 when it already fits). */
     private static int fitPadding(int size) {
         return Math.max(0, (5 - size + 1) / 2);

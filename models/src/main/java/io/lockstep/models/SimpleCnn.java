@@ -56,4 +56,10 @@ public final class SimpleCnn implements Architecture {
         x = b.dense("fc1", x, 128, 0);
         return b.finish(x, 0);
     }
+
+    /** The course module's names; its last layer is {@code fc2}. */
+    @Override
+    public String torchModule(String vertex) {
+        return vertex.equals(OUTPUT) ? "fc2" : Architecture.super.torchModule(vertex);
+    }
 }

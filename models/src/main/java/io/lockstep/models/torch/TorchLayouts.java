@@ -68,12 +68,12 @@ public final class TorchLayouts {
                     TorchTensor.of(DefaultParamInitializer.BIAS_KEY, "bias", Layout.VECTOR));
         }
         if (layer instanceof BatchNormalization bn) {
-            // PyTorch keeps the running variance; DL4J keeps either it or log10 of the standard deviation
-            // including eps (var = (10^log10stdev)^2 - eps in inference).
-            double eps = bn.getEps();
+            // PyTorch keeps the running variance; DL4J keeps either it or log10 of its square root. eps is
+            // not part of the stored value: inference divides by sqrt((10^log10stdev)^2 + eps), as PyTorch
+            // divides by sqrt(running_var + eps).
             TorchTensor variance = bn.isUseLogStd()
                     ? new TorchTensor(BatchNormalizationParamInitializer.GLOBAL_LOG_STD, "running_var", Layout.VECTOR,
-                    v -> 0.5 * Math.log10(v + eps))
+                    v -> 0.5 * Math.log10(v))
                     : TorchTensor.of(BatchNormalizationParamInitializer.GLOBAL_VAR, "running_var", Layout.VECTOR);
             return List.of(TorchTensor.of(BatchNormalizationParamInitializer.GAMMA, "weight", Layout.VECTOR),
                     TorchTensor.of(BatchNormalizationParamInitializer.BETA, "bias", Layout.VECTOR),

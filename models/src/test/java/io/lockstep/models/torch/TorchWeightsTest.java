@@ -1,6 +1,7 @@
 package io.lockstep.models.torch;
 
 import io.lockstep.models.Architecture;
+import io.lockstep.models.InceptionV3;
 import io.lockstep.models.InputShape;
 import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
@@ -95,15 +96,34 @@ class TorchWeightsTest {
     }
 
     @Test
+    void moduleNamesAreTorchvisionsWhereTheyContainUnderscores() {
+        Architecture inception = ModelRegistry.get("inception_v3");
+        assertEquals("Conv2d_1a_3x3.conv", inception.torchModule("Conv2d_1a_3x3_conv"));
+        assertEquals("Mixed_6b.branch7x7_2.bn", inception.torchModule("Mixed_6b_branch7x7_2_bn"));
+        assertEquals("Mixed_7c.branch3x3dbl_3a.conv", inception.torchModule("Mixed_7c_branch3x3dbl_3a_conv"));
+        assertEquals("Mixed_5b.branch_pool.conv", inception.torchModule("Mixed_5b_branch_pool_conv"));
+        assertEquals("AuxLogits.conv1.bn", inception.torchModule("AuxLogits_conv1_bn"));
+        assertEquals("AuxLogits.fc", inception.torchModule(InceptionV3.AUX_OUTPUT));
+        assertEquals("fc", inception.torchModule(Architecture.OUTPUT));
+        assertEquals("fc", ModelRegistry.get("googlenet").torchModule(Architecture.OUTPUT));
+        assertEquals("inception4a.branch2.1.conv", ModelRegistry.get("googlenet").torchModule("inception4a_branch2_1_conv"));
+        assertEquals("classifier", ModelRegistry.get("densenet121").torchModule(Architecture.OUTPUT));
+        assertEquals("features.denseblock2.denselayer3.norm1",
+                ModelRegistry.get("densenet121").torchModule("features_denseblock2_denselayer3_norm1"));
+        assertEquals("fc2", ModelRegistry.get("simplecnn").torchModule(Architecture.OUTPUT));
+    }
+
+    @Test
     void batchNormStatisticsAreConvertedToTheLayersStorage() throws IOException {
         ComputationGraph reference = ModelRegistry.build("resnet18", ModelOptions.of(10, new InputShape(3, 32, 32)));
         Map<String, T> tensors = stateDictOf(reference, "resnet18");
         float[] variance = tensors.get("bn1.running_var").values();
-        Arrays.fill(variance, 4f);
+        // small enough that adding eps (1e-5) to the stored value would show: log10(sqrt(1.1e-4)) = -1.979
+        Arrays.fill(variance, 1e-4f);
         Path file = write(dir.resolve("resnet18.safetensors"), tensors);
         ComputationGraph graph = TorchWeights.load("resnet18", ModelOptions.of(10, new InputShape(3, 32, 32)), file);
         INDArray log10std = graph.getLayer("bn1").getParam("log10stdev");
-        assertEquals(0.5 * Math.log10(4 + 1e-5), log10std.getDouble(0), 1e-6);
+        assertEquals(-2.0, log10std.getDouble(0), 1e-6, "log10 of the running standard deviation, without eps");
         assertEquals(tensors.get("layer2.0.downsample.1.running_mean").values()[5],
                 graph.getLayer("layer2_0_downsample_1").getParam("mean").getFloat(5));
     }
