@@ -14,9 +14,6 @@ import org.apache.spark.ml.Model;
 import org.apache.spark.ml.linalg.Vectors;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
-import org.apache.spark.ml.util.DefaultParamsReader;
-import org.apache.spark.ml.util.DefaultParamsReader$;
-import org.apache.spark.ml.util.DefaultParamsWriter$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWritable;
 import org.apache.spark.ml.util.MLWriter;
@@ -26,7 +23,6 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.StructType;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
-import scala.Option;
 
 import java.io.ByteArrayOutputStream;
 import java.io.File;
@@ -165,6 +161,21 @@ public final class LockstepClassificationModel extends Model<LockstepClassificat
         return copyValues(copy, extra).setParent(parent());
     }
 
+    /** Takes back saved param values on load (setDefault is protected in Spark ML's Params). */
+    private SparkMlMetadata.Setter savedParams() {
+        return new SparkMlMetadata.Setter() {
+            @Override
+            public void set(Param<Object> param, Object value) {
+                LockstepClassificationModel.this.set(param, value);
+            }
+
+            @Override
+            public void setDefault(Param<Object> param, Object value) {
+                LockstepClassificationModel.this.setDefault(param, value);
+            }
+        };
+    }
+
     @Override
     public MLWriter write() {
         return new Writer(this);
@@ -187,8 +198,8 @@ public final class LockstepClassificationModel extends Model<LockstepClassificat
 
         @Override
         public void saveImpl(String path) {
-            DefaultParamsWriter$.MODULE$.saveMetadata(instance, path, sparkSession());
             try {
+                SparkMlMetadata.save(instance, path, sparkSession());
                 File local = Files.createTempFile("lockstep-model", ".zip").toFile();
                 try {
                     ModelFile.write(instance.graph(), new ModelFile.Info("spark-ml", instance.classNames,
@@ -209,9 +220,8 @@ public final class LockstepClassificationModel extends Model<LockstepClassificat
     private static final class Reader extends MLReader<LockstepClassificationModel> {
         @Override
         public LockstepClassificationModel load(String path) {
-            DefaultParamsReader.Metadata metadata = DefaultParamsReader$.MODULE$.loadMetadata(path, sparkSession(),
-                    LockstepClassificationModel.class.getName());
             try {
+                SparkMlMetadata metadata = SparkMlMetadata.load(path, sparkSession(), LockstepClassificationModel.class);
                 File local = Files.createTempFile("lockstep-model", ".zip").toFile();
                 try {
                     Path source = new Path(path, MODEL_FILE);
@@ -224,7 +234,7 @@ public final class LockstepClassificationModel extends Model<LockstepClassificat
                     ModelFile.Info info = ModelFile.readInfo(local);
                     LockstepClassificationModel model = new LockstepClassificationModel(metadata.uid(),
                             ModelFile.readGraph(local), info.classNames(), info.transform());
-                    metadata.getAndSetParams(model, Option.empty());
+                    metadata.applyTo(model, model.savedParams());
                     return model;
                 } finally {
                     Files.deleteIfExists(local.toPath());

@@ -24,9 +24,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -50,6 +53,38 @@ class LockstepClassifierTest {
             rows.add(RowFactory.create(image, classNames.get(record.label())));
         }
         return spark.createDataFrame(rows, schema);
+    }
+
+    /**
+     * The saved model stage, its metadata laid out as each Spark line writes a stage's metadata (Spark 3.5:
+     * {@code part-00000}; Spark 4: {@code part-00000-<uuid>-c000.txt}, with checksum files), loads with the
+     * same uid, params and network whichever line this build is for.
+     */
+    private static void loadsAsTheOtherSparkLineWroteIt(Path dir, LockstepClassificationModel model) throws Exception {
+        Path stage;
+        try (Stream<Path> stages = Files.list(dir.resolve("pipeline").resolve("stages"))) {
+            stage = stages.filter(p -> p.getFileName().toString().startsWith("1_")).findFirst().orElseThrow();
+        }
+        String json = Files.readAllLines(stage.resolve("metadata").resolve("part-00000")).get(0);
+        Map<String, String> layouts = Map.of(
+                "3.5.9", "part-00000",
+                "4.2.0", "part-00000-6f1c2a4e-0d3b-4c8e-9a57-1e2f3a4b5c6d-c000.txt");
+        for (Map.Entry<String, String> layout : layouts.entrySet()) {
+            Path copy = dir.resolve("spark-" + layout.getKey());
+            Files.createDirectories(copy.resolve("metadata"));
+            Files.createDirectories(copy.resolve("lockstep"));
+            Files.copy(stage.resolve("lockstep").resolve("model.zip"), copy.resolve("lockstep").resolve("model.zip"));
+            Files.writeString(copy.resolve("metadata").resolve(layout.getValue()),
+                    json.replaceFirst("\"sparkVersion\":\"[^\"]*\"", "\"sparkVersion\":\"" + layout.getKey() + "\"") + "\n");
+            Files.writeString(copy.resolve("metadata").resolve("." + layout.getValue() + ".crc"), "not metadata");
+            Files.writeString(copy.resolve("metadata").resolve("_SUCCESS"), "");
+
+            LockstepClassificationModel other = LockstepClassificationModel.load(copy.toString());
+            assertEquals(model.uid(), other.uid(), layout.getKey());
+            assertEquals(model.explainParams(), other.explainParams(), layout.getKey());
+            assertEquals(model.classNames(), other.classNames(), layout.getKey());
+            assertEquals(model.graph().params(), other.graph().params(), layout.getKey());
+        }
     }
 
     @Test
@@ -87,6 +122,7 @@ class LockstepClassifierTest {
                 }
             }
             assertTrue(model.classNames().containsAll(data.classNames()), "class names come from the StringIndexer");
+            loadsAsTheOtherSparkLineWroteIt(dir, model);
 
             IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
                     () -> classifier.fit(trainFrame.withColumnRenamed("image", "picture")));
