@@ -89,6 +89,7 @@ public final class TrainingJob {
         int replicas = options.get(REPLICAS);
         checkContext(sc, replicas);
         ModelRecipe recipe = recipe(input);
+        ComputationGraph initial = initialModel(recipe, sc);
         List<TrainingListener> userListeners = userListeners();
         String interruptBefore = sc.getLocalProperty("spark.job.interruptOnCancel");
         sc.setLocalProperty("spark.job.interruptOnCancel", "true");
@@ -100,7 +101,7 @@ public final class TrainingJob {
         sc.sc().addSparkListener(retries);
         sc.sc().addSparkListener(relay);
         try {
-            return new Run<>(sc, input, recipe, userListeners, layout, retries, progress, relay).execute();
+            return new Run<>(sc, input, recipe, initial, userListeners, layout, retries, progress, relay).execute();
         } finally {
             sc.sc().removeSparkListener(relay);
             sc.sc().removeSparkListener(retries);
@@ -114,6 +115,7 @@ public final class TrainingJob {
         private final JavaSparkContext sc;
         private final TrainingInput<R> input;
         private final ModelRecipe recipe;
+        private final ComputationGraph initial;
         private final List<TrainingListener> userListeners;
         private final RecordLayout<R> layout;
         private final StageRetries retries;
@@ -133,11 +135,13 @@ public final class TrainingJob {
         private TaskProgress taskProgress;
         private long images;
 
-        Run(JavaSparkContext sc, TrainingInput<R> input, ModelRecipe recipe, List<TrainingListener> userListeners,
+        Run(JavaSparkContext sc, TrainingInput<R> input, ModelRecipe recipe, ComputationGraph initial,
+            List<TrainingListener> userListeners,
             RecordLayout<R> layout, StageRetries retries, ProgressAccumulator progress, ProgressRelay relay) {
             this.sc = sc;
             this.input = input;
             this.recipe = recipe;
+            this.initial = initial;
             this.userListeners = userListeners;
             this.layout = layout;
             this.retries = retries;
@@ -161,7 +165,7 @@ public final class TrainingJob {
             String startFrom = resume.checkpoint();
             if (startFrom != null) {
                 LOG.info("resuming from {}: epoch {}, step {}", startFrom, resume.epoch() + 1, resume.stepInEpoch());
-            } else if (network != null) {
+            } else if (initial != null) {
                 startFrom = writeInitialCheckpoint();
             }
             SerializableHadoopConf hadoopConf = new SerializableHadoopConf(sc.hadoopConfiguration());
@@ -263,11 +267,14 @@ public final class TrainingJob {
             return reports;
         }
 
-        /** The caller's network, with plain BatchNorm and its own updater state, as the job's first checkpoint. */
+        /**
+         * The caller's network (with plain BatchNorm and its own updater state) or the model loaded with
+         * {@code --init-from}, as the job's first checkpoint.
+         */
         private String writeInitialCheckpoint() {
             // Listeners travel in the stage spec (a model file holds none); clearing them on a clone would
             // clear the caller's, which DL4J's clone shares.
-            return checkpoints.save(network, new CheckpointMeta(0, 0, 0, options.get(SEED), recipe, input.classNames(),
+            return checkpoints.save(initial, new CheckpointMeta(0, 0, 0, options.get(SEED), recipe, input.classNames(),
                     options.get(NORM), options.asMap()), options.get(KEEP_CHECKPOINTS)).path();
         }
 
@@ -347,6 +354,29 @@ public final class TrainingJob {
                 options.get(LR), options.get(WEIGHT_DECAY), options.normGroups());
         recipe.build();
         return recipe;
+    }
+
+    /**
+     * The model the first stage starts from when it is not built from the recipe on the executors: the
+     * caller's network, or the weights of {@code --init-from} in the job's model (its head fresh with
+     * {@code --replace-head}); {@code null} for a zoo model from random initialization.
+     */
+    private ComputationGraph initialModel(ModelRecipe recipe, JavaSparkContext sc) {
+        String from = options.get(INIT_FROM);
+        if (from == null) {
+            return network;
+        }
+        int replaceHead = options.get(REPLACE_HEAD);
+        if (replaceHead > 0 && replaceHead != recipe.numClasses()) {
+            throw new UserError(REPLACE_HEAD.flag() + " " + replaceHead + ": the dataset has " + recipe.numClasses()
+                    + " classes; give --replace-head " + recipe.numClasses());
+        }
+        ComputationGraph target = network != null ? network.clone() : recipe.build();
+        String description = (network != null ? "your network" : recipe.architecture()) + " for " + recipe.channels() + "x"
+                + recipe.height() + "x" + recipe.width() + " input and " + recipe.numClasses() + " classes";
+        LOG.info("initializing {} from {}{}", description, from, replaceHead > 0 ? ", with a new output layer" : "");
+        return InitialWeights.load(from, target, description, network != null ? null : recipe.architecture(),
+                network != null ? null : recipe.options(), replaceHead > 0, sc.hadoopConfiguration());
     }
 
     /** The caller's DL4J listeners, which run on rank 0's replica and so must be serializable. */
