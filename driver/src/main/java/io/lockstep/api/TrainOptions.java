@@ -86,6 +86,10 @@ public final class TrainOptions {
     public static final OptionDef<Integer> REPLACE_HEAD = define(OptionDef.integer("replace-head", 0,
             "With --init-from: train a new output layer for CLASSES classes (the dataset's class count), initialized "
                     + "from --seed, instead of loading the file's (0: load it).").label("CLASSES").nonNegative());
+    public static final OptionDef<String> FREEZE = define(OptionDef.text("freeze", "none",
+            "Keep every layer up to and including this layer or stage fixed: no gradient, no optimizer state, BatchNorm "
+                    + "on its running statistics, nothing exchanged for it (layer and stage names: lockstep models "
+                    + "--layers MODEL; none: train every layer).").label("LAYER"));
     public static final OptionDef<Integer> CHECK_EVERY = define(OptionDef.integer("check-every", 100,
             "Compare a parameter checksum across replicas every N steps (0: never).").unit("steps").nonNegative());
     public static final OptionDef<String> CHECKPOINT_DIR = define(OptionDef.text("checkpoint-dir", null,
