@@ -90,6 +90,9 @@ public final class TrainOptions {
             "Keep every layer up to and including this layer or stage fixed: no gradient, no optimizer state, BatchNorm "
                     + "on its running statistics, nothing exchanged for it (layer and stage names: lockstep models "
                     + "--layers MODEL; none: train every layer).").label("LAYER"));
+    public static final OptionDef<String> UNFREEZE_SCHEDULE = define(OptionDef.text("unfreeze-schedule", null,
+            "With --freeze: EPOCH:LAYER,... - from epoch EPOCH (1-based) on, LAYER and every later layer train (all: every "
+                    + "layer), e.g. 2:layer3,4:layer2,6:all; epochs increasing, each unfreezing more.").label("SCHEDULE"));
     public static final OptionDef<Integer> CHECK_EVERY = define(OptionDef.integer("check-every", 100,
             "Compare a parameter checksum across replicas every N steps (0: never).").unit("steps").nonNegative());
     public static final OptionDef<String> CHECKPOINT_DIR = define(OptionDef.text("checkpoint-dir", null,
@@ -280,6 +283,9 @@ public final class TrainOptions {
         }
         if (get(REPLACE_HEAD) > 0 && get(INIT_FROM) == null) {
             problems.add(REPLACE_HEAD.flag() + " needs " + INIT_FROM.flag() + ": a new head replaces the one of loaded weights");
+        }
+        if (get(UNFREEZE_SCHEDULE) != null && get(FREEZE).equals("none")) {
+            problems.add(UNFREEZE_SCHEDULE.flag() + " needs " + FREEZE.flag() + ": it unfreezes layers frozen at the start");
         }
         if (get(RESUME) && get(RESUME_FROM) != null) {
             problems.add(RESUME.flag() + " and " + RESUME_FROM.flag() + ": give one of them");

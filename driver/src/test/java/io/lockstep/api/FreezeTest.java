@@ -2,6 +2,7 @@ package io.lockstep.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.worker.train.CheckpointStore;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -32,6 +33,7 @@ import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -143,6 +145,55 @@ class FreezeTest {
         }
     }
 
+    /**
+     * conv and bn frozen; from epoch 2 bn trains too, from epoch 3 every layer: the exchanged set grows at
+     * those epochs on every replica (each replica reports its bytes; checksums compared every step), and a
+     * run resumed in the middle of epoch 2 ends bit for bit where the uninterrupted run ended.
+     */
+    @Test
+    void theUnfreezeScheduleChangesTheTrainedSetAtItsEpochsAndResumesExactly() throws IOException {
+        ComputationGraph original = graph();
+        TrainOptions options = options("schedule", 2, 16).with(TrainOptions.EPOCHS, 3)
+                .with(TrainOptions.UNFREEZE_SCHEDULE, "2:bn,3:all").with(TrainOptions.CHECKPOINT_EVERY, 2)
+                .with(TrainOptions.KEEP_CHECKPOINTS, 0);
+        TrainResult straight = Lockstep.on(sc).model(original).options(options).fit(images());
+
+        long conv = original.getVertex("conv").numParams();
+        long bn = original.getVertex("bn").numParams();
+        long head = original.getVertex("dense").numParams() + original.getVertex("out").numParams();
+        long[] exchanged = {head, bn + head, conv + bn + head};
+        for (JsonNode step : steps("schedule")) {
+            int epoch = step.get("epoch").asInt();
+            for (JsonNode rank : step.get("ranks")) {
+                assertEquals(exchanged[epoch - 1] * Float.BYTES, rank.get("bytes_sent").asLong(), "epoch " + epoch + ": " + rank);
+            }
+        }
+        CheckpointStore store = new CheckpointStore(dir.resolve("schedule").resolve("checkpoints").toString(),
+                new org.apache.hadoop.conf.Configuration());
+        ComputationGraph afterEpoch1 = store.loadModel(checkpoint(store, 1, 0));
+        ComputationGraph afterEpoch2 = store.loadModel(checkpoint(store, 2, 0));
+        assertEquals(original.getVertex("bn").params(), afterEpoch1.getVertex("bn").params(), "bn frozen in epoch 1");
+        assertNotEquals(original.getVertex("bn").params(), afterEpoch2.getVertex("bn").params(), "bn trains from epoch 2");
+        assertEquals(original.getVertex("conv").params(), afterEpoch2.getVertex("conv").params(), "conv frozen until epoch 3");
+        assertNotEquals(original.getVertex("conv").params(), straight.graph().getVertex("conv").params(), "conv trains in epoch 3");
+
+        // Resume from the checkpoint in the middle of epoch 2: remove every later one.
+        for (CheckpointStore.Checkpoint later : store.list()) {
+            if (later.epochsCompleted() > 1 || (later.epochsCompleted() == 1 && later.stepInEpoch() > 2)) {
+                org.apache.commons.io.FileUtils.deleteDirectory(new java.io.File(java.net.URI.create(later.path()).getPath()));
+            }
+        }
+        CheckpointStore.Checkpoint middle = store.latest().orElseThrow();
+        assertEquals(List.of(1, 2), List.of(middle.epochsCompleted(), middle.stepInEpoch()), "resume from epoch 2, step 2");
+        TrainResult resumed = Lockstep.on(sc).model(original).options(options.with(TrainOptions.RESUME, true)).fit(images());
+        assertEquals(straight.graph().params(), resumed.graph().params(), "the resumed run ends where the uninterrupted one did");
+    }
+
+    private static CheckpointStore.Checkpoint checkpoint(CheckpointStore store, int epochsCompleted, int step) {
+        return store.list().stream().filter(c -> c.epochsCompleted() == epochsCompleted && c.stepInEpoch() == step)
+                .findFirst().orElseThrow();
+    }
+
     @Test
     void aBoundaryThatIsNoLayerOrThatFreezesTheHeadIsRefusedBeforeTraining() {
         IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class, () -> Lockstep.on(sc).model(graph())
@@ -152,5 +203,11 @@ class FreezeTest {
         IllegalArgumentException head = assertThrows(IllegalArgumentException.class, () -> Lockstep.on(sc).model(graph())
                 .options(options("head", 2, 16).with(TrainOptions.FREEZE, "all")).fit(images()));
         assertTrue(head.getMessage().contains("freezes the output layer 'out'"), head.getMessage());
+        IllegalArgumentException order = assertThrows(IllegalArgumentException.class, () -> Lockstep.on(sc).model(graph())
+                .options(options("order", 2, 16).with(TrainOptions.UNFREEZE_SCHEDULE, "2:conv,2:all")).fit(images()));
+        assertTrue(order.getMessage().contains("epoch 2 in '2:all' must be after epoch 2"), order.getMessage());
+        IllegalArgumentException beyond = assertThrows(IllegalArgumentException.class, () -> Lockstep.on(sc).model(graph())
+                .options(options("beyond", 2, 16).with(TrainOptions.UNFREEZE_SCHEDULE, "3:all")).fit(images()));
+        assertTrue(beyond.getMessage().contains("at most --epochs 2"), beyond.getMessage());
     }
 }

@@ -116,6 +116,24 @@ public final class ModelLayers {
         return layers.subList(0, last + 1).stream().map(Layer::name).toList();
     }
 
+    /**
+     * The layers before the first one of {@code boundary}, in flow order: what stays frozen once
+     * {@code boundary} and every later layer train; empty for {@code all}.
+     *
+     * @throws IllegalArgumentException naming the valid boundaries when {@code boundary} names no layer
+     */
+    public List<String> before(String boundary) {
+        if (boundary.equals(ALL)) {
+            return List.of();
+        }
+        for (int i = 0; i < layers.size(); i++) {
+            if (matches(layers.get(i).name(), boundary)) {
+                return layers.subList(0, i).stream().map(Layer::name).toList();
+            }
+        }
+        throw new IllegalArgumentException(unknown(boundary));
+    }
+
     /** The message for a name that is no layer or stage, listing the stages and where to find the layers. */
     public String unknown(String boundary) {
         return "'" + boundary + "' is no layer or stage of this model; stages: " + String.join(", ", stages())

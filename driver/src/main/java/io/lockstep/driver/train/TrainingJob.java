@@ -92,14 +92,16 @@ public final class TrainingJob {
         checkContext(sc, replicas);
         ModelRecipe recipe = recipe(input);
         ComputationGraph initial = initialModel(recipe, sc);
-        List<String> frozen = List.of();
+        FreezePlan freeze = null;
+        Map<String, FrozenLayers.LayerTraining> frozenTraining = Map.of();
         if (!options.get(FREEZE).equals(ModelLayers.NONE)) {
             ComputationGraph reference = initial != null ? initial : recipe.build();
-            frozen = frozenLayers(reference);
-            initial = FrozenLayers.configure(reference, frozen);
-            FrozenLayers layout = FrozenLayers.of(initial, frozen);
+            freeze = FreezePlan.of(options, ModelLayers.of(reference));
+            frozenTraining = FrozenLayers.trainingOf(reference, freeze.initial());
+            initial = FrozenLayers.configure(reference, freeze.initial());
+            FrozenLayers layout = FrozenLayers.of(initial, freeze.initial());
             LOG.info("--freeze {}: {} layers fixed ({} of {} parameters); the replicas exchange the other {}", options.get(FREEZE),
-                    frozen.size(), layout.frozenCount(), initial.numParams(), layout.trainableCount());
+                    freeze.initial().size(), layout.frozenCount(), initial.numParams(), layout.trainableCount());
         }
         List<TrainingListener> userListeners = userListeners();
         String interruptBefore = sc.getLocalProperty("spark.job.interruptOnCancel");
@@ -112,7 +114,7 @@ public final class TrainingJob {
         sc.sc().addSparkListener(retries);
         sc.sc().addSparkListener(relay);
         try {
-            return new Run<>(sc, input, recipe, initial, frozen, userListeners, layout, retries, progress, relay).execute();
+            return new Run<>(sc, input, recipe, initial, freeze, frozenTraining, userListeners, layout, retries, progress, relay).execute();
         } finally {
             sc.sc().removeSparkListener(relay);
             sc.sc().removeSparkListener(retries);
@@ -127,7 +129,8 @@ public final class TrainingJob {
         private final TrainingInput<R> input;
         private final ModelRecipe recipe;
         private final ComputationGraph initial;
-        private final List<String> frozen;
+        private final FreezePlan freeze;
+        private final Map<String, FrozenLayers.LayerTraining> frozenTraining;
         private final List<TrainingListener> userListeners;
         private final RecordLayout<R> layout;
         private final StageRetries retries;
@@ -147,14 +150,15 @@ public final class TrainingJob {
         private TaskProgress taskProgress;
         private long images;
 
-        Run(JavaSparkContext sc, TrainingInput<R> input, ModelRecipe recipe, ComputationGraph initial, List<String> frozen,
-            List<TrainingListener> userListeners,
+        Run(JavaSparkContext sc, TrainingInput<R> input, ModelRecipe recipe, ComputationGraph initial, FreezePlan freeze,
+            Map<String, FrozenLayers.LayerTraining> frozenTraining, List<TrainingListener> userListeners,
             RecordLayout<R> layout, StageRetries retries, ProgressAccumulator progress, ProgressRelay relay) {
             this.sc = sc;
             this.input = input;
             this.recipe = recipe;
             this.initial = initial;
-            this.frozen = frozen;
+            this.freeze = freeze;
+            this.frozenTraining = frozenTraining;
             this.userListeners = userListeners;
             this.layout = layout;
             this.retries = retries;
@@ -245,7 +249,8 @@ public final class TrainingJob {
                     options.get(EVAL_BATCH_SIZE), checkpoints.uri(), startFrom, resumeStep, options.get(KEEP_CHECKPOINTS),
                     threads, options.get(SEED), globalStep, input.classNames(), options.asMap(), options.get(CHECKPOINT_EVERY),
                     options.get(ON_NAN), options.get(EXCHANGE), options.exchangeSettings(), userListeners,
-                    network == null || options.isSet(LR), wireSecurity, frozen);
+                    network == null || options.isSet(LR), wireSecurity,
+                    freeze == null ? List.of() : freeze.frozenIn(epoch), frozenTraining);
         }
 
         private List<EpochReport> runStage(EpochPlan plan, StageSpec spec, SerializableHadoopConf hadoopConf) {
@@ -390,29 +395,6 @@ public final class TrainingJob {
         LOG.info("initializing {} from {}{}", description, from, replaceHead > 0 ? ", with a new output layer" : "");
         return InitialWeights.load(from, target, description, network != null ? null : recipe.architecture(),
                 network != null ? null : recipe.options(), replaceHead > 0, sc.hadoopConfiguration());
-    }
-
-    /**
-     * The layers {@code --freeze} names: all layers up to and including its boundary, which must leave
-     * the output layer trainable.
-     */
-    private List<String> frozenLayers(ComputationGraph model) {
-        ModelLayers layers = ModelLayers.of(model);
-        String boundary = options.get(FREEZE);
-        List<String> frozen;
-        try {
-            frozen = layers.upTo(boundary);
-        } catch (IllegalArgumentException e) {
-            throw new UserError(FREEZE.flag() + ": " + e.getMessage(), e);
-        }
-        for (String head : layers.heads()) {
-            if (frozen.contains(head)) {
-                throw new UserError(FREEZE.flag() + " " + boundary + " freezes the output layer '" + head
-                        + "', so nothing would train; freeze up to a layer or stage before it (stages: "
-                        + String.join(", ", layers.stages()) + ")");
-            }
-        }
-        return frozen;
     }
 
     /** The caller's DL4J listeners, which run on rank 0's replica and so must be serializable. */

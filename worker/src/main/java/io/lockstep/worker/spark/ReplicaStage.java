@@ -101,6 +101,8 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
                 LOG.info("replica {} (stage attempt {}) resumes epoch {} at step {} from {}", rank, context.stageAttemptNumber(),
                         spec.epoch() + 1, start.firstStep() + 1, start.checkpoint());
             }
+            // Layers the schedule unfreezes from this epoch on train again (every replica does the same, at step 0).
+            graph = FrozenLayers.thaw(graph, spec.frozenTraining(), spec.frozenLayers());
             graph = spec.syncBatchNorm() ? SyncBatchNormSupport.toSync(graph, collective) : SyncBatchNormSupport.toLocal(graph);
             if (rank == 0 && !spec.listeners().isEmpty()) {
                 // Rank 0 stands for the job: its replica holds the same parameters as every other.

@@ -11,7 +11,16 @@ import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.learning.config.NoOp;
 
+import org.deeplearning4j.nn.updater.UpdaterBlock;
+import org.deeplearning4j.nn.updater.graph.ComputationGraphUpdater;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.learning.regularization.Regularization;
+
+import java.io.Serializable;
 import java.nio.FloatBuffer;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashSet;
@@ -115,6 +124,120 @@ public final class FrozenLayers {
             fresh.setListeners(graph.getListeners());
         }
         return fresh;
+    }
+
+    /**
+     * How a layer trains when it is not frozen: its updaters and regularization, kept by the driver so a
+     * layer frozen at the start can be unfrozen later ({@link #thaw}).
+     */
+    public record LayerTraining(IUpdater updater, IUpdater biasUpdater, List<Regularization> regularization,
+                                List<Regularization> regularizationBias) implements Serializable {
+    }
+
+    /** The training configuration of the layers {@code names} of {@code graph}, before {@link #configure}. */
+    public static Map<String, LayerTraining> trainingOf(ComputationGraph graph, Collection<String> names) {
+        Map<String, LayerTraining> training = new LinkedHashMap<>();
+        for (String name : names) {
+            BaseLayer layer = (BaseLayer) graph.getVertex(name).getLayer().conf().getLayer();
+            training.put(name, new LayerTraining(layer.getIUpdater(), layer.getBiasUpdater(),
+                    new ArrayList<>(layer.getRegularization()), new ArrayList<>(layer.getRegularizationBias())));
+        }
+        return training;
+    }
+
+    /**
+     * {@code graph}, or a new graph equal to it, in which every layer of {@code training} that is not in
+     * {@code stillFrozen} trains again with its own configuration. Parameters, iteration and epoch counts,
+     * listeners and the optimizer state of the layers that trained before are kept; an unfrozen layer
+     * starts with a fresh optimizer state. Deterministic, so every replica gets the same graph.
+     */
+    public static ComputationGraph thaw(ComputationGraph graph, Map<String, LayerTraining> training, Collection<String> stillFrozen) {
+        ComputationGraphConfiguration conf = graph.getConfiguration().clone();
+        boolean changed = false;
+        for (Map.Entry<String, LayerTraining> entry : training.entrySet()) {
+            if (stillFrozen.contains(entry.getKey())) {
+                continue;
+            }
+            BaseLayer layer = (BaseLayer) ((LayerVertex) conf.getVertices().get(entry.getKey())).getLayerConf().getLayer();
+            if (!(layer.getIUpdater() instanceof NoOp)) {
+                continue;
+            }
+            LayerTraining t = entry.getValue();
+            layer.setIUpdater(t.updater());
+            layer.setBiasUpdater(t.biasUpdater());
+            layer.setRegularization(new ArrayList<>(t.regularization()));
+            layer.setRegularizationBias(new ArrayList<>(t.regularizationBias()));
+            changed = true;
+        }
+        if (!changed) {
+            return graph;
+        }
+        conf.setIterationCount(graph.getConfiguration().getIterationCount());
+        conf.setEpochCount(graph.getConfiguration().getEpochCount());
+        ComputationGraph fresh = new ComputationGraph(conf);
+        fresh.init(graph.params().dup(), false);
+        Map<String, float[][]> states = optimizerStates(graph);
+        ComputationGraphUpdater updater = fresh.getUpdater(true);
+        INDArray view = updater.getStateViewArray();
+        if (view != null && !states.isEmpty()) {
+            float[] values = view.toFloatVector();
+            forEachParam(updater, (key, slots, blockLength, stateStart, offsetInBlock, length) -> {
+                float[][] saved = states.get(key);
+                if (saved != null && saved.length == slots) {
+                    for (int k = 0; k < slots; k++) {
+                        System.arraycopy(saved[k], 0, values, stateStart + k * blockLength + offsetInBlock, length);
+                    }
+                }
+            });
+            view.assign(Nd4j.createFromArray(values).reshape(view.shape()));
+        }
+        if (graph.getListeners() != null && !graph.getListeners().isEmpty()) {
+            fresh.setListeners(graph.getListeners());
+        }
+        return fresh;
+    }
+
+    /** Where one parameter's optimizer state lies in an updater's state view. */
+    @FunctionalInterface
+    private interface ParamStateVisitor {
+        void visit(String key, int slots, int blockLength, int stateStart, int offsetInBlock, int length);
+    }
+
+    /**
+     * Visits every parameter of every updater block. DL4J lays out a block's state slot by slot (Adam: all
+     * first moments of the block, then all second moments), each slot as long as the block's parameters.
+     */
+    private static void forEachParam(ComputationGraphUpdater updater, ParamStateVisitor visitor) {
+        for (UpdaterBlock block : updater.getUpdaterBlocks()) {
+            int blockLength = Math.toIntExact(block.getParamOffsetEnd() - block.getParamOffsetStart());
+            int stateLength = Math.toIntExact(block.getUpdaterViewOffsetEnd() - block.getUpdaterViewOffsetStart());
+            int slots = blockLength == 0 ? 0 : stateLength / blockLength;
+            for (UpdaterBlock.ParamState param : block.getLayersAndVariablesInBlock()) {
+                String key = param.getLayer().getConfig().getLayerName() + "/" + param.getParamName();
+                visitor.visit(key, slots, blockLength, Math.toIntExact(block.getUpdaterViewOffsetStart()),
+                        Math.toIntExact(param.getParamOffsetStart() - block.getParamOffsetStart()),
+                        Math.toIntExact(param.getParamOffsetEnd() - param.getParamOffsetStart()));
+            }
+        }
+    }
+
+    /** Each parameter's optimizer state, slot by slot, keyed {@code layer/param}. */
+    private static Map<String, float[][]> optimizerStates(ComputationGraph graph) {
+        ComputationGraphUpdater updater = graph.getUpdater(false);
+        if (updater == null || updater.getStateViewArray() == null) {
+            return Map.of();
+        }
+        float[] values = updater.getStateViewArray().toFloatVector();
+        Map<String, float[][]> states = new java.util.HashMap<>();
+        forEachParam(updater, (key, slots, blockLength, stateStart, offsetInBlock, length) -> {
+            float[][] state = new float[slots][];
+            for (int k = 0; k < slots; k++) {
+                int from = stateStart + k * blockLength + offsetInBlock;
+                state[k] = java.util.Arrays.copyOfRange(values, from, from + length);
+            }
+            states.put(key, state);
+        });
+        return states;
     }
 
     /**
