@@ -79,6 +79,20 @@ public final class TrainOptions {
             "cosine (half cosine to 0 over the run, after warm-up) or none.", "cosine", "none"));
     public static final OptionDef<Double> WARMUP_EPOCHS = define(OptionDef.decimal("warmup-epochs", 0.0,
             "Epochs of gradual warm-up to the scaled rate.").unit("epochs").nonNegative());
+    public static final OptionDef<String> INIT_FROM = define(OptionDef.text("init-from", null,
+            "Start from these weights instead of a random initialization: a Lockstep model.zip, a checkpoint directory, "
+                    + "or a PyTorch state_dict saved as .safetensors (zoo models). Every layer's shapes must match the model; "
+                    + "optimizer state starts fresh.").label("URI"));
+    public static final OptionDef<Integer> REPLACE_HEAD = define(OptionDef.integer("replace-head", 0,
+            "With --init-from: train a new output layer for CLASSES classes (the dataset's class count), initialized "
+                    + "from --seed, instead of loading the file's (0: load it).").label("CLASSES").nonNegative());
+    public static final OptionDef<String> FREEZE = define(OptionDef.text("freeze", "none",
+            "Keep every layer up to and including this layer or stage fixed: no gradient, no optimizer state, BatchNorm "
+                    + "on its running statistics, nothing exchanged for it (layer and stage names: lockstep models "
+                    + "--layers MODEL; none: train every layer).").label("LAYER"));
+    public static final OptionDef<String> UNFREEZE_SCHEDULE = define(OptionDef.text("unfreeze-schedule", null,
+            "With --freeze: EPOCH:LAYER,... - from epoch EPOCH (1-based) on, LAYER and every later layer train (all: every "
+                    + "layer), e.g. 2:layer3,4:layer2,6:all; epochs increasing, each unfreezing more.").label("SCHEDULE"));
     public static final OptionDef<Integer> CHECK_EVERY = define(OptionDef.integer("check-every", 100,
             "Compare a parameter checksum across replicas every N steps (0: never).").unit("steps").nonNegative());
     public static final OptionDef<String> CHECKPOINT_DIR = define(OptionDef.text("checkpoint-dir", null,
@@ -266,6 +280,12 @@ public final class TrainOptions {
         }
         if (get(OUT) == null || get(OUT).isBlank()) {
             problems.add(OUT.flag() + ": give an output directory");
+        }
+        if (get(REPLACE_HEAD) > 0 && get(INIT_FROM) == null) {
+            problems.add(REPLACE_HEAD.flag() + " needs " + INIT_FROM.flag() + ": a new head replaces the one of loaded weights");
+        }
+        if (get(UNFREEZE_SCHEDULE) != null && get(FREEZE).equals("none")) {
+            problems.add(UNFREEZE_SCHEDULE.flag() + " needs " + FREEZE.flag() + ": it unfreezes layers frozen at the start");
         }
         if (get(RESUME) && get(RESUME_FROM) != null) {
             problems.add(RESUME.flag() + " and " + RESUME_FROM.flag() + ": give one of them");

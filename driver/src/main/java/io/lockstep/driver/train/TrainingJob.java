@@ -10,6 +10,7 @@ import io.lockstep.driver.cluster.ExecutorRegistry;
 import io.lockstep.driver.cluster.GpuScheduling;
 import io.lockstep.driver.plan.EpochPlan;
 import io.lockstep.driver.report.RunOutput;
+import io.lockstep.models.ModelLayers;
 import io.lockstep.models.Normalization;
 import io.lockstep.models.OneDnn;
 import io.lockstep.worker.comm.JobSecret;
@@ -24,6 +25,7 @@ import io.lockstep.worker.spark.TaskProgress;
 import io.lockstep.worker.train.CheckpointMeta;
 import io.lockstep.worker.train.CheckpointStore;
 import io.lockstep.worker.train.EpochReport;
+import io.lockstep.worker.train.FrozenLayers;
 import io.lockstep.worker.train.LearningRateSchedule;
 import io.lockstep.worker.train.ModelRecipe;
 import io.lockstep.worker.train.Optimizer;
@@ -89,6 +91,18 @@ public final class TrainingJob {
         int replicas = options.get(REPLICAS);
         checkContext(sc, replicas);
         ModelRecipe recipe = recipe(input);
+        ComputationGraph initial = initialModel(recipe, sc);
+        FreezePlan freeze = null;
+        Map<String, FrozenLayers.LayerTraining> frozenTraining = Map.of();
+        if (!options.get(FREEZE).equals(ModelLayers.NONE)) {
+            ComputationGraph reference = initial != null ? initial : recipe.build();
+            freeze = FreezePlan.of(options, ModelLayers.of(reference));
+            frozenTraining = FrozenLayers.trainingOf(reference, freeze.initial());
+            initial = FrozenLayers.configure(reference, freeze.initial());
+            FrozenLayers layout = FrozenLayers.of(initial, freeze.initial());
+            LOG.info("--freeze {}: {} layers fixed ({} of {} parameters); the replicas exchange the other {}", options.get(FREEZE),
+                    freeze.initial().size(), layout.frozenCount(), initial.numParams(), layout.trainableCount());
+        }
         List<TrainingListener> userListeners = userListeners();
         String interruptBefore = sc.getLocalProperty("spark.job.interruptOnCancel");
         sc.setLocalProperty("spark.job.interruptOnCancel", "true");
@@ -100,7 +114,7 @@ public final class TrainingJob {
         sc.sc().addSparkListener(retries);
         sc.sc().addSparkListener(relay);
         try {
-            return new Run<>(sc, input, recipe, userListeners, layout, retries, progress, relay).execute();
+            return new Run<>(sc, input, recipe, initial, freeze, frozenTraining, userListeners, layout, retries, progress, relay).execute();
         } finally {
             sc.sc().removeSparkListener(relay);
             sc.sc().removeSparkListener(retries);
@@ -114,6 +128,9 @@ public final class TrainingJob {
         private final JavaSparkContext sc;
         private final TrainingInput<R> input;
         private final ModelRecipe recipe;
+        private final ComputationGraph initial;
+        private final FreezePlan freeze;
+        private final Map<String, FrozenLayers.LayerTraining> frozenTraining;
         private final List<TrainingListener> userListeners;
         private final RecordLayout<R> layout;
         private final StageRetries retries;
@@ -133,11 +150,15 @@ public final class TrainingJob {
         private TaskProgress taskProgress;
         private long images;
 
-        Run(JavaSparkContext sc, TrainingInput<R> input, ModelRecipe recipe, List<TrainingListener> userListeners,
+        Run(JavaSparkContext sc, TrainingInput<R> input, ModelRecipe recipe, ComputationGraph initial, FreezePlan freeze,
+            Map<String, FrozenLayers.LayerTraining> frozenTraining, List<TrainingListener> userListeners,
             RecordLayout<R> layout, StageRetries retries, ProgressAccumulator progress, ProgressRelay relay) {
             this.sc = sc;
             this.input = input;
             this.recipe = recipe;
+            this.initial = initial;
+            this.freeze = freeze;
+            this.frozenTraining = frozenTraining;
             this.userListeners = userListeners;
             this.layout = layout;
             this.retries = retries;
@@ -161,7 +182,7 @@ public final class TrainingJob {
             String startFrom = resume.checkpoint();
             if (startFrom != null) {
                 LOG.info("resuming from {}: epoch {}, step {}", startFrom, resume.epoch() + 1, resume.stepInEpoch());
-            } else if (network != null) {
+            } else if (initial != null) {
                 startFrom = writeInitialCheckpoint();
             }
             SerializableHadoopConf hadoopConf = new SerializableHadoopConf(sc.hadoopConfiguration());
@@ -228,7 +249,8 @@ public final class TrainingJob {
                     options.get(EVAL_BATCH_SIZE), checkpoints.uri(), startFrom, resumeStep, options.get(KEEP_CHECKPOINTS),
                     threads, options.get(SEED), globalStep, input.classNames(), options.asMap(), options.get(CHECKPOINT_EVERY),
                     options.get(ON_NAN), options.get(EXCHANGE), options.exchangeSettings(), userListeners,
-                    network == null || options.isSet(LR), wireSecurity);
+                    network == null || options.isSet(LR), wireSecurity,
+                    freeze == null ? List.of() : freeze.frozenIn(epoch), frozenTraining);
         }
 
         private List<EpochReport> runStage(EpochPlan plan, StageSpec spec, SerializableHadoopConf hadoopConf) {
@@ -263,11 +285,14 @@ public final class TrainingJob {
             return reports;
         }
 
-        /** The caller's network, with plain BatchNorm and its own updater state, as the job's first checkpoint. */
+        /**
+         * The caller's network (with plain BatchNorm and its own updater state) or the model loaded with
+         * {@code --init-from}, as the job's first checkpoint.
+         */
         private String writeInitialCheckpoint() {
             // Listeners travel in the stage spec (a model file holds none); clearing them on a clone would
             // clear the caller's, which DL4J's clone shares.
-            return checkpoints.save(network, new CheckpointMeta(0, 0, 0, options.get(SEED), recipe, input.classNames(),
+            return checkpoints.save(initial, new CheckpointMeta(0, 0, 0, options.get(SEED), recipe, input.classNames(),
                     options.get(NORM), options.asMap()), options.get(KEEP_CHECKPOINTS)).path();
         }
 
@@ -347,6 +372,29 @@ public final class TrainingJob {
                 options.get(LR), options.get(WEIGHT_DECAY), options.normGroups());
         recipe.build();
         return recipe;
+    }
+
+    /**
+     * The model the first stage starts from when it is not built from the recipe on the executors: the
+     * caller's network, or the weights of {@code --init-from} in the job's model (its head fresh with
+     * {@code --replace-head}); {@code null} for a zoo model from random initialization.
+     */
+    private ComputationGraph initialModel(ModelRecipe recipe, JavaSparkContext sc) {
+        String from = options.get(INIT_FROM);
+        if (from == null) {
+            return network;
+        }
+        int replaceHead = options.get(REPLACE_HEAD);
+        if (replaceHead > 0 && replaceHead != recipe.numClasses()) {
+            throw new UserError(REPLACE_HEAD.flag() + " " + replaceHead + ": the dataset has " + recipe.numClasses()
+                    + " classes; give --replace-head " + recipe.numClasses());
+        }
+        ComputationGraph target = network != null ? network.clone() : recipe.build();
+        String description = (network != null ? "your network" : recipe.architecture()) + " for " + recipe.channels() + "x"
+                + recipe.height() + "x" + recipe.width() + " input and " + recipe.numClasses() + " classes";
+        LOG.info("initializing {} from {}{}", description, from, replaceHead > 0 ? ", with a new output layer" : "");
+        return InitialWeights.load(from, target, description, network != null ? null : recipe.architecture(),
+                network != null ? null : recipe.options(), replaceHead > 0, sc.hadoopConfiguration());
     }
 
     /** The caller's DL4J listeners, which run on rank 0's replica and so must be serializable. */

@@ -99,6 +99,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
     private boolean lastForwardOnKernels;
     private long communicationNanos;
     private long communications;
+    private boolean frozen;
 
     public SyncBatchNormalizationLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -132,6 +133,20 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
     /** The attached group, or {@code null}. */
     public Collective collective() {
         return collective;
+    }
+
+    /**
+     * Freezes (or thaws) the layer for training: a frozen layer normalizes with its running statistics
+     * in training as in inference, never updates them, never communicates, and reports zero gradients
+     * for all its parameters; its backward passes dL/dx = dL/dy·γ/√(var+eps) through to earlier layers.
+     * Every replica must freeze the same layers (they then all skip the same collective operations).
+     */
+    public void setFrozen(boolean frozen) {
+        this.frozen = frozen;
+    }
+
+    public boolean isFrozen() {
+        return frozen;
     }
 
     /** Wall time spent inside the collective by this layer since creation or the last reset, nanoseconds. */
@@ -173,6 +188,11 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
             }
             // Inference: DL4J's own path on the running statistics, no communication.
             return super.preOutput(x, training, workspaceMgr);
+        }
+        if (frozen) {
+            backwardPending = true;
+            localCount = x.isEmpty() ? 0 : x.length() / channels;
+            return x.isEmpty() ? Nd4j.create(dataType, x.shape()) : super.preOutput(x, TrainingMode.TEST, workspaceMgr);
         }
         return trainingForward(x, workspaceMgr);
     }
@@ -342,6 +362,9 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
             throw new IllegalStateException(layerId() + ": backprop epsilon has " + local + " values per channel but the "
                     + "training forward had " + localCount + " (epsilon shape " + Arrays.toString(epsilon.shape()) + ")");
         }
+        if (frozen) {
+            return frozenBackward(epsilon, workspaceMgr);
+        }
         Arrays.fill(gradientSums, 0.0);
         int axis = channelAxis(epsilon);
         if (local > 0 && kernelInput != null) {
@@ -413,6 +436,44 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         INDArray epsilonOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, kernelInput.shape(), 'c');
         kernels.affine(dyValues, dyScale, xValues, layout, center, scale, offset, BatchNormKernels.floats(epsilonOut));
         Gradient gradient = finishBackward();
+        return new Pair<>(gradient, epsilonOut);
+    }
+
+    /** The running statistics are constants here: dx = dy·γ/√(var+eps); no parameter changes. */
+    private Pair<Gradient, INDArray> frozenBackward(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        INDArray epsilonOut;
+        if (epsilon.isEmpty()) {
+            epsilonOut = Nd4j.create(dataType, epsilon.shape());
+        } else {
+            double eps = layerConf().getEps();
+            double[] variance = new double[channels];
+            if (layerConf().isUseLogStd()) {
+                readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_LOG_STD), variance);
+                for (int c = 0; c < channels; c++) {
+                    double std = Math.pow(10.0, variance[c]);
+                    variance[c] = std * std;
+                }
+            } else {
+                readVector(getParam(BatchNormalizationParamInitializer.GLOBAL_VAR), variance);
+            }
+            double[] gamma = new double[channels];
+            gammaValues(gamma);
+            for (int c = 0; c < channels; c++) {
+                gamma[c] /= Math.sqrt(variance[c] + eps);
+            }
+            INDArray scale = vector(gamma);
+            INDArray dy = epsilon.castTo(dataType);
+            epsilonOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, epsilon.shape(), 'c');
+            Nd4j.getExecutioner().exec(new BroadcastMulOp(dy, scale, epsilonOut, channelAxis(epsilon)));
+        }
+        Gradient gradient = new DefaultGradient();
+        for (String key : gradientViews.keySet()) {
+            INDArray view = gradientView(key);
+            view.assign(0);
+            gradient.setGradientFor(key, view);
+        }
+        backwardPending = false;
+        this.gradient = gradient;
         return new Pair<>(gradient, epsilonOut);
     }
 

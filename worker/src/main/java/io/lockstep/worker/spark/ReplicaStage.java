@@ -6,6 +6,9 @@ import io.lockstep.worker.train.BatchSource;
 import io.lockstep.worker.train.CheckpointMeta;
 import io.lockstep.worker.train.CheckpointStore;
 import io.lockstep.worker.train.EpochReport;
+import io.lockstep.worker.exchange.ExchangeStrategies;
+import io.lockstep.worker.train.FrozenExchange;
+import io.lockstep.worker.train.FrozenLayers;
 import io.lockstep.worker.train.GradientExchange;
 import io.lockstep.worker.train.NonFinitePolicy;
 import io.lockstep.worker.train.ReplicaTrainer;
@@ -98,12 +101,20 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
                 LOG.info("replica {} (stage attempt {}) resumes epoch {} at step {} from {}", rank, context.stageAttemptNumber(),
                         spec.epoch() + 1, start.firstStep() + 1, start.checkpoint());
             }
+            // Layers the schedule unfreezes from this epoch on train again (every replica does the same, at step 0).
+            graph = FrozenLayers.thaw(graph, spec.frozenTraining(), spec.frozenLayers());
             graph = spec.syncBatchNorm() ? SyncBatchNormSupport.toSync(graph, collective) : SyncBatchNormSupport.toLocal(graph);
             if (rank == 0 && !spec.listeners().isEmpty()) {
                 // Rank 0 stands for the job: its replica holds the same parameters as every other.
                 graph.setListeners(spec.listeners());
             }
-            GradientExchange exchange = ExchangeSupport.create(spec, collective);
+            FrozenLayers frozen = FrozenLayers.of(graph, spec.frozenLayers());
+            frozen.requireConfigured(graph);
+            frozen.freezeBatchNorms(graph);
+            GradientExchange strategy = ExchangeSupport.create(spec, collective);
+            // The threshold strategy locates BatchNorm statistics by flat index: give it the whole gradient.
+            GradientExchange exchange = frozen.isEmpty() ? strategy
+                    : new FrozenExchange(strategy, frozen, !ExchangeStrategies.THRESHOLD.equals(spec.exchange()));
             ReplicaTrainer trainer = new ReplicaTrainer(graph, collective, exchange, spec.schedule(),
                     spec.checkEverySteps(), spec.dataTimeoutMs(), NonFinitePolicy.parse(spec.onNan()));
             if (!spec.scheduleLearningRate()) {

@@ -40,6 +40,8 @@ import java.util.Map;
  * @param scheduleLearningRate whether {@code schedule} sets the rate each step; {@code false} keeps the
  *                          network's own updater rates (a network the user configured)
  * @param wireSecurity      protection of the replicas' frames
+ * @param frozenLayers      the layers this stage keeps fixed, in flow order
+ * @param frozenTraining    how each layer frozen at the job's start trains once it is unfrozen
  */
 public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecret, int epoch, int replicas, int batchPerReplica,
                         int stepsPerEpoch, ModelRecipe recipe, String normalization, LearningRateSchedule schedule,
@@ -50,7 +52,9 @@ public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecre
                         String exchange, io.lockstep.worker.exchange.ExchangeSettings exchangeSettings,
                         List<org.deeplearning4j.optimize.api.TrainingListener> listeners,
                         boolean scheduleLearningRate,
-                        io.lockstep.worker.comm.WireSecurity wireSecurity) implements Serializable {
+                        io.lockstep.worker.comm.WireSecurity wireSecurity,
+                        List<String> frozenLayers,
+                        Map<String, io.lockstep.worker.train.FrozenLayers.LayerTraining> frozenTraining) implements Serializable {
 
     public boolean syncBatchNorm() {
         return "sync-batch".equals(normalization) && replicas > 1;
