@@ -419,7 +419,7 @@ public final class TrainingJob {
      * training records by its plan through a sorted shuffle, so every replica receives its shard in plan
      * order (step, then slot) and then its test records, and streams them batch by batch.
      */
-    private static final class RecordLayout<R extends Serializable> {
+    static final class RecordLayout<R extends Serializable> {
         private final JavaPairRDD<Integer, R> train;
         private final JavaPairRDD<Long, ShardItem<R>> testRouted;
         private final boolean cachedHere;
