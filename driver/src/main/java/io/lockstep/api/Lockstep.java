@@ -3,6 +3,7 @@ package io.lockstep.api;
 import io.lockstep.api.ml.RecordsInput;
 import io.lockstep.driver.data.DatasetOptions;
 import io.lockstep.driver.data.DatasetSource;
+import io.lockstep.driver.data.DistributedDataset;
 import io.lockstep.driver.train.DataSetInput;
 import io.lockstep.driver.train.ListedInput;
 import io.lockstep.driver.train.Networks;
@@ -130,7 +131,8 @@ public final class Lockstep {
      * @throws IllegalArgumentException when the data or network cannot be trained, before any stage starts
      */
     public TrainResult fit(JavaRDD<DataSet> train, JavaRDD<DataSet> test) {
-        TrainOptions effective = effectiveOptions(Set.of(TrainOptions.DATA));
+        TrainOptions effective = effectiveOptions(Set.of(TrainOptions.DATA, TrainOptions.READ_ON, TrainOptions.IMAGE_COLUMN,
+                TrainOptions.LABEL_COLUMN));
         DataSetInput input = new DataSetInput(train, test);
         try {
             return run(effective, input);
@@ -171,6 +173,15 @@ public final class Lockstep {
     public TrainResult fit(String uri, DatasetOptions datasetOptions) {
         TrainOptions effective = effectiveOptions(Set.of(TrainOptions.DATA)).with(TrainOptions.DATA, uri)
                 .validate(unused(Set.of()));
+        if (effective.get(TrainOptions.READ_ON).equals("executors") || DistributedDataset.isParquet(uri, sc.hadoopConfiguration())) {
+            DistributedDataset input = DistributedDataset.open(sc, uri, datasetOptions, effective.get(TrainOptions.IMAGE_COLUMN),
+                    effective.get(TrainOptions.LABEL_COLUMN));
+            try {
+                return run(effective, input);
+            } finally {
+                input.release();
+            }
+        }
         return run(effective, new ListedInput<>(DatasetSource.open(uri, sc.hadoopConfiguration(), datasetOptions)));
     }
 

@@ -97,7 +97,7 @@ final class CifarDataset {
     }
 
     /** Class names from the archive's names file if it is there, else the standard names. */
-    private static List<String> names(DatasetFiles files, Path dir, String fileName, List<String> standard) {
+    static List<String> names(DatasetFiles files, Path dir, String fileName, List<String> standard) {
         Path file = files.fileIn(dir, fileName);
         if (file == null) {
             return standard;

@@ -3,14 +3,16 @@ package io.lockstep.driver.data;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RemoteIterator;
 
 import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.zip.GZIPInputStream;
@@ -110,12 +112,16 @@ public final class DatasetFiles {
         }
     }
 
-    /** The entries of {@code dir}, sorted by name. */
+    /** The entries of {@code dir}, sorted by name; files carry their block locations (for reading near the data). */
     public List<FileStatus> list(Path dir) {
         try {
-            FileStatus[] entries = fs.listStatus(dir);
-            Arrays.sort(entries, Comparator.comparing(s -> s.getPath().getName()));
-            return List.of(entries);
+            List<FileStatus> entries = new ArrayList<>();
+            RemoteIterator<LocatedFileStatus> it = fs.listLocatedStatus(dir);
+            while (it.hasNext()) {
+                entries.add(it.next());
+            }
+            entries.sort(Comparator.comparing(s -> s.getPath().getName()));
+            return List.copyOf(entries);
         } catch (IOException e) {
             throw new DatasetException("cannot list " + dir + ": " + e.getMessage(), e);
         }

@@ -89,7 +89,11 @@ public final class DatasetSource {
         if (ImageFolderDataset.present(files)) {
             return ImageFolderDataset.read(files, options);
         }
-        throw new DatasetException("--data: " + files.uri() + " is not a dataset Lockstep can read: expected the IDX files "
+        throw unknownFormat(files);
+    }
+
+    static DatasetException unknownFormat(DatasetFiles files) {
+        return new DatasetException("--data: " + files.uri() + " is not a dataset Lockstep can read: expected the IDX files "
                 + String.join(", ", IdxDataset.FILES) + " (each optionally .gz), the CIFAR binary files (data_batch_1.bin .. "
                 + "data_batch_5.bin and test_batch.bin, or train.bin and test.bin), or class folders of images "
                 + "(ROOT/<class>/*.jpg|*.jpeg|*.png, optionally under train/ and val/)");

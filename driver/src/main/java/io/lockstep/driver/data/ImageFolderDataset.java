@@ -7,6 +7,7 @@ import io.lockstep.worker.data.LabeledRecord;
 import io.lockstep.worker.data.RecordFormat;
 import io.lockstep.worker.data.SkippedRecord;
 import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -71,10 +72,21 @@ final class ImageFolderDataset {
         return lower.endsWith(".png") || lower.endsWith(".jpg") || lower.endsWith(".jpeg");
     }
 
-    private record Candidate(Path path, String relative, int label, boolean test) {
+    /** One image file found by listing: where it is, its label and split, its size and the hosts that hold it. */
+    record Candidate(Path path, String relative, int label, boolean test, long length, String[] hosts) {
+    }
+
+    /** What listing an image folder finds without reading any image: the classes, the files, and what it left out. */
+    record Listing(List<String> classes, List<Candidate> candidates, List<SkippedRecord> skipped) {
     }
 
     static DatasetContent read(DatasetFiles files, DatasetOptions options) {
+        Listing listing = list(files, options);
+        return load(files, options, listing.classes(), listing.candidates(), listing.skipped());
+    }
+
+    /** Lists the class folders and their image files (names, sizes, block hosts); reads no image. */
+    static Listing list(DatasetFiles files, DatasetOptions options) {
         Path root = files.root();
         Path trainRoot = files.dirIn(root, "train");
         Path valRoot = files.dirIn(root, "val");
@@ -140,7 +152,7 @@ final class ImageFolderDataset {
                 collect(files, entry.getPath(), files.relative(entry.getPath()), label, 1, 0, candidates, skipped, policy);
             }
         }
-        return load(files, options, classes, candidates, skipped);
+        return new Listing(classes, candidates, skipped);
     }
 
     private static String preview(List<String> names) {
@@ -163,7 +175,7 @@ final class ImageFolderDataset {
                 collect(files, entry.getPath(), relative, label, split, valFraction, out, skipped, policy);
             } else if (imageName(name)) {
                 boolean test = split < 0 ? heldOut(relative, valFraction) : split == 1;
-                out.add(new Candidate(entry.getPath(), relative, label, test));
+                out.add(new Candidate(entry.getPath(), relative, label, test, entry.getLen(), hosts(entry)));
             } else {
                 String reason = "is not a .jpg, .jpeg or .png file";
                 if (policy == BadRecordPolicy.FAIL) {
@@ -172,6 +184,18 @@ final class ImageFolderDataset {
                 skipped.add(new SkippedRecord(relative, reason));
             }
         }
+    }
+
+    private static String[] hosts(FileStatus entry) {
+        if (entry instanceof LocatedFileStatus located && located.getBlockLocations() != null
+                && located.getBlockLocations().length > 0) {
+            try {
+                return located.getBlockLocations()[0].getHosts();
+            } catch (java.io.IOException e) {
+                return new String[0];
+            }
+        }
+        return new String[0];
     }
 
     /** The stable hash split: the file's path below the dataset root decides. */

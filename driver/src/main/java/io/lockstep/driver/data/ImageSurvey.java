@@ -6,12 +6,16 @@ import java.util.TreeMap;
 
 /**
  * What the driver saw of an image folder's files (from their headers): how many images of each
- * size, format and channel count. Single-threaded while being filled, then read-only.
+ * size, format and channel count. Single-threaded while being filled, then read-only; surveys filled
+ * on executors are combined with {@link #merge}.
  */
-public final class ImageSurvey {
-    private final Map<String, Integer> sizes = new TreeMap<>();
-    private final Map<String, Integer> formats = new TreeMap<>();
-    private final Map<Integer, Integer> channels = new TreeMap<>();
+public final class ImageSurvey implements java.io.Serializable {
+    @java.io.Serial
+    private static final long serialVersionUID = 1L;
+
+    private final TreeMap<String, Integer> sizes = new TreeMap<>();
+    private final TreeMap<String, Integer> formats = new TreeMap<>();
+    private final TreeMap<Integer, Integer> channels = new TreeMap<>();
     private int withAlpha;
     private int images;
 
@@ -23,6 +27,14 @@ public final class ImageSurvey {
             withAlpha++;
         }
         images++;
+    }
+
+    void merge(ImageSurvey other) {
+        other.sizes.forEach((k, v) -> sizes.merge(k, v, Integer::sum));
+        other.formats.forEach((k, v) -> formats.merge(k, v, Integer::sum));
+        other.channels.forEach((k, v) -> channels.merge(k, v, Integer::sum));
+        withAlpha += other.withAlpha;
+        images += other.images;
     }
 
     /** Images per size {@code WIDTHxHEIGHT}, sorted by size text. */

@@ -35,6 +35,14 @@ public interface TrainingInput<R extends Serializable> {
     /** Test records by index (possibly empty): each replica evaluates those with {@code index % replicas == rank}. */
     JavaPairRDD<Integer, R> test(JavaSparkContext sc, int replicas);
 
+    /**
+     * True when {@link #train} and {@link #test} are cheap views over records the input already keeps
+     * cached on the executors, so the job must not cache them a second time.
+     */
+    default boolean cachesItself() {
+        return false;
+    }
+
     BatchDecoder<R> decoder();
 
     /** How images become inputs, stored with the model; {@code null} for numeric inputs. */

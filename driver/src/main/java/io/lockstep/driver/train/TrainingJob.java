@@ -462,12 +462,14 @@ public final class TrainingJob {
     }
 
     /**
-     * Where records live during the job: training records by index, cached serialized on the executors,
-     * and test records already routed to their replica. Each epoch routes the training records by its plan.
+     * Where records live during the job: training records by index, cached serialized on the executors
+     * (spilling to disk), and test records already keyed for their replica. Each epoch routes the
+     * training records by its plan through a sorted shuffle, so every replica receives its shard in plan
+     * order (step, then slot) and then its test records, and streams them batch by batch.
      */
-    private static final class RecordLayout<R extends Serializable> {
+    static final class RecordLayout<R extends Serializable> {
         private final JavaPairRDD<Integer, R> train;
-        private final JavaPairRDD<Integer, ShardItem<R>> testRouted;
+        private final JavaPairRDD<Long, ShardItem<R>> testRouted;
         private final boolean cachedHere;
         private final int trainSize;
         private final int replicas;
@@ -476,26 +478,27 @@ public final class TrainingJob {
             this.replicas = replicas;
             this.trainSize = input.trainSize();
             JavaPairRDD<Integer, R> records = input.train(sc, replicas);
-            this.cachedHere = records.getStorageLevel().equals(StorageLevel.NONE());
-            this.train = cachedHere ? records.persist(StorageLevel.MEMORY_ONLY_SER()) : records;
+            this.cachedHere = !input.cachesItself() && records.getStorageLevel().equals(StorageLevel.NONE());
+            this.train = cachedHere ? records.persist(StorageLevel.MEMORY_AND_DISK_SER()) : records;
             this.testRouted = input.test(sc, replicas)
-                    .mapToPair(t -> new Tuple2<>(t._1() % replicas, new ShardItem<>(true, t._1() / replicas, t._2())))
-                    .persist(StorageLevel.MEMORY_ONLY_SER());
+                    .mapToPair(t -> new Tuple2<>(ShardKeys.key(t._1() % replicas, true, t._1() / replicas),
+                            new ShardItem<>(true, t._1() / replicas, t._2())))
+                    .persist(StorageLevel.MEMORY_AND_DISK_SER());
         }
 
         int trainSize() {
             return trainSize;
         }
 
-        /** This epoch's records, partitioned by replica (the plan decides; records beyond {@code shardLimit} stay out). */
-        JavaPairRDD<Integer, ShardItem<R>> routed(Broadcast<EpochPlan> plan, int shardLimit) {
+        /** This epoch's records, one sorted partition per replica (the plan decides; records beyond {@code shardLimit} stay out). */
+        JavaPairRDD<Long, ShardItem<R>> routed(Broadcast<EpochPlan> plan, int shardLimit) {
             return train.flatMapToPair(t -> route(plan.value(), t, shardLimit))
                     .union(testRouted)
-                    .partitionBy(new HashPartitioner(replicas));
+                    .repartitionAndSortWithinPartitions(new ShardKeys.ByReplica(replicas));
         }
 
-        private static <R> java.util.Iterator<Tuple2<Integer, ShardItem<R>>> route(EpochPlan plan, Tuple2<Integer, R> record,
-                                                                                   int shardLimit) {
+        private static <R> java.util.Iterator<Tuple2<Long, ShardItem<R>>> route(EpochPlan plan, Tuple2<Integer, R> record,
+                                                                                int shardLimit) {
             int replica = plan.replicaOf(record._1());
             if (replica < 0) {
                 return java.util.Collections.emptyIterator();
@@ -504,7 +507,7 @@ public final class TrainingJob {
             if (order >= shardLimit) {
                 return java.util.Collections.emptyIterator();
             }
-            return List.of(new Tuple2<>(replica, new ShardItem<>(false, order, record._2()))).iterator();
+            return List.of(new Tuple2<>(ShardKeys.key(replica, false, order), new ShardItem<>(false, order, record._2()))).iterator();
         }
 
         void release() {

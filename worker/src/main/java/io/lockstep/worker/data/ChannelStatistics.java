@@ -3,9 +3,13 @@ package io.lockstep.worker.data;
 /**
  * Accumulates per-channel mean and standard deviation of decoded images (planar {@code C x H x W}
  * floats), for {@code --normalize auto}. Sums are kept in double and shifted by the first image's
- * channel means, so that {@code E[x^2] - E[x]^2} does not cancel. Single-threaded.
+ * channel means, so that {@code E[x^2] - E[x]^2} does not cancel. Single-threaded; partial statistics
+ * computed on executors travel to the driver and are combined with {@link #merge}.
  */
-public final class ChannelStatistics {
+public final class ChannelStatistics implements java.io.Serializable {
+    @java.io.Serial
+    private static final long serialVersionUID = 1L;
+
     private final int channels;
     private final double[] shift;
     private final double[] sum;
@@ -49,6 +53,27 @@ public final class ChannelStatistics {
             sumSquares[c] += s2;
         }
         pixelsPerChannel += planeSize;
+    }
+
+    /** Adds everything {@code other} (same channel count) has seen, moving its sums onto this shift. */
+    public void merge(ChannelStatistics other) {
+        if (other.channels != channels) {
+            throw new IllegalArgumentException("cannot merge statistics of " + other.channels + " channels into " + channels);
+        }
+        if (other.pixelsPerChannel == 0) {
+            return;
+        }
+        if (!shifted) {
+            System.arraycopy(other.shift, 0, shift, 0, channels);
+            shifted = true;
+        }
+        double n = other.pixelsPerChannel;
+        for (int c = 0; c < channels; c++) {
+            double d = other.shift[c] - shift[c];
+            sum[c] += other.sum[c] + n * d;
+            sumSquares[c] += other.sumSquares[c] + 2 * d * other.sum[c] + n * d * d;
+        }
+        pixelsPerChannel += other.pixelsPerChannel;
     }
 
     public long pixelsPerChannel() {

@@ -24,7 +24,6 @@ import scala.Tuple2;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -46,7 +45,7 @@ import java.util.Optional;
  *
  * @param <R> record type of the dataset
  */
-public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Integer, ShardItem<R>>>, EpochReport> {
+public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Long, ShardItem<R>>>, EpochReport> {
     private static final Logger LOG = LoggerFactory.getLogger(ReplicaStage.class);
 
     private final StageSpec spec;
@@ -74,22 +73,10 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
     }
 
     @Override
-    public Iterator<EpochReport> call(Iterator<Tuple2<Integer, ShardItem<R>>> items) throws Exception {
+    public Iterator<EpochReport> call(Iterator<Tuple2<Long, ShardItem<R>>> items) throws Exception {
         BarrierTaskContext context = BarrierTaskContext.get();
         int rank = context.partitionId();
-        List<ShardItem<R>> train = new ArrayList<>();
-        List<ShardItem<R>> test = new ArrayList<>();
-        while (items.hasNext()) {
-            ShardItem<R> item = items.next()._2();
-            (item.test() ? test : train).add(item);
-        }
-        train.sort(Comparator.comparingInt(ShardItem::order));
-        test.sort(Comparator.comparingInt(ShardItem::order));
-        int needed = spec.stepsPerEpoch() * spec.batchPerReplica();
-        if (train.size() != needed) {
-            throw new IllegalStateException("replica " + rank + " received " + train.size() + " training records, the plan gives it "
-                    + needed + " (" + spec.stepsPerEpoch() + " steps x " + spec.batchPerReplica() + "); this is a bug in the epoch plan");
-        }
+        ShardStream<R> shard = new ShardStream<>(items, rank, spec.stepsPerEpoch() * spec.batchPerReplica());
 
         ReplicaResources.configureThreads(context, spec.threadsPerReplica());
         CheckpointStore store = new CheckpointStore(spec.checkpointUri(), hadoopConf.get());
@@ -130,7 +117,7 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
             if (collective != null && spec.checkEverySteps() > 0) {
                 trainer.verifyReplicasAgree(spec.epoch(), start.firstStep() - 1L);
             }
-            BatchSource source = new ShardBatches<>(train, spec, decoder, rank, start.firstStep());
+            BatchSource source = new ShardBatches<>(shard, spec, decoder, rank, start.firstStep());
             StepObserver observer = progress.observer(context);
             ReplicaTrainer.StepHook hook = spec.checkpointEverySteps() > 0
                     ? (epoch, stepsDone, g) -> {
@@ -153,7 +140,7 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
                 return List.of(EpochReport.failed(rank, spec.epoch(), e.getMessage())).iterator();
             }
             exchange.synchronize(trainer.graph());
-            report = trainer.evaluate(report, evaluationBatches(test, rank), spec.recipe().numClasses());
+            report = trainer.evaluate(report, evaluationBatches(shard.test(), rank), spec.recipe().numClasses());
             List<Map<String, float[]>> states = gatherExchangeState(exchange, collective);
             if (rank == 0) {
                 save(store, SyncBatchNormSupport.toPlain(trainer.graph()), spec.epoch() + 1, 0, states);
@@ -233,16 +220,67 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
         return batches;
     }
 
+    /**
+     * One replica's records for the epoch as they arrive from the sorted shuffle: the training records
+     * in plan order (step, then slot), then the replica's test records. Holds one batch of records at a
+     * time; Spark's sorter behind the iterator spills to disk beyond its memory share. The prefetch
+     * thread reads the training part, then (after the last batch was handed over) the task thread the test part.
+     */
+    private static final class ShardStream<R> {
+        private final Iterator<Tuple2<Long, ShardItem<R>>> items;
+        private final int rank;
+        private final int trainRecords;
+        private int read;
+        private ShardItem<R> pending;
+
+        ShardStream(Iterator<Tuple2<Long, ShardItem<R>>> items, int rank, int trainRecords) {
+            this.items = items;
+            this.rank = rank;
+            this.trainRecords = trainRecords;
+        }
+
+        /** The next {@code count} training records, which must be those at shard positions {@code from..from+count-1}. */
+        List<R> nextTrain(int from, int count) {
+            List<R> records = new ArrayList<>(count);
+            while (read < from + count) {
+                ShardItem<R> item = items.hasNext() ? items.next()._2() : null;
+                if (item == null || item.test() || item.order() != read) {
+                    throw new IllegalStateException("replica " + rank + " expected training record " + read + " of " + trainRecords
+                            + " (" + trainRecords / Math.max(1, count) + " steps x " + count + ") but the shuffle delivered "
+                            + (item == null ? "the end of its records" : (item.test() ? "a test record" : "record " + item.order()))
+                            + "; this is a bug in the epoch plan or the routing");
+                }
+                if (read >= from) {
+                    records.add(item.record());
+                }
+                read++;
+            }
+            return records;
+        }
+
+        /** The test records, in order, after skipping any training records nobody read (a resumed or capped stage). */
+        List<ShardItem<R>> test() {
+            List<ShardItem<R>> test = new ArrayList<>();
+            while (items.hasNext()) {
+                ShardItem<R> item = items.next()._2();
+                if (item.test()) {
+                    test.add(item);
+                }
+            }
+            return test;
+        }
+    }
+
     /** The shard's batches in plan order from {@code firstStep}, decoded on the prefetch thread. */
     private static final class ShardBatches<R> implements BatchSource {
-        private final List<ShardItem<R>> train;
+        private final ShardStream<R> shard;
         private final StageSpec spec;
         private final BatchDecoder<R> decoder;
         private final int rank;
         private final int firstStep;
 
-        ShardBatches(List<ShardItem<R>> train, StageSpec spec, BatchDecoder<R> decoder, int rank, int firstStep) {
-            this.train = train;
+        ShardBatches(ShardStream<R> shard, StageSpec spec, BatchDecoder<R> decoder, int rank, int firstStep) {
+            this.shard = shard;
             this.spec = spec;
             this.decoder = decoder;
             this.rank = rank;
@@ -258,11 +296,7 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<In
         public DataSet batch(int index) {
             int step = firstStep + index;
             int b = spec.batchPerReplica();
-            List<R> records = new ArrayList<>(b);
-            for (ShardItem<R> item : train.subList(step * b, (step + 1) * b)) {
-                records.add(item.record());
-            }
-            return decoder.decode(records, true, spec.planSeed(), spec.epoch(), rank, step);
+            return decoder.decode(shard.nextTrain(step * b, b), true, spec.planSeed(), spec.epoch(), rank, step);
         }
     }
 }

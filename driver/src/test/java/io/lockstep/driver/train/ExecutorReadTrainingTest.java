@@ -1,0 +1,144 @@
+package io.lockstep.driver.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.driver.Main;
+import io.lockstep.driver.report.RunOutput;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Training on a dataset the executors read ({@code --read-on executors}) is the same training as on
+ * one the driver reads (same records, ids and plans: bit-identical parameters), and the synchronous
+ * contract holds on it, N replicas x B equal to one replica x N·B, also when bad files are skipped
+ * (they are numbered out before planning, so no replica gets a short batch).
+ */
+class ExecutorReadTrainingTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dir;
+    private static Path images;
+
+    /** Two classes (bar left or right), mixed sizes, PNG and JPEG, plus a corrupt PNG and a truncated JPEG. */
+    @BeforeAll
+    static void writeImages() throws IOException {
+        images = dir.resolve("bars");
+        Random random = new Random(23);
+        for (String split : new String[]{"train", "val"}) {
+            int count = split.equals("train") ? 72 : 16;
+            for (int i = 0; i < count; i++) {
+                boolean left = i % 2 == 0;
+                Path file = images.resolve(split).resolve((left ? "left" : "right") + "/img" + i + (i % 3 == 0 ? ".jpg" : ".png"));
+                Files.createDirectories(file.getParent());
+                Files.write(file, bar(20 + random.nextInt(16), left, random, i % 3 == 0 ? "jpg" : "png"));
+            }
+        }
+        Files.write(images.resolve("train/left/corrupt.png"), new byte[]{(byte) 0x89, 'P', 'N', 'G', 1, 2, 3});
+        byte[] jpeg = bar(32, false, random, "jpg");
+        Files.write(images.resolve("train/right/truncated.jpg"), Arrays.copyOf(jpeg, jpeg.length / 2));
+    }
+
+    private static byte[] bar(int size, boolean left, Random random, String format) throws IOException {
+        BufferedImage image = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = image.createGraphics();
+        g.setColor(new Color(random.nextInt(60), random.nextInt(60), random.nextInt(60)));
+        g.fillRect(0, 0, size, size);
+        g.setColor(Color.WHITE);
+        g.fillRect(left ? random.nextInt(size / 4) : size / 2 + random.nextInt(size / 4), random.nextInt(size / 4), size / 4, size / 2);
+        g.dispose();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(image, format, out);
+        return out.toByteArray();
+    }
+
+    private static float[] train(String name, String data, String... extra) {
+        Path out = dir.resolve(name);
+        List<String> args = new ArrayList<>(List.of("train", "--model", "lenet5", "--data", data, "--epochs", "2",
+                "--max-steps-per-epoch", "3", "--lr", "0.02", "--lr-scaling", "none", "--lr-decay", "none", "--seed", "5",
+                "--out", out.toString()));
+        args.addAll(Arrays.asList(extra));
+        assertEquals(0, Main.run(args.toArray(String[]::new)), "train " + name);
+        return ModelFile.readGraph(out.resolve(RunOutput.MODEL).toFile()).params().toFloatVector();
+    }
+
+    private static double maxDifference(float[] a, float[] b) {
+        double max = 0;
+        for (int i = 0; i < a.length; i++) {
+            max = Math.max(max, Math.abs(a[i] - b[i]));
+        }
+        return max;
+    }
+
+    @Test
+    void imageFolderWithBadFilesTrainsAsOneReplicaWithTheGlobalBatch() throws Exception {
+        String[] common = {"--image-size", "28", "--channels", "1", "--bad-records", "skip", "--read-on", "executors"};
+        float[] twoReplicas = train("two", images.toString(), concat(common, "--replicas", "2", "--batch-size", "8"));
+        float[] oneReplica = train("one", images.toString(), concat(common, "--replicas", "1", "--batch-size", "16"));
+        double diff = maxDifference(oneReplica, twoReplicas);
+        assertTrue(diff < 1e-5, "2 replicas x 8 vs 1 replica x 16 with two bad files skipped: max |difference| " + diff);
+
+        JsonNode summary = JSON.readTree(dir.resolve("two").resolve(RunOutput.SUMMARY).toFile());
+        String skipped = summary.get("skipped_records").toString();
+        assertEquals(2, summary.get("skipped_records_count").asInt(), skipped);
+        assertTrue(skipped.contains("corrupt.png") && skipped.contains("truncated.jpg"), skipped);
+        assertTrue(summary.get("dataset").asText().contains("read on the executors"), summary.get("dataset").asText());
+    }
+
+    @Test
+    void idxReadOnExecutorsTrainsAsOnTheDriverWithAugmentation() {
+        String subset = SingleReplicaTrainingTest.SUBSET.toString();
+        String[] augmented = {"--replicas", "2", "--batch-size", "16", "--crop-padding", "2", "--hflip"};
+        float[] onDriver = train("idx-driver", subset, augmented);
+        float[] onExecutors = train("idx-executors", subset, concat(augmented, "--read-on", "executors"));
+        assertArrayEquals(onDriver, onExecutors, "same records, ids, plans and augmentation: the same parameters");
+    }
+
+    /** A Parquet dataset with class names as labels (the images of the folder above) trains like any other. */
+    @Test
+    void parquetWithNamedLabelsTrains() throws Exception {
+        Path parquet = dir.resolve("parquet");
+        org.apache.spark.sql.SparkSession spark = org.apache.spark.sql.SparkSession.builder().master("local[1]")
+                .config("spark.ui.enabled", "false").getOrCreate();
+        try {
+            for (String split : new String[]{"train", "val"}) {
+                spark.read().format("binaryFile").option("recursiveFileLookup", "true").option("pathGlobFilter", "img*")
+                        .load(images.resolve(split).toString())
+                        .withColumn("side", org.apache.spark.sql.functions.regexp_extract(
+                                org.apache.spark.sql.functions.col("path"), "/(left|right)/", 1))
+                        .selectExpr("content", "side").write().parquet(parquet.resolve(split).toString());
+            }
+        } finally {
+            spark.stop();
+        }
+        train("parquet", parquet.toString(), "--image-size", "28", "--channels", "1", "--replicas", "2", "--batch-size", "8",
+                "--image-column", "content", "--label-column", "side");
+        JsonNode summary = JSON.readTree(dir.resolve("parquet").resolve(RunOutput.SUMMARY).toFile());
+        assertTrue(summary.get("dataset").asText().startsWith("parquet dataset"), summary.get("dataset").asText());
+        assertEquals(0, summary.get("skipped_records_count").asInt());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        List<String> all = new ArrayList<>(Arrays.asList(a));
+        all.addAll(Arrays.asList(b));
+        return all.toArray(String[]::new);
+    }
+}
