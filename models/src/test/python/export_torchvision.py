@@ -4,7 +4,9 @@
 For each model named on the command line this writes, into --out:
   NAME.safetensors        the model's state_dict (float32, plus torch's int64 num_batches_tracked)
   NAME.reference.safetensors  two tensors: "input" (a fixed random batch) and "logits" (the model's
-                          output for it in inference mode, before any softmax)
+                          output for it in inference mode, before any softmax); for inception_v3 at
+                          inputs where torchvision's auxiliary classifier fits (299x299) also
+                          "aux_logits", that classifier's output in inference mode
 
 Every parameter and BatchNorm statistic is drawn at random from a fixed seed (not torchvision's
 initialisation, which zeroes some layers such as ViT's head and makes BatchNorm the identity), so the
@@ -43,6 +45,25 @@ class LeNet5(nn.Module):
         return self.output(x)
 
 
+class SimpleCNN(nn.Module):
+    """Lockstep's simplecnn, the course's first example: conv 16@3x3 pad 1, ReLU, max-pool 2, conv 32@3x3
+    pad 1, ReLU, max-pool 2, dense 128 ReLU, dense to the classes (the pool module is used twice)."""
+
+    def __init__(self, num_classes=10, in_channels=3, size=64):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.fc1 = nn.Linear(32 * (size // 4) * (size // 4), 128)
+        self.fc2 = nn.Linear(128, num_classes)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        x = torch.relu(self.fc1(torch.flatten(x, 1)))
+        return self.fc2(x)
+
+
 def small_vit(num_classes, channels, image_size):
     """Lockstep's vit_small: patch 4, 6 layers, 4 heads, width 192, MLP 384; torchvision's ViT assumes
     3 input channels, so the patch embedding is replaced for other channel counts."""
@@ -57,8 +78,16 @@ def build(name, num_classes, shape):
     channels, height, _ = shape
     if name == "lenet5":
         return LeNet5(num_classes, channels, height)
+    if name == "simplecnn":
+        return SimpleCNN(num_classes, channels, height)
     if name == "vit_small":
         return small_vit(num_classes, channels, height)
+    if name == "googlenet":
+        # torchvision's default layout without pretrained weights: no auxiliary classifiers, and
+        # transform_input=False (the input is used as given)
+        return torchvision.models.googlenet(num_classes=num_classes, aux_logits=False, init_weights=False)
+    if name == "inception_v3":
+        return torchvision.models.inception_v3(num_classes=num_classes, aux_logits=True, init_weights=False)
     return getattr(torchvision.models, name)(num_classes=num_classes)
 
 
@@ -122,11 +151,21 @@ def main():
         randomise(model, args.seed)
         model.eval()
         x = torch.randn([args.batch] + shape, generator=torch.Generator().manual_seed(args.seed + 1))
+        outputs = {"input": x}
         with torch.no_grad():
-            logits = model(x)
+            aux_input = []
+            hook = None
+            if getattr(model, "AuxLogits", None) is not None:
+                hook = model.Mixed_6e.register_forward_hook(lambda module, inputs, out: aux_input.append(out))
+            outputs["logits"] = model(x)
+            if hook is not None:
+                hook.remove()
+                # torchvision runs the auxiliary classifier only in training; its 5x5/3 pool and 5x5
+                # convolution need a 17x17 map (299x299 input)
+                if min(aux_input[0].shape[2:]) >= 17:
+                    outputs["aux_logits"] = model.AuxLogits(aux_input[0])
         write_safetensors(os.path.join(args.out, name + ".safetensors"), model.state_dict())
-        write_safetensors(os.path.join(args.out, name + ".reference.safetensors"),
-                          {"input": x, "logits": logits})
+        write_safetensors(os.path.join(args.out, name + ".reference.safetensors"), outputs)
         print(name, sum(p.numel() for p in model.parameters() if p.requires_grad), flush=True)
     sys.stdout.flush()
     # PyTorch 1.13 can hang in interpreter shutdown; everything is written and flushed.

@@ -5,6 +5,7 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
@@ -50,7 +51,30 @@ public final class ModelRegistry {
             VisionTransformer.vitL32(),
             VisionTransformer.vitH14());
 
+    /**
+     * The models whose inference logits are tested equal to their PyTorch definition's (torchvision's; for
+     * lenet5 and simplecnn the equivalent PyTorch module) after importing that definition's state_dict,
+     * to 1e-4 of the largest logit. Models of the same families share their builders with these but are
+     * not compared themselves.
+     */
+    private static final Set<String> LOGITS_MATCH_PYTORCH = Set.of(
+            "lenet5", "simplecnn", "alexnet", "vgg11_bn", "resnet18", "resnet50", "googlenet", "inception_v3",
+            "densenet121", "vit_small", "vit_b_16");
+
     private ModelRegistry() {
+    }
+
+    /**
+     * Whether a test proves that {@code name}, with weights imported from a PyTorch state_dict, computes the
+     * same logits as its PyTorch definition ({@code lockstep models} shows it).
+     */
+    public static boolean logitsMatchPyTorch(String name) {
+        return LOGITS_MATCH_PYTORCH.contains(get(name).name());
+    }
+
+    /** The names for which {@link #logitsMatchPyTorch} holds. */
+    public static Set<String> logitsMatchingPyTorch() {
+        return LOGITS_MATCH_PYTORCH;
     }
 
     /** Every architecture, in a stable order. */

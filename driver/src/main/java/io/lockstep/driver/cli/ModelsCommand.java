@@ -9,15 +9,18 @@ import io.lockstep.models.ParameterCounts;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.PrintStream;
 import java.util.concurrent.Callable;
 
 /**
- * {@code lockstep models}: the zoo, one row per model with its exact trainable parameter count; with
- * {@code --layers NAME}, that model's layers and stages, the names {@code --freeze},
- * {@code --unfreeze-schedule} and {@code --lr-multipliers} take.
+ * {@code lockstep models}: the zoo, one row per model with its exact trainable parameter count and whether
+ * its logits are tested equal to PyTorch's with imported weights; with {@code --layers NAME}, that model's
+ * layers and stages, the names {@code --freeze}, {@code --unfreeze-schedule} and {@code --lr-multipliers} take.
  */
 @Command(name = "models", mixinStandardHelpOptions = true,
-        description = "List the models with their trainable parameter counts at their default input.")
+        description = {"List the models with their trainable parameter counts at their default input.",
+                "Column 'logits=PyTorch': 'tested' where a test imports a PyTorch state_dict of the model and "
+                        + "checks that Lockstep's logits equal PyTorch's (to 1e-4)."})
 public final class ModelsCommand implements Callable<Integer> {
 
     @Option(names = "--layers", paramLabel = "NAME",
@@ -50,10 +53,12 @@ public final class ModelsCommand implements Callable<Integer> {
                     + "(e.g. layer3_0), or none/all.%n");
             return 0;
         }
-        System.out.printf("%-15s %16s  %-15s %s%n", "model", "trainable", "input/classes", "description");
+        PrintStream out = System.out;
+        out.printf("%-15s %16s  %-15s %-15s %s%n", "model", "trainable", "input/classes", "logits=PyTorch", "description");
         for (Architecture a : ModelRegistry.all()) {
             long params = ParameterCounts.trainable(a.configuration(ModelOptions.of(a.defaultClasses(), a.defaultInput())));
-            System.out.printf("%-15s %,16d  %-15s %s%n", a.name(), params, a.defaultInput() + "/" + a.defaultClasses(), a.description());
+            out.printf("%-15s %,16d  %-15s %-15s %s%n", a.name(), params, a.defaultInput() + "/" + a.defaultClasses(),
+                    ModelRegistry.logitsMatchPyTorch(a.name()) ? "tested" : "-", a.description());
         }
         return 0;
     }

@@ -1,12 +1,14 @@
 package io.lockstep.models.torch;
 
 import io.lockstep.models.InputShape;
-import io.lockstep.models.ModelOptions;
+import io.lockstep.models.torch.TorchReference.Case;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.FieldSource;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Lockstep's Vision Transformers compute what torchvision's compute: a randomly initialized
@@ -16,25 +18,21 @@ import java.nio.file.Path;
  * 1e-6, the class token and position embeddings, and the token order of the patch embedding.
  */
 class VisionTransformerLogitsTest {
-    private static final InputShape IMAGENET = new InputShape(3, 224, 224);
-    private static final InputShape FASHION_MNIST = new InputShape(1, 28, 28);
+    static final List<Case> CASES = List.of(
+            new Case("vit_small", new InputShape(1, 28, 28), 10, 2),
+            new Case("vit_b_16", new InputShape(3, 224, 224), 1000, 2));
 
     @TempDir
     static Path dir;
 
     @BeforeAll
     static void exportReferences() throws Exception {
-        TorchReference.export(dir, FASHION_MNIST, 10, "vit_small");
-        TorchReference.export(dir, IMAGENET, 1000, "vit_b_16");
+        TorchReference.export(dir, CASES);
     }
 
-    @Test
-    void smallVit() {
-        TorchReference.assertLogitsEqual(dir, "vit_small", ModelOptions.of(10, FASHION_MNIST));
-    }
-
-    @Test
-    void vitB16() {
-        TorchReference.assertLogitsEqual(dir, "vit_b_16", ModelOptions.of(1000, IMAGENET));
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("CASES")
+    void logitsEqualPyTorch(Case c) {
+        TorchReference.assertLogitsEqual(dir, c);
     }
 }
