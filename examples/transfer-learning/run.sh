@@ -23,14 +23,15 @@ batch="${BATCH:-32}"
 common=(--model resnet20 --replicas "$replicas" --batch-size "$batch" --channels 1 --seed 7 --no-spark-ui)
 
 # Two 5-class image folders from the shipped subset: the first PER_CLASS training images of each class, every test image.
-rm -rf "$work" && mkdir -p "$work"
-"$lockstep" export-images --data "$root/data/fashion-mnist-small" --out "$work/all" > /dev/null
+rm -rf "$work/a" "$work/b" "$work/pretrain" "$work/finetune" "$work/scratch" && mkdir -p "$work"
+[[ -d "$work/all/test" ]] || "$lockstep" export-images --data "$root/data/fashion-mnist-small" --out "$work/all" > /dev/null
 for task in a:0,1,2,3,4 b:5,6,7,8,9; do
   name="${task%%:*}"
   classes="${task#*:}"
   for class in ${classes//,/ }; do
     mkdir -p "$work/$name/train/$class" "$work/$name/test/$class"
-    find "$work/all/train/$class" -name '*.png' | sort | head -n "$per_class" | xargs cp -t "$work/$name/train/$class"
+    mapfile -t images < <(find "$work/all/train/$class" -name '*.png' | sort)
+    cp "${images[@]:0:$per_class}" "$work/$name/train/$class"
     cp "$work/all/test/$class"/*.png "$work/$name/test/$class"
   done
 done
