@@ -102,6 +102,10 @@ public final class TrainOptions {
     public static final OptionDef<String> UNFREEZE_SCHEDULE = define(OptionDef.text("unfreeze-schedule", null,
             "With --freeze: EPOCH:LAYER,... - from epoch EPOCH (1-based) on, LAYER and every later layer train (all: every "
                     + "layer), e.g. 2:layer3,4:layer2,6:all; epochs increasing, each unfreezing more.").label("SCHEDULE"));
+    public static final OptionDef<String> LR_MULTIPLIERS = define(OptionDef.text("lr-multipliers", null,
+            "Per-layer learning rates: NAME=X,... (layer or stage, e.g. conv1=0.01,layer1=0.1; others 1) or geometric:F "
+                    + "(the head's stage 1, each earlier stage F times the next), times the scheduled rate (warm-up, decay).")
+            .label("SPEC"));
     public static final OptionDef<Integer> CHECK_EVERY = define(OptionDef.integer("check-every", 100,
             "Compare a parameter checksum across replicas every N steps (0: never).").unit("steps").nonNegative());
     public static final OptionDef<String> CHECKPOINT_DIR = define(OptionDef.text("checkpoint-dir", null,

@@ -94,8 +94,19 @@ public final class TrainingJob {
         ComputationGraph initial = initialModel(recipe, sc);
         FreezePlan freeze = null;
         Map<String, FrozenLayers.LayerTraining> frozenTraining = Map.of();
-        if (!options.get(FREEZE).equals(ModelLayers.NONE)) {
-            ComputationGraph reference = initial != null ? initial : recipe.build();
+        Map<String, Double> multipliers = Map.of();
+        boolean freezing = !options.get(FREEZE).equals(ModelLayers.NONE);
+        // The layer names come from the model the job starts from (the recipe's, when built on the executors).
+        ComputationGraph reference = freezing || options.get(LR_MULTIPLIERS) != null
+                ? (initial != null ? initial : recipe.build()) : null;
+        if (reference != null) {
+            multipliers = LearningRateMultipliers.resolve(options.get(LR_MULTIPLIERS), ModelLayers.of(reference));
+            if (!multipliers.isEmpty() && network != null && !options.isSet(LR)) {
+                throw new UserError(LR_MULTIPLIERS.flag() + " scales the scheduled rate, but your network keeps its own rates"
+                        + " unless " + LR.flag() + " is set; set " + LR.flag());
+            }
+        }
+        if (freezing) {
             freeze = FreezePlan.of(options, ModelLayers.of(reference));
             frozenTraining = FrozenLayers.trainingOf(reference, freeze.initial());
             initial = FrozenLayers.configure(reference, freeze.initial());
@@ -114,7 +125,7 @@ public final class TrainingJob {
         sc.sc().addSparkListener(retries);
         sc.sc().addSparkListener(relay);
         try {
-            return new Run<>(sc, input, recipe, initial, freeze, frozenTraining, userListeners, layout, retries, progress, relay).execute();
+            return new Run<>(sc, input, recipe, initial, freeze, frozenTraining, multipliers, userListeners, layout, retries, progress, relay).execute();
         } finally {
             sc.sc().removeSparkListener(relay);
             sc.sc().removeSparkListener(retries);
@@ -131,6 +142,7 @@ public final class TrainingJob {
         private final ComputationGraph initial;
         private final FreezePlan freeze;
         private final Map<String, FrozenLayers.LayerTraining> frozenTraining;
+        private final Map<String, Double> multipliers;
         private final List<TrainingListener> userListeners;
         private final RecordLayout<R> layout;
         private final StageRetries retries;
@@ -151,7 +163,8 @@ public final class TrainingJob {
         private long images;
 
         Run(JavaSparkContext sc, TrainingInput<R> input, ModelRecipe recipe, ComputationGraph initial, FreezePlan freeze,
-            Map<String, FrozenLayers.LayerTraining> frozenTraining, List<TrainingListener> userListeners,
+            Map<String, FrozenLayers.LayerTraining> frozenTraining, Map<String, Double> multipliers,
+            List<TrainingListener> userListeners,
             RecordLayout<R> layout, StageRetries retries, ProgressAccumulator progress, ProgressRelay relay) {
             this.sc = sc;
             this.input = input;
@@ -159,6 +172,7 @@ public final class TrainingJob {
             this.initial = initial;
             this.freeze = freeze;
             this.frozenTraining = frozenTraining;
+            this.multipliers = multipliers;
             this.userListeners = userListeners;
             this.layout = layout;
             this.retries = retries;
@@ -250,7 +264,7 @@ public final class TrainingJob {
                     threads, options.get(SEED), globalStep, input.classNames(), options.asMap(), options.get(CHECKPOINT_EVERY),
                     options.get(ON_NAN), options.get(EXCHANGE), options.exchangeSettings(), userListeners,
                     network == null || options.isSet(LR), wireSecurity,
-                    freeze == null ? List.of() : freeze.frozenIn(epoch), frozenTraining);
+                    freeze == null ? List.of() : freeze.frozenIn(epoch), frozenTraining, multipliers);
         }
 
         private List<EpochReport> runStage(EpochPlan plan, StageSpec spec, SerializableHadoopConf hadoopConf) {

@@ -10,6 +10,7 @@ import io.lockstep.worker.exchange.ExchangeStrategies;
 import io.lockstep.worker.train.FrozenExchange;
 import io.lockstep.worker.train.FrozenLayers;
 import io.lockstep.worker.train.GradientExchange;
+import io.lockstep.worker.train.LayerRates;
 import io.lockstep.worker.train.NonFinitePolicy;
 import io.lockstep.worker.train.ReplicaTrainer;
 import io.lockstep.worker.train.StepObserver;
@@ -90,6 +91,10 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
             }
             // Layers the schedule unfreezes from this epoch on train again (every replica does the same, at step 0).
             graph = FrozenLayers.thaw(graph, spec.frozenTraining(), spec.frozenLayers());
+            LayerRates rates = new LayerRates(spec.lrMultipliers());
+            if (spec.scheduleLearningRate()) {
+                graph = rates.separate(graph, spec.schedule().rateAt(spec.epoch(), start.firstStep()));
+            }
             graph = spec.syncBatchNorm() ? SyncBatchNormSupport.toSync(graph, collective) : SyncBatchNormSupport.toLocal(graph);
             if (rank == 0 && !spec.listeners().isEmpty()) {
                 // Rank 0 stands for the job: its replica holds the same parameters as every other.
@@ -106,6 +111,8 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
                     spec.checkEverySteps(), spec.dataTimeoutMs(), NonFinitePolicy.parse(spec.onNan()));
             if (!spec.scheduleLearningRate()) {
                 trainer.keepNetworkLearningRates();
+            } else {
+                trainer.layerRates(rates);
             }
             if (start.checkpoint() != null) {
                 Map<String, float[]> saved = store.loadExchangeState(

@@ -42,6 +42,7 @@ import java.util.Map;
  * @param wireSecurity      protection of the replicas' frames
  * @param frozenLayers      the layers this stage keeps fixed, in flow order
  * @param frozenTraining    how each layer frozen at the job's start trains once it is unfrozen
+ * @param lrMultipliers     learning-rate multiplier per layer (layers not named: 1)
  */
 public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecret, int epoch, int replicas, int batchPerReplica,
                         int stepsPerEpoch, ModelRecipe recipe, String normalization, LearningRateSchedule schedule,
@@ -54,7 +55,8 @@ public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecre
                         boolean scheduleLearningRate,
                         io.lockstep.worker.comm.WireSecurity wireSecurity,
                         List<String> frozenLayers,
-                        Map<String, io.lockstep.worker.train.FrozenLayers.LayerTraining> frozenTraining) implements Serializable {
+                        Map<String, io.lockstep.worker.train.FrozenLayers.LayerTraining> frozenTraining,
+                        Map<String, Double> lrMultipliers) implements Serializable {
 
     public boolean syncBatchNorm() {
         return "sync-batch".equals(normalization) && replicas > 1;

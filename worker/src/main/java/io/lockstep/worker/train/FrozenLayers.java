@@ -172,6 +172,17 @@ public final class FrozenLayers {
         if (!changed) {
             return graph;
         }
+        return rebuild(graph, conf);
+    }
+
+    /**
+     * A new graph with configuration {@code conf} (the same layers as {@code graph}, updaters possibly
+     * changed), holding {@code graph}'s parameters, iteration and epoch counts, listeners, and the optimizer
+     * state of every parameter whose updater keeps its kind (a parameter whose updater changes kind starts
+     * fresh). DL4J groups consecutive parameters with equal updater settings into blocks, so changing one
+     * layer's settings moves the others' state: it is carried over parameter by parameter.
+     */
+    static ComputationGraph rebuild(ComputationGraph graph, ComputationGraphConfiguration conf) {
         conf.setIterationCount(graph.getConfiguration().getIterationCount());
         conf.setEpochCount(graph.getConfiguration().getEpochCount());
         ComputationGraph fresh = new ComputationGraph(conf);

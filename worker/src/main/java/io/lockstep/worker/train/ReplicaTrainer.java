@@ -39,6 +39,7 @@ public final class ReplicaTrainer {
     private final long dataTimeoutMs;
     private final int rank;
     private boolean keepNetworkRates;
+    private LayerRates layerRates = new LayerRates(java.util.Map.of());
 
     /**
      * @param graph           initialized model, identical on every replica
@@ -80,6 +81,15 @@ public final class ReplicaTrainer {
      */
     public ReplicaTrainer keepNetworkLearningRates() {
         this.keepNetworkRates = true;
+        return this;
+    }
+
+    /**
+     * Trains each layer at the schedule's rate times its multiplier; the graph must have been prepared with
+     * {@link LayerRates#separate}. Call before training.
+     */
+    public ReplicaTrainer layerRates(LayerRates rates) {
+        this.layerRates = Objects.requireNonNull(rates, "rates");
         return this;
     }
 
@@ -131,7 +141,11 @@ public final class ReplicaTrainer {
                 }
                 listener.position(epoch, step);
                 if (!keepNetworkRates) {
-                    graph.setLearningRate(schedule.rateAt(epoch, step));
+                    if (layerRates.isEmpty()) {
+                        graph.setLearningRate(schedule.rateAt(epoch, step));
+                    } else {
+                        layerRates.apply(graph, schedule.rateAt(epoch, step));
+                    }
                 }
                 SyncBatchNorms.resetCommunicationStats(graph);
                 TrainingBatches.fit(graph, batch); // repeats the labels for auxiliary outputs (Inception-v3)

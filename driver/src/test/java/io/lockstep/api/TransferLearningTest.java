@@ -38,11 +38,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@code --freeze}: the frozen layers (a convolution and its BatchNorm, running statistics included) end
+ * Fine-tuning options on the caller's network. {@code --freeze}: the frozen layers (a convolution and its BatchNorm, running statistics included) end
  * bit-identical to where they started, with Nesterov momentum and weight decay on; the BatchNorm does not
  * communicate; only the trainable parameters are exchanged; and 2 replicas x B still equal 1 replica x 2B.
  */
-class FreezeTest {
+class TransferLearningTest {
     private static final int CLASSES = 3;
     private static final double TOLERANCE = 1e-5;
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -192,6 +192,31 @@ class FreezeTest {
     private static CheckpointStore.Checkpoint checkpoint(CheckpointStore store, int epochsCompleted, int step) {
         return store.list().stream().filter(c -> c.epochsCompleted() == epochsCompleted && c.stepInEpoch() == step)
                 .findFirst().orElseThrow();
+    }
+
+    /** One step of Nesterov with weight decay is linear in the rate: a layer at 0.5x moves half as far. */
+    @Test
+    void layerMultipliersScaleEachLayersStepAtTheScheduledRate() {
+        ComputationGraph original = graph();
+        TrainOptions base = options("rates", 2, 16).with(TrainOptions.FREEZE, "none").with(TrainOptions.EPOCHS, 1)
+                .with(TrainOptions.MAX_STEPS_PER_EPOCH, 1).with(TrainOptions.LR, 0.05).with(TrainOptions.LR_DECAY, "none");
+        TrainResult plain = Lockstep.on(sc).model(original).options(base).fit(images());
+        TrainResult scaled = Lockstep.on(sc).model(original)
+                .options(base.with(TrainOptions.LR_MULTIPLIERS, "conv=0.25,dense=0.5").with(TrainOptions.OUT, dir.resolve("scaled").toString()))
+                .fit(images());
+        for (String layer : List.of("conv", "dense", "out")) {
+            double multiplier = layer.equals("conv") ? 0.25 : layer.equals("dense") ? 0.5 : 1.0;
+            INDArray start = original.getVertex(layer).params();
+            INDArray expected = plain.graph().getVertex(layer).params().sub(start).muli(multiplier);
+            INDArray moved = scaled.graph().getVertex(layer).params().sub(start);
+            double difference = moved.sub(expected).amax().getDouble(0);
+            assertTrue(difference < 1e-6 * Math.max(1, expected.amax().getDouble(0)) + 1e-7,
+                    layer + " moved " + multiplier + "x as far: max |difference| " + difference);
+        }
+        IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class, () -> Lockstep.on(sc).model(graph())
+                .options(base.with(TrainOptions.LR_MULTIPLIERS, "stem=0.1")).fit(images()));
+        assertTrue(unknown.getMessage().contains("--lr-multipliers: 'stem' is no layer or stage of this model; stages: conv, bn, dense, out"),
+                unknown.getMessage());
     }
 
     @Test
