@@ -47,6 +47,7 @@ import java.util.Map;
  * executors read the units straight from the filesystem (tasks placed on the hosts that hold the
  * bytes), check each image as the driver-side reader does, and keep the records cached serialized
  * in memory and on disk. The driver's memory grows with the number of files, never with their bytes.
+ * Parquet datasets ({@link ParquetDataset}) are read by Spark SQL on the executors the same way.
  *
  * <p>Record ids are the same as {@link DatasetSource}'s: a split's records in listing order, records
  * left out under {@code --bad-records skip} removed before numbering. The same seed therefore gives
