@@ -26,7 +26,7 @@ import org.apache.spark.storage.StorageLevel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.Tuple2;
-import scala.jdk.javaapi.CollectionConverters;
+import scala.collection.JavaConverters;
 import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 
@@ -131,12 +131,15 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         int numClasses = listing.classes().size();
         ReadUnit.Context context = new ReadUnit.Context(new SerializableHadoopConf(sc.hadoopConfiguration()), uri,
                 options.badRecords(), "full".equals(options.verifyImages()), numClasses);
-        List<Tuple2<ReadUnit, scala.collection.immutable.Seq<String>>> placed = new ArrayList<>();
+        List<Tuple2<ReadUnit, scala.collection.immutable.List<String>>> placed = new ArrayList<>();
         for (ReadUnit unit : listing.units()) {
-            placed.add(new Tuple2<>(unit, CollectionConverters.asScala(Arrays.asList(unit.hosts())).toList()));
+            placed.add(new Tuple2<>(unit, JavaConverters.asScalaBuffer(Arrays.asList(unit.hosts())).toList()));
         }
         ClassTag<ReadUnit> tag = ClassTag$.MODULE$.apply(ReadUnit.class);
-        RDD<ReadUnit> unitRdd = sc.sc().makeRDD(CollectionConverters.asScala(placed).toList(), tag);
+        // makeRDD takes Seq[(T, Seq[String])], whose Seq is collection.Seq in Scala 2.12 and immutable.Seq in
+        // 2.13; an immutable List is both, passed raw so one source compiles for Spark 3.5 and 4.
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        RDD<ReadUnit> unitRdd = sc.sc().makeRDD((scala.collection.immutable.Seq) JavaConverters.asScalaBuffer(placed).toList(), tag);
         JavaRDD<ReadRecord> read = JavaRDD.fromRDD(unitRdd, tag).flatMap(unit -> unit.read(context));
         return cache(sc, uri, options, listing, read, listing.units().size(), start);
     }
