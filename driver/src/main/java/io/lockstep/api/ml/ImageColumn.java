@@ -50,6 +50,14 @@ final class ImageColumn implements Serializable {
                 + "; give encoded image bytes (binary) or Spark's image struct (spark.read().format(\"image\"))");
     }
 
+    boolean sameKind(ImageColumn other) {
+        return struct == other.struct;
+    }
+
+    String kind() {
+        return struct ? "Spark's image struct" : "encoded image bytes";
+    }
+
     /** Checks that {@code name} is a numeric label column (e.g. the output of a StringIndexer). */
     static void checkLabel(StructType schema, String name) {
         if (!Arrays.asList(schema.fieldNames()).contains(name)) {

@@ -57,7 +57,12 @@ public final class RecordsInput implements TrainingInput<LabeledRecord> {
         ImageColumn images = ImageColumn.of(train.schema(), imageCol, "imageCol", transform);
         ImageColumn.checkLabel(train.schema(), labelCol);
         if (test != null) {
-            ImageColumn.of(test.schema(), imageCol, "imageCol (test DataFrame)", transform);
+            ImageColumn testImages = ImageColumn.of(test.schema(), imageCol, "imageCol (test DataFrame)", transform);
+            if (!testImages.sameKind(images)) {
+                // One decoder serves both DataFrames: encoded bytes and pixel structs cannot be mixed.
+                throw new IllegalArgumentException("imageCol: '" + imageCol + "' holds " + images.kind()
+                        + " in the training DataFrame but " + testImages.kind() + " in the test DataFrame; give both the same kind");
+            }
             ImageColumn.checkLabel(test.schema(), labelCol);
         }
         List<String> classNames = classNames(train, labelCol);
