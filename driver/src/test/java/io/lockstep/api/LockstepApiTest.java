@@ -199,6 +199,11 @@ class LockstepApiTest {
         IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> Lockstep.on(spark)
                 .model(original).options(options("df3", 2, 16)).fit(train, ImageColumns.of("picture", "label", 1, 8, 8)));
         assertTrue(missing.getMessage().contains("no column 'picture'"), missing.getMessage());
+        Dataset<Row> encodedTest = spark.createDataFrame(List.of(RowFactory.create(new byte[]{1, 2, 3}, 0.0)),
+                new StructType().add("image", DataTypes.BinaryType).add("label", DataTypes.DoubleType));
+        IllegalArgumentException mixed = assertThrows(IllegalArgumentException.class, () -> Lockstep.on(spark)
+                .model(original).options(options("df4", 2, 16)).fit(train, encodedTest, columns));
+        assertTrue(mixed.getMessage().contains("encoded image bytes in the test DataFrame"), mixed.getMessage());
         assertEquals(14, sc.parallelize(List.of(1, 2, 3, 4)).map(x -> x + 1).reduce(Integer::sum), "the context is still usable");
     }
 
