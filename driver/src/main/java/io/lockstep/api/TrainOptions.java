@@ -140,6 +140,12 @@ public final class TrainOptions {
     public static final OptionDef<Double> THRESHOLD_MAX_SENT_FRACTION = define(OptionDef.decimal("threshold-max-sent-fraction",
             ExchangeSettings.DEFAULT_THRESHOLD_MAX_SENT_FRACTION,
             "--exchange threshold: adapt tau so at most this fraction of entries is sent."));
+    public static final OptionDef<String> OVERLAP = define(OptionDef.choice("overlap", "off",
+            "--exchange allreduce: on sends gradient buckets while backward still runs, on a communication thread.",
+            "off", "on"));
+    public static final OptionDef<Double> BUCKET_SIZE = define(OptionDef.decimal("bucket-size",
+            ExchangeSettings.DEFAULT_BUCKET_BYTES / (1024.0 * 1024.0),
+            "--overlap on: gradient bucket size, in reverse layer order.").unit("MB").positive());
     public static final OptionDef<Integer> KEEP_CHECKPOINTS = define(OptionDef.integer("keep-checkpoints", 2,
             "Checkpoints to keep (0: all).").nonNegative());
     public static final OptionDef<Integer> THREADS_PER_REPLICA = define(OptionDef.integer("threads-per-replica", 0,
@@ -363,7 +369,8 @@ public final class TrainOptions {
     /** The exchange strategies' settings from their options. */
     public ExchangeSettings exchangeSettings() {
         return new ExchangeSettings(get(AVERAGE_EVERY), get(AVERAGE_WARMUP_STEPS), get(THRESHOLD_INITIAL),
-                get(THRESHOLD_MIN_SENT_FRACTION), get(THRESHOLD_MAX_SENT_FRACTION));
+                get(THRESHOLD_MIN_SENT_FRACTION), get(THRESHOLD_MAX_SENT_FRACTION),
+                Math.max(Float.BYTES, Math.round(get(BUCKET_SIZE) * 1024 * 1024)), get(OVERLAP).equals("on"));
     }
 
     /** Option name to effective value, for every recorded option: what checkpoints and {@code summary.json} record. */

@@ -28,9 +28,18 @@ import java.util.List;
  *                                   Default 1e-2 (as DL4J): at most 4 bytes per 100 entries, a compression
  *                                   ratio of at least 100 against the dense float gradient. Setting the
  *                                   minimum to 0 and the maximum to 1 keeps τ fixed at its initial value.
+ * @param bucketBytes                {@code --bucket-size}: with {@code --overlap on}, the gradient is all-reduced
+ *                                   in buckets of whole layers of at least this many bytes, taken in reverse
+ *                                   layer order. Default 25 MB, PyTorch DDP's: large enough that a bucket's
+ *                                   transfer dwarfs the per-operation latency, small enough that the first
+ *                                   bucket leaves early in backward.
+ * @param overlap                    {@code --overlap}: {@code allreduce} sends each bucket as soon as backward
+ *                                   has produced it, on a communication thread, instead of the whole gradient
+ *                                   after backward. Default off.
  */
 public record ExchangeSettings(int averageEverySteps, long averageWarmupSteps, double thresholdInitial,
-                               double thresholdMinSentFraction, double thresholdMaxSentFraction)
+                               double thresholdMinSentFraction, double thresholdMaxSentFraction, long bucketBytes,
+                               boolean overlap)
         implements Serializable {
 
     public static final int DEFAULT_AVERAGE_EVERY_STEPS = 4;
@@ -38,6 +47,7 @@ public record ExchangeSettings(int averageEverySteps, long averageWarmupSteps, d
     public static final double DEFAULT_THRESHOLD_INITIAL = 1e-3;
     public static final double DEFAULT_THRESHOLD_MIN_SENT_FRACTION = 1e-3;
     public static final double DEFAULT_THRESHOLD_MAX_SENT_FRACTION = 1e-2;
+    public static final long DEFAULT_BUCKET_BYTES = 25L * 1024 * 1024;
 
     /** @throws IllegalArgumentException naming every invalid option and its valid range, all in one message */
     public ExchangeSettings {
@@ -64,9 +74,19 @@ public record ExchangeSettings(int averageEverySteps, long averageWarmupSteps, d
             errors.add("--threshold-min-sent-fraction (" + thresholdMinSentFraction
                     + ") must not exceed --threshold-max-sent-fraction (" + thresholdMaxSentFraction + ")");
         }
+        if (bucketBytes < Float.BYTES) {
+            errors.add("--bucket-size must be positive (at least " + Float.BYTES + " bytes), got " + bucketBytes + " bytes");
+        }
         if (!errors.isEmpty()) {
             throw new IllegalArgumentException("invalid exchange settings: " + String.join("; ", errors));
         }
+    }
+
+    /** The strategies' settings with the default bucket size and overlap off. */
+    public ExchangeSettings(int averageEverySteps, long averageWarmupSteps, double thresholdInitial,
+                            double thresholdMinSentFraction, double thresholdMaxSentFraction) {
+        this(averageEverySteps, averageWarmupSteps, thresholdInitial, thresholdMinSentFraction, thresholdMaxSentFraction,
+                DEFAULT_BUCKET_BYTES, false);
     }
 
     /** The documented defaults. */
@@ -77,20 +97,27 @@ public record ExchangeSettings(int averageEverySteps, long averageWarmupSteps, d
 
     public ExchangeSettings withAverageEverySteps(int steps) {
         return new ExchangeSettings(steps, averageWarmupSteps, thresholdInitial, thresholdMinSentFraction,
-                thresholdMaxSentFraction);
+                thresholdMaxSentFraction, bucketBytes, overlap);
     }
 
     public ExchangeSettings withAverageWarmupSteps(long steps) {
         return new ExchangeSettings(averageEverySteps, steps, thresholdInitial, thresholdMinSentFraction,
-                thresholdMaxSentFraction);
+                thresholdMaxSentFraction, bucketBytes, overlap);
     }
 
     public ExchangeSettings withThresholdInitial(double threshold) {
         return new ExchangeSettings(averageEverySteps, averageWarmupSteps, threshold, thresholdMinSentFraction,
-                thresholdMaxSentFraction);
+                thresholdMaxSentFraction, bucketBytes, overlap);
     }
 
     public ExchangeSettings withThresholdSentFraction(double min, double max) {
-        return new ExchangeSettings(averageEverySteps, averageWarmupSteps, thresholdInitial, min, max);
+        return new ExchangeSettings(averageEverySteps, averageWarmupSteps, thresholdInitial, min, max, bucketBytes,
+                overlap);
+    }
+
+    /** These settings with gradient buckets of {@code bytes} overlapped with backward, or not. */
+    public ExchangeSettings withOverlap(boolean on, long bytes) {
+        return new ExchangeSettings(averageEverySteps, averageWarmupSteps, thresholdInitial, thresholdMinSentFraction,
+                thresholdMaxSentFraction, bytes, on);
     }
 }

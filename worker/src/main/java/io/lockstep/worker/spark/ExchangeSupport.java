@@ -9,7 +9,16 @@ final class ExchangeSupport {
     private ExchangeSupport() {
     }
 
-    static GradientExchange create(StageSpec spec, Collective collective) {
-        return ExchangeStrategies.create(spec.exchange(), spec.exchangeSettings(), collective);
+    static GradientExchange create(StageSpec spec, Collective collective, java.util.Set<String> frozenLayers) {
+        return ExchangeStrategies.create(spec.exchange(), spec.exchangeSettings(), collective, frozenLayers);
     }
+
+    /** The opened collective, on a communication agent when the strategy overlaps with backward. */
+    static Collective communication(StageSpec spec, Collective opened) {
+        // The agent's own deadline only catches a stuck agent: the collective's deadline reports first.
+        return ExchangeStrategies.communication(spec.exchange(), spec.exchangeSettings(), opened,
+                spec.collectiveTimeoutMs() + STALL_MARGIN_MS);
+    }
+
+    private static final long STALL_MARGIN_MS = 30_000;
 }

@@ -81,7 +81,8 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
 
         ReplicaResources.configureThreads(context, spec.threadsPerReplica());
         CheckpointStore store = new CheckpointStore(spec.checkpointUri(), hadoopConf.get());
-        try (Collective collective = spec.replicas() > 1 ? SparkRendezvous.open(context, spec) : null) {
+        try (Collective collective = spec.replicas() > 1
+                ? ExchangeSupport.communication(spec, SparkRendezvous.open(context, spec)) : null) {
             Start start = agreeOnStart(collective, store, rank);
             ComputationGraph graph = start.checkpoint() == null ? spec.recipe().build()
                     : store.loadModel(new CheckpointStore.Checkpoint(start.checkpoint(), spec.epoch(), start.firstStep()));
@@ -103,10 +104,12 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
             FrozenLayers frozen = FrozenLayers.of(graph, spec.frozenLayers());
             frozen.requireConfigured(graph);
             frozen.freezeBatchNorms(graph);
-            GradientExchange strategy = ExchangeSupport.create(spec, collective);
-            // The threshold strategy locates BatchNorm statistics by flat index: give it the whole gradient.
-            GradientExchange exchange = frozen.isEmpty() ? strategy
-                    : new FrozenExchange(strategy, frozen, !ExchangeStrategies.THRESHOLD.equals(spec.exchange()));
+            GradientExchange strategy = ExchangeSupport.create(spec, collective, frozen.names());
+            // The threshold strategy locates BatchNorm statistics by flat index, and overlapped buckets are
+            // ranges of the model's gradient: give them the whole gradient.
+            boolean pack = !ExchangeStrategies.THRESHOLD.equals(spec.exchange())
+                    && !(strategy instanceof io.lockstep.worker.train.BucketedAllReduceExchange);
+            GradientExchange exchange = frozen.isEmpty() ? strategy : new FrozenExchange(strategy, frozen, pack);
             ReplicaTrainer trainer = new ReplicaTrainer(graph, collective, exchange, spec.schedule(),
                     spec.checkEverySteps(), spec.dataTimeoutMs(), NonFinitePolicy.parse(spec.onNan()));
             if (!spec.scheduleLearningRate()) {

@@ -38,9 +38,6 @@ import java.util.Set;
  * training thread.
  */
 public final class BucketedAllReduceExchange implements GradientExchange {
-    /** PyTorch DDP's default bucket size. */
-    public static final long DEFAULT_BUCKET_BYTES = 25L * 1024 * 1024;
-
     private final AsyncCollective collective;
     private final long bucketBytes;
     private final boolean overlap;

@@ -22,6 +22,9 @@ import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -154,5 +157,25 @@ class BucketedExchangeTest {
         }
         assertEquals(graph.numParams() - frozenParams, covered, "every trainable parameter is in exactly one bucket");
         assertTrue(frozenParams > 0);
+    }
+
+    @Test
+    void theOptionsChooseTheAgentAndTheBucketedExchangeOnlyForAllReduceWithOverlap() throws Exception {
+        io.lockstep.worker.exchange.ExchangeSettings off = io.lockstep.worker.exchange.ExchangeSettings.defaults();
+        io.lockstep.worker.exchange.ExchangeSettings on = off.withOverlap(true, BUCKET_BYTES);
+        Collective plain = ThreadCollectives.create(2, 1_000).rank(0);
+        assertSame(plain, io.lockstep.worker.exchange.ExchangeStrategies.communication("allreduce", off, plain, 1_000));
+        assertSame(plain, io.lockstep.worker.exchange.ExchangeStrategies.communication("threshold", on, plain, 1_000));
+        assertInstanceOf(AllReduceExchange.class, io.lockstep.worker.exchange.ExchangeStrategies.create("allreduce", off, plain));
+        IllegalArgumentException unwrapped = assertThrows(IllegalArgumentException.class,
+                () -> io.lockstep.worker.exchange.ExchangeStrategies.create("allreduce", on, plain));
+        assertTrue(unwrapped.getMessage().contains("--overlap on"), unwrapped.getMessage());
+        try (Collective agent = io.lockstep.worker.exchange.ExchangeStrategies.communication(" AllReduce ", on, plain, 1_000)) {
+            assertInstanceOf(AsyncCollective.class, agent);
+            assertInstanceOf(BucketedAllReduceExchange.class,
+                    io.lockstep.worker.exchange.ExchangeStrategies.create("allreduce", on, agent, Set.of("conv1")));
+        }
+        IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class, () -> off.withOverlap(true, 0));
+        assertTrue(tooSmall.getMessage().contains("--bucket-size"), tooSmall.getMessage());
     }
 }
