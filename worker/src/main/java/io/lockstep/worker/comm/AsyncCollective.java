@@ -218,11 +218,6 @@ public final class AsyncCollective implements Collective {
         });
     }
 
-    /** The wrapped collective, for callers that need its own API; only valid after {@link #close()}. */
-    public Collective delegate() {
-        return delegate;
-    }
-
     /**
      * Lets the agent finish what is queued (each operation bounded by the wrapped collective's deadline),
      * stops it, then closes the wrapped collective on this thread. Idempotent.
