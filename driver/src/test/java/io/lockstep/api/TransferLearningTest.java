@@ -118,9 +118,13 @@ class TransferLearningTest {
         ComputationGraph original = graph();
         TrainResult one = Lockstep.on(sc).model(original).options(options("one", 1, 32)).fit(images());
         TrainResult two = Lockstep.on(sc).model(original).options(options("two", 2, 16)).fit(images());
+        // Buckets overlapped with backward leave the frozen layers out and change no bit of the result.
+        TrainResult overlapped = Lockstep.on(sc).model(original).options(options("overlap", 2, 16)
+                .with(TrainOptions.OVERLAP, "on").with(TrainOptions.BUCKET_SIZE, 0.001)).fit(images());
+        assertEquals(two.graph().params(), overlapped.graph().params(), "--overlap on equals off, bit for bit");
 
         for (String frozen : List.of("conv", "bn")) {
-            for (TrainResult result : List.of(one, two)) {
+            for (TrainResult result : List.of(one, two, overlapped)) {
                 assertEquals(original.getVertex(frozen).params(), result.graph().getVertex(frozen).params(),
                         frozen + " (weights and running statistics) is bit-identical to the initial weights");
             }
@@ -136,8 +140,9 @@ class TransferLearningTest {
         assertTrue(move > 1e-3, "the unfrozen layers trained: moved " + move);
 
         long trainable = original.getVertex("dense").numParams() + original.getVertex("out").numParams();
-        List<JsonNode> steps = steps("two");
-        assertEquals(2 * 3, steps.size(), "2 epochs x 3 steps");
+        List<JsonNode> steps = new ArrayList<>(steps("two"));
+        steps.addAll(steps("overlap"));
+        assertEquals(2 * 2 * 3, steps.size(), "2 runs x 2 epochs x 3 steps");
         for (JsonNode step : steps) {
             // The ring all-reduce of two replicas sends each replica's whole buffer once: 4 bytes per trainable float.
             assertEquals(trainable * Float.BYTES, step.get("bytes_sent_per_replica").asLong(), step.toString());
