@@ -1,12 +1,9 @@
 package io.lockstep.driver.cli;
 
-import io.lockstep.driver.data.DataOptions;
 import io.lockstep.driver.infer.ParquetPredictions;
-import io.lockstep.driver.train.ModelFile;
 import io.lockstep.driver.train.TrainingData;
 import io.lockstep.worker.data.LabeledRecord;
 import io.lockstep.worker.spark.SerializableHadoopConf;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -15,7 +12,6 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import scala.Tuple2;
 
-import java.io.File;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,14 +26,8 @@ import java.util.concurrent.Callable;
         description = "Predict a dataset with a trained model (model.zip) on the executors; write Parquet.")
 public final class PredictCommand implements Callable<Integer> {
 
-    @Option(names = "--model-file", required = true, paramLabel = "URI", description = "model.zip written by `lockstep train`.")
-    String modelFile;
-
-    @Option(names = "--data", required = true, paramLabel = "URI", description = "Dataset directory (any Hadoop filesystem).")
-    String data;
-
     @Mixin
-    DataOptions dataOptions;
+    InferenceOptions inference;
 
     @Option(names = "--out", required = true, paramLabel = "DIR",
             description = "Output directory (any Hadoop filesystem) for part-NNNNN.parquet files: id, label, predicted, predicted_class, probabilities.")
@@ -46,18 +36,9 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--split", defaultValue = "test", description = "Records to predict: test, train or all.")
     String split;
 
-    @Option(names = "--batch-size", defaultValue = "256", description = "Inference batch size.")
-    int batchSize;
-
-    @Option(names = "--master", description = "Spark master; default: the one spark-submit set, else local[*].")
-    String master;
-
     @Override
     public Integer call() {
-        List<String> errors = new ArrayList<>();
-        if (batchSize <= 0) {
-            errors.add("--batch-size: must be a positive integer, got " + batchSize);
-        }
+        List<String> errors = inference.errors();
         String which = split.toLowerCase(Locale.ROOT);
         if (!List.of("test", "train", "all").contains(which)) {
             errors.add("--split: use test, train or all, got '" + split + "'");
@@ -65,14 +46,10 @@ public final class PredictCommand implements Callable<Integer> {
         if (!errors.isEmpty()) {
             throw new UserError("invalid options:\n  " + String.join("\n  ", errors));
         }
-        Configuration hadoopConf = new Configuration();
-        File local = EvaluateCommand.fetch(modelFile, hadoopConf);
-        ModelFile.Info info = ModelFile.readInfo(local);
-        ComputationGraph graph = ModelFile.readGraph(local);
-        TrainingData<?> dataset = EvaluateCommand.openFor(info, data, hadoopConf, dataOptions);
-        try (JavaSparkContext sc = EvaluateCommand.sparkContext("lockstep predict", master)) {
+        InferenceOptions.Loaded loaded = inference.load();
+        try (JavaSparkContext sc = inference.sparkContext("lockstep predict")) {
             long start = System.nanoTime();
-            long written = predict(sc, graph, dataset, which, info.classNames());
+            long written = predict(sc, loaded.graph(), loaded.dataset(), which, loaded.info().classNames());
             double seconds = (System.nanoTime() - start) / 1e9;
             System.out.printf("wrote %d predictions to %s in %.1f s (%.0f images/s)%n", written, out, seconds, written / seconds);
         }
@@ -88,10 +65,10 @@ public final class PredictCommand implements Callable<Integer> {
         if (!which.equals("train")) {
             addWithIds(records, dataset.test(), "test");
         }
-        Broadcast<byte[]> model = sc.broadcast(EvaluateCommand.bytes(graph));
+        Broadcast<byte[]> model = sc.broadcast(InferenceOptions.bytes(graph));
         try {
             int slices = Math.max(sc.defaultParallelism(), records.size() / 4096);
-            return ParquetPredictions.write(sc.parallelize(records, slices), dataset.decoder(), model, batchSize, classNames,
+            return ParquetPredictions.write(sc.parallelize(records, slices), dataset.decoder(), model, inference.batchSize(), classNames,
                     out, new SerializableHadoopConf(sc.hadoopConfiguration()));
         } finally {
             model.destroy();

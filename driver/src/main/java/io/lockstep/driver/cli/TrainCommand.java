@@ -1,6 +1,6 @@
 package io.lockstep.driver.cli;
 
-import io.lockstep.driver.data.DataOptions;
+import io.lockstep.driver.data.TrainingDataOptions;
 import io.lockstep.api.Lockstep;
 import io.lockstep.api.TrainOptions;
 import io.lockstep.driver.cluster.ExecutorRegistry;
@@ -31,7 +31,7 @@ public final class TrainCommand implements Callable<Integer> {
     String config;
 
     @Mixin
-    DataOptions dataOptions;
+    TrainingDataOptions dataOptions;
 
     @Spec
     CommandSpec spec;

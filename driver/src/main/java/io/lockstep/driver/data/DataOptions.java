@@ -1,14 +1,16 @@
 package io.lockstep.driver.data;
 
 import io.lockstep.worker.data.BadRecordPolicy;
+import io.lockstep.worker.data.ImageTransform;
 import picocli.CommandLine.Option;
 
 /**
- * The dataset options of every command that reads a dataset ({@code train}, {@code evaluate},
- * {@code inspect-data}), defined once: add to a picocli command with
- * {@code @CommandLine.Mixin DataOptions dataOptions;} and call {@link #toOptions()}.
+ * How every command that reads a dataset reads it and turns its images into model inputs, defined
+ * once: add to a picocli command with {@code @CommandLine.Mixin DataOptions dataOptions;} and call
+ * {@link #toOptions()}. Inference ({@code evaluate}, {@code predict}) uses these alone; commands that
+ * augment images ({@code train}, {@code inspect-data}) use {@link TrainingDataOptions}.
  */
-public final class DataOptions {
+public class DataOptions {
 
     @Option(names = "--num-classes", paramLabel = "N",
             description = "IDX datasets: number of classes; every label must be below it (default: 10).")
@@ -26,21 +28,6 @@ public final class DataOptions {
             description = "Per-channel normalization after scaling pixels to [0,1]: none, auto (mean/std of the training set, stored with the model) "
                     + "or explicit, e.g. 0.4914,0.4822,0.4465/0.2470,0.2435,0.2616.")
     String normalize;
-
-    @Option(names = "--crop-padding", defaultValue = "0", paramLabel = "PIXELS",
-            description = "Training augmentation: random crop after zero padding by this many pixels per side (0: off; CIFAR recipes use 4).")
-    int cropPadding;
-
-    @Option(names = "--hflip", defaultValue = "false", description = "Training augmentation: random horizontal flip.")
-    boolean horizontalFlip;
-
-    @Option(names = "--random-resized-crop", defaultValue = "false",
-            description = "Training augmentation: random resized crop (area 8%%..100%%, aspect 3/4..4/3) instead of a plain resize.")
-    boolean randomResizedCrop;
-
-    @Option(names = "--resized-crop-min-scale", defaultValue = "0.08", paramLabel = "FRACTION",
-            description = "Smallest area fraction of --random-resized-crop.")
-    double resizedCropMinScale;
 
     @Option(names = "--bad-records", defaultValue = "fail", paramLabel = "fail|skip",
             description = "Unreadable images or empty class folders: fail (stop, naming the file) or skip (leave out, count and list them).")
@@ -73,7 +60,12 @@ public final class DataOptions {
         } catch (IllegalArgumentException e) {
             throw new DatasetException(e.getMessage(), e);
         }
-        return new DatasetOptions(numClasses, height, width, channels, normalize, cropPadding, horizontalFlip,
-                randomResizedCrop, resizedCropMinScale, policy, valFraction, verifyImages, readThreads).validate();
+        return augment(new DatasetOptions(numClasses, height, width, channels, normalize, 0, false, false,
+                ImageTransform.DEFAULT_RESIZED_CROP_MIN_SCALE, policy, valFraction, verifyImages, readThreads)).validate();
+    }
+
+    /** The training augmentation to apply: none, for reading alone. */
+    DatasetOptions augment(DatasetOptions unaugmented) {
+        return unaugmented;
     }
 }

@@ -42,7 +42,7 @@ public final class InspectDataCommand implements Callable<Integer> {
     int fallbackSize;
 
     @Mixin
-    DataOptions dataOptions;
+    TrainingDataOptions dataOptions;
 
     @Override
     public Integer call() {

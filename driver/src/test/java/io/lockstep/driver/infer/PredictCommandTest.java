@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -81,6 +82,32 @@ class PredictCommandTest {
                             "record " + (from + i) + ", class " + c);
                 }
             }
+        }
+    }
+
+    /**
+     * Inference commands list the inference options (one definition, shared by predict and evaluate)
+     * and the dataset reading options, but none of training's augmentation flags, which would do nothing
+     * there; train still lists them.
+     */
+    @Test
+    void inferenceHelpListsInferenceOptionsAndNoAugmentation() {
+        List<String> augmentation = List.of("--crop-padding", "--hflip", "--random-resized-crop", "--resized-crop-min-scale");
+        for (String command : List.of("predict", "evaluate")) {
+            ConsoleCapture.Result help = ConsoleCapture.stdout(() -> Main.run(command, "--help"));
+            assertEquals(0, help.exit(), help.text());
+            for (String option : List.of("--model-file", "--data", "--batch-size", "--master", "--normalize", "--image-size")) {
+                assertTrue(help.text().contains(option), command + " --help lists " + option + ":\n" + help.text());
+            }
+            for (String option : augmentation) {
+                assertFalse(help.text().contains(option), command + " --help does not list " + option + ":\n" + help.text());
+            }
+        }
+        ConsoleCapture.Result predict = ConsoleCapture.stdout(() -> Main.run("predict", "--help"));
+        assertTrue(predict.text().contains("--out") && predict.text().contains("--split"), predict.text());
+        ConsoleCapture.Result train = ConsoleCapture.stdout(() -> Main.run("train", "--help"));
+        for (String option : augmentation) {
+            assertTrue(train.text().contains(option), "train --help lists " + option + ":\n" + train.text());
         }
     }
 }
