@@ -1,6 +1,7 @@
 package io.lockstep.worker.exchange;
 
 import io.lockstep.worker.comm.Collective;
+import io.lockstep.worker.comm.WireCompression;
 import io.lockstep.worker.train.AllReduceExchange;
 import io.lockstep.worker.train.GradientExchange;
 
@@ -37,6 +38,20 @@ public final class ExchangeStrategies {
      * @throws IllegalArgumentException for an unknown name; the message lists every valid name
      */
     public static GradientExchange create(String name, ExchangeSettings settings, Collective collective) {
+        return create(name, settings, collective, WireCompression.NONE);
+    }
+
+    /**
+     * Like {@link #create(String, ExchangeSettings, Collective)}, with the gradients of {@value #ALLREDUCE}
+     * narrowed on the wire to {@code gradientCompression}.
+     *
+     * @throws IllegalArgumentException also when {@code gradientCompression} is not {@code NONE} for a
+     *                                  strategy other than {@value #ALLREDUCE}, which would send parameters
+     *                                  (average) or its own sparse encoding (threshold)
+     */
+    public static GradientExchange create(String name, ExchangeSettings settings, Collective collective,
+                                          WireCompression gradientCompression) {
+        Objects.requireNonNull(gradientCompression, "gradient compression");
         Objects.requireNonNull(name, "exchange strategy name");
         Objects.requireNonNull(settings, "exchange settings");
         String wanted = name.trim().toLowerCase(Locale.ROOT);
@@ -44,14 +59,24 @@ public final class ExchangeStrategies {
             throw new IllegalArgumentException("unknown exchange strategy '" + name + "' (--exchange); choose one of: "
                     + String.join(", ", NAMES));
         }
+        if (gradientCompression != WireCompression.NONE && !wanted.equals(ALLREDUCE)) {
+            throw new IllegalArgumentException(compressionRefusal(wanted));
+        }
         if (collective == null) {
             return GradientExchange.none();
         }
         return switch (wanted) {
-            case ALLREDUCE -> new AllReduceExchange(collective);
+            case ALLREDUCE -> new AllReduceExchange(collective, gradientCompression);
             case AVERAGE -> new ParameterAveragingExchange(collective, settings);
             case THRESHOLD -> new ThresholdExchange(collective, settings);
             default -> throw new AssertionError("strategy " + wanted + " listed but not built");
         };
+    }
+
+    /** Why {@code --wire-compression} does not combine with {@code strategy}, naming both options and the fix. */
+    public static String compressionRefusal(String strategy) {
+        return "--wire-compression narrows the gradients of --exchange " + ALLREDUCE + " only; --exchange " + strategy
+                + (strategy.equals(AVERAGE) ? " averages parameters, which must stay exact" : " sends its own sparse encoding")
+                + ": use --wire-compression none or --exchange " + ALLREDUCE;
     }
 }

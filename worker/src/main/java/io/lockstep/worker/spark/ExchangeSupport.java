@@ -10,6 +10,7 @@ final class ExchangeSupport {
     }
 
     static GradientExchange create(StageSpec spec, Collective collective) {
-        return ExchangeStrategies.create(spec.exchange(), spec.exchangeSettings(), collective);
+        return ExchangeStrategies.create(spec.exchange(), spec.exchangeSettings(), collective,
+                spec.collectiveSettings().gradientCompression());
     }
 }
