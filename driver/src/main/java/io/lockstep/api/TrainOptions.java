@@ -3,12 +3,18 @@ package io.lockstep.api;
 import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
 import io.lockstep.models.Normalization;
+import io.lockstep.worker.comm.IdleMode;
+import io.lockstep.worker.comm.TransportMode;
+import io.lockstep.worker.comm.WireCompression;
 import io.lockstep.worker.exchange.ExchangeSettings;
+import io.lockstep.worker.exchange.ExchangeStrategies;
+import io.lockstep.worker.spark.CollectiveSettings;
 
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -126,6 +132,24 @@ public final class TrainOptions {
             "Protection of the replicas' traffic: auth (every frame authenticated), encrypt (authenticated and AES-GCM "
                     + "encrypted), off, or auto: encrypt when spark.network.crypto.enabled is true, else auth.",
             "auto", "off", "auth", "encrypt"));
+    public static final OptionDef<String> WIRE_COMPRESSION = define(OptionDef.choice("wire-compression", "none",
+            "Gradients on the wire: none (fp32, exact), bf16 or fp16 (2 bytes per value: half the traffic; every replica "
+                    + "still adds in fp32, so replicas stay identical). --exchange allreduce only; parameters and "
+                    + "BatchNorm statistics always travel exact.", "none", "bf16", "fp16"));
+    public static final OptionDef<String> TRANSPORT = define(OptionDef.choice("transport", "auto",
+            "Replica links: auto (shared memory between replicas of one executor, UDP between executors) or udp "
+                    + "(UDP everywhere).", "auto", "udp"));
+    public static final OptionDef<String> NETWORK_INTERFACE = define(OptionDef.text("network-interface", null,
+            "Interface whose address each executor's replicas bind to (e.g. eth1 for a faster second network); "
+                    + "default: the executor's host as Spark knows it.").label("NAME"));
+    public static final OptionDef<Integer> MTU = define(OptionDef.integer("mtu", CollectiveSettings.defaults().mtuBytes(),
+            "UDP frame size of replica traffic, a multiple of 32 in [256, 65504]; larger frames are fragmented by the "
+                    + "kernel, so use 1408 where IP fragments are dropped.").unit("bytes")
+            .check(m -> m >= 256 && m <= 65_504 && m % 32 == 0, "must be a multiple of 32 in [256, 65504]"));
+    public static final OptionDef<String> IDLE_STRATEGY = define(OptionDef.choice("idle-strategy", "backoff",
+            "How a replica waits for the network: backoff (spin, yield, then park up to 0.1 ms), busy-spin (lowest "
+                    + "latency, burns a core: only with cores to spare), yielding or sleeping (least CPU, adds up to "
+                    + "0.1 ms per wait).", "backoff", "busy-spin", "yielding", "sleeping"));
     public static final OptionDef<Integer> AVERAGE_EVERY = define(OptionDef.integer("average-every",
             ExchangeSettings.DEFAULT_AVERAGE_EVERY_STEPS, "--exchange average: local steps between averaging rounds.")
             .unit("steps").label("K"));
@@ -314,6 +338,11 @@ public final class TrainOptions {
         } catch (IllegalArgumentException e) {
             problems.add(e.getMessage());
         }
+        if (!get(WIRE_COMPRESSION).equals("none") && !get(EXCHANGE).equals(ExchangeStrategies.ALLREDUCE)) {
+            problems.add(ExchangeStrategies.compressionRefusal(get(EXCHANGE)));
+        } else if (!get(WIRE_COMPRESSION).equals("none") && get(OVERLAP).equals("on")) {
+            problems.add(ExchangeStrategies.OVERLAP_COMPRESSION_REFUSAL);
+        }
         return problems;
     }
 
@@ -371,6 +400,13 @@ public final class TrainOptions {
         return new ExchangeSettings(get(AVERAGE_EVERY), get(AVERAGE_WARMUP_STEPS), get(THRESHOLD_INITIAL),
                 get(THRESHOLD_MIN_SENT_FRACTION), get(THRESHOLD_MAX_SENT_FRACTION),
                 Math.max(Float.BYTES, Math.round(get(BUCKET_SIZE) * 1024 * 1024)), get(OVERLAP).equals("on"));
+    }
+
+    /** The replicas' collective settings from their options (valid options give valid settings). */
+    public CollectiveSettings collectiveSettings() {
+        return new CollectiveSettings(WireCompression.valueOf(get(WIRE_COMPRESSION).toUpperCase(Locale.ROOT)),
+                TransportMode.valueOf(get(TRANSPORT).toUpperCase(Locale.ROOT)), get(NETWORK_INTERFACE), get(MTU),
+                IdleMode.valueOf(get(IDLE_STRATEGY).replace('-', '_').toUpperCase(Locale.ROOT)));
     }
 
     /** Option name to effective value, for every recorded option: what checkpoints and {@code summary.json} record. */

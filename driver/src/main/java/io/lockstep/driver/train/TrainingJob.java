@@ -182,8 +182,9 @@ public final class TrainingJob {
             this.sparkAuthenticates = sc.getConf().getBoolean("spark.authenticate", false);
             this.secret = sparkAuthenticates ? null : JobSecret.random();
             this.wireSecurity = wireSecurity(options.get(WIRE_SECURITY), sc.getConf());
-            LOG.info("replica traffic: wire security {}, job secret {}", wireSecurity.optionName(),
-                    sparkAuthenticates ? "derived from Spark's authentication secret on each executor" : "random, sent with the tasks");
+            LOG.info("replica traffic: wire security {}, job secret {}, {}", wireSecurity.optionName(),
+                    sparkAuthenticates ? "derived from Spark's authentication secret on each executor" : "random, sent with the tasks",
+                    collectiveSummary(options));
         }
 
         TrainResult execute() {
@@ -264,7 +265,8 @@ public final class TrainingJob {
                     threads, options.get(SEED), globalStep, input.classNames(), options.asMap(), options.get(CHECKPOINT_EVERY),
                     options.get(ON_NAN), options.get(EXCHANGE), options.exchangeSettings(), userListeners,
                     network == null || options.isSet(LR), wireSecurity,
-                    freeze == null ? List.of() : freeze.frozenIn(epoch), frozenTraining, multipliers);
+                    freeze == null ? List.of() : freeze.frozenIn(epoch), frozenTraining, multipliers,
+                    options.collectiveSettings());
         }
 
         private List<EpochReport> runStage(EpochPlan plan, StageSpec spec, SerializableHadoopConf hadoopConf) {
@@ -336,6 +338,7 @@ public final class TrainingJob {
             summary.put("normalization", options.get(NORM));
             summary.put("exchange", options.get(EXCHANGE));
             summary.put("wire_security", wireSecurity.optionName());
+            summary.put("collective", collectiveSummary(options));
             summary.put("job_secret", sparkAuthenticates ? "spark.authenticate" : "random");
             summary.put("test_accuracy", lastAccuracy());
             summary.put("test_accuracy_per_epoch", history.stream().map(EpochResult::testAccuracy).toList());
@@ -460,6 +463,18 @@ public final class TrainingJob {
     /** The number Spark's own barrier-stage check uses: tasks the registered executors can run at once. */
     private static int concurrentTaskSlots(JavaSparkContext sc) {
         return sc.sc().maxNumConcurrentTasks(sc.sc().resourceProfileManager().defaultResourceProfile());
+    }
+
+    /** The replicas' link settings as {@code summary.json} and the log show them. */
+    static Map<String, Object> collectiveSummary(TrainOptions options) {
+        Map<String, Object> collective = new LinkedHashMap<>();
+        collective.put("wire_compression", options.get(WIRE_COMPRESSION));
+        collective.put("transport", options.get(TRANSPORT));
+        collective.put("network_interface", options.get(NETWORK_INTERFACE) == null ? "executor host"
+                : options.get(NETWORK_INTERFACE));
+        collective.put("mtu_bytes", options.get(MTU));
+        collective.put("idle_strategy", options.get(IDLE_STRATEGY));
+        return collective;
     }
 
     /** {@code auto} follows Spark: encrypt when Spark encrypts its own RPC, otherwise authenticate. */

@@ -254,11 +254,20 @@ public final class AeronCollective implements Collective {
 
     @Override
     public void allReduce(float[] data, int offset, int length, ReduceOp op) {
+        allReduceFloats(data, offset, length, op, floatEncoding);
+    }
+
+    @Override
+    public void allReduce(float[] data, int offset, int length, ReduceOp op, WireCompression compression) {
+        allReduceFloats(data, offset, length, op, Wire.floatEncoding(Objects.requireNonNull(compression, "compression")));
+    }
+
+    private void allReduceFloats(float[] data, int offset, int length, ReduceOp op, byte encoding) {
         Objects.checkFromIndexSize(offset, length, data.length);
         Objects.requireNonNull(op, "op");
         usable();
         allReduceOperation.prepare(data, ElementLoops.FLOAT_ARRAY_BASE + (long) offset * Float.BYTES, length, false,
-                floatEncoding, op);
+                encoding, op);
         try {
             execute(allReduceOperation);
         } finally {

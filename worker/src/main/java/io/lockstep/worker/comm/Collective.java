@@ -28,6 +28,21 @@ public interface Collective extends AutoCloseable {
     /** In-place all-reduce of {@code data[offset, offset+length)}; every rank ends with the result. */
     void allReduce(float[] data, int offset, int length, ReduceOp op);
 
+    /**
+     * Like {@link #allReduce(float[], int, int, ReduceOp)}, with the payload narrowed on the wire to
+     * {@code compression} for this call only (accumulation stays fp32; see {@link WireCompression}). For
+     * gradients, never for parameters or statistics that must stay exact. Every rank must pass the same
+     * compression for the same call. Implementations that cannot narrow refuse anything but
+     * {@link WireCompression#NONE}.
+     */
+    default void allReduce(float[] data, int offset, int length, ReduceOp op, WireCompression compression) {
+        if (compression != WireCompression.NONE) {
+            throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot narrow payloads to "
+                    + compression + "; use an AeronCollective");
+        }
+        allReduce(data, offset, length, op);
+    }
+
     /** In-place all-reduce in double precision, for small buffers such as BatchNorm statistics. */
     void allReduce(double[] data, int offset, int length, ReduceOp op);
 

@@ -58,7 +58,8 @@ import java.util.Objects;
  *                                at {@code net.core.rmem_max}
  * @param receiverWindowBytes     Aeron receiver window of the ring links (bytes in flight per link),
  *                                0 for Aeron's default; at most the socket receive buffer
- * @param wireCompression         narrowing of float all-reduce payloads on the wire
+ * @param wireCompression         narrowing on the wire of float all-reduces that do not name their own
+ *                                compression; training keeps it NONE and narrows only gradients, per call
  * @param wireSecurity            protection of every frame: authenticated (the default), authenticated
  *                                and encrypted, or off; every rank of a group must agree
  */

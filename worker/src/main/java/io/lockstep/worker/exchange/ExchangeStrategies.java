@@ -2,6 +2,7 @@ package io.lockstep.worker.exchange;
 
 import io.lockstep.worker.comm.AsyncCollective;
 import io.lockstep.worker.comm.Collective;
+import io.lockstep.worker.comm.WireCompression;
 import io.lockstep.worker.train.AllReduceExchange;
 import io.lockstep.worker.train.BucketedAllReduceExchange;
 import io.lockstep.worker.train.GradientExchange;
@@ -40,17 +41,23 @@ public final class ExchangeStrategies {
      * @throws IllegalArgumentException for an unknown name; the message lists every valid name
      */
     public static GradientExchange create(String name, ExchangeSettings settings, Collective collective) {
-        return create(name, settings, collective, Set.of());
+        return create(name, settings, collective, Set.of(), WireCompression.NONE);
     }
 
     /**
      * As {@link #create(String, ExchangeSettings, Collective)}, for a model whose {@code frozenLayers} (by
-     * name) never train: strategies that can leave them out of the exchange do. With
+     * name) never train: strategies that can leave them out of the exchange do. The gradients of
+     * {@value #ALLREDUCE} travel narrowed on the wire to {@code gradientCompression}. With
      * {@link ExchangeSettings#overlap()}, {@value #ALLREDUCE} needs the collective that
      * {@link #communication} returned.
+     *
+     * @throws IllegalArgumentException also when {@code gradientCompression} is not {@code NONE} for a
+     *                                  strategy other than {@value #ALLREDUCE}, which would send parameters
+     *                                  (average) or its own sparse encoding (threshold), or with overlap
      */
     public static GradientExchange create(String name, ExchangeSettings settings, Collective collective,
-                                          Set<String> frozenLayers) {
+                                          Set<String> frozenLayers, WireCompression gradientCompression) {
+        Objects.requireNonNull(gradientCompression, "gradient compression");
         Objects.requireNonNull(name, "exchange strategy name");
         Objects.requireNonNull(settings, "exchange settings");
         String wanted = name.trim().toLowerCase(Locale.ROOT);
@@ -58,12 +65,15 @@ public final class ExchangeStrategies {
             throw new IllegalArgumentException("unknown exchange strategy '" + name + "' (--exchange); choose one of: "
                     + String.join(", ", NAMES));
         }
+        if (gradientCompression != WireCompression.NONE && !wanted.equals(ALLREDUCE)) {
+            throw new IllegalArgumentException(compressionRefusal(wanted));
+        }
         if (collective == null) {
             return GradientExchange.none();
         }
         return switch (wanted) {
-            case ALLREDUCE -> settings.overlap() ? overlapped(collective, settings, frozenLayers)
-                    : new AllReduceExchange(collective);
+            case ALLREDUCE -> settings.overlap() ? overlapped(collective, settings, frozenLayers, gradientCompression)
+                    : new AllReduceExchange(collective, gradientCompression);
             case AVERAGE -> new ParameterAveragingExchange(collective, settings);
             case THRESHOLD -> new ThresholdExchange(collective, settings);
             default -> throw new AssertionError("strategy " + wanted + " listed but not built");
@@ -85,11 +95,26 @@ public final class ExchangeStrategies {
         return new AsyncCollective(opened, stallMs, "lockstep-comm-r" + opened.rank());
     }
 
-    private static GradientExchange overlapped(Collective collective, ExchangeSettings settings, Set<String> frozenLayers) {
+    private static GradientExchange overlapped(Collective collective, ExchangeSettings settings, Set<String> frozenLayers,
+                                               WireCompression gradientCompression) {
+        if (gradientCompression != WireCompression.NONE) {
+            throw new IllegalArgumentException(OVERLAP_COMPRESSION_REFUSAL);
+        }
         if (!(collective instanceof AsyncCollective async)) {
             throw new IllegalArgumentException("--overlap on needs the replica's collective on a communication agent: "
                     + "open it through ExchangeStrategies.communication");
         }
         return new BucketedAllReduceExchange(async, settings.bucketBytes(), true, frozenLayers);
+    }
+
+    /** Overlapped buckets travel from the gradient's own memory, which the narrowing path does not read yet. */
+    public static final String OVERLAP_COMPRESSION_REFUSAL =
+            "--wire-compression applies to the exchange after backward only: use --overlap off or --wire-compression none";
+
+    /** Why {@code --wire-compression} does not combine with {@code strategy}, naming both options and the fix. */
+    public static String compressionRefusal(String strategy) {
+        return "--wire-compression narrows the gradients of --exchange " + ALLREDUCE + " only; --exchange " + strategy
+                + (strategy.equals(AVERAGE) ? " averages parameters, which must stay exact" : " sends its own sparse encoding")
+                + ": use --wire-compression none or --exchange " + ALLREDUCE;
     }
 }

@@ -10,7 +10,8 @@ final class ExchangeSupport {
     }
 
     static GradientExchange create(StageSpec spec, Collective collective, java.util.Set<String> frozenLayers) {
-        return ExchangeStrategies.create(spec.exchange(), spec.exchangeSettings(), collective, frozenLayers);
+        return ExchangeStrategies.create(spec.exchange(), spec.exchangeSettings(), collective, frozenLayers,
+                spec.collectiveSettings().gradientCompression());
     }
 
     /** The opened collective, on a communication agent when the strategy overlaps with backward. */

@@ -16,7 +16,8 @@ import java.util.Arrays;
 /**
  * Opens a replica's collective inside a barrier task. The only Spark-specific part of the
  * communication layer: the rank is the partition id, the executor's host is the bind address (so
- * nothing listens on all interfaces and no address or port is configured by hand), and the endpoint
+ * nothing listens on all interfaces and no address or port is configured by hand; {@code --network-interface}
+ * picks another interface of the same host), and the endpoint
  * list comes from one {@code BarrierTaskContext.allGather} per stage — Spark polls it once a second,
  * so it is never used per step. The stage attempt scopes the group: traffic of an earlier attempt of
  * the same stage is rejected. With {@code spark.authenticate} on, the job's secret comes from Spark's
@@ -30,8 +31,7 @@ final class SparkRendezvous {
         int rank = context.partitionId();
         String address = context.getTaskInfos()[rank].address();
         String host = address.contains(":") ? address.substring(0, address.lastIndexOf(':')) : address;
-        CollectiveConfig config = CollectiveConfig.builder()
-                .bindAddress(host)
+        CollectiveConfig config = spec.collectiveSettings().applyTo(CollectiveConfig.builder(), host)
                 .driverDirectoryRoot(SparkFiles.getRootDirectory())
                 .operationTimeoutMs(spec.collectiveTimeoutMs())
                 .connectTimeoutMs(spec.collectiveTimeoutMs())

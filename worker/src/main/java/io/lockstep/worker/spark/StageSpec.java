@@ -43,6 +43,7 @@ import java.util.Map;
  * @param frozenLayers      the layers this stage keeps fixed, in flow order
  * @param frozenTraining    how each layer frozen at the job's start trains once it is unfrozen
  * @param lrMultipliers     learning-rate multiplier per layer (layers not named: 1)
+ * @param collectiveSettings the replicas' transport, bind interface, MTU, idle strategy and gradient compression
  */
 public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecret, int epoch, int replicas, int batchPerReplica,
                         int stepsPerEpoch, ModelRecipe recipe, String normalization, LearningRateSchedule schedule,
@@ -56,7 +57,8 @@ public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecre
                         io.lockstep.worker.comm.WireSecurity wireSecurity,
                         List<String> frozenLayers,
                         Map<String, io.lockstep.worker.train.FrozenLayers.LayerTraining> frozenTraining,
-                        Map<String, Double> lrMultipliers) implements Serializable {
+                        Map<String, Double> lrMultipliers,
+                        CollectiveSettings collectiveSettings) implements Serializable {
 
     public boolean syncBatchNorm() {
         return "sync-batch".equals(normalization) && replicas > 1;

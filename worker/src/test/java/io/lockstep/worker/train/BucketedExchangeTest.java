@@ -173,7 +173,7 @@ class BucketedExchangeTest {
         try (Collective agent = io.lockstep.worker.exchange.ExchangeStrategies.communication(" AllReduce ", on, plain, 1_000)) {
             assertInstanceOf(AsyncCollective.class, agent);
             assertInstanceOf(BucketedAllReduceExchange.class,
-                    io.lockstep.worker.exchange.ExchangeStrategies.create("allreduce", on, agent, Set.of("conv1")));
+                    io.lockstep.worker.exchange.ExchangeStrategies.create("allreduce", on, agent, Set.of("conv1"), io.lockstep.worker.comm.WireCompression.NONE));
         }
         IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class, () -> off.withOverlap(true, 0));
         assertTrue(tooSmall.getMessage().contains("--bucket-size"), tooSmall.getMessage());

@@ -1,0 +1,199 @@
+package io.lockstep.driver.bench;
+
+import io.lockstep.worker.comm.AeronCollective;
+import io.lockstep.worker.comm.CollectiveConfig;
+import io.lockstep.worker.comm.Endpoint;
+import io.lockstep.worker.comm.GroupMember;
+import io.lockstep.worker.comm.IdleMode;
+import io.lockstep.worker.comm.JobSecret;
+import io.lockstep.worker.comm.ReduceOp;
+import io.lockstep.worker.comm.TransportMode;
+import io.lockstep.worker.comm.WireCompression;
+import io.lockstep.worker.comm.WireSecurity;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * {@code lockstep bench allreduce-rank}: one rank of a ring all-reduce benchmark per process, for ranks on
+ * separate hosts (or network namespaces with shaped links, see {@code benchmarks/emulated-cluster/}). Every
+ * rank is started with the same options and its own {@code --rank} and {@code --bind}; they meet through
+ * endpoint files in a shared {@code --rendezvous} directory. Rank 0 prints, per size, the time per
+ * all-reduce (AVERAGE, in place, UDP), the bus bandwidth 2(N−1)/N · bytes / time, the ring streaming limit
+ * B_link measured on the same links just before (every rank streaming raw frames to its successor), and,
+ * given {@code --link-mbps}, busbw as a fraction of the link's nominal rate. Small sizes also give the
+ * latency per ring round: time / 2(N−1).
+ */
+@Command(name = "allreduce-rank", mixinStandardHelpOptions = true,
+        description = "One rank (this process) of an all-reduce benchmark across processes or hosts.")
+public final class AllReduceRankBenchmark implements Callable<Integer> {
+    private static final long RENDEZVOUS_TIMEOUT_MS = 120_000;
+    private static final long STREAM_BYTES = 48L << 20;
+
+    @Option(names = "--rank", required = true)
+    int rank;
+
+    @Option(names = "--ranks", required = true, description = "group size N")
+    int ranks;
+
+    @Option(names = "--rendezvous", required = true, description = "directory every rank can read and write")
+    Path rendezvous;
+
+    @Option(names = "--bind", required = true, description = "this rank's address (never a wildcard)")
+    String bind;
+
+    @Option(names = "--sizes", split = ",", defaultValue = "4KiB,1MiB,46.8MB")
+    List<String> sizes;
+
+    @Option(names = "--rounds", defaultValue = "5", description = "all-reduce samples per size (each about 300 ms)")
+    int rounds;
+
+    @Option(names = "--link-mbps", defaultValue = "0", description = "nominal link rate in Mbit/s, 0 if unknown")
+    double linkMbps;
+
+    @Option(names = "--mtu", defaultValue = "8192")
+    int mtu;
+
+    @Option(names = "--chunk-bytes", defaultValue = "65384")
+    int chunkBytes;
+
+    @Option(names = "--window", defaultValue = "2097152", description = "receiver window and socket buffers")
+    int window;
+
+    @Option(names = "--idle", defaultValue = "BACKOFF")
+    IdleMode idle;
+
+    @Option(names = "--compression", defaultValue = "NONE")
+    WireCompression compression;
+
+    @Option(names = "--dir", description = "media driver root directory (default: java.io.tmpdir)")
+    String directory;
+
+    /** Runs one rank without the {@code lockstep} launcher. */
+    public static void main(String[] args) {
+        System.exit(new picocli.CommandLine(new AllReduceRankBenchmark()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        CollectiveConfig config = CollectiveConfig.builder().bindAddress(bind).transport(TransportMode.UDP).mtuBytes(mtu)
+                .chunkBytes(chunkBytes).termLengthBytes(8 << 20).receiverWindowBytes(window).socketReceiveBufferBytes(window)
+                .socketSendBufferBytes(window).idleMode(idle).wireCompression(compression).wireSecurity(WireSecurity.OFF)
+                .driverDirectoryRoot(directory == null ? System.getProperty("java.io.tmpdir") : directory)
+                .connectTimeoutMs(RENDEZVOUS_TIMEOUT_MS).operationTimeoutMs(120_000).build();
+        JobSecret secret = JobSecret.derive("bench".getBytes(StandardCharsets.UTF_8), "allreduce-rank");
+        try (AeronCollective collective = AeronCollective.open(config, new GroupMember("allreduce-rank", secret, 0, rank,
+                ranks), local -> exchange(local))) {
+            if (rank == 0) {
+                System.out.printf(Locale.ROOT, "Lockstep all-reduce across processes, %s%n", Instant.now());
+                System.out.printf(Locale.ROOT, "N=%d over UDP, mtu %d, chunk %d B, window %d, idle %s, compression %s, "
+                        + "nominal link %s%n", ranks, mtu, chunkBytes, window, idle, compression,
+                        linkMbps > 0 ? linkMbps + " Mbit/s" : "unknown");
+                System.out.printf(Locale.ROOT, "%10s %12s %11s %12s %8s %10s %14s%n", "size", "time/op ms", "busbw MB/s",
+                        "B_link MB/s", "/B_link", "/nominal", "per round us");
+            }
+            for (String size : sizes) {
+                measure(collective, AllReduceBenchmark.parseSize(size));
+            }
+            collective.barrier();
+        }
+        return 0;
+    }
+
+    private void measure(AeronCollective collective, long bytes) {
+        int floats = (int) (bytes / Float.BYTES);
+        float[] data = AllReduceBenchmark.gradient(rank, floats);
+        collective.allReduce(data, 0, floats, ReduceOp.AVERAGE);
+        double busFactor = 2.0 * (ranks - 1) / ranks;
+        double[] millis = new double[rounds];
+        double[] ratios = new double[rounds];
+        double[] streams = new double[rounds];
+        for (int r = 0; r < rounds; r++) {
+            collective.barrier();
+            double streamSeconds = slowest(collective, collective.measureRingStream(STREAM_BYTES, ranks)) / 1e9;
+            streams[r] = STREAM_BYTES / streamSeconds / 1e6;
+            // As many back-to-back operations as fill 300 ms at the speed of one (rank 0's count for all).
+            collective.barrier();
+            long probe = System.nanoTime();
+            collective.allReduce(data, 0, floats, ReduceOp.AVERAGE);
+            long one = Math.max(1, System.nanoTime() - probe);
+            int ops = ByteBuffer.wrap(collective.broadcast(ByteBuffer.allocate(Integer.BYTES)
+                    .putInt((int) Math.min(100_000, Math.max(1, TimeUnit.MILLISECONDS.toNanos(300) / one))).array(), 0))
+                    .getInt();
+            collective.barrier();
+            long start = System.nanoTime();
+            for (int op = 0; op < ops; op++) {
+                collective.allReduce(data, 0, floats, ReduceOp.AVERAGE);
+            }
+            long elapsed = slowest(collective, System.nanoTime() - start);
+            millis[r] = elapsed / 1e6 / ops;
+            ratios[r] = busFactor * bytes / (millis[r] / 1e3) / 1e6 / streams[r];
+        }
+        if (rank == 0) {
+            double ms = median(millis);
+            double busbw = busFactor * bytes / (ms / 1e3) / 1e6;
+            double nominal = linkMbps > 0 ? busbw / (linkMbps / 8) : Double.NaN;
+            System.out.printf(Locale.ROOT, "%10s %12.3f %11.1f %12.1f %8.2f %10s %14.1f%n",
+                    AllReduceBenchmark.formatSize(bytes), ms, busbw, median(streams), median(ratios),
+                    Double.isNaN(nominal) ? "-" : String.format(Locale.ROOT, "%.2f", nominal),
+                    ms * 1e3 / (2.0 * (ranks - 1)));
+            System.out.printf(Locale.ROOT, "           per round /B_link: %s%n", Arrays.toString(Arrays.stream(ratios)
+                    .map(v -> Math.round(v * 100) / 100.0).toArray()));
+        }
+    }
+
+    /** The largest of every rank's {@code nanos} (a ring operation is as slow as its slowest rank). */
+    private static long slowest(AeronCollective collective, long nanos) {
+        long max = 0;
+        for (byte[] value : collective.allGather(ByteBuffer.allocate(Long.BYTES).putLong(nanos).array())) {
+            max = Math.max(max, ByteBuffer.wrap(value).getLong());
+        }
+        return max;
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+
+    /** File-based rendezvous: publish this rank's endpoint, wait (bounded) for everyone's. */
+    private List<Endpoint> exchange(Endpoint local) {
+        try {
+            Path mine = rendezvous.resolve("endpoint-" + rank);
+            Path temporary = rendezvous.resolve("endpoint-" + rank + ".tmp");
+            Files.writeString(temporary, local.encode());
+            Files.move(temporary, mine, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RENDEZVOUS_TIMEOUT_MS);
+            List<Endpoint> endpoints = new ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                Path file = rendezvous.resolve("endpoint-" + r);
+                while (!Files.exists(file)) {
+                    if (System.nanoTime() - deadline > 0) {
+                        throw new IllegalStateException("rank " + r + " did not publish its endpoint in " + rendezvous
+                                + " within " + RENDEZVOUS_TIMEOUT_MS + " ms: start every rank with the same --rendezvous");
+                    }
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+                }
+                endpoints.add(Endpoint.decode(Files.readString(file)));
+            }
+            return endpoints;
+        } catch (IOException e) {
+            throw new IllegalStateException("rendezvous through " + rendezvous + " failed: " + e.getMessage(), e);
+        }
+    }
+}
