@@ -1,11 +1,12 @@
 package io.lockstep.worker.nn;
 
+import io.lockstep.worker.train.ComputeThreads;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 
 /**
  * BatchNorm's per-channel arithmetic done in one pass per tensor over host memory: the statistics of
@@ -20,26 +21,47 @@ import java.nio.FloatBuffer;
  * time: the plane is copied, at most 2,048 values at a time, into a small reused array (a memory copy)
  * and summed there with several independent float accumulators, then added to the channel's double
  * sum, so a sum over millions of values keeps double accuracy; element-wise loops over those arrays are ones the JIT vectorizes.
- * NHWC and rank-2 tensors (channels innermost) are walked one row of C values at a time.
+ * NHWC and rank-2 tensors and NCHW ones of 1x1 maps (channels innermost) are walked one row of C values at a time.
  *
  * <p>Sums are shifted by a per-channel value s (the running mean in the forward, the batch mean in
  * the backward), so that Σ(x−s)² does not cancel when the mean is large against the spread; the
  * forward's float partial sums are further taken around the first value of each chunk and moved to s
  * in double, so that a running mean far from the batch's values (early in training) costs no accuracy.
  *
- * <p>Not thread-safe: one instance per layer, used by the thread that runs the layer.
+ * <p>Each pass is split over blocks of channels, run by the calling thread and helper threads
+ * ({@link KernelThreads}), in at most as many parts as the replica's thread count in force: a
+ * replica's BatchNorm then uses the cores its convolutions use, and never more. A channel's sums are
+ * taken in the same order whichever block it is in, so the results do not depend on the split.
+ *
+ * <p>One instance per layer, called by the thread that runs the layer.
  */
 final class BatchNormKernels {
     /** Values summed in float between two additions to a channel's double sum (a few KB: stays in L1). */
     private static final int CHUNK = 2048;
     private static final boolean CPU_BACKEND = "CpuBackend".equals(Nd4j.getBackend().getClass().getSimpleName());
 
-    private final int channels;
-    private float[] a = new float[0];
-    private float[] b = new float[0];
+    /**
+     * Values below which a pass is not split over threads: handing a part to another thread costs a
+     * few microseconds, about the time of a pass over this many values.
+     */
+    private static final int MIN_VALUES_PER_PART = 1 << 15;
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
 
+    private final int channels;
+    private final int threads;
+
+    /** Kernels that split each pass over the thread count in force on the calling thread ({@link ComputeThreads#inForce()}). */
     BatchNormKernels(int channels) {
+        this(channels, 0);
+    }
+
+    /** Kernels that split each pass over at most {@code threads} threads (0: the count in force on the calling thread). */
+    BatchNormKernels(int channels, int threads) {
+        if (threads < 0) {
+            throw new IllegalArgumentException("thread count must be at least 0 (0: the count in force), got " + threads);
+        }
         this.channels = channels;
+        this.threads = threads;
     }
 
     /** Whether these kernels can run on {@code arrays}: CPU backend, float, dense C order. */
@@ -57,19 +79,50 @@ final class BatchNormKernels {
 
     /**
      * The host memory of {@code array} as a buffer whose index 0 is its first element; a copy when the
-     * array is a view or not laid out with default C strides (the caller must then not write into it:
-     * arrays written through this are ones the layer created, dense and not views).
+     * array cannot be read in place ({@link #readableInPlace}), so only for reading.
      */
     static FloatBuffer floats(INDArray array) {
-        INDArray dense = array;
-        if (array.isView() || !Shape.hasDefaultStridesForShape(array) || array.offset() != 0) {
-            dense = array.dup('c');
+        return buffer(readableInPlace(array) ? array : array.dup('c'));
+    }
+
+    /**
+     * The host memory of {@code array}, which the kernels write into: never a copy, so the array must
+     * be one the caller created dense (a copy would silently leave the array itself unwritten).
+     */
+    static FloatBuffer writableFloats(INDArray array) {
+        if (!readableInPlace(array)) {
+            throw new IllegalStateException("BatchNorm kernels write only into dense C-order arrays that are not views, got "
+                    + array.shapeInfoToString().replace('\n', ' '));
         }
+        return buffer(array);
+    }
+
+    private static FloatBuffer buffer(INDArray dense) {
         FloatBuffer buffer = dense.data().asNioFloat();
         if (buffer.position() != 0) {
             buffer = buffer.slice();
         }
         return buffer;
+    }
+
+    /**
+     * Whether {@code array}'s elements are its buffer's, from index 0, densely in C order. Axes of size 1
+     * may carry any stride (ND4J gives them various ones, e.g. a 1x1 feature map's H and W): comparing
+     * whole stride vectors with the default ones would call such an array a non-dense one.
+     */
+    static boolean readableInPlace(INDArray array) {
+        if (array.isView() || array.offset() != 0) {
+            return false;
+        }
+        long expected = 1;
+        for (int d = array.rank() - 1; d >= 0; d--) {
+            long size = array.size(d);
+            if (size != 1 && array.stride(d) != expected) {
+                return false;
+            }
+            expected *= size;
+        }
+        return true;
     }
 
     /** Shape of a BatchNorm tensor as (outer, channels, inner): NCHW (N, C, H·W); NHWC (N·H·W, C, 1); NC (N, C, 1). */
@@ -87,16 +140,22 @@ final class BatchNormKernels {
 
     /** Per channel: {@code sum[c] = Σ(x−s[c])}, {@code squares[c] = Σ(x−s[c])²}, over every other axis. */
     void shiftedSums(FloatBuffer x, Layout layout, double[] shift, double[] sum, double[] squares) {
-        java.util.Arrays.fill(sum, 0, channels, 0.0);
-        java.util.Arrays.fill(squares, 0, channels, 0.0);
-        if (layout.inner() == 1) {
-            interleavedSums(x, null, layout.outer(), shift, sum, squares);
-            return;
-        }
+        forChannelBlocks(layout, (from, to) -> {
+            Arrays.fill(sum, from, to, 0.0);
+            Arrays.fill(squares, from, to, 0.0);
+            if (layout.inner() == 1) {
+                interleavedSums(x, null, layout.outer(), shift, sum, squares, from, to);
+            } else {
+                planeSums(x, layout, shift, sum, squares, from, to);
+            }
+        });
+    }
+
+    private void planeSums(FloatBuffer x, Layout layout, double[] shift, double[] sum, double[] squares, int c0, int c1) {
         int inner = layout.inner();
-        float[] xs = scratchA(Math.min(inner, CHUNK));
+        float[] xs = scratch(0, Math.min(inner, CHUNK));
         for (int n = 0; n < layout.outer(); n++) {
-            for (int c = 0; c < channels; c++) {
+            for (int c = c0; c < c1; c++) {
                 int plane = (n * channels + c) * inner;
                 for (int from = 0; from < inner; from += CHUNK) {
                     int length = Math.min(CHUNK, inner - from);
@@ -133,17 +192,24 @@ final class BatchNormKernels {
 
     /** Per channel: {@code sumDy[c] = Σdy}, {@code sumDyX[c] = Σdy·(x−s[c])}. */
     void gradientSums(FloatBuffer dy, FloatBuffer x, Layout layout, double[] shift, double[] sumDy, double[] sumDyX) {
-        java.util.Arrays.fill(sumDy, 0, channels, 0.0);
-        java.util.Arrays.fill(sumDyX, 0, channels, 0.0);
-        if (layout.inner() == 1) {
-            interleavedSums(x, dy, layout.outer(), shift, sumDy, sumDyX);
-            return;
-        }
+        forChannelBlocks(layout, (from, to) -> {
+            Arrays.fill(sumDy, from, to, 0.0);
+            Arrays.fill(sumDyX, from, to, 0.0);
+            if (layout.inner() == 1) {
+                interleavedSums(x, dy, layout.outer(), shift, sumDy, sumDyX, from, to);
+            } else {
+                planeGradientSums(dy, x, layout, shift, sumDy, sumDyX, from, to);
+            }
+        });
+    }
+
+    private void planeGradientSums(FloatBuffer dy, FloatBuffer x, Layout layout, double[] shift, double[] sumDy,
+                                   double[] sumDyX, int c0, int c1) {
         int inner = layout.inner();
-        float[] xs = scratchA(Math.min(inner, CHUNK));
-        float[] gs = scratchB(Math.min(inner, CHUNK));
+        float[] xs = scratch(0, Math.min(inner, CHUNK));
+        float[] gs = scratch(1, Math.min(inner, CHUNK));
         for (int n = 0; n < layout.outer(); n++) {
-            for (int c = 0; c < channels; c++) {
+            for (int c = c0; c < c1; c++) {
                 float s = (float) shift[c];
                 int plane = (n * channels + c) * inner;
                 for (int from = 0; from < inner; from += CHUNK) {
@@ -174,25 +240,27 @@ final class BatchNormKernels {
     }
 
     /**
-     * Rows of C interleaved channels: with {@code dy == null}, Σ(x−s) and Σ(x−s)²; otherwise Σdy and
-     * Σdy·(x−s). Summed in double per channel (one add per value; rows are short).
+     * Rows of C interleaved channels, channels {@code [c0, c1)}: with {@code dy == null}, Σ(x−s) and
+     * Σ(x−s)²; otherwise Σdy and Σdy·(x−s). Summed in double per channel (one add per value; rows are short).
      */
-    private void interleavedSums(FloatBuffer x, FloatBuffer dy, int rows, double[] shift, double[] first, double[] second) {
-        float[] xs = scratchA(channels);
-        float[] gs = dy == null ? null : scratchB(channels);
+    private void interleavedSums(FloatBuffer x, FloatBuffer dy, int rows, double[] shift, double[] first, double[] second,
+                                 int c0, int c1) {
+        int width = c1 - c0;
+        float[] xs = scratch(0, width);
+        float[] gs = dy == null ? null : scratch(1, width);
         for (int r = 0; r < rows; r++) {
-            x.get(r * channels, xs, 0, channels);
+            x.get(r * channels + c0, xs, 0, width);
             if (dy == null) {
-                for (int c = 0; c < channels; c++) {
-                    double d = xs[c] - shift[c];
-                    first[c] += d;
-                    second[c] += d * d;
+                for (int j = 0; j < width; j++) {
+                    double d = xs[j] - shift[c0 + j];
+                    first[c0 + j] += d;
+                    second[c0 + j] += d * d;
                 }
             } else {
-                dy.get(r * channels, gs, 0, channels);
-                for (int c = 0; c < channels; c++) {
-                    first[c] += gs[c];
-                    second[c] += gs[c] * (xs[c] - shift[c]);
+                dy.get(r * channels + c0, gs, 0, width);
+                for (int j = 0; j < width; j++) {
+                    first[c0 + j] += gs[j];
+                    second[c0 + j] += gs[j] * (xs[j] - shift[c0 + j]);
                 }
             }
         }
@@ -206,30 +274,46 @@ final class BatchNormKernels {
      * that of a whole-array computation, which matters to the weight gradient of the layer before.
      */
     void affine(FloatBuffer dy, float[] p, FloatBuffer x, Layout layout, float[] m, float[] k, float[] o, FloatBuffer out) {
-        int inner = layout.inner();
-        if (inner == 1) {
-            float[] xs = scratchA(channels);
-            float[] gs = scratchB(channels);
-            for (int r = 0; r < layout.outer(); r++) {
-                x.get(r * channels, xs, 0, channels);
-                if (dy == null) {
-                    for (int c = 0; c < channels; c++) {
-                        xs[c] = (xs[c] - m[c]) * k[c] + o[c];
-                    }
-                } else {
-                    dy.get(r * channels, gs, 0, channels);
-                    for (int c = 0; c < channels; c++) {
-                        xs[c] = ((gs[c] - o[c]) + (xs[c] - m[c]) * k[c]) * p[c];
-                    }
-                }
-                out.put(r * channels, xs, 0, channels);
+        forChannelBlocks(layout, (from, to) -> {
+            if (layout.inner() == 1) {
+                interleavedAffine(dy, p, x, layout.outer(), m, k, o, out, from, to);
+            } else {
+                planeAffine(dy, p, x, layout, m, k, o, out, from, to);
             }
-            return;
+        });
+    }
+
+    private void interleavedAffine(FloatBuffer dy, float[] p, FloatBuffer x, int rows, float[] m, float[] k, float[] o,
+                                   FloatBuffer out, int c0, int c1) {
+        int width = c1 - c0;
+        float[] xs = scratch(0, width);
+        float[] gs = scratch(1, width);
+        for (int r = 0; r < rows; r++) {
+            int at = r * channels + c0;
+            x.get(at, xs, 0, width);
+            if (dy == null) {
+                for (int j = 0; j < width; j++) {
+                    int c = c0 + j;
+                    xs[j] = (xs[j] - m[c]) * k[c] + o[c];
+                }
+            } else {
+                dy.get(at, gs, 0, width);
+                for (int j = 0; j < width; j++) {
+                    int c = c0 + j;
+                    xs[j] = ((gs[j] - o[c]) + (xs[j] - m[c]) * k[c]) * p[c];
+                }
+            }
+            out.put(at, xs, 0, width);
         }
-        float[] xs = scratchA(Math.min(inner, CHUNK));
-        float[] gs = scratchB(Math.min(inner, CHUNK));
+    }
+
+    private void planeAffine(FloatBuffer dy, float[] p, FloatBuffer x, Layout layout, float[] m, float[] k, float[] o,
+                             FloatBuffer out, int c0, int c1) {
+        int inner = layout.inner();
+        float[] xs = scratch(0, Math.min(inner, CHUNK));
+        float[] gs = scratch(1, Math.min(inner, CHUNK));
         for (int n = 0; n < layout.outer(); n++) {
-            for (int c = 0; c < channels; c++) {
+            for (int c = c0; c < c1; c++) {
                 float mc = m[c];
                 float kc = k[c];
                 float oc = o[c];
@@ -254,17 +338,39 @@ final class BatchNormKernels {
         }
     }
 
-    private float[] scratchA(int length) {
-        if (a.length < length) {
-            a = new float[length];
+    /**
+     * Runs {@code body} over contiguous blocks of channels, split into as many parts as the thread count
+     * allows ({@link #parts}). Each channel's arithmetic is the same whichever part it falls in, so the
+     * results are bit-identical to one part.
+     */
+    private void forChannelBlocks(Layout layout, ChannelBlock body) {
+        long values = (long) layout.outer() * channels * layout.inner();
+        int parts = parts(values);
+        if (parts == 1) {
+            body.run(0, channels);
+            return;
         }
-        return a;
+        KernelThreads.run(parts, part -> body.run(
+                (int) ((long) channels * part / parts), (int) ((long) channels * (part + 1) / parts)));
     }
 
-    private float[] scratchB(int length) {
-        if (b.length < length) {
-            b = new float[length];
+    /** How many parts a pass over {@code values} values is split into: no more than threads or channels, and none small. */
+    int parts(long values) {
+        int allowed = threads > 0 ? threads : ComputeThreads.inForce();
+        return (int) Math.max(1, Math.min(Math.min(allowed, channels), values / MIN_VALUES_PER_PART));
+    }
+
+    @FunctionalInterface
+    private interface ChannelBlock {
+        void run(int from, int to);
+    }
+
+    /** Scratch arrays of the calling thread (the layer's thread or a helper), reused across calls. */
+    private static float[] scratch(int which, int length) {
+        float[][] arrays = SCRATCH.get();
+        if (arrays[which].length < length) {
+            arrays[which] = new float[length];
         }
-        return b;
+        return arrays[which];
     }
 }

@@ -225,11 +225,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         int axis = channelAxis(x);
         normalized = null;
         kernelInput = null;
-        // Planes of one value (1x1 feature maps, rank-2 input) take the whole-array path: the kernels'
-        // interleaved layout gave non-finite gradients there (googlenet, inception_v3, densenet121 at
-        // tiny inputs, ZooDistributedTrainingTest), a defect not yet found.
-        lastForwardOnKernels = !x.isEmpty() && dataType == DataType.FLOAT && BatchNormKernels.applies(x)
-                && layout(x).inner() > 1;
+        lastForwardOnKernels = !x.isEmpty() && dataType == DataType.FLOAT && BatchNormKernels.applies(x);
         if (lastForwardOnKernels) {
             return kernelForward(x, workspaceMgr);
         }
@@ -272,7 +268,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
      */
     private INDArray kernelForward(INDArray x, LayerWorkspaceMgr workspaceMgr) {
         INDArray in = x;
-        if (x.isView() || x.offset() != 0 || !Shape.hasDefaultStridesForShape(x)) {
+        if (!BatchNormKernels.readableInPlace(x)) {
             in = workspaceMgr.dup(ArrayType.INPUT, x, 'c');
         }
         BatchNormKernels.Layout layout = layout(in);
@@ -287,7 +283,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
             offset[c] = (float) beta[c];
         }
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, in.shape(), 'c');
-        kernels.affine(null, null, BatchNormKernels.floats(in), layout, center, scale, offset, BatchNormKernels.floats(out));
+        kernels.affine(null, null, BatchNormKernels.floats(in), layout, center, scale, offset, BatchNormKernels.writableFloats(out));
         return out;
     }
 
@@ -434,7 +430,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
             offset[c] = (float) a;
         }
         INDArray epsilonOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, kernelInput.shape(), 'c');
-        kernels.affine(dyValues, dyScale, xValues, layout, center, scale, offset, BatchNormKernels.floats(epsilonOut));
+        kernels.affine(dyValues, dyScale, xValues, layout, center, scale, offset, BatchNormKernels.writableFloats(epsilonOut));
         Gradient gradient = finishBackward();
         return new Pair<>(gradient, epsilonOut);
     }

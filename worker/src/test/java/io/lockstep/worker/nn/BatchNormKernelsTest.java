@@ -6,14 +6,19 @@ import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
+import java.nio.FloatBuffer;
+
 import static io.lockstep.worker.nn.BatchNormTestSupport.assertClose;
 import static io.lockstep.worker.nn.BatchNormTestSupport.standaloneLayer;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -46,6 +51,17 @@ class BatchNormKernelsTest {
     }
 
     @Test
+    void nchwWithOneByOneMaps() {
+        // The last stage of a ResNet or GoogLeNet at small inputs: channels interleaved, one value per plane.
+        check(new BatchNormalization.Builder().nIn(5).nOut(5).build(), new long[] {6, 5, 1, 1}, 1.0, false);
+    }
+
+    @Test
+    void nchwWithOneByOneMapsThatAreViews() {
+        check(new BatchNormalization.Builder().nIn(5).nOut(5).build(), new long[] {6, 5, 1, 1}, 1.0, true);
+    }
+
+    @Test
     void rank2() {
         check(new BatchNormalization.Builder().nIn(7).nOut(7).build(), new long[] {33, 7}, 1.0, false);
     }
@@ -59,6 +75,63 @@ class BatchNormKernelsTest {
     void lockedGammaBeta() {
         check(new BatchNormalization.Builder().nIn(4).nOut(4).lockGammaBeta(true).gamma(1.5).beta(-0.25).build(),
                 new long[] {6, 4, 5, 5}, 1.0, false);
+    }
+
+    /**
+     * Split over channel blocks on several threads, every pass gives the bit-identical result of one
+     * thread: planes (NCHW), interleaved channels (1x1 maps, NHWC, rank 2), and a split that leaves
+     * blocks of unequal size.
+     */
+    @ParameterizedTest(name = "{0} channels, {1} values per channel, {2} per plane, {3} threads")
+    @CsvSource({
+            "16, 7200, 36, 2",
+            "12, 9216, 576, 3",
+            "24, 4096, 1, 2",
+            "7, 16384, 1, 3",
+            "5, 30000, 3000, 4"})
+    void splitOverThreadsIsBitIdentical(int channels, int perChannel, int inner, int threads) {
+        BatchNormKernels.Layout layout = new BatchNormKernels.Layout(perChannel / inner, inner);
+        BatchNormKernels one = new BatchNormKernels(channels, 1);
+        BatchNormKernels split = new BatchNormKernels(channels, threads);
+        long length = (long) channels * perChannel;
+        assertEquals(Math.min(threads, channels), split.parts(length), "the pass is split over every thread");
+
+        Nd4j.getRandom().setSeed(3);
+        FloatBuffer x = BatchNormKernels.floats(Nd4j.randn(DataType.FLOAT, length).muli(2).addi(0.5));
+        FloatBuffer dy = BatchNormKernels.floats(Nd4j.randn(DataType.FLOAT, length));
+        double[] shift = new double[channels];
+        float[] m = new float[channels];
+        float[] k = new float[channels];
+        float[] o = new float[channels];
+        float[] p = new float[channels];
+        for (int c = 0; c < channels; c++) {
+            shift[c] = 0.1 * c;
+            m[c] = 0.2f * c;
+            k[c] = 1.5f - 0.1f * c;
+            o[c] = -0.3f + 0.05f * c;
+            p[c] = 0.7f + 0.01f * c;
+        }
+        double[][] sums = new double[8][channels];
+        one.shiftedSums(x, layout, shift, sums[0], sums[1]);
+        split.shiftedSums(x, layout, shift, sums[2], sums[3]);
+        one.gradientSums(dy, x, layout, shift, sums[4], sums[5]);
+        split.gradientSums(dy, x, layout, shift, sums[6], sums[7]);
+        assertArrayEquals(sums[0], sums[2], "Σ(x−s)");
+        assertArrayEquals(sums[1], sums[3], "Σ(x−s)²");
+        assertArrayEquals(sums[4], sums[6], "Σdy");
+        assertArrayEquals(sums[5], sums[7], "Σdy·(x−s)");
+
+        FloatBuffer[] outs = new FloatBuffer[4];
+        for (int i = 0; i < outs.length; i++) {
+            outs[i] = BatchNormKernels.floats(Nd4j.create(DataType.FLOAT, length));
+        }
+        one.affine(null, null, x, layout, m, k, o, outs[0]);
+        split.affine(null, null, x, layout, m, k, o, outs[1]);
+        one.affine(dy, p, x, layout, m, k, o, outs[2]);
+        split.affine(dy, p, x, layout, m, k, o, outs[3]);
+        assertEquals(outs[0], outs[1], "normalize-scale-shift");
+        assertEquals(outs[2], outs[3], "input gradient");
+        assertTrue(outs[1].get(0) != 0f && outs[1].get((int) length - 1) != 0f, "every block was written");
     }
 
     private static void check(BatchNormalization plain, long[] shape, double offset, boolean views) {
@@ -88,9 +161,7 @@ class BatchNormKernelsTest {
         }
         layer.setInput(xf, none);
         INDArray out = layer.activate(true, none).dup();
-        // Planes of one value (NHWC, rank 2, 1x1 maps) take the whole-array path; NCHW planes run on the kernels.
-        boolean planes = shape.length == 4 && plain.getCnn2DFormat() != CNN2DFormat.NHWC && shape[2] * shape[3] > 1;
-        assertEquals(planes, layer.lastForwardOnKernels(), "which path a float CPU training forward takes");
+        assertTrue(layer.lastForwardOnKernels(), "a float CPU training forward must run on the kernels");
         Pair<Gradient, INDArray> actual = layer.backpropGradient(dyf, none);
 
         assertClose("output", expectedOut, out, tolerance);
