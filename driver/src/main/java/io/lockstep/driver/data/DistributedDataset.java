@@ -131,7 +131,7 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         Listing listing = list(sc, files, options);
         int numClasses = listing.classes().size();
         ReadUnit.Context context = new ReadUnit.Context(new SerializableHadoopConf(sc.hadoopConfiguration()), uri,
-                options.badRecords(), "full".equals(options.verifyImages()), numClasses);
+                options.badRecords(), options.decodeWhenRead(), numClasses);
         List<Tuple2<ReadUnit, scala.collection.immutable.List<String>>> placed = new ArrayList<>();
         for (ReadUnit unit : listing.units()) {
             placed.add(new Tuple2<>(unit, JavaConverters.asScalaBuffer(Arrays.asList(unit.hosts())).toList()));

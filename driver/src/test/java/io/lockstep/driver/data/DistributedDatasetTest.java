@@ -113,6 +113,11 @@ class DistributedDatasetTest {
         TestDatasets.imageFolder(root);
         TestDatasets.write(root.resolve("train/cat/truncated.jpg"), TestDatasets.truncatedJpeg());
         TestDatasets.write(root.resolve("train/bird/b00-not-an-image.png"), new byte[]{1, 2, 3, 4, 5, 6, 7, 8});
+        byte[] damaged = TestDatasets.damagedPng();
+        io.lockstep.worker.data.ImageProbe.probe(damaged, "damaged.png", false);
+        assertThrows(io.lockstep.worker.data.BadRecordException.class,
+                () -> io.lockstep.worker.data.ImageProbe.probe(damaged, "damaged.png", true), "only decoding finds the damage");
+        TestDatasets.write(root.resolve("train/dog/damaged.png"), damaged);
         DatasetOptions skip = DatasetOptions.defaults().withImageSize(16, 16).withBadRecords(BadRecordPolicy.SKIP);
         LoadedDataset driver = DatasetSource.open(root.toString(), CONF, skip);
         DistributedDataset executors = DistributedDataset.open(sc, root.toString(), skip);
@@ -120,7 +125,10 @@ class DistributedDatasetTest {
             assertSameRecords(driver.train(), executors, false);
             assertSameRecords(driver.test(), executors, true);
             assertEquals(driver.transform(), executors.transform());
-            assertEquals(2, executors.skipped().size(), executors.skipped().toString());
+            // The damaged PNG passes the header check; under skip every image is decoded once when read, so it is found.
+            assertEquals(3, executors.skipped().size(), executors.skipped().toString());
+            assertEquals(3, driver.skipped().size(), driver.skipped().toString());
+            assertTrue(executors.skipped().toString().contains("damaged.png"), executors.skipped().toString());
             assertTrue(executors.skipped().toString().contains("truncated.jpg"), executors.skipped().toString());
             assertTrue(executors.skipped().toString().contains("b00-not-an-image.png"), executors.skipped().toString());
         } finally {

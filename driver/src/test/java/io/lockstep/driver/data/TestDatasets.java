@@ -81,6 +81,29 @@ final class TestDatasets {
         write(root.resolve("train/README.txt"), "class folders below".getBytes());
     }
 
+    /**
+     * A PNG damaged inside its compressed pixels: header, size and IEND are intact, so only decoding it finds
+     * the damage.
+     */
+    static byte[] damagedPng() throws IOException {
+        return damageIdat(encode(textured(32, 32, 99, false), "png"));
+    }
+
+    /** {@code png} with bytes in the middle of its first IDAT chunk's data overwritten. */
+    static byte[] damageIdat(byte[] png) {
+        byte[] damaged = png.clone();
+        for (int i = 8; i + 8 < damaged.length; ) {
+            int length = ((damaged[i] & 0xff) << 24) | ((damaged[i + 1] & 0xff) << 16) | ((damaged[i + 2] & 0xff) << 8)
+                    | (damaged[i + 3] & 0xff);
+            if (damaged[i + 4] == 'I' && damaged[i + 5] == 'D' && damaged[i + 6] == 'A' && damaged[i + 7] == 'T') {
+                Arrays.fill(damaged, i + 8 + 2, i + 8 + Math.max(3, length / 2), (byte) 0xff);
+                return damaged;
+            }
+            i += 12 + length;
+        }
+        throw new IllegalArgumentException("no IDAT chunk");
+    }
+
     /** A truncated JPEG: the first half of a valid one. */
     static byte[] truncatedJpeg() throws IOException {
         byte[] jpeg = encode(textured(128, 128, 3, false), "jpeg");

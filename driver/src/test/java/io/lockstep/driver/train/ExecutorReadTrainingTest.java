@@ -47,7 +47,10 @@ class ExecutorReadTrainingTest {
     static Path dir;
     private static Path images;
 
-    /** Two classes (bar left or right), mixed sizes, PNG and JPEG, plus a corrupt PNG and a truncated JPEG. */
+    /**
+     * Two classes (bar left or right), mixed sizes, PNG and JPEG, plus a corrupt PNG, a truncated JPEG and a
+     * PNG damaged inside its pixels (which only a decode finds: it must be numbered out before planning too).
+     */
     @BeforeAll
     static void writeImages() throws IOException {
         images = dir.resolve("bars");
@@ -64,6 +67,22 @@ class ExecutorReadTrainingTest {
         Files.write(images.resolve("train/left/corrupt.png"), new byte[]{(byte) 0x89, 'P', 'N', 'G', 1, 2, 3});
         byte[] jpeg = bar(32, false, random, "jpg");
         Files.write(images.resolve("train/right/truncated.jpg"), Arrays.copyOf(jpeg, jpeg.length / 2));
+        Files.write(images.resolve("train/left/damaged.png"), damageIdat(bar(32, true, random, "png")));
+    }
+
+    /** A PNG whose header and end are intact but whose compressed pixels are overwritten: only decoding finds it. */
+    private static byte[] damageIdat(byte[] png) {
+        byte[] damaged = png.clone();
+        for (int i = 8; i + 8 < damaged.length; ) {
+            int length = ((damaged[i] & 0xff) << 24) | ((damaged[i + 1] & 0xff) << 16) | ((damaged[i + 2] & 0xff) << 8)
+                    | (damaged[i + 3] & 0xff);
+            if (damaged[i + 4] == 'I' && damaged[i + 5] == 'D' && damaged[i + 6] == 'A' && damaged[i + 7] == 'T') {
+                Arrays.fill(damaged, i + 8 + 2, i + 8 + Math.max(3, length / 2), (byte) 0xff);
+                return damaged;
+            }
+            i += 12 + length;
+        }
+        throw new IllegalArgumentException("no IDAT chunk");
     }
 
     private static byte[] bar(int size, boolean left, Random random, String format) throws IOException {
@@ -103,7 +122,7 @@ class ExecutorReadTrainingTest {
         float[] twoReplicas = train("two", images.toString(), concat(common, "--replicas", "2", "--batch-size", "8"));
         float[] oneReplica = train("one", images.toString(), concat(common, "--replicas", "1", "--batch-size", "16"));
         double diff = maxDifference(oneReplica, twoReplicas);
-        assertTrue(diff < 1e-5, "2 replicas x 8 vs 1 replica x 16 with two bad files skipped: max |difference| " + diff);
+        assertTrue(diff < 1e-5, "2 replicas x 8 vs 1 replica x 16 with three bad files skipped: max |difference| " + diff);
 
         // The same good images, in the same order, as tar shards: the same records and ids, so the same training.
         Path shards = dir.resolve("bars-shards");
@@ -119,8 +138,8 @@ class ExecutorReadTrainingTest {
 
         JsonNode summary = JSON.readTree(dir.resolve("two").resolve(RunOutput.SUMMARY).toFile());
         String skipped = summary.get("skipped_records").toString();
-        assertEquals(2, summary.get("skipped_records_count").asInt(), skipped);
-        assertTrue(skipped.contains("corrupt.png") && skipped.contains("truncated.jpg"), skipped);
+        assertEquals(3, summary.get("skipped_records_count").asInt(), skipped);
+        assertTrue(skipped.contains("corrupt.png") && skipped.contains("truncated.jpg") && skipped.contains("damaged.png"), skipped);
         assertTrue(summary.get("dataset").asText().contains("read on the executors"), summary.get("dataset").asText());
     }
 
