@@ -173,7 +173,7 @@ public final class Lockstep {
     public TrainResult fit(String uri, DatasetOptions datasetOptions) {
         TrainOptions effective = effectiveOptions(Set.of(TrainOptions.DATA)).with(TrainOptions.DATA, uri)
                 .validate(unused(Set.of()));
-        if (effective.get(TrainOptions.READ_ON).equals("executors") || DistributedDataset.isParquet(uri, sc.hadoopConfiguration())) {
+        if (effective.get(TrainOptions.READ_ON).equals("executors") || DistributedDataset.readOnExecutorsOnly(uri, sc.hadoopConfiguration())) {
             DistributedDataset input = DistributedDataset.open(sc, uri, datasetOptions, effective.get(TrainOptions.IMAGE_COLUMN),
                     effective.get(TrainOptions.LABEL_COLUMN));
             try {

@@ -53,8 +53,8 @@ public final class TrainOptions {
     public static final OptionDef<String> READ_ON = define(OptionDef.choice("read-on", "driver",
             "Where a --data dataset is read: driver (read once by the driver, then sent to the executors) or executors "
                     + "(the driver only lists the files; executors read them near the data and cache them in memory and on "
-                    + "disk, so a dataset larger than the driver's memory trains). Parquet datasets are always read on the "
-                    + "executors.", "driver", "executors"));
+                    + "disk, so a dataset larger than the driver's memory trains). Parquet datasets and tar shards are always "
+                    + "read on the executors.", "driver", "executors"));
     public static final OptionDef<String> IMAGE_COLUMN = define(OptionDef.text("image-column", "image",
             "Parquet datasets: the column of encoded images (PNG/JPEG bytes).").label("NAME"));
     public static final OptionDef<String> LABEL_COLUMN = define(OptionDef.text("label-column", "label",

@@ -38,7 +38,8 @@ public class DataOptions {
     double valFraction;
 
     @Option(names = "--verify-images", defaultValue = "header", paramLabel = "header|full",
-            description = "How the driver checks images when reading: header (size, format, complete file) or full (decode every image once).")
+            description = "How images are checked when read: header (size, format, complete file) or full (decode every image once; "
+                    + "implied by --bad-records skip, so a damaged image is left out before planning and every batch stays full).")
     String verifyImages;
 
     @Option(names = "--read-threads", defaultValue = "8", paramLabel = "N",

@@ -28,7 +28,7 @@ import java.util.Locale;
  * @param valFraction         image folders without train/ and val/ (or test/) sub-folders: the share of
  *                            each class held out as the test split, chosen by a hash of the file path
  * @param verifyImages        {@code header} (read each image's header and check it ends properly) or
- *                            {@code full} (decode every image once on the driver)
+ *                            {@code full} (decode every image once when read; implied by skipping bad records)
  * @param readThreads         files read at once from the filesystem (image folders)
  */
 public record DatasetOptions(Integer numClasses, Integer imageHeight, Integer imageWidth, Integer channels,
@@ -128,6 +128,16 @@ public record DatasetOptions(Integer numClasses, Integer imageHeight, Integer im
             throw new DatasetException(String.join("\n", errors));
         }
         return this;
+    }
+
+    /**
+     * Whether every image is decoded once when the dataset is read: asked for ({@code full}), or implied by
+     * {@code --bad-records skip}. A damaged image whose header and end look right fails only when decoded;
+     * found at read time it is numbered out before any plan is made, where found during training it would
+     * leave its replica's batch one short (and N replicas x B no longer the same step as one x N*B).
+     */
+    public boolean decodeWhenRead() {
+        return "full".equals(verifyImages) || badRecords == BadRecordPolicy.SKIP;
     }
 
     /** {@code normalize} is {@code auto}. */

@@ -79,6 +79,11 @@ public final class DatasetSource {
     }
 
     static DatasetContent read(DatasetFiles files, DatasetOptions options) {
+        if (TarShards.present(files)) {
+            throw new DatasetException("--data: " + files.uri() + " holds tar shards, which only the executors read: train on them"
+                    + " with lockstep train (tar shards are always read on the executors); to inspect or evaluate, export the"
+                    + " samples as class folders of images");
+        }
         if (IdxDataset.present(files)) {
             return IdxDataset.read(files, options.numClasses());
         }
@@ -96,7 +101,8 @@ public final class DatasetSource {
         return new DatasetException("--data: " + files.uri() + " is not a dataset Lockstep can read: expected the IDX files "
                 + String.join(", ", IdxDataset.FILES) + " (each optionally .gz), the CIFAR binary files (data_batch_1.bin .. "
                 + "data_batch_5.bin and test_batch.bin, or train.bin and test.bin), or class folders of images "
-                + "(ROOT/<class>/*.jpg|*.jpeg|*.png, optionally under train/ and val/)");
+                + "(ROOT/<class>/*.jpg|*.jpeg|*.png, optionally under train/ and val/), Parquet files, or tar shards"
+                + " (ROOT/*.tar holding key.jpg|key.png with key.cls, optionally under train/ and val/)");
     }
 
     /** Output shape from the options or the images, augmentation from the options, normalization as asked. */

@@ -47,7 +47,8 @@ import java.util.Map;
  * executors read the units straight from the filesystem (tasks placed on the hosts that hold the
  * bytes), check each image as the driver-side reader does, and keep the records cached serialized
  * in memory and on disk. The driver's memory grows with the number of files, never with their bytes.
- * Parquet datasets ({@link ParquetDataset}) are read by Spark SQL on the executors the same way.
+ * Parquet datasets ({@link ParquetDataset}) are read by Spark SQL on the executors the same way, and
+ * tar shards ({@link TarShards}) one executor task per shard.
  *
  * <p>Record ids are the same as {@link DatasetSource}'s: a split's records in listing order, records
  * left out under {@code --bad-records skip} removed before numbering. The same seed therefore gives
@@ -127,10 +128,10 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
                     frames.trainRows(), frames.testRows(), List.of());
             return cache(sc, uri, options, listing, frames.records(), frames.partitions(), start);
         }
-        Listing listing = list(files, options);
+        Listing listing = list(sc, files, options);
         int numClasses = listing.classes().size();
         ReadUnit.Context context = new ReadUnit.Context(new SerializableHadoopConf(sc.hadoopConfiguration()), uri,
-                options.badRecords(), "full".equals(options.verifyImages()), numClasses);
+                options.badRecords(), options.decodeWhenRead(), numClasses);
         List<Tuple2<ReadUnit, scala.collection.immutable.List<String>>> placed = new ArrayList<>();
         for (ReadUnit unit : listing.units()) {
             placed.add(new Tuple2<>(unit, JavaConverters.asScalaBuffer(Arrays.asList(unit.hosts())).toList()));
@@ -144,9 +145,10 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         return cache(sc, uri, options, listing, read, listing.units().size(), start);
     }
 
-    /** Whether {@code uri} is a directory of Parquet files (which only the executors read). */
-    public static boolean isParquet(String uri, org.apache.hadoop.conf.Configuration conf) {
-        return ParquetDataset.present(DatasetFiles.open(uri, conf));
+    /** Whether {@code uri} is a dataset only the executors read: Parquet files or tar shards. */
+    public static boolean readOnExecutorsOnly(String uri, org.apache.hadoop.conf.Configuration conf) {
+        DatasetFiles files = DatasetFiles.open(uri, conf);
+        return ParquetDataset.present(files) || TarShards.present(files);
     }
 
     /** Caches {@code records}, learns from one pass over them what the listing could not, and settles the input. */
@@ -177,6 +179,7 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
             if (testSize == 0) {
                 throw new DatasetException("--data: " + uri + " has no test records; a dataset needs a test split to report accuracy"
                         + (listing.format().equals("image-folder") || listing.format().equals("parquet")
+                        || listing.format().equals("tar-shards")
                         ? " (add val/ or raise --val-fraction)" : ""));
             }
             List<SkippedRecord> skipped = new ArrayList<>(listing.skipped());
@@ -248,7 +251,14 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
 
     // ---- listing (driver) ----
 
-    private static Listing list(DatasetFiles files, DatasetOptions options) {
+    private static Listing list(JavaSparkContext sc, DatasetFiles files, DatasetOptions options) {
+        if (TarShards.present(files)) {
+            ReadUnit.Context scan = new ReadUnit.Context(new SerializableHadoopConf(sc.hadoopConfiguration()), files.uri(),
+                    options.badRecords(), false, 0);
+            TarShards.Found found = TarShards.list(sc, files, options, scan);
+            return new Listing("tar-shards", found.classes(), RecordFormat.encoded(), null, found.units(), found.train(),
+                    found.test(), found.skipped());
+        }
         if (IdxDataset.present(files)) {
             return listIdx(files, options);
         }

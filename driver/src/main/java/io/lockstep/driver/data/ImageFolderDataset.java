@@ -210,7 +210,7 @@ final class ImageFolderDataset {
 
     private static DatasetContent load(DatasetFiles files, DatasetOptions options, List<String> classes, List<Candidate> candidates,
                                        List<SkippedRecord> skipped) {
-        boolean full = "full".equals(options.verifyImages());
+        boolean full = options.decodeWhenRead();
         int threads = Math.max(1, Math.min(options.readThreads(), candidates.size()));
         AtomicInteger threadCount = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {

@@ -76,7 +76,7 @@ final class ParquetDataset {
         }
         int numClasses = classes.size();
         BadRecordPolicy policy = options.badRecords();
-        boolean full = "full".equals(options.verifyImages());
+        boolean full = options.decodeWhenRead();
         double valFraction = options.valFraction();
         JavaRDD<Row> trainRows = rows(train, imageColumn, labelColumn);
         JavaRDD<Row> testRows = splitByHash ? trainRows : rows(test, imageColumn, labelColumn);

@@ -7,8 +7,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 
-/** Writes small datasets for tests: image folders (PNG/JPEG, gray/RGB, mixed sizes) and CIFAR binary files. */
+/** Writes small datasets for tests: image folders (PNG/JPEG, gray/RGB, mixed sizes), CIFAR binary files and tar shards. */
 final class TestDatasets {
     private TestDatasets() {
     }
@@ -76,6 +81,29 @@ final class TestDatasets {
         write(root.resolve("train/README.txt"), "class folders below".getBytes());
     }
 
+    /**
+     * A PNG damaged inside its compressed pixels: header, size and IEND are intact, so only decoding it finds
+     * the damage.
+     */
+    static byte[] damagedPng() throws IOException {
+        return damageIdat(encode(textured(32, 32, 99, false), "png"));
+    }
+
+    /** {@code png} with bytes in the middle of its first IDAT chunk's data overwritten. */
+    static byte[] damageIdat(byte[] png) {
+        byte[] damaged = png.clone();
+        for (int i = 8; i + 8 < damaged.length; ) {
+            int length = ((damaged[i] & 0xff) << 24) | ((damaged[i + 1] & 0xff) << 16) | ((damaged[i + 2] & 0xff) << 8)
+                    | (damaged[i + 3] & 0xff);
+            if (damaged[i + 4] == 'I' && damaged[i + 5] == 'D' && damaged[i + 6] == 'A' && damaged[i + 7] == 'T') {
+                Arrays.fill(damaged, i + 8 + 2, i + 8 + Math.max(3, length / 2), (byte) 0xff);
+                return damaged;
+            }
+            i += 12 + length;
+        }
+        throw new IllegalArgumentException("no IDAT chunk");
+    }
+
     /** A truncated JPEG: the first half of a valid one. */
     static byte[] truncatedJpeg() throws IOException {
         byte[] jpeg = encode(textured(128, 128, 3, false), "jpeg");
@@ -110,5 +138,37 @@ final class TestDatasets {
             test.write(cifarRecord(new int[]{i}, 100 + i));
         }
         write(dir.resolve("test_batch.bin"), test.toByteArray());
+    }
+
+    /** A tar archive holding these entries (name to bytes) in order, as WebDataset's writers produce it. */
+    static void tar(Path file, Map<String, byte[]> entries) throws IOException {
+        Files.createDirectories(file.getParent());
+        try (TarArchiveOutputStream out = new TarArchiveOutputStream(Files.newOutputStream(file))) {
+            for (Map.Entry<String, byte[]> e : entries.entrySet()) {
+                TarArchiveEntry entry = new TarArchiveEntry(e.getKey());
+                entry.setSize(e.getValue().length);
+                out.putArchiveEntry(entry);
+                out.write(e.getValue());
+                out.closeArchiveEntry();
+            }
+        }
+    }
+
+    /**
+     * The records as tar shards of at most {@code perShard} samples ({@code dir/shard-000000.tar}, ...), in
+     * order: sample i is {@code NNNNNN.png} or {@code .jpg} (its bytes) with {@code NNNNNN.cls} (its label).
+     */
+    static void shards(Path dir, List<io.lockstep.worker.data.LabeledRecord> records, int perShard) throws IOException {
+        for (int first = 0, shard = 0; first < records.size(); first += perShard, shard++) {
+            Map<String, byte[]> entries = new LinkedHashMap<>();
+            for (int i = first; i < Math.min(records.size(), first + perShard); i++) {
+                io.lockstep.worker.data.LabeledRecord r = records.get(i);
+                String key = String.format("%06d", i);
+                boolean png = r.payload()[0] == (byte) 0x89;
+                entries.put(key + (png ? ".png" : ".jpg"), r.payload());
+                entries.put(key + ".cls", Integer.toString(r.label()).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            }
+            tar(dir.resolve(String.format("shard-%06d.tar", shard)), entries);
+        }
     }
 }

@@ -3,7 +3,14 @@ package io.lockstep.driver.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.lockstep.driver.Main;
+import io.lockstep.driver.data.DatasetOptions;
+import io.lockstep.driver.data.DatasetSource;
+import io.lockstep.driver.data.LoadedDataset;
 import io.lockstep.driver.report.RunOutput;
+import io.lockstep.worker.data.BadRecordPolicy;
+import io.lockstep.worker.data.LabeledRecord;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -14,6 +21,7 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,7 +37,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Training on a dataset the executors read ({@code --read-on executors}) is the same training as on
  * one the driver reads (same records, ids and plans: bit-identical parameters), and the synchronous
  * contract holds on it, N replicas x B equal to one replica x N·B, also when bad files are skipped
- * (they are numbered out before planning, so no replica gets a short batch).
+ * (they are numbered out before planning, so no replica gets a short batch). Tar shards holding the
+ * same records in the same order train the same parameters.
  */
 class ExecutorReadTrainingTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -38,7 +47,10 @@ class ExecutorReadTrainingTest {
     static Path dir;
     private static Path images;
 
-    /** Two classes (bar left or right), mixed sizes, PNG and JPEG, plus a corrupt PNG and a truncated JPEG. */
+    /**
+     * Two classes (bar left or right), mixed sizes, PNG and JPEG, plus a corrupt PNG, a truncated JPEG and a
+     * PNG damaged inside its pixels (which only a decode finds: it must be numbered out before planning too).
+     */
     @BeforeAll
     static void writeImages() throws IOException {
         images = dir.resolve("bars");
@@ -55,6 +67,22 @@ class ExecutorReadTrainingTest {
         Files.write(images.resolve("train/left/corrupt.png"), new byte[]{(byte) 0x89, 'P', 'N', 'G', 1, 2, 3});
         byte[] jpeg = bar(32, false, random, "jpg");
         Files.write(images.resolve("train/right/truncated.jpg"), Arrays.copyOf(jpeg, jpeg.length / 2));
+        Files.write(images.resolve("train/left/damaged.png"), damageIdat(bar(32, true, random, "png")));
+    }
+
+    /** A PNG whose header and end are intact but whose compressed pixels are overwritten: only decoding finds it. */
+    private static byte[] damageIdat(byte[] png) {
+        byte[] damaged = png.clone();
+        for (int i = 8; i + 8 < damaged.length; ) {
+            int length = ((damaged[i] & 0xff) << 24) | ((damaged[i + 1] & 0xff) << 16) | ((damaged[i + 2] & 0xff) << 8)
+                    | (damaged[i + 3] & 0xff);
+            if (damaged[i + 4] == 'I' && damaged[i + 5] == 'D' && damaged[i + 6] == 'A' && damaged[i + 7] == 'T') {
+                Arrays.fill(damaged, i + 8 + 2, i + 8 + Math.max(3, length / 2), (byte) 0xff);
+                return damaged;
+            }
+            i += 12 + length;
+        }
+        throw new IllegalArgumentException("no IDAT chunk");
     }
 
     private static byte[] bar(int size, boolean left, Random random, String format) throws IOException {
@@ -94,12 +122,24 @@ class ExecutorReadTrainingTest {
         float[] twoReplicas = train("two", images.toString(), concat(common, "--replicas", "2", "--batch-size", "8"));
         float[] oneReplica = train("one", images.toString(), concat(common, "--replicas", "1", "--batch-size", "16"));
         double diff = maxDifference(oneReplica, twoReplicas);
-        assertTrue(diff < 1e-5, "2 replicas x 8 vs 1 replica x 16 with two bad files skipped: max |difference| " + diff);
+        assertTrue(diff < 1e-5, "2 replicas x 8 vs 1 replica x 16 with three bad files skipped: max |difference| " + diff);
+
+        // The same good images, in the same order, as tar shards: the same records and ids, so the same training.
+        Path shards = dir.resolve("bars-shards");
+        DatasetOptions skip = DatasetOptions.defaults().withImageSize(28, 28).withChannels(1).withBadRecords(BadRecordPolicy.SKIP);
+        LoadedDataset folder = DatasetSource.open(images.toString(), new org.apache.hadoop.conf.Configuration(), skip);
+        writeShards(shards.resolve("train"), folder.train(), 25);
+        writeShards(shards.resolve("val"), folder.test(), 25);
+        float[] fromShards = train("shards", shards.toString(), "--image-size", "28", "--channels", "1", "--replicas", "2",
+                "--batch-size", "8");
+        assertArrayEquals(twoReplicas, fromShards, "tar shards holding the image folder's records train the same parameters");
+        JsonNode shardSummary = JSON.readTree(dir.resolve("shards").resolve(RunOutput.SUMMARY).toFile());
+        assertTrue(shardSummary.get("dataset").asText().startsWith("tar-shards dataset"), shardSummary.get("dataset").asText());
 
         JsonNode summary = JSON.readTree(dir.resolve("two").resolve(RunOutput.SUMMARY).toFile());
         String skipped = summary.get("skipped_records").toString();
-        assertEquals(2, summary.get("skipped_records_count").asInt(), skipped);
-        assertTrue(skipped.contains("corrupt.png") && skipped.contains("truncated.jpg"), skipped);
+        assertEquals(3, summary.get("skipped_records_count").asInt(), skipped);
+        assertTrue(skipped.contains("corrupt.png") && skipped.contains("truncated.jpg") && skipped.contains("damaged.png"), skipped);
         assertTrue(summary.get("dataset").asText().contains("read on the executors"), summary.get("dataset").asText());
     }
 
@@ -134,6 +174,30 @@ class ExecutorReadTrainingTest {
         JsonNode summary = JSON.readTree(dir.resolve("parquet").resolve(RunOutput.SUMMARY).toFile());
         assertTrue(summary.get("dataset").asText().startsWith("parquet dataset"), summary.get("dataset").asText());
         assertEquals(0, summary.get("skipped_records_count").asInt());
+    }
+
+    /** WebDataset layout: shard-NNNNNN.tar files of NNNNNN.png|.jpg with NNNNNN.cls, the records in order. */
+    private static void writeShards(Path dir, List<LabeledRecord> records, int perShard) throws IOException {
+        Files.createDirectories(dir);
+        for (int first = 0; first < records.size(); first += perShard) {
+            Path file = dir.resolve(String.format("shard-%06d.tar", first / perShard));
+            try (TarArchiveOutputStream out = new TarArchiveOutputStream(Files.newOutputStream(file))) {
+                for (int i = first; i < Math.min(records.size(), first + perShard); i++) {
+                    byte[] image = records.get(i).payload();
+                    String key = String.format("%06d", i);
+                    put(out, key + (image[0] == (byte) 0x89 ? ".png" : ".jpg"), image);
+                    put(out, key + ".cls", Integer.toString(records.get(i).label()).getBytes(StandardCharsets.US_ASCII));
+                }
+            }
+        }
+    }
+
+    private static void put(TarArchiveOutputStream out, String name, byte[] bytes) throws IOException {
+        TarArchiveEntry entry = new TarArchiveEntry(name);
+        entry.setSize(bytes.length);
+        out.putArchiveEntry(entry);
+        out.write(bytes);
+        out.closeArchiveEntry();
     }
 
     private static String[] concat(String[] a, String... b) {

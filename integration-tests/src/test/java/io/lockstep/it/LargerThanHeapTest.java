@@ -1,0 +1,268 @@
+package io.lockstep.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.it.harness.ManagedProcess;
+import io.lockstep.it.harness.MiniHdfs;
+import io.lockstep.it.harness.StandaloneSparkCluster;
+import io.lockstep.it.harness.TestRuntime;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.example.data.simple.SimpleGroupFactory;
+import org.apache.parquet.hadoop.ParquetWriter;
+import org.apache.parquet.hadoop.example.ExampleParquetWriter;
+import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.apache.parquet.io.api.Binary;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.MessageTypeParser;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.zip.CRC32;
+import java.util.zip.Deflater;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A dataset at least twice the driver's heap trains: 1.1 GB of PNGs on the in-process HDFS, as an image
+ * folder, as Parquet and as tar shards, each trained for one epoch by 2 replicas on a standalone cluster
+ * (two executor JVMs) under a driver JVM of {@code -Xmx512m}, and the image folder once more in
+ * {@code local[2]}, where driver and executors share that one heap (the executors' cache spills to disk).
+ * Each run must end above chance.
+ *
+ * <p>The images are 512x512 RGB noise (incompressible, so the bytes are real) with a bright block on the
+ * left or the right (the two classes, plain after the resize to 28x28 gray), written as PNG with stored
+ * (uncompressed) deflate blocks from one pool of noise at varying offsets: generating 1.1 GB costs a
+ * copy and a CRC, not an encoder.
+ *
+ * <pre>mvn -B -pl integration-tests -am test -Dtest=LargerThanHeapTest -Dlockstep.it.largerThanHeap=true \
+ *     -Dsurefire.failIfNoSpecifiedTests=false</pre>
+ */
+@EnabledIfSystemProperty(named = "lockstep.it.largerThanHeap", matches = "true",
+        disabledReason = "moves 3.3 GB through HDFS, Spark's cache and shuffle: run on demand (see the class comment)")
+class LargerThanHeapTest {
+    private static final Logger LOG = LoggerFactory.getLogger(LargerThanHeapTest.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long DATASET_BYTES = 1_100_000_000L;
+    private static final String DRIVER_HEAP = "-Xmx512m";
+    private static final int SIDE = 512;
+    private static final int PER_SHARD = 100;
+    private static final Duration RUN_TIMEOUT = Duration.ofMinutes(10);
+
+    private static MiniHdfs hdfs;
+    private static StandaloneSparkCluster cluster;
+    private static int images;
+
+    @BeforeAll
+    static void writeDataset() throws IOException {
+        hdfs = MiniHdfs.start();
+        long start = System.nanoTime();
+        images = write(hdfs.fileSystem());
+        LOG.info("MEASURED larger-than-heap: {} PNGs of {}x{} ({} bytes each way) written as folder, Parquet and tar shards"
+                + " to HDFS in {} s (HDFS up in {} s)", images, SIDE, SIDE, DATASET_BYTES, (System.nanoTime() - start) / 1_000_000_000L,
+                hdfs.startupTime().toSeconds());
+        long clusterStart = System.nanoTime();
+        cluster = StandaloneSparkCluster.builder().workers(2).coresPerWorker(1).memoryPerWorkerMb(1536).start();
+        LOG.info("MEASURED larger-than-heap: standalone cluster up in {} s", (System.nanoTime() - clusterStart) / 1_000_000_000L);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (cluster != null) {
+            cluster.close();
+        }
+        if (hdfs != null) {
+            hdfs.close();
+        }
+    }
+
+    @Test
+    void oneEpochOnEachLayoutTwiceTheDriversHeap() throws Exception {
+        train("folder-standalone", cluster.masterUrl(), "/big/folder");
+        train("parquet-standalone", cluster.masterUrl(), "/big/parquet");
+        train("shards-standalone", cluster.masterUrl(), "/big/shards");
+        train("folder-local", "local[2]", "/big/folder");
+    }
+
+    private static void train(String name, String master, String data) throws IOException {
+        java.nio.file.Path work = TestRuntime.newWorkDir("larger-than-heap-" + name);
+        java.nio.file.Path out = work.resolve("out");
+        List<String> command = new ArrayList<>();
+        command.add(TestRuntime.javaExecutable().toString());
+        command.add(DRIVER_HEAP);
+        command.add("-Dspark.executor.memory=1g");
+        command.addAll(TestRuntime.jvmFlags());
+        command.addAll(List.of("-cp", TestRuntime.classpathString(), Lockstep.MAIN, "train", "--model", "lenet5",
+                "--data", hdfs.uri(data), "--read-on", "executors", "--image-size", "28", "--channels", "1",
+                "--replicas", "2", "--batch-size", "16", "--epochs", "1", "--lr", "0.02", "--lr-scaling", "none",
+                "--lr-decay", "none", "--master", master, "--no-spark-ui", "--out", out.toString()));
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().putAll(cluster.sparkHome().environment());
+        builder.environment().put("SPARK_LOCAL_DIRS", Files.createDirectories(work.resolve("spark-local")).toString());
+        long start = System.nanoTime();
+        try (ManagedProcess driver = ManagedProcess.start(name, builder, work)) {
+            int code = driver.awaitExit(RUN_TIMEOUT);
+            long seconds = (System.nanoTime() - start) / 1_000_000_000L;
+            assertEquals(0, code, () -> name + " failed:\n" + ManagedProcess.tail(driver.stderrFile(), 60));
+            JsonNode summary = JSON.readTree(out.resolve("summary.json").toFile());
+            double accuracy = summary.get("test_accuracy").asDouble();
+            LOG.info("MEASURED larger-than-heap {}: driver {}, {} s wall, test accuracy {}; {}", name, DRIVER_HEAP, seconds,
+                    accuracy, summary.get("dataset").asText());
+            assertTrue(accuracy > 0.6, name + ": two classes, chance is 0.5, test accuracy " + accuracy);
+        }
+    }
+
+    /**
+     * Writes {@link #DATASET_BYTES} of PNGs three times (folder, Parquet, tar shards), every tenth pair to
+     * the validation split; returns the number of images.
+     */
+    private static int write(FileSystem fs) throws IOException {
+        SplittableRandom random = new SplittableRandom(7);
+        byte[] pool = new byte[8 << 20];
+        for (int i = 0; i < pool.length; i += 8) {
+            long bits = random.nextLong();
+            for (int b = 0; b < 8; b++) {
+                pool[i + b] = (byte) (bits >>> (8 * b));
+            }
+        }
+        MessageType schema = MessageTypeParser.parseMessageType("message image { required binary image; required int32 label; }");
+        SimpleGroupFactory groups = new SimpleGroupFactory(schema);
+        PngWriter png = new PngWriter(SIDE);
+        long bytes = 0;
+        int count = 0;
+        try (ParquetWriter<Group> trainRows = parquet(fs, "/big/parquet/train/part-0.parquet", schema);
+             ParquetWriter<Group> valRows = parquet(fs, "/big/parquet/val/part-0.parquet", schema)) {
+            TarArchiveOutputStream[] shards = new TarArchiveOutputStream[2];
+            int[] inShard = new int[2];
+            int[] shardIndex = new int[2];
+            while (bytes < DATASET_BYTES) {
+                int label = count % 2;
+                boolean val = (count / 2) % 10 == 9;
+                byte[] image = png.encode(pool, random.nextInt(pool.length - png.rawBytes()), label);
+                String split = val ? "val" : "train";
+                try (FSDataOutputStream out = fs.create(new Path("/big/folder/" + split + "/" + (label == 0 ? "left" : "right")
+                        + "/img" + count + ".png"))) {
+                    out.write(image);
+                }
+                (val ? valRows : trainRows).write(groups.newGroup().append("image", Binary.fromConstantByteArray(image))
+                        .append("label", label));
+                int s = val ? 1 : 0;
+                if (shards[s] == null || inShard[s] == PER_SHARD) {
+                    if (shards[s] != null) {
+                        shards[s].close();
+                    }
+                    shards[s] = new TarArchiveOutputStream(fs.create(new Path(String.format("/big/shards/%s/shard-%06d.tar", split,
+                            shardIndex[s]++))), 1 << 16);
+                    inShard[s] = 0;
+                }
+                String key = String.format("%08d", count);
+                put(shards[s], key + ".png", image);
+                put(shards[s], key + ".cls", Integer.toString(label).getBytes(StandardCharsets.US_ASCII));
+                inShard[s]++;
+                bytes += image.length;
+                count++;
+            }
+            for (TarArchiveOutputStream shard : shards) {
+                if (shard != null) {
+                    shard.close();
+                }
+            }
+        }
+        return count;
+    }
+
+    private static ParquetWriter<Group> parquet(FileSystem fs, String file, MessageType schema) throws IOException {
+        return ExampleParquetWriter.builder(new Path(fs.getUri().toString() + file)).withConf(fs.getConf()).withType(schema)
+                .withCompressionCodec(CompressionCodecName.UNCOMPRESSED).withRowGroupSize(32L << 20).build();
+    }
+
+    private static void put(TarArchiveOutputStream out, String name, byte[] bytes) throws IOException {
+        TarArchiveEntry entry = new TarArchiveEntry(name);
+        entry.setSize(bytes.length);
+        out.putArchiveEntry(entry);
+        out.write(bytes);
+        out.closeArchiveEntry();
+    }
+
+    /**
+     * RGB PNGs of noise copied from a pool, with stored deflate blocks (no compression effort): the class is
+     * a bright block in the left or right third of the middle rows. Not thread-safe.
+     */
+    private static final class PngWriter {
+        private final int side;
+        private final byte[] raw;
+        private final Deflater deflater = new Deflater(Deflater.NO_COMPRESSION);
+        private final byte[] chunk = new byte[1 << 16];
+
+        PngWriter(int side) {
+            this.side = side;
+            this.raw = new byte[side * (1 + 3 * side)];
+        }
+
+        int rawBytes() {
+            return raw.length;
+        }
+
+        byte[] encode(byte[] pool, int offset, int label) throws IOException {
+            System.arraycopy(pool, offset, raw, 0, raw.length);
+            int stride = 1 + 3 * side;
+            for (int y = 0; y < side; y++) {
+                raw[y * stride] = 0;
+                if (y >= side / 4 && y < 3 * side / 4) {
+                    int from = label == 0 ? 0 : 2 * side / 3;
+                    java.util.Arrays.fill(raw, y * stride + 1 + 3 * from, y * stride + 1 + 3 * (from + side / 3), (byte) 255);
+                }
+            }
+            ByteArrayOutputStream png = new ByteArrayOutputStream(raw.length + 4096);
+            DataOutputStream out = new DataOutputStream(png);
+            out.write(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
+            ByteArrayOutputStream header = new ByteArrayOutputStream();
+            DataOutputStream h = new DataOutputStream(header);
+            h.writeInt(side);
+            h.writeInt(side);
+            h.write(new byte[]{8, 2, 0, 0, 0});
+            chunk(out, "IHDR", header.toByteArray());
+            ByteArrayOutputStream idat = new ByteArrayOutputStream(raw.length + 1024);
+            deflater.reset();
+            deflater.setInput(raw);
+            deflater.finish();
+            while (!deflater.finished()) {
+                int n = deflater.deflate(chunk);
+                idat.write(chunk, 0, n);
+            }
+            chunk(out, "IDAT", idat.toByteArray());
+            chunk(out, "IEND", new byte[0]);
+            out.flush();
+            return png.toByteArray();
+        }
+
+        private static void chunk(DataOutputStream out, String type, byte[] data) throws IOException {
+            byte[] name = type.getBytes(StandardCharsets.US_ASCII);
+            out.writeInt(data.length);
+            out.write(name);
+            out.write(data);
+            CRC32 crc = new CRC32();
+            crc.update(name);
+            crc.update(data);
+            out.writeInt((int) crc.getValue());
+        }
+    }
+}
