@@ -31,6 +31,15 @@ final class Lockstep {
         return SUBMIT_JAR;
     }
 
+    /**
+     * The submit jar as a {@code local:} URI, the way a deployment whose hosts already hold the jar
+     * names it: every YARN container of these tests runs on this host, so spark-submit does not upload
+     * the jar (175 MB) to HDFS for YARN to localize into the containers.
+     */
+    static String submitJarOnEveryHost() {
+        return "local:" + submitJar();
+    }
+
     /** Parameters of the final model.zip of a run. */
     static float[] finalParameters(Path out) {
         try {

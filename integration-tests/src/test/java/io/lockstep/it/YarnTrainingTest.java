@@ -71,7 +71,7 @@ class YarnTrainingTest {
         args.addAll(List.of(JOB));
         // The settings deploy/yarn/ gives users (two executors of one core each: one replica per executor),
         // with the memory sized down to this machine.
-        return yarn.submitter(deployMode).name(name).mainClass(Lockstep.MAIN).appJar(Lockstep.submitJar())
+        return yarn.submitter(deployMode).name(name).mainClass(Lockstep.MAIN).appResource(Lockstep.submitJarOnEveryHost())
                 .propertiesFile(Lockstep.ROOT.resolve("deploy/yarn/spark-defaults.conf")).loadSparkDefaults()
                 .conf("spark.executor.memory", "1200m")
                 .conf("spark.executor.memoryOverhead", "512m")
