@@ -14,7 +14,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 
 /** Writes small datasets for tests: image folders (PNG/JPEG, gray/RGB, mixed sizes), CIFAR binary files and tar shards. */
-final class TestDatasets {
+public final class TestDatasets {
     private TestDatasets() {
     }
 
@@ -90,7 +90,7 @@ final class TestDatasets {
     }
 
     /** {@code png} with bytes in the middle of its first IDAT chunk's data overwritten. */
-    static byte[] damageIdat(byte[] png) {
+    public static byte[] damageIdat(byte[] png) {
         byte[] damaged = png.clone();
         for (int i = 8; i + 8 < damaged.length; ) {
             int length = ((damaged[i] & 0xff) << 24) | ((damaged[i + 1] & 0xff) << 16) | ((damaged[i + 2] & 0xff) << 8)

@@ -6,6 +6,7 @@ import io.lockstep.driver.Main;
 import io.lockstep.driver.data.DatasetOptions;
 import io.lockstep.driver.data.DatasetSource;
 import io.lockstep.driver.data.LoadedDataset;
+import io.lockstep.driver.data.TestDatasets;
 import io.lockstep.driver.report.RunOutput;
 import io.lockstep.worker.data.BadRecordPolicy;
 import io.lockstep.worker.data.LabeledRecord;
@@ -67,22 +68,7 @@ class ExecutorReadTrainingTest {
         Files.write(images.resolve("train/left/corrupt.png"), new byte[]{(byte) 0x89, 'P', 'N', 'G', 1, 2, 3});
         byte[] jpeg = bar(32, false, random, "jpg");
         Files.write(images.resolve("train/right/truncated.jpg"), Arrays.copyOf(jpeg, jpeg.length / 2));
-        Files.write(images.resolve("train/left/damaged.png"), damageIdat(bar(32, true, random, "png")));
-    }
-
-    /** A PNG whose header and end are intact but whose compressed pixels are overwritten: only decoding finds it. */
-    private static byte[] damageIdat(byte[] png) {
-        byte[] damaged = png.clone();
-        for (int i = 8; i + 8 < damaged.length; ) {
-            int length = ((damaged[i] & 0xff) << 24) | ((damaged[i + 1] & 0xff) << 16) | ((damaged[i + 2] & 0xff) << 8)
-                    | (damaged[i + 3] & 0xff);
-            if (damaged[i + 4] == 'I' && damaged[i + 5] == 'D' && damaged[i + 6] == 'A' && damaged[i + 7] == 'T') {
-                Arrays.fill(damaged, i + 8 + 2, i + 8 + Math.max(3, length / 2), (byte) 0xff);
-                return damaged;
-            }
-            i += 12 + length;
-        }
-        throw new IllegalArgumentException("no IDAT chunk");
+        Files.write(images.resolve("train/left/damaged.png"), TestDatasets.damageIdat(bar(32, true, random, "png")));
     }
 
     private static byte[] bar(int size, boolean left, Random random, String format) throws IOException {
