@@ -129,7 +129,8 @@ final class TarSamples implements Closeable {
         while (true) {
             TarArchiveEntry entry;
             try {
-                entry = tar.getNextEntry();
+                // A cast: before commons-compress 1.25 (the one Spark 3.5 ships) this returns ArchiveEntry.
+                entry = (TarArchiveEntry) tar.getNextEntry();
             } catch (IOException e) {
                 throw new Truncated(lastEntry == null ? "the first header" : lastEntry, e);
             }
