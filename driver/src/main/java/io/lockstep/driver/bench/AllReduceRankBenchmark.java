@@ -80,6 +80,10 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
     @Option(names = "--compression", defaultValue = "NONE")
     WireCompression compression;
 
+    @Option(names = "--wire-security", defaultValue = "off",
+            description = "off, auth (every frame authenticated) or encrypt (and encrypted); the same on every rank")
+    String wireSecurity;
+
     @Option(names = "--dir", description = "media driver root directory (default: java.io.tmpdir)")
     String directory;
 
@@ -92,7 +96,7 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
     public Integer call() throws Exception {
         CollectiveConfig config = CollectiveConfig.builder().bindAddress(bind).transport(TransportMode.UDP).mtuBytes(mtu)
                 .chunkBytes(chunkBytes).termLengthBytes(8 << 20).receiverWindowBytes(window).socketReceiveBufferBytes(window)
-                .socketSendBufferBytes(window).idleMode(idle).wireCompression(compression).wireSecurity(WireSecurity.OFF)
+                .socketSendBufferBytes(window).idleMode(idle).wireCompression(compression).wireSecurity(WireSecurity.parse(wireSecurity))
                 .driverDirectoryRoot(directory == null ? System.getProperty("java.io.tmpdir") : directory)
                 .connectTimeoutMs(RENDEZVOUS_TIMEOUT_MS).operationTimeoutMs(120_000).build();
         JobSecret secret = JobSecret.derive("bench".getBytes(StandardCharsets.UTF_8), "allreduce-rank");
@@ -101,7 +105,7 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
             if (rank == 0) {
                 System.out.printf(Locale.ROOT, "Lockstep all-reduce across processes, %s%n", Instant.now());
                 System.out.printf(Locale.ROOT, "N=%d over UDP, mtu %d, chunk %d B, window %d, idle %s, compression %s, "
-                        + "nominal link %s%n", ranks, mtu, chunkBytes, window, idle, compression,
+                        + "wire security %s, nominal link %s%n", ranks, mtu, chunkBytes, window, idle, compression, wireSecurity,
                         linkMbps > 0 ? linkMbps + " Mbit/s" : "unknown");
                 System.out.printf(Locale.ROOT, "%10s %12s %11s %12s %8s %10s %14s%n", "size", "time/op ms", "busbw MB/s",
                         "B_link MB/s", "/B_link", "/nominal", "per round us");
