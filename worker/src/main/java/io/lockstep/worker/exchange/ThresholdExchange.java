@@ -80,6 +80,12 @@ public final class ThresholdExchange implements GradientExchange {
                 settings.thresholdMaxSentFraction());
     }
 
+    /** BatchNorm statistics are found, and kept exact, by their index in the model's flat gradient. */
+    @Override
+    public boolean needsModelLayout() {
+        return true;
+    }
+
     @Override
     public void exchange(INDArray flatGradient, int epoch, long step) {
         long start = System.nanoTime();

@@ -6,7 +6,6 @@ import io.lockstep.worker.train.BatchSource;
 import io.lockstep.worker.train.CheckpointMeta;
 import io.lockstep.worker.train.CheckpointStore;
 import io.lockstep.worker.train.EpochReport;
-import io.lockstep.worker.exchange.ExchangeStrategies;
 import io.lockstep.worker.train.FrozenExchange;
 import io.lockstep.worker.train.FrozenLayers;
 import io.lockstep.worker.train.GradientExchange;
@@ -105,11 +104,7 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
             frozen.requireConfigured(graph);
             frozen.freezeBatchNorms(graph);
             GradientExchange strategy = ExchangeSupport.create(spec, collective, frozen.names());
-            // The threshold strategy locates BatchNorm statistics by flat index, and overlapped buckets are
-            // ranges of the model's gradient: give them the whole gradient.
-            boolean pack = !ExchangeStrategies.THRESHOLD.equals(spec.exchange())
-                    && !(strategy instanceof io.lockstep.worker.train.BucketedAllReduceExchange);
-            GradientExchange exchange = frozen.isEmpty() ? strategy : new FrozenExchange(strategy, frozen, pack);
+            GradientExchange exchange = frozen.isEmpty() ? strategy : new FrozenExchange(strategy, frozen);
             ReplicaTrainer trainer = new ReplicaTrainer(graph, collective, exchange, spec.schedule(),
                     spec.checkEverySteps(), spec.dataTimeoutMs(), NonFinitePolicy.parse(spec.onNan()));
             if (!spec.scheduleLearningRate()) {

@@ -177,6 +177,12 @@ public final class BucketedAllReduceExchange implements GradientExchange {
         next++;
     }
 
+    /** Buckets are ranges of the model's flat gradient. */
+    @Override
+    public boolean needsModelLayout() {
+        return true;
+    }
+
     @Override
     public void exchange(INDArray flatGradient, int epoch, long step) {
         long start = System.nanoTime();

@@ -13,9 +13,9 @@ import java.util.Map;
  * An exchange strategy restricted to the trainable part of a model with frozen layers: every step the
  * frozen layers' gradient entries are set to zero (their NoOp updater would otherwise apply them), and
  * the strategy sees only the trainable entries, packed in order into one buffer, so the bytes sent fall
- * with the frozen share. A strategy whose exchange depends on where entries lie in the model (the
- * threshold strategy keeps BatchNorm statistics exact by their flat index) is given the whole gradient
- * instead, with the frozen entries zero: it never sends a zero.
+ * with the frozen share. A strategy whose exchange depends on where entries lie in the model
+ * ({@link GradientExchange#needsModelLayout()}) is given the whole gradient instead, with the frozen
+ * entries zero.
  *
  * <p>Owned by the replica's training thread; identical on every replica.
  */
@@ -26,14 +26,10 @@ public final class FrozenExchange implements GradientExchange {
     private final INDArray packed;
     private final float[] staging;
 
-    /**
-     * @param pack whether {@code inner} may be given the packed trainable entries instead of the model's
-     *             flat gradient
-     */
-    public FrozenExchange(GradientExchange inner, FrozenLayers frozen, boolean pack) {
+    public FrozenExchange(GradientExchange inner, FrozenLayers frozen) {
         this.inner = inner;
         this.frozen = frozen;
-        this.pack = pack;
+        this.pack = !inner.needsModelLayout();
         this.packed = pack ? Nd4j.create(DataType.FLOAT, frozen.trainableCount()) : null;
         this.staging = pack ? new float[frozen.trainableCount()] : null;
     }

@@ -27,6 +27,15 @@ public interface GradientExchange extends AutoCloseable {
     /** Rewrites {@code flatGradient} in place with the exchanged gradient. */
     void exchange(INDArray flatGradient, int epoch, long step);
 
+    /**
+     * Whether {@link #exchange} depends on where entries lie in the model's flat gradient (as the threshold
+     * strategy's BatchNorm statistics by flat index, or overlapped buckets as ranges of the model's
+     * gradient), so it must be given the model's whole gradient, never its trainable entries packed.
+     */
+    default boolean needsModelLayout() {
+        return false;
+    }
+
     /** Runs after the optimizer step {@code globalStep} (0-based, counted over the whole job). */
     default void afterStep(ComputationGraph graph, int epoch, long globalStep) {
     }
