@@ -5,7 +5,6 @@ import io.aeron.Image;
 import io.aeron.ImageControlledFragmentAssembler;
 import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.ControlledFragmentHandler.Action;
-import io.aeron.logbuffer.Header;
 import org.agrona.BufferUtil;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
@@ -38,6 +37,13 @@ import java.util.concurrent.TimeUnit;
  * A <em>ring link</em> from each rank to its successor carries all payloads (all-reduce, all-gather and
  * broadcast are ring algorithms, bandwidth-optimal), and a small <em>control link</em> between every pair
  * carries arrivals, heartbeats and completions (barrier, consistency checks, timeout reports).
+ *
+ * <p>When the ranks run on two or more hosts with the same number (two or more) of ranks each, all-reduces
+ * are hierarchical unless {@link CollectiveConfig#allReduceTopology()} says flat ({@link HostLayout}): each
+ * rank also has a ring link within its host and one across hosts, and an all-reduce becomes three
+ * operations, a reduce-scatter within the host, an all-reduce of one shard per local index across hosts,
+ * and an all-gather within the host. Across hosts each host then sends 2(H−1)/H of the buffer instead of
+ * the flat ring's 2(N−1)/N, in 2(L−1) + 2(H−1) steps instead of 2(N−1).
  *
  * <h2>Safety</h2>
  * Every frame carries job, stage attempt, epoch, step and operation sequence; frames of another job or
@@ -76,8 +82,7 @@ public final class AeronCollective implements Collective {
     private final int size;
     private final int[] ringOrder;
     private final int position;
-    private final int predecessor;
-    private final int successor;
+    private final HostLayout layout;
     private final String[] peerDescriptions;
     private final NanoClock clock;
     private final IdleStrategy idle;
@@ -88,25 +93,28 @@ public final class AeronCollective implements Collective {
 
     private final Aeron aeron;
     private final MediaDrivers.Handle driver;
-    private final LinkSender dataSender;
-    private final Image dataImage;
-    private final ControlledFragmentHandler dataHandler;
+    private final Ring flat;
+    /** Hierarchical all-reduce only (else null): the ring within this rank's host and the one across hosts. */
+    private final Ring hostRing;
+    private final Ring crossRing;
     private final ControlPlane control;
     private final PeerTracker peers;
     private final OpIdentity identity;
     private final TrafficCounters counters = new TrafficCounters();
     private final FrameHeader rx = new FrameHeader();
-    private final FrameSeal.Opener dataOpener;
     private final long[] unauthenticByPeer;
     private final String[] unauthenticSource;
 
     private final RingAllReduce allReduceOperation;
+    private final RingAllReduce hostOperation;
+    private final RingAllReduce crossOperation;
     private final RingAllGather allGatherOperation;
     private final RingBroadcast broadcastOperation;
     private final BarrierOperation barrierOperation;
     private RingStream streamOperation;
 
     private RingOperation active;
+    private Ring activeRing;
     private String protocolFailure;
     private int protocolFailurePeer = Wire.NO_RANK;
     private int abortingPeer = Wire.NO_RANK;
@@ -121,10 +129,9 @@ public final class AeronCollective implements Collective {
         this.endpoints = endpoints;
         this.rank = member.rank();
         this.size = member.groupSize();
-        this.ringOrder = links.ringOrder;
-        this.position = links.position;
-        this.predecessor = links.predecessor;
-        this.successor = links.successor;
+        this.ringOrder = links.flat.order;
+        this.position = links.flat.position;
+        this.layout = links.layout;
         this.peerDescriptions = links.descriptions;
         this.clock = clock;
         this.idle = config.idleMode().newStrategy();
@@ -141,21 +148,9 @@ public final class AeronCollective implements Collective {
         boolean sealed = security != WireSecurity.OFF;
         this.unauthenticByPeer = new long[size];
         this.unauthenticSource = new String[size];
-        if (size > 1) {
-            this.dataSender = new LinkSender(links.dataPublication, successor, peerDescriptions[successor], frameBytes,
-                    counters, sealed ? new FrameSeal.Sealer(security, linkKey(Wire.LINK_DATA, rank, successor),
-                    frameBytes, peerDescriptions[successor]) : null);
-            this.dataOpener = sealed ? new FrameSeal.Opener(security, linkKey(Wire.LINK_DATA, predecessor, rank),
-                    frameBytes) : null;
-            this.dataImage = links.dataSubscription.imageAtIndex(0);
-            this.dataHandler = new ImageControlledFragmentAssembler(this::onDataFrame,
-                    frameBytes + FrameSeal.trailerLength(security), true);
-        } else {
-            this.dataSender = null;
-            this.dataOpener = null;
-            this.dataImage = null;
-            this.dataHandler = null;
-        }
+        this.flat = new Ring(links.flat, frameBytes, security);
+        this.hostRing = links.host == null ? null : new Ring(links.host, frameBytes, security);
+        this.crossRing = links.cross == null ? null : new Ring(links.cross, frameBytes, security);
         Image[] controlImages = new Image[size];
         for (int peer = 0; peer < size; peer++) {
             if (links.controlSubscriptions[peer] != null) {
@@ -179,6 +174,10 @@ public final class AeronCollective implements Collective {
         this.control = new ControlPlane(identity, peers, counters, new ControlListener(), links.controlPublications,
                 controlImages, peerDescriptions, controlSealers, controlOpeners);
         this.allReduceOperation = new RingAllReduce(identity, size, position, config.chunkBytes());
+        this.hostOperation = hostRing == null ? null
+                : new RingAllReduce(identity, hostRing.order.length, hostRing.position, config.chunkBytes());
+        this.crossOperation = crossRing == null ? null
+                : new RingAllReduce(identity, crossRing.order.length, crossRing.position, config.chunkBytes());
         this.allGatherOperation = new RingAllGather(identity, ringOrder, position, config.chunkBytes());
         this.broadcastOperation = new RingBroadcast(identity, size, position, config.chunkBytes());
         this.barrierOperation = new BarrierOperation(identity, size);
@@ -266,13 +265,7 @@ public final class AeronCollective implements Collective {
         Objects.checkFromIndexSize(offset, length, data.length);
         Objects.requireNonNull(op, "op");
         usable();
-        allReduceOperation.prepare(data, ElementLoops.FLOAT_ARRAY_BASE + (long) offset * Float.BYTES, length, false,
-                encoding, op);
-        try {
-            execute(allReduceOperation);
-        } finally {
-            allReduceOperation.release();
-        }
+        reduce(data, ElementLoops.FLOAT_ARRAY_BASE + (long) offset * Float.BYTES, length, false, encoding, op);
     }
 
     @Override
@@ -280,13 +273,7 @@ public final class AeronCollective implements Collective {
         Objects.checkFromIndexSize(offset, length, data.length);
         Objects.requireNonNull(op, "op");
         usable();
-        allReduceOperation.prepare(data, ElementLoops.DOUBLE_ARRAY_BASE + (long) offset * Double.BYTES, length, true,
-                Wire.ENCODING_F64, op);
-        try {
-            execute(allReduceOperation);
-        } finally {
-            allReduceOperation.release();
-        }
+        reduce(data, ElementLoops.DOUBLE_ARRAY_BASE + (long) offset * Double.BYTES, length, true, Wire.ENCODING_F64, op);
     }
 
     /**
@@ -317,13 +304,52 @@ public final class AeronCollective implements Collective {
             base = floats.array();
             address = ElementLoops.BYTE_ARRAY_BASE + floats.arrayOffset();
         }
-        allReduceOperation.prepare(base, address + (long) floatOffset * Float.BYTES, floatCount, false, floatEncoding,
-                op);
-        try {
-            execute(allReduceOperation);
-        } finally {
-            allReduceOperation.release();
+        reduce(base, address + (long) floatOffset * Float.BYTES, floatCount, false, floatEncoding, op);
+    }
+
+    /**
+     * All-reduce on the flat ring, or in three operations when the layout is hierarchical: a reduce-scatter
+     * within the host leaves this rank its host's sum of one shard; an all-reduce of that shard with the
+     * ranks of the same local index on the other hosts completes it (the shard's owner on that ring
+     * divides and rounds to the wire precision, so all copies are bit-identical); an all-gather within the
+     * host hands every rank all the shards. Within a host values travel as fp32 (or fp64): the narrowing
+     * of a compressed all-reduce saves bandwidth where it is scarce, between hosts, and rounds only once.
+     */
+    private void reduce(Object base, long address, int length, boolean doubles, byte encoding, ReduceOp op) {
+        if (hostRing == null) {
+            allReduceOperation.prepare(base, address, length, doubles, encoding, op);
+            try {
+                execute(allReduceOperation, flat);
+            } finally {
+                allReduceOperation.release();
+            }
+            return;
         }
+        int local = hostRing.order.length;
+        int segment = RingAllReduce.ownedSegment(hostRing.position, local);
+        int first = RingAllReduce.segmentStart(length, local, segment);
+        int shard = RingAllReduce.segmentStart(length, local, segment + 1) - first;
+        byte hostEncoding = doubles ? Wire.ENCODING_F64 : Wire.ENCODING_F32;
+        try {
+            hostOperation.prepare(base, address, length, length, doubles, hostEncoding, Wire.OP_HOST_REDUCE_SCATTER,
+                    RingAllReduce.Phases.REDUCE_SCATTER, 1);
+            execute(hostOperation, hostRing);
+            crossOperation.prepare(base, address + (long) first * (doubles ? Double.BYTES : Float.BYTES), shard, length,
+                    doubles, encoding, RingAllReduce.allReduceType(op), RingAllReduce.Phases.BOTH,
+                    op == ReduceOp.AVERAGE ? size : 1);
+            execute(crossOperation, crossRing);
+            hostOperation.prepare(base, address, length, length, doubles, hostEncoding, Wire.OP_HOST_ALL_GATHER,
+                    RingAllReduce.Phases.ALL_GATHER, 1);
+            execute(hostOperation, hostRing);
+        } finally {
+            hostOperation.release();
+            crossOperation.release();
+        }
+    }
+
+    /** Where the ranks run and the all-reduce form chosen from it. */
+    public HostLayout hostLayout() {
+        return layout;
     }
 
     @Override
@@ -332,7 +358,7 @@ public final class AeronCollective implements Collective {
         usable();
         allGatherOperation.prepare(contribution);
         try {
-            execute(allGatherOperation);
+            execute(allGatherOperation, flat);
             return allGatherOperation.takeResult();
         } finally {
             allGatherOperation.release();
@@ -350,7 +376,7 @@ public final class AeronCollective implements Collective {
         broadcastOperation.prepareFloats(data, ElementLoops.FLOAT_ARRAY_BASE + (long) offset * Float.BYTES, length,
                 root, positionOf(root));
         try {
-            execute(broadcastOperation);
+            execute(broadcastOperation, flat);
         } finally {
             broadcastOperation.release();
         }
@@ -365,7 +391,7 @@ public final class AeronCollective implements Collective {
         usable();
         broadcastOperation.prepareBytes(root == rank ? data : null, root, positionOf(root));
         try {
-            execute(broadcastOperation);
+            execute(broadcastOperation, flat);
             return broadcastOperation.takeBytes();
         } finally {
             broadcastOperation.release();
@@ -375,7 +401,7 @@ public final class AeronCollective implements Collective {
     @Override
     public void barrier() {
         usable();
-        execute(barrierOperation);
+        execute(barrierOperation, flat);
     }
 
     /**
@@ -399,7 +425,7 @@ public final class AeronCollective implements Collective {
         }
         streamOperation.prepare(bytesPerLink, sendingPositions);
         long start = clock.nanoTime();
-        execute(streamOperation);
+        execute(streamOperation, flat);
         return clock.nanoTime() - start;
     }
 
@@ -433,12 +459,15 @@ public final class AeronCollective implements Collective {
     // ------------------------------------------------------------------------------------------------
     // The event loop
 
-    private void execute(RingOperation op) {
+    private void execute(RingOperation op, Ring ring) {
         long started = clock.nanoTime();
         long deadline = started + operationTimeoutNs;
         identity.opSeq++;
         loopNowNs = started;
         active = op;
+        activeRing = ring;
+        LinkSender dataSender = ring.sender;
+        Image dataImage = ring.image;
         try {
             control.announceArrival(op.opType(), op.agreedLength(), op.agreedRoot());
             for (int peer = 0; peer < size; peer++) {
@@ -461,7 +490,7 @@ public final class AeronCollective implements Collective {
                     }
                 }
                 if (dataImage != null && !op.receivesDone()) {
-                    work += dataImage.controlledPoll(dataHandler, DATA_FRAGMENT_LIMIT);
+                    work += dataImage.controlledPoll(ring.handler, DATA_FRAGMENT_LIMIT);
                 }
                 // Control frames are rare: while payloads flow, look at them every few turns only.
                 if (work == 0 || (++turn & CONTROL_POLL_MASK) == 0) {
@@ -503,6 +532,7 @@ public final class AeronCollective implements Collective {
         } finally {
             active = null;
         }
+        activeRing = null;
         control.announceCompletion();
         counters.operations++;
         counters.operationNanos += clock.nanoTime() - started;
@@ -532,29 +562,31 @@ public final class AeronCollective implements Collective {
         return false;
     }
 
-    private Action onDataFrame(DirectBuffer buffer, int offset, int length, Header aeronHeader) {
-        FrameSeal.Opener opener = dataOpener;
+    private Action onDataFrame(Ring ring, DirectBuffer buffer, int offset, int length) {
+        int predecessor = ring.predecessor;
+        FrameSeal.Opener opener = ring.opener;
         if (opener == null) {
             if (length >= FrameHeader.LENGTH && FrameHeader.linkSequence(buffer, offset) != 0) {
                 rejected(predecessor, null, length, "sealed frame, but this rank has wire security off: every rank "
                         + "must use the same wireSecurity");
                 return Action.CONTINUE;
             }
-            return onOpenedDataFrame(buffer, offset, length);
+            return onOpenedDataFrame(ring, buffer, offset, length);
         }
         String refusal = opener.open(buffer, offset, length);
         if (refusal != null) {
-            unauthentic(predecessor, dataImage.sourceIdentity(), length, refusal);
+            unauthentic(predecessor, ring.image.sourceIdentity(), length, refusal);
             return Action.CONTINUE;
         }
-        Action action = onOpenedDataFrame(opener.buffer(), 0, opener.frameLength());
+        Action action = onOpenedDataFrame(ring, opener.buffer(), 0, opener.frameLength());
         if (action != Action.ABORT) {
             opener.consume();
         }
         return action;
     }
 
-    private Action onOpenedDataFrame(DirectBuffer buffer, int offset, int length) {
+    private Action onOpenedDataFrame(Ring ring, DirectBuffer buffer, int offset, int length) {
+        int predecessor = ring.predecessor;
         if (length < FrameHeader.LENGTH) {
             rejected(predecessor, null, length, "data frame shorter than the header");
             return Action.CONTINUE;
@@ -581,7 +613,7 @@ public final class AeronCollective implements Collective {
             return Action.CONTINUE;
         }
         RingOperation op = active;
-        if (op == null) {
+        if (op == null || activeRing != ring) {
             return Action.ABORT;
         }
         if (header.opType() != op.opType() || header.encoding() != op.encoding()) {
@@ -698,11 +730,12 @@ public final class AeronCollective implements Collective {
     }
 
     private int awaitedRank(RingOperation op) {
-        if (dataImage != null && !op.receivesDone()) {
-            return predecessor;
+        Ring ring = activeRing;
+        if (ring.image != null && !op.receivesDone()) {
+            return ring.predecessor;
         }
-        if (dataSender != null && (!op.sendsDone() || dataSender.hasPending())) {
-            return successor;
+        if (ring.sender != null && (!op.sendsDone() || ring.sender.hasPending())) {
+            return ring.successor;
         }
         for (int peer = 0; peer < size; peer++) {
             if (peer != rank && !peers.arrived(peer, identity.opSeq)) {
@@ -714,8 +747,9 @@ public final class AeronCollective implements Collective {
 
     private void checkPeersPresent(RingOperation op) {
         List<Integer> lost = null;
-        if (dataImage != null && !op.receivesDone() && (dataImage.isClosed() || dataImage.isEndOfStream())) {
-            lost = new ArrayList<>(List.of(predecessor));
+        Ring ring = activeRing;
+        if (ring.image != null && !op.receivesDone() && (ring.image.isClosed() || ring.image.isEndOfStream())) {
+            lost = new ArrayList<>(List.of(ring.predecessor));
         }
         for (int peer = 0; peer < size; peer++) {
             if (peer == rank || !control.streamEnded(peer)) {
@@ -824,8 +858,10 @@ public final class AeronCollective implements Collective {
                     .append(": the exchange is slower than the deadline allows");
         }
         message.append("; this rank ").append(op.progress()).append('.');
-        if (dataSender != null && dataSender.sawNotConnected()) {
-            message.append(" The ring link to ").append(peerDescriptions[successor]).append(" has no subscriber.");
+        Ring ring = activeRing;
+        if (ring.sender != null && ring.sender.sawNotConnected()) {
+            message.append(" The ").append(ring.name).append(" link to ").append(peerDescriptions[ring.successor])
+                    .append(" has no subscriber.");
         }
         message.append(" Peers: ");
         for (int peer = 0; peer < size; peer++) {
@@ -851,8 +887,12 @@ public final class AeronCollective implements Collective {
         while (true) {
             long now = clock.nanoTime();
             int work = control.flush() + control.poll(now);
-            if (dataSender != null) {
-                work += dataSender.flush();
+            boolean sendersFlushed = true;
+            for (Ring ring : rings()) {
+                if (ring.sender != null) {
+                    work += ring.sender.flush();
+                    sendersFlushed &= !ring.sender.hasPending();
+                }
             }
             List<Integer> waiting = null;
             for (int peer = 0; peer < size; peer++) {
@@ -863,7 +903,7 @@ public final class AeronCollective implements Collective {
                     waiting.add(peer);
                 }
             }
-            boolean flushed = !control.anyAnnouncementPending() && (dataSender == null || !dataSender.hasPending());
+            boolean flushed = !control.anyAnnouncementPending() && sendersFlushed;
             if (waiting == null && flushed) {
                 return;
             }
@@ -903,8 +943,57 @@ public final class AeronCollective implements Collective {
 
     private String describe(RingOperation op) {
         String length = op.agreedLength() >= 0 ? ", " + op.agreedLength() + " values" : "";
+        Ring ring = activeRing;
+        String where = ring == null || ring == flat ? "" : ", " + ring.name + " " + java.util.Arrays.toString(ring.order);
         return Wire.opName(op.opType()) + " #" + identity.opSeq + " (epoch " + identity.epoch + ", step "
-                + identity.step + length + ") on rank " + rank + " of " + size;
+                + identity.step + length + where + ") on rank " + rank + " of " + size;
+    }
+
+    private List<Ring> rings() {
+        return hostRing == null ? List.of(flat) : List.of(flat, hostRing, crossRing);
+    }
+
+    /**
+     * One ring's data link through this rank: frames go to its successor and come from its predecessor. A
+     * rank has the flat ring and, for a hierarchical all-reduce, its host's ring and its cross-host ring;
+     * each link has its own key and sequence numbers.
+     */
+    private final class Ring {
+        final String name;
+        final int[] order;
+        final int position;
+        final int predecessor;
+        final int successor;
+        /** Null in a group of one, as are the opener, image and handler. */
+        final LinkSender sender;
+        final FrameSeal.Opener opener;
+        final Image image;
+        final ControlledFragmentHandler handler;
+
+        Ring(CollectiveBinding.RingLinks links, int frameBytes, WireSecurity security) {
+            this.name = links.name;
+            this.order = links.order;
+            this.position = links.position;
+            this.predecessor = links.predecessor;
+            this.successor = links.successor;
+            if (links.publication == null) {
+                sender = null;
+                opener = null;
+                image = null;
+                handler = null;
+                return;
+            }
+            boolean sealed = security != WireSecurity.OFF;
+            this.sender = new LinkSender(links.publication, successor, peerDescriptions[successor], frameBytes, counters,
+                    sealed ? new FrameSeal.Sealer(security, linkKey(links.link, rank, successor), frameBytes,
+                            peerDescriptions[successor]) : null);
+            this.opener = sealed ? new FrameSeal.Opener(security, linkKey(links.link, predecessor, rank), frameBytes)
+                    : null;
+            this.image = links.subscription.imageAtIndex(0);
+            this.handler = new ImageControlledFragmentAssembler(
+                    (buffer, offset, length, header) -> onDataFrame(this, buffer, offset, length),
+                    frameBytes + FrameSeal.trailerLength(security), true);
+        }
     }
 
     @Override

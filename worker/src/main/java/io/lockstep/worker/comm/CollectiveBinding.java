@@ -77,7 +77,7 @@ public final class CollectiveBinding implements AutoCloseable {
             this.local = bindUdp();
         } else {
             this.udpTag = 0;
-            this.local = new Endpoint(member.rank(), host, 0, driver.driverId(), INSTANCES.nextLong());
+            this.local = new Endpoint(member.rank(), host, 0, driver.driverId(), INSTANCES.nextLong(), hostId());
         }
     }
 
@@ -127,7 +127,8 @@ public final class CollectiveBinding implements AutoCloseable {
         List<Endpoint> byRank = checkEndpoints(endpoints);
         Links links = null;
         try {
-            links = createLinks(byRank);
+            HostLayout layout = HostLayout.of(config.allReduceTopology(), byRank);
+            links = createLinks(byRank, layout);
             awaitConnected(links, byRank);
             AeronCollective collective = new AeronCollective(config, member, byRank, links, clock, aeron, driver,
                     jobHash);
@@ -169,7 +170,11 @@ public final class CollectiveBinding implements AutoCloseable {
             }
         }
         int port = awaitBoundPort(first);
-        return new Endpoint(rank, host, port, driver.driverId(), INSTANCES.nextLong());
+        return new Endpoint(rank, host, port, driver.driverId(), INSTANCES.nextLong(), hostId());
+    }
+
+    private String hostId() {
+        return config.hostId() != null ? config.hostId().trim() : host;
     }
 
     private int awaitBoundPort(Subscription subscription) {
@@ -219,7 +224,7 @@ public final class CollectiveBinding implements AutoCloseable {
     /** Ring order: ranks sorted by host and driver so co-located ranks are neighbours (IPC links). */
     static int[] ringOrder(List<Endpoint> byRank) {
         return byRank.stream()
-                .sorted(Comparator.comparing(Endpoint::host).thenComparing(Endpoint::driverId)
+                .sorted(Comparator.comparing(Endpoint::hostId).thenComparing(Endpoint::host).thenComparing(Endpoint::driverId)
                         .thenComparingInt(Endpoint::rank))
                 .mapToInt(Endpoint::rank)
                 .toArray();
@@ -229,21 +234,13 @@ public final class CollectiveBinding implements AutoCloseable {
         return config.transport() == TransportMode.AUTO && peer.driverId().equals(local.driverId());
     }
 
-    private Links createLinks(List<Endpoint> byRank) {
+    private Links createLinks(List<Endpoint> byRank, HostLayout layout) {
         int size = member.groupSize();
         int rank = member.rank();
-        Links links = new Links(size);
+        Links links = new Links(size, layout);
         if (size == 1) {
             return links;
         }
-        int[] ring = ringOrder(byRank);
-        int position = indexOf(ring, rank);
-        int predecessor = ring[(position - 1 + size) % size];
-        int successor = ring[(position + 1) % size];
-        links.ringOrder = ring;
-        links.position = position;
-        links.predecessor = predecessor;
-        links.successor = successor;
         for (int peer = 0; peer < size; peer++) {
             if (peer == rank) {
                 continue;
@@ -264,21 +261,36 @@ public final class CollectiveBinding implements AutoCloseable {
                     CONTROL_TERM_LENGTH, ipc ? CONTROL_MTU : Math.min(CONTROL_MTU, config.mtuBytes()),
                     "control link to " + links.descriptions[peer]);
         }
+        links.flat = createRing(Wire.LINK_DATA, "ring", ringOrder(byRank), links, byRank);
+        if (layout.hierarchical()) {
+            links.host = createRing(Wire.LINK_HOST_RING, "host ring", layout.hostRing(rank), links, byRank);
+            links.cross = createRing(Wire.LINK_CROSS_RING, "cross-host ring", layout.crossRing(rank), links, byRank);
+        }
+        return links;
+    }
+
+    /** The data link of one ring through this rank: a subscription from its predecessor, a publication to its successor. */
+    private RingLinks createRing(int link, String name, int[] order, Links links, List<Endpoint> byRank) {
+        int rank = member.rank();
+        int position = indexOf(order, rank);
+        int predecessor = order[(position - 1 + order.length) % order.length];
+        int successor = order[(position + 1) % order.length];
+        RingLinks ring = new RingLinks(link, name, order, position, predecessor, successor);
         int window = links.ipc[predecessor] ? 0 : effectiveReceiverWindow();
-        int dataSession = ids.sessionId(Wire.LINK_DATA, predecessor, rank);
+        int dataSession = ids.sessionId(link, predecessor, rank);
         String dataChannel = links.ipc[predecessor] ? ipcUri(dataSession).build()
                 : new ChannelUriStringBuilder().media("udp").tags(Long.toString(udpTag)).sessionId(dataSession)
                 .receiverWindowLength(positiveOrNull(window))
                 .socketRcvbufLength(positiveOrNull(config.socketReceiveBufferBytes()))
                 .build();
-        links.dataSubscription = addSubscription(dataChannel, ids.streamId(Wire.LINK_DATA, rank),
-                "ring link from " + links.descriptions[predecessor]);
+        ring.subscription = addSubscription(dataChannel, ids.streamId(link, rank),
+                name + " link from " + links.descriptions[predecessor]);
         boolean ipcToSuccessor = links.ipc[successor];
-        links.dataPublication = addPublication(successor, byRank.get(successor), ipcToSuccessor, Wire.LINK_DATA,
+        ring.publication = addPublication(successor, byRank.get(successor), ipcToSuccessor, link,
                 config.termLengthBytes(),
                 ipcToSuccessor ? Math.min(CollectiveConfig.MAX_MTU_BYTES, config.termLengthBytes() / 8) : config.mtuBytes(),
-                "ring link to " + links.descriptions[successor]);
-        return links;
+                name + " link to " + links.descriptions[successor]);
+        return ring;
     }
 
     private ExclusivePublication addPublication(int peer, Endpoint endpoint, boolean ipc, int link, int termLength,
@@ -337,11 +349,13 @@ public final class CollectiveBinding implements AutoCloseable {
                 if (links.controlSubscriptions[peer].imageCount() == 0) {
                     problems.add("no control stream from it");
                 }
-                if (peer == links.successor && !links.dataPublication.isConnected()) {
-                    problems.add("its ring subscription does not answer");
-                }
-                if (peer == links.predecessor && links.dataSubscription.imageCount() == 0) {
-                    problems.add("no ring stream from it");
+                for (RingLinks ring : links.rings()) {
+                    if (peer == ring.successor && !ring.publication.isConnected()) {
+                        problems.add("its " + ring.name + " subscription does not answer");
+                    }
+                    if (peer == ring.predecessor && ring.subscription.imageCount() == 0) {
+                        problems.add("no " + ring.name + " stream from it");
+                    }
                 }
                 if (!problems.isEmpty()) {
                     silent.add(peer);
@@ -352,9 +366,11 @@ public final class CollectiveBinding implements AutoCloseable {
                 throw interrupted("connecting to ranks " + silent);
             }
             if (silent.isEmpty()) {
-                LOG.info("{} connected in {} ms; ring {}, predecessor {}, successor {}", member,
-                        TimeUnit.NANOSECONDS.toMillis(clock.nanoTime() - start), Arrays.toString(links.ringOrder),
-                        links.descriptions[links.predecessor], links.descriptions[links.successor]);
+                LOG.info("{} connected in {} ms; ring {}, predecessor {}, successor {}; all-reduce {}{}", member,
+                        TimeUnit.NANOSECONDS.toMillis(clock.nanoTime() - start), Arrays.toString(links.flat.order),
+                        links.descriptions[links.flat.predecessor], links.descriptions[links.flat.successor],
+                        links.layout.reason(), links.host == null ? "" : "; host ring " + Arrays.toString(links.host.order)
+                                + ", cross-host ring " + Arrays.toString(links.cross.order));
                 return;
             }
             if (clock.nanoTime() - deadline >= 0) {
@@ -441,22 +457,49 @@ public final class CollectiveBinding implements AutoCloseable {
 
     /** The links of a connected rank, handed to the collective. */
     static final class Links {
+        final HostLayout layout;
         final boolean[] ipc;
         final String[] descriptions;
         final Subscription[] controlSubscriptions;
         final ExclusivePublication[] controlPublications;
-        int[] ringOrder = {0};
-        int position;
-        int predecessor;
-        int successor;
-        Subscription dataSubscription;
-        ExclusivePublication dataPublication;
+        /** The ring over all ranks; for a group of one, a ring without links. */
+        RingLinks flat;
+        /** Hierarchical all-reduce only: the ring of this rank's host and the ring across hosts. */
+        RingLinks host;
+        RingLinks cross;
 
-        Links(int size) {
+        Links(int size, HostLayout layout) {
+            this.layout = layout;
             ipc = new boolean[size];
             descriptions = new String[size];
             controlSubscriptions = new Subscription[size];
             controlPublications = new ExclusivePublication[size];
+            flat = new RingLinks(Wire.LINK_DATA, "ring", new int[]{0}, 0, 0, 0);
+        }
+
+        List<RingLinks> rings() {
+            return host == null ? List.of(flat) : List.of(flat, host, cross);
+        }
+    }
+
+    /** One ring's data link through this rank. */
+    static final class RingLinks {
+        final int link;
+        final String name;
+        final int[] order;
+        final int position;
+        final int predecessor;
+        final int successor;
+        Subscription subscription;
+        ExclusivePublication publication;
+
+        RingLinks(int link, String name, int[] order, int position, int predecessor, int successor) {
+            this.link = link;
+            this.name = name;
+            this.order = order;
+            this.position = position;
+            this.predecessor = predecessor;
+            this.successor = successor;
         }
     }
 }

@@ -62,6 +62,12 @@ import java.util.Objects;
  *                                compression; training keeps it NONE and narrows only gradients, per call
  * @param wireSecurity            protection of every frame: authenticated (the default), authenticated
  *                                and encrypted, or off; every rank of a group must agree
+ * @param allReduceTopology       flat ring, hierarchical (within hosts, then across), or chosen from where
+ *                                the ranks run ({@link HostLayout}); every rank of a group must agree
+ * @param hostId                  which machine this rank runs on, for the all-reduce's shape; {@code null}
+ *                                (the default) means the bound address, right wherever each machine has
+ *                                one address. Set it where that is not so, e.g. to tell apart simulated
+ *                                hosts that share one machine's loopback address in tests
  */
 public record CollectiveConfig(
         String bindAddress,
@@ -81,7 +87,9 @@ public record CollectiveConfig(
         int socketReceiveBufferBytes,
         int receiverWindowBytes,
         WireCompression wireCompression,
-        WireSecurity wireSecurity) implements Serializable {
+        WireSecurity wireSecurity,
+        AllReduceTopology allReduceTopology,
+        String hostId) implements Serializable {
 
     /** Aeron's largest UDP frame. */
     public static final int MAX_MTU_BYTES = 65_504;
@@ -102,7 +110,7 @@ public record CollectiveConfig(
         validate(bindAddress, transport, driverDirectoryRoot, driverThreading, idleMode, driverIdleMode,
                 connectTimeoutMs, operationTimeoutMs, heartbeatIntervalMs, closeLingerMs, mtuBytes,
                 termLengthBytes, chunkBytes, socketSendBufferBytes, socketReceiveBufferBytes,
-                receiverWindowBytes, wireCompression, wireSecurity);
+                receiverWindowBytes, wireCompression, wireSecurity, allReduceTopology, hostId);
     }
 
     /** The defaults, for a Spark cluster on an ordinary LAN. */
@@ -124,7 +132,7 @@ public record CollectiveConfig(
         validate(bindAddress, transport, driverDirectoryRoot, driverThreading, idleMode, driverIdleMode,
                 connectTimeoutMs, operationTimeoutMs, heartbeatIntervalMs, closeLingerMs, mtuBytes,
                 termLengthBytes, chunkBytes, socketSendBufferBytes, socketReceiveBufferBytes,
-                receiverWindowBytes, wireCompression, wireSecurity);
+                receiverWindowBytes, wireCompression, wireSecurity, allReduceTopology, hostId);
         return this;
     }
 
@@ -139,7 +147,8 @@ public record CollectiveConfig(
                                  long closeLingerMs, int mtuBytes, int termLengthBytes, int chunkBytes,
                                  int socketSendBufferBytes, int socketReceiveBufferBytes,
                                  int receiverWindowBytes, WireCompression wireCompression,
-                                 WireSecurity wireSecurity) {
+                                 WireSecurity wireSecurity, AllReduceTopology allReduceTopology,
+                                 String hostId) {
         List<String> errors = new ArrayList<>();
         if (bindAddress != null) {
             String trimmed = bindAddress.trim();
@@ -225,6 +234,12 @@ public record CollectiveConfig(
         if (wireSecurity == null) {
             errors.add("wireSecurity is missing (OFF, AUTHENTICATE or ENCRYPT)");
         }
+        if (allReduceTopology == null) {
+            errors.add("allReduceTopology is missing (AUTO, FLAT or HIERARCHICAL)");
+        }
+        if (hostId != null && (hostId.isBlank() || hostId.contains("|"))) {
+            errors.add("hostId '" + hostId + "' must be non-blank and free of '|', or unset to use the bound address");
+        }
         if (!errors.isEmpty()) {
             throw new IllegalArgumentException("invalid collective configuration: " + String.join("; ", errors));
         }
@@ -250,6 +265,8 @@ public record CollectiveConfig(
         private int receiverWindowBytes = 2 * 1024 * 1024;
         private WireCompression wireCompression = WireCompression.NONE;
         private WireSecurity wireSecurity = WireSecurity.AUTHENTICATE;
+        private AllReduceTopology allReduceTopology = AllReduceTopology.AUTO;
+        private String hostId;
 
         private Builder() {
         }
@@ -273,6 +290,8 @@ public record CollectiveConfig(
             receiverWindowBytes = c.receiverWindowBytes;
             wireCompression = c.wireCompression;
             wireSecurity = c.wireSecurity;
+            allReduceTopology = c.allReduceTopology;
+            hostId = c.hostId;
         }
 
         public Builder bindAddress(String value) {
@@ -365,12 +384,22 @@ public record CollectiveConfig(
             return this;
         }
 
+        public Builder allReduceTopology(AllReduceTopology value) {
+            allReduceTopology = value;
+            return this;
+        }
+
+        public Builder hostId(String value) {
+            hostId = value;
+            return this;
+        }
+
         /** @throws IllegalArgumentException listing every invalid setting */
         public CollectiveConfig build() {
             return new CollectiveConfig(bindAddress, transport, driverDirectoryRoot, driverThreading, idleMode,
                     driverIdleMode, connectTimeoutMs, operationTimeoutMs, heartbeatIntervalMs, closeLingerMs,
                     mtuBytes, termLengthBytes, chunkBytes, socketSendBufferBytes, socketReceiveBufferBytes,
-                    receiverWindowBytes, wireCompression, wireSecurity);
+                    receiverWindowBytes, wireCompression, wireSecurity, allReduceTopology, hostId);
         }
     }
 

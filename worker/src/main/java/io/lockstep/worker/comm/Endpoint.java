@@ -17,13 +17,17 @@ import java.util.Objects;
  * @param driverId id of the rank's media driver, unique per driver instance
  * @param instance random number of this binding (not secret): the frame keys of a collective derive
  *                 from its members' instances, so two collectives never share a key
+ * @param hostId   which machine the rank runs on, for the all-reduce's shape ({@link HostLayout}): its
+ *                 {@code host} address unless {@link CollectiveConfig#hostId()} names it otherwise
  */
-public record Endpoint(int rank, String host, int port, String driverId, long instance) implements Serializable {
+public record Endpoint(int rank, String host, int port, String driverId, long instance, String hostId)
+        implements Serializable {
     private static final String SEPARATOR = "|";
 
     public Endpoint {
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(driverId, "driverId");
+        Objects.requireNonNull(hostId, "hostId");
         if (rank < 0) {
             throw new IllegalArgumentException("rank must not be negative, was " + rank);
         }
@@ -34,11 +38,23 @@ public record Endpoint(int rank, String host, int port, String driverId, long in
             throw new IllegalArgumentException("host and driverId must be non-blank and free of '" + SEPARATOR
                     + "': host=" + host + " driverId=" + driverId);
         }
+        if (hostId.isBlank() || hostId.contains(SEPARATOR)) {
+            throw new IllegalArgumentException("hostId must be non-blank and free of '" + SEPARATOR + "': " + hostId);
+        }
     }
 
-    /** A single-line text form, e.g. {@code 2|10.0.0.7|40123|a1b2c3d4e5f60718|-4711}; see {@link #decode(String)}. */
+    /** An endpoint whose host is identified by its address. */
+    public Endpoint(int rank, String host, int port, String driverId, long instance) {
+        this(rank, host, port, driverId, instance, host);
+    }
+
+    /**
+     * A single-line text form, e.g. {@code 2|10.0.0.7|40123|a1b2c3d4e5f60718|-4711}, followed by
+     * {@code |hostId} when that is not the address; see {@link #decode(String)}.
+     */
     public String encode() {
-        return rank + SEPARATOR + host + SEPARATOR + port + SEPARATOR + driverId + SEPARATOR + instance;
+        String text = rank + SEPARATOR + host + SEPARATOR + port + SEPARATOR + driverId + SEPARATOR + instance;
+        return hostId.equals(host) ? text : text + SEPARATOR + hostId;
     }
 
     /**
@@ -49,13 +65,13 @@ public record Endpoint(int rank, String host, int port, String driverId, long in
     public static Endpoint decode(String text) {
         Objects.requireNonNull(text, "text");
         String[] parts = text.split("\\|", -1);
-        if (parts.length != 5) {
-            throw new IllegalArgumentException("not an endpoint (expected rank|host|port|driverId|instance): '" + text
-                    + "'");
+        if (parts.length != 5 && parts.length != 6) {
+            throw new IllegalArgumentException("not an endpoint (expected rank|host|port|driverId|instance[|hostId]): '"
+                    + text + "'");
         }
         try {
             return new Endpoint(Integer.parseInt(parts[0]), parts[1], Integer.parseInt(parts[2]), parts[3],
-                    Long.parseLong(parts[4]));
+                    Long.parseLong(parts[4]), parts.length == 6 ? parts[5] : parts[1]);
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("not an endpoint (rank, port and instance must be integers): '" + text
                     + "'", e);
@@ -69,6 +85,7 @@ public record Endpoint(int rank, String host, int port, String driverId, long in
 
     @Override
     public String toString() {
-        return "rank " + rank + " at " + socketAddress() + " (driver " + driverId + ")";
+        return "rank " + rank + " at " + socketAddress() + " (driver " + driverId
+                + (hostId.equals(host) ? "" : ", host " + hostId) + ")";
     }
 }

@@ -32,8 +32,9 @@ final class LinkIds {
         this.secret = secret;
         this.jobHash = jobHash;
         this.size = size;
-        // Receivers and links occupy the low 16 bits; the attempt-dependent base sits above them.
-        this.streamBase = (int) (mix(jobHash ^ mix(stageAttempt + 0x5EED)) & 0x3FFF_0000L) | 0x4000_0000;
+        // Receivers and links occupy the low 17 bits (32,767 ranks x 4 links); the attempt-dependent base sits
+        // above them.
+        this.streamBase = (int) (mix(jobHash ^ mix(stageAttempt + 0x5EED)) & 0x3FFE_0000L) | 0x4000_0000;
     }
 
     /** A 64-bit hash of a job id (FNV-1a over UTF-8, then mixed). */

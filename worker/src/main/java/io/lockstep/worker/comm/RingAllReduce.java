@@ -15,14 +15,29 @@ import org.agrona.MutableDirectBuffer;
  *
  * <p>After its last reduce-scatter chunk, the owner of a segment divides by N (for AVERAGE) and rounds
  * to the wire precision (fp16/bf16), so every rank ends with bit-identical values.
+ *
+ * <p>The hierarchical all-reduce runs the two halves apart ({@link Phases}): a reduce-scatter leaves the
+ * rank at position p holding segment {@link #ownedSegment(int, int) (p + 1) mod N} summed over the ring
+ * (neither divided nor rounded), and an all-gather starts from exactly that state.
  */
 final class RingAllReduce extends RingOperation {
+    /** Which steps of the ring algorithm an operation runs. */
+    enum Phases {
+        /** Reduce-scatter then all-gather: a complete all-reduce. */
+        BOTH,
+        /** Steps 0..N−2 only, leaving each rank its owned segment summed over the ring. */
+        REDUCE_SCATTER,
+        /** Steps N−1..2N−3 only, from each rank holding its owned segment's final values. */
+        ALL_GATHER
+    }
+
     private final long[] segmentStart;
     private final Reducer reducer;
 
     private Object base;
     private long address;
     private int length;
+    private int agreedLength;
     private boolean doubles;
     private byte encoding;
     private byte opType;
@@ -31,7 +46,9 @@ final class RingAllReduce extends RingOperation {
     private int chunkElements;
     private float floatDivisor;
     private double doubleDivisor;
+    private int firstStep;
     private int steps;
+    private boolean finishes;
     private int sendStep;
     private int sendChunk;
     private int recvStep;
@@ -50,27 +67,60 @@ final class RingAllReduce extends RingOperation {
      * @param encoding wire encoding of fp32 values
      */
     void prepare(Object base, long address, int length, boolean doubles, byte encoding, ReduceOp op) {
+        prepare(base, address, length, length, doubles, encoding, allReduceType(op), Phases.BOTH,
+                op == ReduceOp.AVERAGE ? ringSize : 1);
+    }
+
+    /**
+     * Prepares one phase, or both, of an all-reduce.
+     *
+     * @param agreedLength length every rank of the group announces and stamps on frames (the whole buffer's,
+     *                     where this ring reduces one shard of it)
+     * @param opType       operation type on the wire
+     * @param divisor      what the owner of a segment divides its sum by after the reduce-scatter, when
+     *                     {@code phases} is {@link Phases#BOTH}; 1 for a sum
+     */
+    void prepare(Object base, long address, int length, int agreedLength, boolean doubles, byte encoding, byte opType,
+                 Phases phases, int divisor) {
         this.base = base;
         this.address = address;
         this.length = length;
+        this.agreedLength = agreedLength;
         this.doubles = doubles;
         this.encoding = doubles ? Wire.ENCODING_F64 : encoding;
-        this.opType = op == ReduceOp.SUM ? Wire.OP_ALL_REDUCE_SUM : Wire.OP_ALL_REDUCE_AVERAGE;
+        this.opType = opType;
         this.localBytes = doubles ? Double.BYTES : Float.BYTES;
         this.wireBytes = Wire.bytesPerElement(this.encoding);
         this.chunkElements = chunkBytes / wireBytes;
-        this.floatDivisor = op == ReduceOp.AVERAGE ? ringSize : 1f;
-        this.doubleDivisor = op == ReduceOp.AVERAGE ? ringSize : 1d;
+        this.floatDivisor = divisor;
+        this.doubleDivisor = divisor;
         for (int i = 0; i <= ringSize; i++) {
             segmentStart[i] = (long) i * length / ringSize;
         }
-        steps = ringSize == 1 ? 0 : 2 * (ringSize - 1);
-        sendStep = 0;
+        int half = ringSize - 1;
+        firstStep = phases == Phases.ALL_GATHER ? half : 0;
+        steps = phases == Phases.REDUCE_SCATTER ? half : 2 * half;
+        finishes = phases == Phases.BOTH;
+        sendStep = firstStep;
         sendChunk = 0;
-        recvStep = 0;
+        recvStep = firstStep;
         recvChunk = 0;
         skipEmptySendSteps();
         skipEmptyReceiveSteps();
+    }
+
+    static byte allReduceType(ReduceOp op) {
+        return op == ReduceOp.SUM ? Wire.OP_ALL_REDUCE_SUM : Wire.OP_ALL_REDUCE_AVERAGE;
+    }
+
+    /** The segment the rank at {@code position} holds complete after a reduce-scatter on a ring of {@code ringSize}. */
+    static int ownedSegment(int position, int ringSize) {
+        return (position + 1) % ringSize;
+    }
+
+    /** First element of segment {@code segment} when {@code length} values are cut into {@code ringSize} segments. */
+    static int segmentStart(int length, int ringSize, int segment) {
+        return (int) ((long) segment * length / ringSize);
     }
 
     /** Drops references to the caller's memory once the operation is over. */
@@ -90,7 +140,7 @@ final class RingAllReduce extends RingOperation {
 
     @Override
     int agreedLength() {
-        return length;
+        return agreedLength;
     }
 
     @Override
@@ -138,7 +188,7 @@ final class RingAllReduce extends RingOperation {
         int sent = 0;
         while (sent < maxFrames && sendStep < steps) {
             // Step s + 1 forwards what step s brought in: wait for the same chunk of the previous step.
-            if (sendStep > 0 && !received(recvStep, recvChunk, sendStep - 1, sendChunk)) {
+            if (sendStep > firstStep && !received(recvStep, recvChunk, sendStep - 1, sendChunk)) {
                 break;
             }
             int segment = sendSegment(sendStep);
@@ -151,7 +201,7 @@ final class RingAllReduce extends RingOperation {
             MutableDirectBuffer frame = sender.buffer();
             int frameOffset = sender.offset();
             identity.stamp(tx.wrap(frame, frameOffset), FrameHeader.TYPE_DATA, opType, encoding)
-                    .writeData(sendStep, sendChunk, first, length, count);
+                    .writeData(sendStep, sendChunk, first, agreedLength, count);
             long source = address + (segmentStart[segment] + first) * localBytes;
             long target = frame.addressOffset() + frameOffset + FrameHeader.LENGTH;
             if (doubles) {
@@ -169,9 +219,9 @@ final class RingAllReduce extends RingOperation {
 
     @Override
     String onData(FrameHeader header, DirectBuffer buffer, int payloadOffset, int payloadLength) {
-        if (header.opLength() != length) {
+        if (header.opLength() != agreedLength) {
             return "rank " + header.sender() + " all-reduces " + header.opLength() + " values where this rank has "
-                    + length + ": every rank must pass the same length";
+                    + agreedLength + ": every rank must pass the same length";
         }
         if (recvStep >= steps) {
             return "rank " + header.sender() + " sent more chunks than this all-reduce has";
@@ -190,7 +240,7 @@ final class RingAllReduce extends RingOperation {
         Object frameBase = buffer.byteArray();
         long source = buffer.addressOffset() + payloadOffset;
         if (recvStep < ringSize - 1) {
-            boolean last = recvStep == ringSize - 2;
+            boolean last = finishes && recvStep == ringSize - 2;
             if (doubles) {
                 reducer.accumulateDoubles(frameBase, source, base, target, count, last ? doubleDivisor : 1d);
             } else {
@@ -220,6 +270,7 @@ final class RingAllReduce extends RingOperation {
         }
         String phase = step < ringSize - 1 ? "reduce-scatter" : "all-gather";
         int phaseStep = step < ringSize - 1 ? step : step - (ringSize - 1);
-        return verb + " " + chunk + " chunks of " + phase + " step " + (phaseStep + 1) + "/" + (ringSize - 1);
+        return verb + " " + chunk + " chunks of " + phase + " step " + (phaseStep + 1) + "/" + (ringSize - 1)
+                + " on a ring of " + ringSize;
     }
 }

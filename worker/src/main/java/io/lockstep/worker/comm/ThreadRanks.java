@@ -35,13 +35,24 @@ public final class ThreadRanks implements AutoCloseable {
      */
     public static ThreadRanks open(int size, CollectiveConfig config, String jobId, JobSecret secret, long attempt,
                                    NanoClock clock, long waitMs, String threadPrefix) throws Exception {
+        return open(java.util.Collections.nCopies(size, config), jobId, secret, attempt, clock, waitMs, threadPrefix);
+    }
+
+    /**
+     * Like {@link #open(int, CollectiveConfig, String, JobSecret, long, NanoClock, long, String)} with a
+     * configuration per rank: ranks given other bind addresses and driver directories act as ranks of other
+     * hosts (a rank's host is the address it binds to), e.g. 127.0.0.1 and 127.0.0.2 on one machine.
+     */
+    public static ThreadRanks open(List<CollectiveConfig> configsByRank, String jobId, JobSecret secret, long attempt,
+                                   NanoClock clock, long waitMs, String threadPrefix) throws Exception {
+        int size = configsByRank.size();
         List<ExecutorService> threads = new ArrayList<>();
         List<CollectiveBinding> bindings = new ArrayList<>();
         try {
             for (int rank = 0; rank < size; rank++) {
                 int r = rank;
                 threads.add(Executors.newSingleThreadExecutor(task -> new Thread(task, threadPrefix + r)));
-                bindings.add(AeronCollective.bind(config, new GroupMember(jobId, secret, attempt, rank, size), clock));
+                bindings.add(AeronCollective.bind(configsByRank.get(rank), new GroupMember(jobId, secret, attempt, rank, size), clock));
             }
             List<Endpoint> endpoints = bindings.stream().map(CollectiveBinding::localEndpoint).toList();
             List<Future<AeronCollective>> connecting = new ArrayList<>();

@@ -9,6 +9,10 @@ final class Wire {
     static final byte OP_BROADCAST_BYTES = 5;
     static final byte OP_BARRIER = 6;
     static final byte OP_STREAM = 7;
+    /** First phase of a hierarchical all-reduce: reduce-scatter among the ranks of one host. */
+    static final byte OP_HOST_REDUCE_SCATTER = 8;
+    /** Last phase of a hierarchical all-reduce: all-gather of the reduced shards among the ranks of one host. */
+    static final byte OP_HOST_ALL_GATHER = 9;
 
     static final byte ENCODING_NONE = 0;
     static final byte ENCODING_F32 = 1;
@@ -35,7 +39,11 @@ final class Wire {
     static final int LINK_DATA = 0;
     /** The link between every pair of ranks carrying arrivals, heartbeats and completions. */
     static final int LINK_CONTROL = 1;
-    static final int LINK_COUNT = 2;
+    /** Hierarchical all-reduce: the ring link among the ranks of one host. */
+    static final int LINK_HOST_RING = 2;
+    /** Hierarchical all-reduce: the ring link among the ranks of the same local index on every host. */
+    static final int LINK_CROSS_RING = 3;
+    static final int LINK_COUNT = 4;
 
     /** No rank (control frames of a rank that waits for nobody in particular). */
     static final int NO_RANK = -1;
@@ -52,6 +60,8 @@ final class Wire {
             case OP_BROADCAST_BYTES -> "broadcast(byte[])";
             case OP_BARRIER -> "barrier";
             case OP_STREAM -> "ring stream";
+            case OP_HOST_REDUCE_SCATTER -> "allReduce (within-host reduce-scatter)";
+            case OP_HOST_ALL_GATHER -> "allReduce (within-host all-gather)";
             default -> "unknown operation " + opType;
         };
     }
