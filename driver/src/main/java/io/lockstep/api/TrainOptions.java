@@ -3,6 +3,7 @@ package io.lockstep.api;
 import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
 import io.lockstep.models.Normalization;
+import io.lockstep.worker.comm.AllReduceTopology;
 import io.lockstep.worker.comm.IdleMode;
 import io.lockstep.worker.comm.TransportMode;
 import io.lockstep.worker.comm.WireCompression;
@@ -139,6 +140,12 @@ public final class TrainOptions {
     public static final OptionDef<String> TRANSPORT = define(OptionDef.choice("transport", "auto",
             "Replica links: auto (shared memory between replicas of one executor, UDP between executors) or udp "
                     + "(UDP everywhere).", "auto", "udp"));
+    public static final OptionDef<String> ALLREDUCE_TOPOLOGY = define(OptionDef.choice("allreduce-topology", "auto",
+            "Shape of the gradient all-reduce: flat (one ring over all replicas), hierarchical (reduce within each "
+                    + "host, all-reduce across hosts one shard per replica, gather within each host: fewer steps and "
+                    + "less traffic per replica between hosts) or auto: hierarchical when the replicas run on two or "
+                    + "more hosts with the same number, two or more, on each; flat otherwise.",
+            "auto", "flat", "hierarchical"));
     public static final OptionDef<String> NETWORK_INTERFACE = define(OptionDef.text("network-interface", null,
             "Interface whose address each executor's replicas bind to (e.g. eth1 for a faster second network); "
                     + "default: the executor's host as Spark knows it.").label("NAME"));
@@ -406,7 +413,8 @@ public final class TrainOptions {
     public CollectiveSettings collectiveSettings() {
         return new CollectiveSettings(WireCompression.valueOf(get(WIRE_COMPRESSION).toUpperCase(Locale.ROOT)),
                 TransportMode.valueOf(get(TRANSPORT).toUpperCase(Locale.ROOT)), get(NETWORK_INTERFACE), get(MTU),
-                IdleMode.valueOf(get(IDLE_STRATEGY).replace('-', '_').toUpperCase(Locale.ROOT)));
+                IdleMode.valueOf(get(IDLE_STRATEGY).replace('-', '_').toUpperCase(Locale.ROOT)),
+                AllReduceTopology.parse(get(ALLREDUCE_TOPOLOGY)));
     }
 
     /** Option name to effective value, for every recorded option: what checkpoints and {@code summary.json} record. */

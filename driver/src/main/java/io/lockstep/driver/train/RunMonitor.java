@@ -119,7 +119,12 @@ final class RunMonitor extends SparkListener {
         }
     }
 
-    synchronized void received(HostedStep hosted) {
+    /** The host each rank reported its steps from, by rank (ranks not heard from are missing). */
+    synchronized Map<Integer, String> hostsByRank() {
+        return new HashMap<>(hosts);
+    }
+
+        synchronized void received(HostedStep hosted) {
         StepTiming t = hosted.timing();
         hosts.put(t.rank(), hosted.host());
         if (t.epoch() != openEpoch || written.get(t.step()) || t.rank() >= replicas) {

@@ -13,6 +13,9 @@ import io.lockstep.driver.report.RunOutput;
 import io.lockstep.models.ModelLayers;
 import io.lockstep.models.Normalization;
 import io.lockstep.models.OneDnn;
+import io.lockstep.worker.comm.AllReduceTopology;
+import io.lockstep.worker.comm.CollectiveException;
+import io.lockstep.worker.comm.HostLayout;
 import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.comm.WireSecurity;
 import io.lockstep.worker.spark.BarrierStages;
@@ -338,7 +341,7 @@ public final class TrainingJob {
             summary.put("normalization", options.get(NORM));
             summary.put("exchange", options.get(EXCHANGE));
             summary.put("wire_security", wireSecurity.optionName());
-            summary.put("collective", collectiveSummary(options));
+            summary.put("collective", collectiveSummary(options, monitor.hostsByRank(), replicas));
             summary.put("job_secret", sparkAuthenticates ? "spark.authenticate" : "random");
             summary.put("test_accuracy", lastAccuracy());
             summary.put("test_accuracy_per_epoch", history.stream().map(EpochResult::testAccuracy).toList());
@@ -474,6 +477,31 @@ public final class TrainingJob {
                 : options.get(NETWORK_INTERFACE));
         collective.put("mtu_bytes", options.get(MTU));
         collective.put("idle_strategy", options.get(IDLE_STRATEGY));
+        collective.put("allreduce_topology", options.get(ALLREDUCE_TOPOLOGY));
+        return collective;
+    }
+
+    /**
+     * {@link #collectiveSummary} plus the all-reduce shape the replicas took, decided as they decide it
+     * from the hosts they ran on (each replica also logs its own decision when it connects).
+     */
+    static Map<String, Object> collectiveSummary(TrainOptions options, Map<Integer, String> hostsByRank, int replicas) {
+        Map<String, Object> collective = collectiveSummary(options);
+        if (hostsByRank.size() < replicas) {
+            collective.put("allreduce_in_force", "unknown: not every replica reported its host");
+            return collective;
+        }
+        List<String> hosts = new ArrayList<>();
+        for (int rank = 0; rank < replicas; rank++) {
+            hosts.add(hostsByRank.get(rank));
+        }
+        try {
+            HostLayout layout = HostLayout.ofHosts(AllReduceTopology.parse(options.get(ALLREDUCE_TOPOLOGY)), hosts);
+            collective.put("allreduce_in_force", layout.shape());
+            collective.put("allreduce_reason", layout.reason());
+        } catch (CollectiveException impossible) {
+            collective.put("allreduce_in_force", "none: " + impossible.getMessage());
+        }
         return collective;
     }
 

@@ -2,6 +2,7 @@ package io.lockstep.driver.cli;
 
 import io.lockstep.api.InvalidOptionsException;
 import io.lockstep.api.TrainOptions;
+import io.lockstep.worker.comm.AllReduceTopology;
 import io.lockstep.worker.comm.IdleMode;
 import io.lockstep.worker.comm.TransportMode;
 import io.lockstep.worker.comm.WireCompression;
@@ -34,10 +35,12 @@ class CollectiveOptionsTest {
     @Test
     void everySettingReachesTheCollective() {
         CollectiveSettings settings = parse("--data", "d", "--wire-compression", "BF16", "--transport", "udp",
-                "--network-interface", "eth1", "--mtu", "1408", "--idle-strategy", "busy-spin")
-                .validate().collectiveSettings();
-        assertEquals(new CollectiveSettings(WireCompression.BF16, TransportMode.UDP, "eth1", 1408, IdleMode.BUSY_SPIN),
-                settings);
+                "--network-interface", "eth1", "--mtu", "1408", "--idle-strategy", "busy-spin",
+                "--allreduce-topology", "hierarchical").validate().collectiveSettings();
+        assertEquals(new CollectiveSettings(WireCompression.BF16, TransportMode.UDP, "eth1", 1408, IdleMode.BUSY_SPIN,
+                AllReduceTopology.HIERARCHICAL), settings);
+        assertEquals(AllReduceTopology.FLAT, TrainOptions.fromProperties(Map.of("spark.lockstep.allreduce-topology",
+                "flat"), "spark.lockstep.").collectiveSettings().allReduceTopology());
         assertEquals(WireCompression.FP16, parse("--data", "d", "--wire-compression", "fp16").validate()
                 .collectiveSettings().gradientCompression());
         assertEquals(IdleMode.SLEEPING, TrainOptions.fromProperties(Map.of("spark.lockstep.idle-strategy", "sleeping"),
@@ -47,9 +50,11 @@ class CollectiveOptionsTest {
     @Test
     void badValuesAreRefusedTogetherNamingEachOption() {
         InvalidOptionsException error = assertThrows(InvalidOptionsException.class, () -> parse("--data", "d",
-                "--wire-compression", "int8", "--transport", "tcp", "--mtu", "1500", "--idle-strategy", "spin").validate());
+                "--wire-compression", "int8", "--transport", "tcp", "--mtu", "1500", "--idle-strategy", "spin",
+                "--allreduce-topology", "tree").validate());
         String message = error.getMessage();
-        for (String option : new String[]{"--wire-compression", "--transport", "--mtu", "--idle-strategy"}) {
+        for (String option : new String[]{"--wire-compression", "--transport", "--mtu", "--idle-strategy",
+                "--allreduce-topology"}) {
             assertTrue(message.contains(option), "message names " + option + ": " + message);
         }
         assertTrue(message.contains("bf16") && message.contains("multiple of 32") && message.contains("busy-spin"),

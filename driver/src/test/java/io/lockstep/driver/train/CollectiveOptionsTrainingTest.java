@@ -64,6 +64,9 @@ class CollectiveOptionsTrainingTest {
         assertEquals("yielding", collective.get("idle_strategy").asText());
         JsonNode defaults = JSON.readTree(dir.resolve("fp32").resolve(RunOutput.SUMMARY).toFile()).get("collective");
         assertEquals("none", defaults.get("wire_compression").asText());
+        assertEquals("auto", defaults.get("allreduce_topology").asText());
+        assertEquals("flat", defaults.get("allreduce_in_force").asText(), "local mode runs every replica on one host");
+        assertTrue(defaults.get("allreduce_reason").asText().contains("2 ranks"), defaults.toString());
         assertEquals(2 * bytesPerStep("bf16"), bytesPerStep("fp32"), "bf16 sends half the bytes per step");
     }
 

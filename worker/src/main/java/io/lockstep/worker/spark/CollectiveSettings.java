@@ -1,5 +1,6 @@
 package io.lockstep.worker.spark;
 
+import io.lockstep.worker.comm.AllReduceTopology;
 import io.lockstep.worker.comm.CollectiveConfig;
 import io.lockstep.worker.comm.IdleMode;
 import io.lockstep.worker.comm.TransportMode;
@@ -28,14 +29,18 @@ import java.util.Objects;
  *                            knows it
  * @param mtuBytes            {@code --mtu}: UDP frame size (see {@link CollectiveConfig#mtuBytes()})
  * @param idleMode            {@code --idle-strategy}: how a replica's thread waits for the network
+ * @param allReduceTopology   {@code --allreduce-topology}: flat ring, hierarchical (within hosts, then across),
+ *                            or auto (hierarchical when the replicas span hosts with the same count each)
  */
 public record CollectiveSettings(WireCompression gradientCompression, TransportMode transport, String networkInterface,
-                                 int mtuBytes, IdleMode idleMode) implements Serializable {
+                                 int mtuBytes, IdleMode idleMode, AllReduceTopology allReduceTopology)
+        implements Serializable {
 
     public CollectiveSettings {
         Objects.requireNonNull(gradientCompression, "gradientCompression");
         Objects.requireNonNull(transport, "transport");
         Objects.requireNonNull(idleMode, "idleMode");
+        Objects.requireNonNull(allReduceTopology, "allReduceTopology");
         if (networkInterface != null && networkInterface.isBlank()) {
             networkInterface = null;
         }
@@ -43,10 +48,17 @@ public record CollectiveSettings(WireCompression gradientCompression, TransportM
         CollectiveConfig.builder().mtuBytes(mtuBytes).build();
     }
 
+    /** Settings with the all-reduce shape chosen automatically. */
+    public CollectiveSettings(WireCompression gradientCompression, TransportMode transport, String networkInterface,
+                              int mtuBytes, IdleMode idleMode) {
+        this(gradientCompression, transport, networkInterface, mtuBytes, idleMode, AllReduceTopology.AUTO);
+    }
+
     /** The collective's defaults: exact gradients, AUTO transport, the executor's host, its MTU and idle mode. */
     public static CollectiveSettings defaults() {
         CollectiveConfig d = CollectiveConfig.defaults();
-        return new CollectiveSettings(WireCompression.NONE, d.transport(), null, d.mtuBytes(), d.idleMode());
+        return new CollectiveSettings(WireCompression.NONE, d.transport(), null, d.mtuBytes(), d.idleMode(),
+                d.allReduceTopology());
     }
 
     /**
@@ -57,7 +69,7 @@ public record CollectiveSettings(WireCompression gradientCompression, TransportM
      * @throws IllegalStateException when this host has no usable interface of that name, listing the ones it has
      */
     public CollectiveConfig.Builder applyTo(CollectiveConfig.Builder builder, String executorHost) {
-        return builder.transport(transport).mtuBytes(mtuBytes).idleMode(idleMode)
+        return builder.transport(transport).mtuBytes(mtuBytes).idleMode(idleMode).allReduceTopology(allReduceTopology)
                 .bindAddress(networkInterface == null ? executorHost : addressOf(networkInterface));
     }
 
