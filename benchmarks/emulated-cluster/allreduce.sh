@@ -2,22 +2,26 @@
 # An emulated cluster on one Linux machine: N "hosts", each a network namespace with its own address,
 # joined through a bridge by veth pairs shaped with tc netem (rate, and 1/4 of the round-trip time on each
 # of the two egress hops, so host to host takes RTT/2 one way; tbf for the rate alone where the kernel has
-# no netem). One all-reduce rank (its own JVM and media
-# driver) runs in each namespace: `lockstep bench allreduce-rank` over UDP. Rank 0's figures go to stdout.
+# no netem). One JVM with its own media driver runs in each namespace: `lockstep bench allreduce-rank`
+# with --per-host ranks on threads (shared memory among them, UDP between namespaces), so N ranks make
+# N / per-host "hosts". Rank 0's figures go to stdout.
 #
 # Needs root (ip netns, tc), iproute2 with netem, and a built checkout (`mvn -B -DskipTests package`), or a
 # classpath in LOCKSTEP_CP. Everything it creates is named lsb-<pid>-* and deleted on exit.
 #
-# Usage: benchmarks/emulated-cluster/allreduce.sh [--ranks N] [--rate 1gbit] [--rtt-us 200] [--link-mtu 9000]
-#          [-- options passed to `bench allreduce-rank`, e.g. --sizes 4KiB,46.8MB --rounds 5 --mtu 8192]
+# Usage: benchmarks/emulated-cluster/allreduce.sh [--ranks N] [--per-host L] [--rate 1gbit] [--rtt-us 200]
+#          [--link-mtu 9000] [-- options passed to `bench allreduce-rank`, e.g. --sizes 4KiB,46.8MB --rounds 5
+#          --mtu 8192 --allreduce-topology flat]
 set -euo pipefail
 ranks=4
+per_host=1
 rate=1gbit
 rtt_us=200
 link_mtu=9000
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --ranks) ranks="$2"; shift 2 ;;
+    --per-host) per_host="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
     --rtt-us) rtt_us="$2"; shift 2 ;;
     --link-mtu) link_mtu="$2"; shift 2 ;;
@@ -25,6 +29,11 @@ while [[ $# -gt 0 ]]; do
     *) echo "allreduce.sh: unknown option $1 (see the usage at the top of this script)" >&2; exit 2 ;;
   esac
 done
+if (( per_host < 1 || ranks % per_host != 0 )); then
+  echo "allreduce.sh: --ranks $ranks must be a multiple of --per-host $per_host" >&2
+  exit 2
+fi
+hosts=$((ranks / per_host))
 if [[ $EUID -ne 0 ]]; then
   echo "allreduce.sh: needs root to create network namespaces and shape links with tc" >&2
   exit 2
@@ -54,7 +63,7 @@ pids=()
 
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for ((k = 0; k < ranks; k++)); do ip netns del "$prefix-r$k" 2>/dev/null || true; done
+  for ((k = 0; k < hosts; k++)); do ip netns del "$prefix-r$k" 2>/dev/null || true; done
   ip netns del "$hub" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -84,7 +93,7 @@ ip netns add "$hub"
 ip -n "$hub" link add br0 type bridge
 ip -n "$hub" link set br0 up
 ip -n "$hub" link set lo up
-for ((k = 0; k < ranks; k++)); do
+for ((k = 0; k < hosts; k++)); do
   ns="$prefix-r$k"
   ip netns add "$ns"
   ip link add "lsb$$h$k" mtu "$link_mtu" type veth peer name "lsb$$r$k" mtu "$link_mtu"
@@ -101,33 +110,34 @@ done
 ip -n "$hub" link set br0 mtu "$link_mtu"
 rtt_line="(no ping installed)"
 if command -v ping > /dev/null; then
-  rtt_line=$(ip netns exec "$prefix-r0" ping -c 5 -i 0.2 -q "10.213.0.$ranks" | tail -1)
+  rtt_line=$(ip netns exec "$prefix-r0" ping -c 5 -i 0.2 -q "10.213.0.$hosts" | tail -1)
 fi
 
 mkdir -p "$work/rendezvous"
-for ((k = ranks - 1; k >= 0; k--)); do
+for ((k = hosts - 1; k >= 0; k--)); do
   mkdir -p "$work/driver-$k"
   # shellcheck disable=SC2046
   ip netns exec "$prefix-r$k" java -Xmx1g $(cat "$flags_file") -cp "$LOCKSTEP_CP" io.lockstep.driver.bench.AllReduceRankBenchmark \
-    --rank "$k" --ranks "$ranks" --bind "10.213.0.$((k + 1))" --rendezvous "$work/rendezvous" \
-    --dir "$work/driver-$k" --link-mbps "$rate_mbps" "$@" > "$work/rank-$k.out" 2>&1 &
+    --rank "$((k * per_host))" --local-ranks "$per_host" --ranks "$ranks" --bind "10.213.0.$((k + 1))" \
+    --rendezvous "$work/rendezvous" --dir "$work/driver-$k" --link-mbps "$rate_mbps" "$@" > "$work/rank-$k.out" 2>&1 &
   pids+=($!)
 done
 status=0
-for ((k = 0; k < ranks; k++)); do
-  if ! wait "${pids[$((ranks - 1 - k))]}"; then
-    echo "allreduce.sh: rank $k failed; its output:" >&2
+for ((k = 0; k < hosts; k++)); do
+  if ! wait "${pids[$((hosts - 1 - k))]}"; then
+    echo "allreduce.sh: host $k (ranks $((k * per_host))..$((k * per_host + per_host - 1))) failed; its output:" >&2
     cat "$work/rank-$k.out" >&2
     status=1
   fi
 done
 pids=()
 if [[ $shaping == netem ]]; then
-  echo "emulated cluster: $ranks namespaces on one bridge, links $rate, RTT ${rtt_us} us (netem), link MTU $link_mtu"
+  echo "emulated cluster: $hosts namespaces x $per_host ranks on one bridge, links $rate, RTT ${rtt_us} us (netem)," \
+    "link MTU $link_mtu"
 else
-  echo "emulated cluster: $ranks namespaces on one bridge, links $rate (tbf, burst $burst_bytes B), link MTU" \
+  echo "emulated cluster: $hosts namespaces x $per_host ranks on one bridge, links $rate (tbf, burst $burst_bytes B), link MTU" \
     "$link_mtu; no sch_netem in this kernel, so --rtt-us is not applied: the RTT is the veth path's own"
 fi
-echo "ping rank 0 -> rank $((ranks - 1)): $rtt_line"
+echo "ping host 0 -> host $((hosts - 1)): $rtt_line"
 grep -v -E '^\[|^[0-9]{2}:[0-9]{2}|INFO|WARN' "$work/rank-0.out" || true
 exit $status

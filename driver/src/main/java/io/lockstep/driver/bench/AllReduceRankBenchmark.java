@@ -1,9 +1,11 @@
 package io.lockstep.driver.bench;
 
 import io.lockstep.worker.comm.AeronCollective;
+import io.lockstep.worker.comm.AllReduceTopology;
 import io.lockstep.worker.comm.CollectiveConfig;
 import io.lockstep.worker.comm.Endpoint;
 import io.lockstep.worker.comm.GroupMember;
+import io.lockstep.worker.comm.HostLayout;
 import io.lockstep.worker.comm.IdleMode;
 import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.comm.ReduceOp;
@@ -25,27 +27,44 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * {@code lockstep bench allreduce-rank}: one rank of a ring all-reduce benchmark per process, for ranks on
- * separate hosts (or network namespaces with shaped links, see {@code benchmarks/emulated-cluster/}). Every
- * rank is started with the same options and its own {@code --rank} and {@code --bind}; they meet through
- * endpoint files in a shared {@code --rendezvous} directory. Rank 0 prints, per size, the time per
- * all-reduce (AVERAGE, in place, UDP), the bus bandwidth 2(N−1)/N · bytes / time, the ring streaming limit
- * B_link measured on the same links just before (every rank streaming raw frames to its successor), and,
- * given {@code --link-mbps}, busbw as a fraction of the link's nominal rate. Small sizes also give the
- * latency per ring round: time / 2(N−1).
+ * {@code lockstep bench allreduce-rank}: the ranks of an all-reduce benchmark that run in this process, for
+ * ranks on separate hosts (or network namespaces with shaped links, see {@code benchmarks/emulated-cluster/}).
+ * Every process is started with the same options and its own {@code --rank} (its first rank) and
+ * {@code --bind}; with {@code --local-ranks L} it runs ranks {@code rank .. rank+L−1} on L threads sharing
+ * its media driver, as an executor with L task slots does (IPC among them under {@code --transport auto}).
+ * They meet through endpoint files in a shared {@code --rendezvous} directory. Rank 0 prints, per size, the
+ * time per all-reduce (AVERAGE, in place), the bus bandwidth 2(N−1)/N · bytes / time (the same yardstick
+ * whatever the all-reduce's shape), the ring streaming limit B_link measured on the flat ring's links just
+ * before (every rank streaming raw frames to its successor), and, given {@code --link-mbps}, busbw as a
+ * fraction of the link's nominal rate. Small sizes also give the latency per round: time / 2(N−1) for the
+ * flat ring, time / (2(L−1) + 2(H−1)) for the hierarchical form.
  */
 @Command(name = "allreduce-rank", mixinStandardHelpOptions = true,
-        description = "One rank (this process) of an all-reduce benchmark across processes or hosts.")
+        description = "The ranks this process runs of an all-reduce benchmark across processes or hosts.")
 public final class AllReduceRankBenchmark implements Callable<Integer> {
     private static final long RENDEZVOUS_TIMEOUT_MS = 120_000;
     private static final long STREAM_BYTES = 48L << 20;
 
-    @Option(names = "--rank", required = true)
+    @Option(names = "--rank", required = true, description = "this process's first rank")
     int rank;
+
+    @Option(names = "--local-ranks", defaultValue = "1",
+            description = "ranks this process runs, on threads sharing its media driver")
+    int localRanks;
+
+    @Option(names = "--transport", defaultValue = "AUTO",
+            description = "AUTO (IPC among this process's ranks, UDP to others) or UDP")
+    TransportMode transport;
+
+    @Option(names = "--allreduce-topology", defaultValue = "auto", description = "auto, flat or hierarchical")
+    String topology;
 
     @Option(names = "--ranks", required = true, description = "group size N")
     int ranks;
@@ -94,33 +113,60 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CollectiveConfig config = CollectiveConfig.builder().bindAddress(bind).transport(TransportMode.UDP).mtuBytes(mtu)
+        if (localRanks < 1 || rank + localRanks > ranks) {
+            throw new IllegalArgumentException("--rank " + rank + " --local-ranks " + localRanks + " must stay within "
+                    + "--ranks " + ranks);
+        }
+        CollectiveConfig config = CollectiveConfig.builder().bindAddress(bind).transport(transport).mtuBytes(mtu)
                 .chunkBytes(chunkBytes).termLengthBytes(8 << 20).receiverWindowBytes(window).socketReceiveBufferBytes(window)
                 .socketSendBufferBytes(window).idleMode(idle).wireCompression(compression).wireSecurity(WireSecurity.parse(wireSecurity))
+                .allReduceTopology(AllReduceTopology.parse(topology))
                 .driverDirectoryRoot(directory == null ? System.getProperty("java.io.tmpdir") : directory)
                 .connectTimeoutMs(RENDEZVOUS_TIMEOUT_MS).operationTimeoutMs(120_000).build();
-        JobSecret secret = JobSecret.derive("bench".getBytes(StandardCharsets.UTF_8), "allreduce-rank");
-        try (AeronCollective collective = AeronCollective.open(config, new GroupMember("allreduce-rank", secret, 0, rank,
-                ranks), local -> exchange(local))) {
-            if (rank == 0) {
-                System.out.printf(Locale.ROOT, "Lockstep all-reduce across processes, %s%n", Instant.now());
-                System.out.printf(Locale.ROOT, "N=%d over UDP, mtu %d, chunk %d B, window %d, idle %s, compression %s, "
-                        + "wire security %s, nominal link %s%n", ranks, mtu, chunkBytes, window, idle, compression, wireSecurity,
-                        linkMbps > 0 ? linkMbps + " Mbit/s" : "unknown");
-                System.out.printf(Locale.ROOT, "%10s %12s %11s %12s %8s %10s %14s%n", "size", "time/op ms", "busbw MB/s",
-                        "B_link MB/s", "/B_link", "/nominal", "per round us");
+        ExecutorService threads = Executors.newFixedThreadPool(localRanks);
+        try {
+            List<Future<Void>> running = new ArrayList<>();
+            for (int r = rank; r < rank + localRanks; r++) {
+                int myRank = r;
+                running.add(threads.submit(() -> {
+                    runRank(config, myRank);
+                    return null;
+                }));
             }
-            for (String size : sizes) {
-                measure(collective, AllReduceBenchmark.parseSize(size));
+            for (Future<Void> future : running) {
+                future.get();
             }
-            collective.barrier();
+        } finally {
+            threads.shutdownNow();
         }
         return 0;
     }
 
-    private void measure(AeronCollective collective, long bytes) {
+    private void runRank(CollectiveConfig config, int myRank) {
+        JobSecret secret = JobSecret.derive("bench".getBytes(StandardCharsets.UTF_8), "allreduce-rank");
+        try (AeronCollective collective = AeronCollective.open(config, new GroupMember("allreduce-rank", secret, 0, myRank,
+                ranks), this::exchange)) {
+            HostLayout layout = collective.hostLayout();
+            if (myRank == 0) {
+                System.out.printf(Locale.ROOT, "Lockstep all-reduce across processes, %s%n", Instant.now());
+                System.out.printf(Locale.ROOT, "N=%d (%d per process), transport %s, mtu %d, chunk %d B, window %d, "
+                        + "idle %s, compression %s, wire security %s, nominal link %s%n", ranks, localRanks, transport, mtu,
+                        chunkBytes, window, idle, compression, wireSecurity, linkMbps > 0 ? linkMbps + " Mbit/s" : "unknown");
+                System.out.printf(Locale.ROOT, "all-reduce %s%n", layout.reason());
+                System.out.printf(Locale.ROOT, "%10s %12s %11s %12s %8s %10s %14s%n", "size", "time/op ms", "busbw MB/s",
+                        "B_link MB/s", "/B_link", "/nominal", "per round us");
+            }
+            int rounds = layout.hierarchical() ? 2 * (layout.perHost() - 1) + 2 * (layout.hosts() - 1) : 2 * (ranks - 1);
+            for (String size : sizes) {
+                measure(collective, AllReduceBenchmark.parseSize(size), rounds);
+            }
+            collective.barrier();
+        }
+    }
+
+    private void measure(AeronCollective collective, long bytes, int latencyRounds) {
         int floats = (int) (bytes / Float.BYTES);
-        float[] data = AllReduceBenchmark.gradient(rank, floats);
+        float[] data = AllReduceBenchmark.gradient(collective.rank(), floats);
         collective.allReduce(data, 0, floats, ReduceOp.AVERAGE);
         double busFactor = 2.0 * (ranks - 1) / ranks;
         double[] millis = new double[rounds];
@@ -147,14 +193,14 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
             millis[r] = elapsed / 1e6 / ops;
             ratios[r] = busFactor * bytes / (millis[r] / 1e3) / 1e6 / streams[r];
         }
-        if (rank == 0) {
+        if (collective.rank() == 0) {
             double ms = median(millis);
             double busbw = busFactor * bytes / (ms / 1e3) / 1e6;
             double nominal = linkMbps > 0 ? busbw / (linkMbps / 8) : Double.NaN;
             System.out.printf(Locale.ROOT, "%10s %12.3f %11.1f %12.1f %8.2f %10s %14.1f%n",
                     AllReduceBenchmark.formatSize(bytes), ms, busbw, median(streams), median(ratios),
                     Double.isNaN(nominal) ? "-" : String.format(Locale.ROOT, "%.2f", nominal),
-                    ms * 1e3 / (2.0 * (ranks - 1)));
+                    ms * 1e3 / latencyRounds);
             System.out.printf(Locale.ROOT, "           per round /B_link: %s%n", Arrays.toString(Arrays.stream(ratios)
                     .map(v -> Math.round(v * 100) / 100.0).toArray()));
         }
@@ -177,6 +223,7 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
 
     /** File-based rendezvous: publish this rank's endpoint, wait (bounded) for everyone's. */
     private List<Endpoint> exchange(Endpoint local) {
+        int rank = local.rank();
         try {
             Path mine = rendezvous.resolve("endpoint-" + rank);
             Path temporary = rendezvous.resolve("endpoint-" + rank + ".tmp");
