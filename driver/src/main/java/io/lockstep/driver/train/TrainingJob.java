@@ -329,6 +329,26 @@ public final class TrainingJob {
             }
         }
 
+        /**
+         * Each replica's host as its step metrics reported it; where some never reported (a short run between
+         * two heartbeats) and the application runs on a single host (local mode), every replica ran there.
+         */
+        private Map<Integer, String> replicaHosts() {
+            Map<Integer, String> hosts = monitor.hostsByRank();
+            if (hosts.size() < replicas) {
+                java.util.Set<String> executorHosts = new java.util.TreeSet<>();
+                for (org.apache.spark.SparkExecutorInfo info : sc.sc().statusTracker().getExecutorInfos()) {
+                    executorHosts.add(info.host());
+                }
+                if (executorHosts.size() == 1) {
+                    for (int rank = 0; rank < replicas; rank++) {
+                        hosts.putIfAbsent(rank, executorHosts.iterator().next());
+                    }
+                }
+            }
+            return hosts;
+        }
+
         private double lastAccuracy() {
             return history.isEmpty() ? Double.NaN : history.get(history.size() - 1).testAccuracy();
         }
@@ -341,7 +361,7 @@ public final class TrainingJob {
             summary.put("normalization", options.get(NORM));
             summary.put("exchange", options.get(EXCHANGE));
             summary.put("wire_security", wireSecurity.optionName());
-            summary.put("collective", collectiveSummary(options, monitor.hostsByRank(), replicas));
+            summary.put("collective", collectiveSummary(options, replicaHosts(), replicas));
             summary.put("job_secret", sparkAuthenticates ? "spark.authenticate" : "random");
             summary.put("test_accuracy", lastAccuracy());
             summary.put("test_accuracy_per_epoch", history.stream().map(EpochResult::testAccuracy).toList());
