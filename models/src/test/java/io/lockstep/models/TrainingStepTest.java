@@ -19,9 +19,18 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every model of the zoo builds, initializes, predicts and takes one training step on small inputs
- * (batch of 2, 10 classes), both Fashion-MNIST-sized 1x28x28 and CIFAR-sized 3x32x32, whose
- * small-input adaptations differ (VGG keeps four or five pools, AlexNet one or two).
+ * The models of the zoo build, initialize, predict and take one training step on small inputs (batch
+ * of 2, 10 classes), both Fashion-MNIST-sized 1x28x28 and CIFAR-sized 3x32x32, whose small-input
+ * adaptations differ (VGG keeps four or five pools, AlexNet one or two).
+ *
+ * <p>By default one model of each builder path: the deeper members of a family (resnet32…110 next to
+ * resnet20, vgg13…19 next to vgg11 and vgg11_bn, resnet34/101/152 next to resnet18 and resnet50,
+ * densenet161/169/201 next to densenet121, densenet_bc100 next to densenet_bc40) come from the same
+ * builder with other block counts or widths, which ArchitectureTest and ParameterCountTest check for
+ * every model, and their steps take most of this class's time. {@code -Dlockstep.models.everyModel=true}
+ * trains every model:
+ *
+ * <pre>mvn -B -pl models test -Dtest=TrainingStepTest -Dlockstep.models.everyModel=true</pre>
  */
 class TrainingStepTest {
     private static final int BATCH = 2;
@@ -36,8 +45,19 @@ class TrainingStepTest {
     private static final java.util.Set<String> SAME_LAYERS_AS_VIT_SMALL =
             java.util.Set.of("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14");
 
-    static Stream<String> everyModel() {
-        return ModelRegistry.names().stream().filter(name -> !SAME_LAYERS_AS_VIT_SMALL.contains(name));
+    /** One model per builder path: every block type, stem, normalization and head of the zoo. */
+    private static final java.util.Set<String> ONE_PER_BUILDER_PATH = java.util.Set.of(
+            "lenet5", "simplecnn", "resnet20", "alexnet", "vgg11", "vgg11_bn", "resnet18", "resnet50", "googlenet",
+            "inception_v3", "densenet121", "densenet_bc40", "vit_small");
+
+    static Stream<String> models() {
+        if (!ModelRegistry.names().containsAll(ONE_PER_BUILDER_PATH)) {
+            throw new IllegalStateException("not in the zoo: " + ONE_PER_BUILDER_PATH.stream()
+                    .filter(name -> !ModelRegistry.names().contains(name)).toList());
+        }
+        boolean everyModel = Boolean.getBoolean("lockstep.models.everyModel");
+        return ModelRegistry.names().stream().filter(name -> !SAME_LAYERS_AS_VIT_SMALL.contains(name))
+                .filter(name -> everyModel || ONE_PER_BUILDER_PATH.contains(name));
     }
 
     @AfterEach
@@ -46,13 +66,13 @@ class TrainingStepTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("everyModel")
+    @MethodSource("models")
     void trainsOneStepOnFashionMnistSizedImages(String model) {
         trainOneStep(model, new InputShape(1, 28, 28));
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("everyModel")
+    @MethodSource("models")
     void trainsOneStepOnCifarSizedImages(String model) {
         trainOneStep(model, new InputShape(3, 32, 32));
     }

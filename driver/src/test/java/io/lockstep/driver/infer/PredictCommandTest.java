@@ -6,6 +6,7 @@ import io.lockstep.driver.data.DatasetSource;
 import io.lockstep.driver.data.LoadedDataset;
 import io.lockstep.driver.report.RunOutput;
 import io.lockstep.driver.train.ModelFile;
+import io.lockstep.driver.train.SharedRuns;
 import io.lockstep.worker.data.LabeledRecord;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.parquet.example.data.Group;
@@ -35,10 +36,8 @@ class PredictCommandTest {
 
     @Test
     void parquetPredictionsEqualSingleJvmOutput(@TempDir Path dir) throws Exception {
-        Path trained = dir.resolve("trained");
-        assertEquals(0, Main.run("train", "--model", "lenet5", "--data", SUBSET.toString(), "--epochs", "1",
-                "--max-steps-per-epoch", "3", "--out", trained.toString()));
-        File modelFile = trained.resolve(RunOutput.MODEL).toFile();
+        // Any lenet5 trained on the subset will do: the run the test classes share, rather than one more.
+        File modelFile = SharedRuns.twoReplicas().resolve(RunOutput.MODEL).toFile();
         Path predictions = dir.resolve("predictions");
         ConsoleCapture.Result run = ConsoleCapture.stdout(() -> Main.run("predict", "--model-file", modelFile.toString(),
                 "--data", SUBSET.toString(), "--out", predictions.toString(), "--master", "local[2]", "--batch-size", "64"));

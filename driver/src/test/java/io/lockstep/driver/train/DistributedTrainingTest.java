@@ -43,7 +43,9 @@ class DistributedTrainingTest {
     @Test
     void twoReplicasEqualOneReplicaWithTheGlobalBatchAndAreDeterministic() throws Exception {
         float[] single = train("single", "--replicas", "1", "--batch-size", "32");
-        float[] twoReplicas = train("two", "--replicas", "2", "--batch-size", "16");
+        // The two-replica run is the one other test classes share (the same job as this class's runs).
+        Path two = SharedRuns.twoReplicas();
+        float[] twoReplicas = single(two);
         // The rerun takes its job secret from Spark's authentication secret and encrypts: same parameters.
         float[] again;
         System.setProperty("spark.authenticate", "true");
@@ -60,14 +62,14 @@ class DistributedTrainingTest {
         }
         assertTrue(maxDiff < 1e-5, "2 replicas x 16 vs 1 replica x 32: max |difference| " + maxDiff);
 
-        JsonNode summary = JSON.readTree(dir.resolve("two").resolve(RunOutput.SUMMARY).toFile());
+        JsonNode summary = JSON.readTree(two.resolve(RunOutput.SUMMARY).toFile());
         assertEquals(2, summary.get("replicas").asInt());
         assertEquals("auth", summary.get("wire_security").asText(), "authenticated by default");
         assertEquals("random", summary.get("job_secret").asText());
         JsonNode rerun = JSON.readTree(dir.resolve("two-again").resolve(RunOutput.SUMMARY).toFile());
         assertEquals("encrypt", rerun.get("wire_security").asText());
         assertEquals("spark.authenticate", rerun.get("job_secret").asText());
-        long exchanged = java.nio.file.Files.readAllLines(dir.resolve("two").resolve(RunOutput.METRICS)).stream()
+        long exchanged = java.nio.file.Files.readAllLines(two.resolve(RunOutput.METRICS)).stream()
                 .filter(l -> l.contains("\"type\":\"step\""))
                 .map(l -> {
                     try {
