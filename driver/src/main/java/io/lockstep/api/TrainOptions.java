@@ -1,5 +1,6 @@
 package io.lockstep.api;
 
+import io.lockstep.driver.data.DistributedDataset;
 import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
 import io.lockstep.models.Normalization;
@@ -51,14 +52,16 @@ public final class TrainOptions {
             "Model name (see `lockstep models`); the Java API also takes your own network instead."));
     public static final OptionDef<String> DATA = define(OptionDef.text("data", null,
             "Dataset directory on any Hadoop filesystem (file://, hdfs://, s3a:// or a local path).").label("URI"));
-    public static final OptionDef<String> READ_ON = define(OptionDef.choice("read-on", "driver",
+    /** Where datasets are read unless {@code --read-on} says otherwise; the inference commands share it. */
+    public static final String DEFAULT_READ_ON = "driver";
+    public static final OptionDef<String> READ_ON = define(OptionDef.choice("read-on", DEFAULT_READ_ON,
             "Where a --data dataset is read: driver (read once by the driver, then sent to the executors) or executors "
                     + "(the driver only lists the files; executors read them near the data and cache them in memory and on "
                     + "disk, so a dataset larger than the driver's memory trains). Parquet datasets and tar shards are always "
                     + "read on the executors.", "driver", "executors"));
-    public static final OptionDef<String> IMAGE_COLUMN = define(OptionDef.text("image-column", "image",
+    public static final OptionDef<String> IMAGE_COLUMN = define(OptionDef.text("image-column", DistributedDataset.DEFAULT_IMAGE_COLUMN,
             "Parquet datasets: the column of encoded images (PNG/JPEG bytes).").label("NAME"));
-    public static final OptionDef<String> LABEL_COLUMN = define(OptionDef.text("label-column", "label",
+    public static final OptionDef<String> LABEL_COLUMN = define(OptionDef.text("label-column", DistributedDataset.DEFAULT_LABEL_COLUMN,
             "Parquet datasets: the column of labels, class indices (integers) or class names (strings).").label("NAME"));
     public static final OptionDef<String> OUT = define(OptionDef.text("out", "lockstep-out",
             "Output directory: metrics.jsonl, summary.json, model.zip, checkpoints/.").label("DIR"));

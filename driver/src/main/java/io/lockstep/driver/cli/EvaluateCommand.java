@@ -2,7 +2,6 @@ package io.lockstep.driver.cli;
 
 import io.lockstep.api.Evaluation;
 import io.lockstep.driver.infer.Inference;
-import io.lockstep.driver.train.TrainingData;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -16,7 +15,8 @@ import java.util.concurrent.Callable;
 /**
  * {@code lockstep evaluate}: accuracy, per-class accuracy and the confusion matrix of a trained model
  * on a dataset's test split. Inference runs on the executors (one model per executor JVM, batched),
- * in local mode unless {@code --master} or spark-submit names a cluster.
+ * in local mode unless {@code --master} or spark-submit names a cluster; the records are read where
+ * {@code --read-on} says.
  */
 @Command(name = "evaluate", mixinStandardHelpOptions = true, showDefaultValues = true,
         description = "Evaluate a trained model (model.zip) on a dataset's test split.")
@@ -31,19 +31,26 @@ public final class EvaluateCommand implements Callable<Integer> {
         if (!errors.isEmpty()) {
             throw new UserError(String.join("\n", errors));
         }
-        InferenceOptions.Loaded loaded = inference.load();
-        Evaluation result = evaluate(loaded.graph(), loaded.dataset(), loaded.info().classNames().size());
-        System.out.print(result.report(loaded.info().classNames()));
+        try (JavaSparkContext sc = inference.sparkContext("lockstep evaluate")) {
+            InferenceOptions.Loaded loaded = inference.load(sc);
+            try {
+                Evaluation result = evaluate(sc, loaded.graph(), loaded.input(), loaded.info().classNames().size());
+                System.out.print(result.report(loaded.info().classNames()));
+            } finally {
+                loaded.input().release();
+            }
+        }
         return 0;
     }
 
     /** Evaluates on the executors: the test records are spread over the cluster, the model goes once to each JVM. */
-    private <R extends Serializable> Evaluation evaluate(ComputationGraph graph, TrainingData<R> dataset, int classes) {
-        try (JavaSparkContext sc = inference.sparkContext("lockstep evaluate")) {
-            Broadcast<byte[]> model = sc.broadcast(InferenceOptions.bytes(graph));
-            int slices = Math.max(sc.defaultParallelism(), dataset.test().size() / 4096);
-            return new Evaluation(Inference.confusion(sc.parallelize(dataset.test(), slices), dataset.decoder(), model,
-                    inference.batchSize(), classes));
+    private <R extends Serializable> Evaluation evaluate(JavaSparkContext sc, ComputationGraph graph, InferenceOptions.Input<R> input,
+                                                         int classes) {
+        Broadcast<byte[]> model = sc.broadcast(InferenceOptions.bytes(graph));
+        try {
+            return new Evaluation(Inference.confusion(input.test(), input.decoder(), model, inference.batchSize(), classes));
+        } finally {
+            model.destroy();
         }
     }
 }

@@ -1,22 +1,32 @@
 package io.lockstep.driver.cli;
 
+import io.lockstep.api.TrainOptions;
 import io.lockstep.driver.data.DataOptions;
+import io.lockstep.driver.data.DatasetOptions;
 import io.lockstep.driver.data.DatasetSource;
+import io.lockstep.driver.data.DistributedDataset;
+import io.lockstep.driver.data.LoadedDataset;
 import io.lockstep.driver.train.ModelFile;
 import io.lockstep.driver.train.TrainingData;
+import io.lockstep.worker.data.LabeledRecord;
+import io.lockstep.worker.train.BatchDecoder;
+import io.lockstep.models.InputShape;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import scala.Tuple2;
 
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
+import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -24,8 +34,8 @@ import java.util.List;
 
 /**
  * The options of the commands that run a trained model over a dataset ({@code evaluate},
- * {@code predict}), defined once: the model, the data (read as in training, without augmentation),
- * the batch size and the Spark master. Add with {@code @Mixin InferenceOptions inference;}.
+ * {@code predict}), defined once: the model, the data (read as in training, without augmentation, on
+ * the driver or the executors), the batch size and the Spark master. Add with {@code @Mixin InferenceOptions inference;}.
  */
 public final class InferenceOptions {
 
@@ -44,8 +54,35 @@ public final class InferenceOptions {
     @Option(names = "--master", description = "Spark master; default: the one spark-submit set, else local[*].")
     String master;
 
+    @Option(names = "--read-on", defaultValue = TrainOptions.DEFAULT_READ_ON, paramLabel = "driver|executors",
+            description = "Where the dataset is read: driver (read by the driver, then sent to the executors) or executors "
+                    + "(the driver only lists the files; executors read them near the data). Parquet datasets and tar shards "
+                    + "are always read on the executors.")
+    String readOn;
+
+    @Option(names = "--image-column", defaultValue = DistributedDataset.DEFAULT_IMAGE_COLUMN, paramLabel = "NAME",
+            description = "Parquet datasets: the column of encoded images (PNG/JPEG bytes).")
+    String imageColumn;
+
+    @Option(names = "--label-column", defaultValue = DistributedDataset.DEFAULT_LABEL_COLUMN, paramLabel = "NAME",
+            description = "Parquet datasets: the column of labels, class indices (integers) or class names (strings).")
+    String labelColumn;
+
     /** A trained model and the dataset to run it on, decoded as in its training. */
-    record Loaded(ModelFile.Info info, ComputationGraph graph, TrainingData<?> dataset) {
+    record Loaded(ModelFile.Info info, ComputationGraph graph, Input<?> input) {
+    }
+
+    /** The records to run a model on, wherever they were read; {@link #release()} when done. */
+    interface Input<R extends Serializable> {
+        /** The test split. */
+        JavaRDD<R> test();
+
+        /** The chosen splits' records, each with its id (the image's path, or {@code SPLIT:INDEX}). */
+        JavaRDD<Tuple2<String, R>> identified(boolean train, boolean test);
+
+        BatchDecoder<R> decoder();
+
+        void release();
     }
 
     int batchSize() {
@@ -58,29 +95,119 @@ public final class InferenceOptions {
         if (batchSize <= 0) {
             errors.add("--batch-size: must be a positive integer, got " + batchSize);
         }
+        if (!readOn.equals("driver") && !readOn.equals("executors")) {
+            errors.add("--read-on: use driver or executors, got '" + readOn + "'");
+        }
         return errors;
     }
 
     /**
-     * Reads the model and opens the dataset, decoded exactly as in training (the transform — size,
-     * channels, normalization statistics — stored with the model); fails naming the mismatch when the
-     * dataset's shape or classes differ from the model's.
+     * Reads the model and opens the dataset (on the driver or, with {@code --read-on executors} and for
+     * Parquet and tar shards, on the executors of {@code sc}), decoded exactly as in training (the
+     * transform — size, channels, normalization statistics — stored with the model); fails naming the
+     * mismatch when the dataset's shape or classes differ from the model's.
      */
-    Loaded load() {
-        Configuration hadoopConf = new Configuration();
+    Loaded load(JavaSparkContext sc) {
+        Configuration hadoopConf = sc.hadoopConfiguration();
         File local = fetch(hadoopConf);
         ModelFile.Info info = ModelFile.readInfo(local);
-        TrainingData<?> dataset = info.transform() == null ? DatasetSource.open(data, hadoopConf, dataOptions.toOptions())
-                : DatasetSource.open(data, hadoopConf, dataOptions.toOptions()).withTransform(info.transform());
-        if (!dataset.shape().equals(info.inputShape())) {
-            throw new UserError("--data: the dataset's images are " + dataset.shape() + " but the model was trained on "
-                    + info.inputShape() + "; use data of the same shape");
+        DatasetOptions options = dataOptions.toOptions();
+        Input<?> input;
+        InputShape shape;
+        List<String> classNames;
+        if (readOn.equals("executors") || DistributedDataset.readOnExecutorsOnly(data, hadoopConf)) {
+            DistributedDataset opened = DistributedDataset.open(sc, data, options, imageColumn, labelColumn);
+            DistributedDataset dataset = info.transform() == null ? opened : opened.withTransform(info.transform());
+            input = new OnExecutors(dataset);
+            shape = dataset.shape();
+            classNames = dataset.classNames();
+        } else {
+            LoadedDataset opened = DatasetSource.open(data, hadoopConf, options);
+            LoadedDataset dataset = info.transform() == null ? opened : opened.withTransform(info.transform());
+            input = new OnDriver<>(sc, dataset);
+            shape = dataset.shape();
+            classNames = dataset.classNames();
         }
-        if (!dataset.classNames().equals(info.classNames())) {
-            throw new UserError("--data: the dataset's classes " + dataset.classNames() + " differ from the model's "
-                    + info.classNames());
+        try {
+            if (!shape.equals(info.inputShape())) {
+                throw new UserError("--data: the dataset's images are " + shape + " but the model was trained on "
+                        + info.inputShape() + "; use data of the same shape");
+            }
+            if (!classNames.equals(info.classNames())) {
+                throw new UserError("--data: the dataset's classes " + classNames + " differ from the model's " + info.classNames());
+            }
+            return new Loaded(info, ModelFile.readGraph(local), input);
+        } catch (RuntimeException e) {
+            input.release();
+            throw e;
         }
-        return new Loaded(info, ModelFile.readGraph(local), dataset);
+    }
+
+    /** Records the driver read: sent to the executors in slices of about 4096. */
+    private record OnDriver<R extends Serializable>(JavaSparkContext sc, TrainingData<R> dataset) implements Input<R> {
+        @Override
+        public JavaRDD<R> test() {
+            return sc.parallelize(dataset.test(), slices(dataset.test().size()));
+        }
+
+        @Override
+        public JavaRDD<Tuple2<String, R>> identified(boolean train, boolean test) {
+            List<Tuple2<String, R>> records = new ArrayList<>();
+            if (train) {
+                addWithIds(records, dataset.train(), "train");
+            }
+            if (test) {
+                addWithIds(records, dataset.test(), "test");
+            }
+            return sc.parallelize(records, slices(records.size()));
+        }
+
+        private int slices(int records) {
+            return Math.max(sc.defaultParallelism(), records / 4096);
+        }
+
+        private static <R> void addWithIds(List<Tuple2<String, R>> into, List<R> records, String split) {
+            for (int i = 0; i < records.size(); i++) {
+                R record = records.get(i);
+                String id = record instanceof LabeledRecord labeled && labeled.source() != null ? labeled.source() : split + ":" + i;
+                into.add(new Tuple2<>(id, record));
+            }
+        }
+
+        @Override
+        public BatchDecoder<R> decoder() {
+            return dataset.decoder();
+        }
+
+        @Override
+        public void release() {
+        }
+    }
+
+    /** Records the executors read and cached, in their read units' partitions. */
+    private record OnExecutors(DistributedDataset dataset) implements Input<LabeledRecord> {
+        @Override
+        public JavaRDD<LabeledRecord> test() {
+            return dataset.identified(true).map(Tuple2::_2);
+        }
+
+        @Override
+        public JavaRDD<Tuple2<String, LabeledRecord>> identified(boolean train, boolean test) {
+            if (train && test) {
+                return dataset.identified(false).union(dataset.identified(true));
+            }
+            return dataset.identified(test);
+        }
+
+        @Override
+        public BatchDecoder<LabeledRecord> decoder() {
+            return dataset.decoder();
+        }
+
+        @Override
+        public void release() {
+            dataset.release();
+        }
     }
 
     /** A context for inference: the master spark-submit set, else {@code --master}, else all local cores. */

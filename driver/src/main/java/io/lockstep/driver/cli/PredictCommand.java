@@ -1,8 +1,6 @@
 package io.lockstep.driver.cli;
 
 import io.lockstep.driver.infer.ParquetPredictions;
-import io.lockstep.driver.train.TrainingData;
-import io.lockstep.worker.data.LabeledRecord;
 import io.lockstep.worker.spark.SerializableHadoopConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -10,10 +8,8 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import scala.Tuple2;
 
 import java.io.Serializable;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -46,41 +42,28 @@ public final class PredictCommand implements Callable<Integer> {
         if (!errors.isEmpty()) {
             throw new UserError("invalid options:\n  " + String.join("\n  ", errors));
         }
-        InferenceOptions.Loaded loaded = inference.load();
         try (JavaSparkContext sc = inference.sparkContext("lockstep predict")) {
-            long start = System.nanoTime();
-            long written = predict(sc, loaded.graph(), loaded.dataset(), which, loaded.info().classNames());
-            double seconds = (System.nanoTime() - start) / 1e9;
-            System.out.printf("wrote %d predictions to %s in %.1f s (%.0f images/s)%n", written, out, seconds, written / seconds);
+            InferenceOptions.Loaded loaded = inference.load(sc);
+            try {
+                long start = System.nanoTime();
+                long written = predict(sc, loaded.graph(), loaded.input(), which, loaded.info().classNames());
+                double seconds = (System.nanoTime() - start) / 1e9;
+                System.out.printf("wrote %d predictions to %s in %.1f s (%.0f images/s)%n", written, out, seconds, written / seconds);
+            } finally {
+                loaded.input().release();
+            }
         }
         return 0;
     }
 
-    private <R extends Serializable> long predict(JavaSparkContext sc, ComputationGraph graph, TrainingData<R> dataset,
+    private <R extends Serializable> long predict(JavaSparkContext sc, ComputationGraph graph, InferenceOptions.Input<R> input,
                                                   String which, List<String> classNames) {
-        List<Tuple2<String, R>> records = new ArrayList<>();
-        if (!which.equals("test")) {
-            addWithIds(records, dataset.train(), "train");
-        }
-        if (!which.equals("train")) {
-            addWithIds(records, dataset.test(), "test");
-        }
         Broadcast<byte[]> model = sc.broadcast(InferenceOptions.bytes(graph));
         try {
-            int slices = Math.max(sc.defaultParallelism(), records.size() / 4096);
-            return ParquetPredictions.write(sc.parallelize(records, slices), dataset.decoder(), model, inference.batchSize(), classNames,
-                    out, new SerializableHadoopConf(sc.hadoopConfiguration()));
+            return ParquetPredictions.write(input.identified(!which.equals("test"), !which.equals("train")), input.decoder(), model,
+                    inference.batchSize(), classNames, out, new SerializableHadoopConf(sc.hadoopConfiguration()));
         } finally {
             model.destroy();
-        }
-    }
-
-    /** Ids are the records' file paths, or {@code split:index} for formats that hold many images per file. */
-    private static <R> void addWithIds(List<Tuple2<String, R>> into, List<R> records, String split) {
-        for (int i = 0; i < records.size(); i++) {
-            R record = records.get(i);
-            String id = record instanceof LabeledRecord labeled && labeled.source() != null ? labeled.source() : split + ":" + i;
-            into.add(new Tuple2<>(id, record));
         }
     }
 }

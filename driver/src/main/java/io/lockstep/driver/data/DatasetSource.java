@@ -80,9 +80,9 @@ public final class DatasetSource {
 
     static DatasetContent read(DatasetFiles files, DatasetOptions options) {
         if (TarShards.present(files)) {
-            throw new DatasetException("--data: " + files.uri() + " holds tar shards, which only the executors read: train on them"
-                    + " with lockstep train (tar shards are always read on the executors); to inspect or evaluate, export the"
-                    + " samples as class folders of images");
+            throw new DatasetException("--data: " + files.uri() + " holds tar shards, which only the executors read: train, evaluate"
+                    + " and predict read them there; to inspect them with inspect-data, export the samples as class folders"
+                    + " of images");
         }
         if (IdxDataset.present(files)) {
             return IdxDataset.read(files, options.numClasses());

@@ -64,6 +64,9 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
     /** Read units stay near this size so a lost task rereads little and tasks spread over executors. */
     static final long UNIT_BYTES = 32L << 20;
     static final int UNIT_FILES = 4096;
+    /** Parquet datasets: the columns of images and labels unless the job names others. */
+    public static final String DEFAULT_IMAGE_COLUMN = ParquetDataset.DEFAULT_IMAGE_COLUMN;
+    public static final String DEFAULT_LABEL_COLUMN = ParquetDataset.DEFAULT_LABEL_COLUMN;
 
     private final String uri;
     private final String format;
@@ -492,6 +495,25 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
 
     private JavaPairRDD<Integer, LabeledRecord> split(boolean test, Broadcast<int[]> bad) {
         return read.filter(r -> r.test == test && r.good()).mapToPair(r -> new Tuple2<>(dense(r.id, bad.value()), r.record));
+    }
+
+    /**
+     * One split's records, each with an id: its source (the image's path, the shard and entry, the Parquet
+     * file and row) or, for formats that hold many images per file, {@code SPLIT:INDEX}.
+     */
+    public JavaRDD<Tuple2<String, LabeledRecord>> identified(boolean test) {
+        String name = test ? "test" : "train";
+        return split(test, test ? badTest : badTrain)
+                .map(t -> new Tuple2<>(t._2().source() != null ? t._2().source() : name + ":" + t._1(), t._2()));
+    }
+
+    /**
+     * The same cached records, decoded with {@code newTransform}: evaluation and prediction use the one
+     * stored with the model (its size, channels and normalization statistics). Shares the cache: release one.
+     */
+    public DistributedDataset withTransform(ImageTransform newTransform) {
+        return new DistributedDataset(uri, format, classNames, recordFormat, newTransform, policy, read, trainSize, testSize,
+                badTrain, badTest, skipped, units);
     }
 
     @Override

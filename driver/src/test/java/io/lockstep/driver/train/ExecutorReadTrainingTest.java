@@ -2,6 +2,7 @@ package io.lockstep.driver.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.driver.ConsoleCapture;
 import io.lockstep.driver.Main;
 import io.lockstep.driver.data.DatasetOptions;
 import io.lockstep.driver.data.DatasetSource;
@@ -12,6 +13,9 @@ import io.lockstep.worker.data.BadRecordPolicy;
 import io.lockstep.worker.data.LabeledRecord;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.example.GroupReadSupport;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,7 +32,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -136,6 +142,80 @@ class ExecutorReadTrainingTest {
         float[] onDriver = train("idx-driver", subset, augmented);
         float[] onExecutors = train("idx-executors", subset, concat(augmented, "--read-on", "executors"));
         assertArrayEquals(onDriver, onExecutors, "same records, ids, plans and augmentation: the same parameters");
+    }
+
+    /**
+     * {@code evaluate} and {@code predict} read on the executors give what they give reading on the driver
+     * (same records, ids and decoding), bad files skipped; {@code evaluate} reads tar shards holding the same
+     * test records too (those only the executors read).
+     */
+    @Test
+    void evaluateAndPredictReadOnExecutorsAsOnTheDriver() throws Exception {
+        String[] data = {"--image-size", "28", "--channels", "1", "--bad-records", "skip"};
+        train("infer", images.toString(), concat(data, "--replicas", "1", "--batch-size", "8"));
+        String model = dir.resolve("infer").resolve(RunOutput.MODEL).toString();
+        String[] evaluate = concat(new String[]{"evaluate", "--model-file", model, "--master", "local[2]", "--batch-size", "5"}, data);
+        String onDriver = run(concat(evaluate, "--data", images.toString(), "--read-on", "driver"));
+        assertTrue(onDriver.contains("on 16 test images"), onDriver);
+        assertEquals(onDriver, run(concat(evaluate, "--data", images.toString(), "--read-on", "executors")));
+
+        Path shards = dir.resolve("infer-shards");
+        LoadedDataset folder = DatasetSource.open(images.toString(), new org.apache.hadoop.conf.Configuration(),
+                DatasetOptions.defaults().withImageSize(28, 28).withChannels(1).withBadRecords(BadRecordPolicy.SKIP));
+        writeShards(shards.resolve("train"), folder.train(), 40);
+        writeShards(shards.resolve("val"), folder.test(), 10);
+        Files.writeString(shards.resolve("classes.txt"), String.join("\n", folder.classNames()) + "\n");
+        assertEquals(onDriver, run(concat(evaluate, "--data", shards.toString())), "tar shards, read on the executors");
+
+        String[] predict = concat(new String[]{"predict", "--model-file", model, "--master", "local[2]", "--data", images.toString(),
+                "--split", "all"}, data);
+        run(concat(predict, "--out", dir.resolve("predicted-driver").toString(), "--read-on", "driver"));
+        run(concat(predict, "--out", dir.resolve("predicted-executors").toString(), "--read-on", "executors"));
+        Map<String, float[]> driverRows = predictions(dir.resolve("predicted-driver"));
+        assertEquals(folder.train().size() + folder.test().size(), driverRows.size());
+        assertTrue(driverRows.keySet().stream().allMatch(id -> id.endsWith(".png") || id.endsWith(".jpg")),
+                "ids are the images' paths: " + driverRows.keySet());
+        Map<String, float[]> executorRows = predictions(dir.resolve("predicted-executors"));
+        assertEquals(driverRows.keySet(), executorRows.keySet());
+        for (Map.Entry<String, float[]> row : driverRows.entrySet()) {
+            // Label and predicted class exactly; probabilities to float rounding, since a record's batch
+            // neighbours differ between the two paths and the batched kernels round differently.
+            float[] expected = row.getValue();
+            float[] actual = executorRows.get(row.getKey());
+            assertEquals(expected[0], actual[0], row.getKey());
+            assertEquals(expected[1], actual[1], row.getKey());
+            assertArrayEquals(expected, actual, 1e-6f, row.getKey());
+        }
+    }
+
+    private static String run(String... args) {
+        ConsoleCapture.Result result = ConsoleCapture.stdout(() -> Main.run(args));
+        assertEquals(0, result.exit(), String.join(" ", args) + "\n" + result.text());
+        return result.text();
+    }
+
+    /** Every row of a predict output: id to {label, predicted, probabilities...}. */
+    private static Map<String, float[]> predictions(Path out) throws IOException {
+        Map<String, float[]> rows = new TreeMap<>();
+        try (var parts = Files.list(out)) {
+            for (Path part : parts.filter(p -> p.getFileName().toString().endsWith(".parquet")).toList()) {
+                try (ParquetReader<Group> reader = ParquetReader.builder(new GroupReadSupport(),
+                        new org.apache.hadoop.fs.Path(part.toUri())).build()) {
+                    for (Group row = reader.read(); row != null; row = reader.read()) {
+                        Group probabilities = row.getGroup("probabilities", 0);
+                        int classes = probabilities.getFieldRepetitionCount("list");
+                        float[] values = new float[2 + classes];
+                        values[0] = row.getInteger("label", 0);
+                        values[1] = row.getInteger("predicted", 0);
+                        for (int c = 0; c < classes; c++) {
+                            values[2 + c] = probabilities.getGroup("list", c).getFloat("element", 0);
+                        }
+                        rows.put(row.getString("id", 0), values);
+                    }
+                }
+            }
+        }
+        return rows;
     }
 
     /** A Parquet dataset with class names as labels (the images of the folder above) trains like any other. */
