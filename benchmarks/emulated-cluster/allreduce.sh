@@ -3,28 +3,40 @@
 # joined through a bridge by veth pairs shaped with tc netem (rate, and 1/4 of the round-trip time on each
 # of the two egress hops, so host to host takes RTT/2 one way; tbf for the rate alone where the kernel has
 # no netem). One all-reduce rank (its own JVM and media
-# driver) runs in each namespace: `lockstep bench allreduce-rank` over UDP. Rank 0's figures go to stdout.
+# driver) runs in each namespace: `lockstep bench allreduce-rank` over UDP, or with --bench train-rank one
+# training replica per namespace (`lockstep bench train-rank`, synthetic data). Rank 0's figures go to stdout.
 #
 # Needs root (ip netns, tc), iproute2 with netem, and a built checkout (`mvn -B -DskipTests package`), or a
 # classpath in LOCKSTEP_CP. Everything it creates is named lsb-<pid>-* and deleted on exit.
 #
 # Usage: benchmarks/emulated-cluster/allreduce.sh [--ranks N] [--rate 1gbit] [--rtt-us 200] [--link-mtu 9000]
-#          [-- options passed to `bench allreduce-rank`, e.g. --sizes 4KiB,46.8MB --rounds 5 --mtu 8192]
+#          [--bench allreduce-rank|train-rank] [--heap 1g]
+#          [-- options passed to the bench, e.g. --sizes 4KiB,46.8MB --rounds 5 --mtu 8192 for allreduce-rank,
+#           --model vgg11 --modes OFF,ON,BF16 for train-rank]
 set -euo pipefail
 ranks=4
 rate=1gbit
 rtt_us=200
 link_mtu=9000
+bench=allreduce-rank
+heap=1g
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --ranks) ranks="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
     --rtt-us) rtt_us="$2"; shift 2 ;;
     --link-mtu) link_mtu="$2"; shift 2 ;;
+    --bench) bench="$2"; shift 2 ;;
+    --heap) heap="$2"; shift 2 ;;
     --) shift; break ;;
     *) echo "allreduce.sh: unknown option $1 (see the usage at the top of this script)" >&2; exit 2 ;;
   esac
 done
+case "$bench" in
+  allreduce-rank) main=io.lockstep.driver.bench.AllReduceRankBenchmark ;;
+  train-rank) main=io.lockstep.driver.bench.TrainRankBenchmark ;;
+  *) echo "allreduce.sh: --bench takes allreduce-rank or train-rank, got $bench" >&2; exit 2 ;;
+esac
 if [[ $EUID -ne 0 ]]; then
   echo "allreduce.sh: needs root to create network namespaces and shape links with tc" >&2
   exit 2
@@ -108,7 +120,7 @@ mkdir -p "$work/rendezvous"
 for ((k = ranks - 1; k >= 0; k--)); do
   mkdir -p "$work/driver-$k"
   # shellcheck disable=SC2046
-  ip netns exec "$prefix-r$k" java -Xmx1g $(cat "$flags_file") -cp "$LOCKSTEP_CP" io.lockstep.driver.bench.AllReduceRankBenchmark \
+  ip netns exec "$prefix-r$k" java -Xmx"$heap" $(cat "$flags_file") -cp "$LOCKSTEP_CP" "$main" \
     --rank "$k" --ranks "$ranks" --bind "10.213.0.$((k + 1))" --rendezvous "$work/rendezvous" \
     --dir "$work/driver-$k" --link-mbps "$rate_mbps" "$@" > "$work/rank-$k.out" 2>&1 &
   pids+=($!)
