@@ -47,10 +47,11 @@ import java.util.concurrent.Callable;
  * synthetic data, for replicas on separate hosts or network namespaces with shaped links (see
  * {@code benchmarks/emulated-cluster/}). Every rank runs the same options with its own {@code --rank} and
  * {@code --bind}; they meet through endpoint files in {@code --rendezvous}, as {@code allreduce-rank} does.
- * Each mode trains the same model from the same initial parameters on the same batches with the exchange
- * {@code train --exchange allreduce} builds: {@code off} (whole gradient after backward), {@code on}
- * ({@code --overlap on}: buckets during backward), {@code bf16} / {@code fp16} (overlap off,
- * {@code --wire-compression}). Modes alternate over {@code --rounds} so drifting load hits each alike.
+ * Each mode ({@code --modes}) trains the same model from the same initial parameters on the same batches
+ * with the exchange {@code train --exchange allreduce} builds: {@code OFF} (whole gradient after backward),
+ * {@code ON} ({@code --overlap on}: buckets during backward), {@code BF16} / {@code FP16} (overlap off,
+ * {@code --wire-compression}) and {@code ON_BF16} (both). Modes alternate over {@code --rounds} so drifting
+ * load hits each alike.
  * Rank 0 prints, per mode, the median over the measured steps of the step (wall), compute, exposed
  * exchange (what the training thread waits in the exchange) and BatchNorm synchronization, as
  * {@link StepTiming} measures them in {@code train}; the exposed exchange is the slowest rank's. Asserts
@@ -65,7 +66,7 @@ public final class TrainRankBenchmark implements Callable<Integer> {
     /** How the gradient travels. */
     enum Mode {
         OFF(false, WireCompression.NONE), ON(true, WireCompression.NONE), BF16(false, WireCompression.BF16),
-        FP16(false, WireCompression.FP16);
+        FP16(false, WireCompression.FP16), ON_BF16(true, WireCompression.BF16);
 
         final boolean overlap;
         final WireCompression compression;
@@ -81,6 +82,7 @@ public final class TrainRankBenchmark implements Callable<Integer> {
                 case ON -> "overlap on";
                 case BF16 -> "bf16 wire";
                 case FP16 -> "fp16 wire";
+                case ON_BF16 -> "on + bf16";
             };
         }
     }
