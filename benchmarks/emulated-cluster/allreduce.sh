@@ -4,20 +4,24 @@
 # of the two egress hops, so host to host takes RTT/2 one way; tbf for the rate alone where the kernel has
 # no netem). One JVM with its own media driver runs in each namespace: `lockstep bench allreduce-rank`
 # with --per-host ranks on threads (shared memory among them, UDP between namespaces), so N ranks make
-# N / per-host "hosts". Rank 0's figures go to stdout.
+# N / per-host "hosts"; or, with --bench train-rank, one training replica per namespace (`lockstep bench
+# train-rank`, synthetic data). Rank 0's figures go to stdout.
 #
 # Needs root (ip netns, tc), iproute2 with netem, and a built checkout (`mvn -B -DskipTests package`), or a
 # classpath in LOCKSTEP_CP. Everything it creates is named lsb-<pid>-* and deleted on exit.
 #
 # Usage: benchmarks/emulated-cluster/allreduce.sh [--ranks N] [--per-host L] [--rate 1gbit] [--rtt-us 200]
-#          [--link-mtu 9000] [-- options passed to `bench allreduce-rank`, e.g. --sizes 4KiB,46.8MB --rounds 5
-#          --mtu 8192 --allreduce-topology flat]
+#          [--link-mtu 9000] [--bench allreduce-rank|train-rank] [--heap 1g]
+#          [-- options passed to the bench, e.g. --sizes 4KiB,46.8MB --rounds 5 --mtu 8192
+#           --allreduce-topology flat for allreduce-rank, --model vgg11 --modes OFF,ON,BF16 for train-rank]
 set -euo pipefail
 ranks=4
 per_host=1
 rate=1gbit
 rtt_us=200
 link_mtu=9000
+bench=allreduce-rank
+heap=1g
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --ranks) ranks="$2"; shift 2 ;;
@@ -25,6 +29,8 @@ while [[ $# -gt 0 ]]; do
     --rate) rate="$2"; shift 2 ;;
     --rtt-us) rtt_us="$2"; shift 2 ;;
     --link-mtu) link_mtu="$2"; shift 2 ;;
+    --bench) bench="$2"; shift 2 ;;
+    --heap) heap="$2"; shift 2 ;;
     --) shift; break ;;
     *) echo "allreduce.sh: unknown option $1 (see the usage at the top of this script)" >&2; exit 2 ;;
   esac
@@ -34,6 +40,15 @@ if (( per_host < 1 || ranks % per_host != 0 )); then
   exit 2
 fi
 hosts=$((ranks / per_host))
+case "$bench" in
+  allreduce-rank) main=io.lockstep.driver.bench.AllReduceRankBenchmark ;;
+  train-rank) main=io.lockstep.driver.bench.TrainRankBenchmark ;;
+  *) echo "allreduce.sh: --bench takes allreduce-rank or train-rank, got $bench" >&2; exit 2 ;;
+esac
+if [[ $bench == train-rank && $per_host != 1 ]]; then
+  echo "allreduce.sh: --bench train-rank runs one replica per namespace; drop --per-host" >&2
+  exit 2
+fi
 if [[ $EUID -ne 0 ]]; then
   echo "allreduce.sh: needs root to create network namespaces and shape links with tc" >&2
   exit 2
@@ -117,8 +132,10 @@ mkdir -p "$work/rendezvous"
 for ((k = hosts - 1; k >= 0; k--)); do
   mkdir -p "$work/driver-$k"
   # shellcheck disable=SC2046
-  ip netns exec "$prefix-r$k" java -Xmx1g $(cat "$flags_file") -cp "$LOCKSTEP_CP" io.lockstep.driver.bench.AllReduceRankBenchmark \
-    --rank "$((k * per_host))" --local-ranks "$per_host" --ranks "$ranks" --bind "10.213.0.$((k + 1))" \
+  local_ranks=()
+  if [[ $bench == allreduce-rank ]]; then local_ranks=(--local-ranks "$per_host"); fi
+  ip netns exec "$prefix-r$k" java -Xmx"$heap" $(cat "$flags_file") -cp "$LOCKSTEP_CP" "$main" \
+    --rank "$((k * per_host))" "${local_ranks[@]}" --ranks "$ranks" --bind "10.213.0.$((k + 1))" \
     --rendezvous "$work/rendezvous" --dir "$work/driver-$k" --link-mbps "$rate_mbps" "$@" > "$work/rank-$k.out" 2>&1 &
   pids+=($!)
 done

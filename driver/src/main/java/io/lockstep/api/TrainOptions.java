@@ -350,8 +350,6 @@ public final class TrainOptions {
         }
         if (!get(WIRE_COMPRESSION).equals("none") && !get(EXCHANGE).equals(ExchangeStrategies.ALLREDUCE)) {
             problems.add(ExchangeStrategies.compressionRefusal(get(EXCHANGE)));
-        } else if (!get(WIRE_COMPRESSION).equals("none") && get(OVERLAP).equals("on")) {
-            problems.add(ExchangeStrategies.OVERLAP_COMPRESSION_REFUSAL);
         }
         return problems;
     }

@@ -3,7 +3,6 @@ package io.lockstep.driver.bench;
 import io.lockstep.worker.comm.AeronCollective;
 import io.lockstep.worker.comm.AllReduceTopology;
 import io.lockstep.worker.comm.CollectiveConfig;
-import io.lockstep.worker.comm.Endpoint;
 import io.lockstep.worker.comm.GroupMember;
 import io.lockstep.worker.comm.HostLayout;
 import io.lockstep.worker.comm.IdleMode;
@@ -15,14 +14,10 @@ import io.lockstep.worker.comm.WireSecurity;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -31,7 +26,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * {@code lockstep bench allreduce-rank}: the ranks of an all-reduce benchmark that run in this process, for
@@ -145,7 +139,7 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
     private void runRank(CollectiveConfig config, int myRank) {
         JobSecret secret = JobSecret.derive("bench".getBytes(StandardCharsets.UTF_8), "allreduce-rank");
         try (AeronCollective collective = AeronCollective.open(config, new GroupMember("allreduce-rank", secret, 0, myRank,
-                ranks), this::exchange)) {
+                ranks), local -> FileRendezvous.exchange(rendezvous, myRank, ranks, local, RENDEZVOUS_TIMEOUT_MS))) {
             HostLayout layout = collective.hostLayout();
             if (myRank == 0) {
                 System.out.printf(Locale.ROOT, "Lockstep all-reduce across processes, %s%n", Instant.now());
@@ -219,32 +213,5 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
         double[] sorted = values.clone();
         Arrays.sort(sorted);
         return sorted[sorted.length / 2];
-    }
-
-    /** File-based rendezvous: publish this rank's endpoint, wait (bounded) for everyone's. */
-    private List<Endpoint> exchange(Endpoint local) {
-        int rank = local.rank();
-        try {
-            Path mine = rendezvous.resolve("endpoint-" + rank);
-            Path temporary = rendezvous.resolve("endpoint-" + rank + ".tmp");
-            Files.writeString(temporary, local.encode());
-            Files.move(temporary, mine, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RENDEZVOUS_TIMEOUT_MS);
-            List<Endpoint> endpoints = new ArrayList<>();
-            for (int r = 0; r < ranks; r++) {
-                Path file = rendezvous.resolve("endpoint-" + r);
-                while (!Files.exists(file)) {
-                    if (System.nanoTime() - deadline > 0) {
-                        throw new IllegalStateException("rank " + r + " did not publish its endpoint in " + rendezvous
-                                + " within " + RENDEZVOUS_TIMEOUT_MS + " ms: start every rank with the same --rendezvous");
-                    }
-                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
-                }
-                endpoints.add(Endpoint.decode(Files.readString(file)));
-            }
-            return endpoints;
-        } catch (IOException e) {
-            throw new IllegalStateException("rendezvous through " + rendezvous + " failed: " + e.getMessage(), e);
-        }
     }
 }

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: figures and ratios, measured on this machine.",
         subcommands = {StepTimeBenchmark.class, BatchNormBenchmark.class, AllReduceBenchmark.class,
-                AllReduceRankBenchmark.class})
+                AllReduceRankBenchmark.class, TrainRankBenchmark.class})
 public final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -284,6 +284,17 @@ public final class AeronCollective implements Collective {
      */
     @Override
     public void allReduce(ByteBuffer floats, int floatOffset, int floatCount, ReduceOp op) {
+        allReduceInPlace(floats, floatOffset, floatCount, op, floatEncoding);
+    }
+
+    /** As {@link #allReduce(ByteBuffer, int, int, ReduceOp)}, narrowed on the wire to {@code compression}. */
+    @Override
+    public void allReduce(ByteBuffer floats, int floatOffset, int floatCount, ReduceOp op, WireCompression compression) {
+        allReduceInPlace(floats, floatOffset, floatCount, op,
+                Wire.floatEncoding(Objects.requireNonNull(compression, "compression")));
+    }
+
+    private void allReduceInPlace(ByteBuffer floats, int floatOffset, int floatCount, ReduceOp op, byte encoding) {
         Objects.requireNonNull(floats, "floats");
         Objects.requireNonNull(op, "op");
         Objects.checkFromIndexSize((long) floatOffset * Float.BYTES, (long) floatCount * Float.BYTES, floats.capacity());
@@ -304,7 +315,7 @@ public final class AeronCollective implements Collective {
             base = floats.array();
             address = ElementLoops.BYTE_ARRAY_BASE + floats.arrayOffset();
         }
-        reduce(base, address + (long) floatOffset * Float.BYTES, floatCount, false, floatEncoding, op);
+        reduce(base, address + (long) floatOffset * Float.BYTES, floatCount, false, encoding, op);
     }
 
     /**

@@ -114,8 +114,18 @@ public final class AsyncCollective implements Collective {
      * {@code floats}; the memory must stay untouched by the caller until the result is awaited.
      */
     public Pending allReduceAsync(ByteBuffer floats, int floatOffset, int floatCount, ReduceOp op) {
+        return allReduceAsync(floats, floatOffset, floatCount, op, WireCompression.NONE);
+    }
+
+    /**
+     * As {@link #allReduceAsync(ByteBuffer, int, int, ReduceOp)}, narrowed on the wire to {@code compression}
+     * (see {@link Collective#allReduce(float[], int, int, ReduceOp, WireCompression)}).
+     */
+    public Pending allReduceAsync(ByteBuffer floats, int floatOffset, int floatCount, ReduceOp op,
+                                  WireCompression compression) {
+        Objects.requireNonNull(compression, "compression");
         return submit("all-reduce of " + floatCount + " floats", c -> {
-            c.allReduce(floats, floatOffset, floatCount, op);
+            c.allReduce(floats, floatOffset, floatCount, op, compression);
             return null;
         });
     }
@@ -170,6 +180,14 @@ public final class AsyncCollective implements Collective {
     public void allReduce(float[] data, int offset, int length, ReduceOp op) {
         call("all-reduce", c -> {
             c.allReduce(data, offset, length, op);
+            return null;
+        });
+    }
+
+    @Override
+    public void allReduce(float[] data, int offset, int length, ReduceOp op, WireCompression compression) {
+        call("all-reduce", c -> {
+            c.allReduce(data, offset, length, op, compression);
             return null;
         });
     }

@@ -60,11 +60,21 @@ public interface Collective extends AutoCloseable {
      * as ND4J's. This default copies through a heap array; {@link AeronCollective} works in place.
      */
     default void allReduce(java.nio.ByteBuffer floats, int floatOffset, int floatCount, ReduceOp op) {
+        allReduce(floats, floatOffset, floatCount, op, WireCompression.NONE);
+    }
+
+    /**
+     * Like {@link #allReduce(java.nio.ByteBuffer, int, int, ReduceOp)}, narrowed on the wire to
+     * {@code compression} as {@link #allReduce(float[], int, int, ReduceOp, WireCompression)} is. This
+     * default copies through a heap array; {@link AeronCollective} works in place.
+     */
+    default void allReduce(java.nio.ByteBuffer floats, int floatOffset, int floatCount, ReduceOp op,
+                           WireCompression compression) {
         java.nio.FloatBuffer view = floats.duplicate().order(floats.order()).position(0).limit(floats.capacity())
                 .slice().order(floats.order()).asFloatBuffer();
         float[] copy = new float[floatCount];
         view.get(floatOffset, copy, 0, floatCount);
-        allReduce(copy, 0, floatCount, op);
+        allReduce(copy, 0, floatCount, op, compression);
         view.put(floatOffset, copy, 0, floatCount);
     }
 

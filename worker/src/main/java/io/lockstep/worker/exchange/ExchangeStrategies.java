@@ -53,7 +53,7 @@ public final class ExchangeStrategies {
      *
      * @throws IllegalArgumentException also when {@code gradientCompression} is not {@code NONE} for a
      *                                  strategy other than {@value #ALLREDUCE}, which would send parameters
-     *                                  (average) or its own sparse encoding (threshold), or with overlap
+     *                                  (average) or its own sparse encoding (threshold)
      */
     public static GradientExchange create(String name, ExchangeSettings settings, Collective collective,
                                           Set<String> frozenLayers, WireCompression gradientCompression) {
@@ -97,19 +97,12 @@ public final class ExchangeStrategies {
 
     private static GradientExchange overlapped(Collective collective, ExchangeSettings settings, Set<String> frozenLayers,
                                                WireCompression gradientCompression) {
-        if (gradientCompression != WireCompression.NONE) {
-            throw new IllegalArgumentException(OVERLAP_COMPRESSION_REFUSAL);
-        }
         if (!(collective instanceof AsyncCollective async)) {
             throw new IllegalArgumentException("--overlap on needs the replica's collective on a communication agent: "
                     + "open it through ExchangeStrategies.communication");
         }
-        return new BucketedAllReduceExchange(async, settings.bucketBytes(), true, frozenLayers);
+        return new BucketedAllReduceExchange(async, settings.bucketBytes(), true, frozenLayers, gradientCompression);
     }
-
-    /** Overlapped buckets travel from the gradient's own memory, which the narrowing path does not read yet. */
-    public static final String OVERLAP_COMPRESSION_REFUSAL =
-            "--wire-compression applies to the exchange after backward only: use --overlap off or --wire-compression none";
 
     /** Why {@code --wire-compression} does not combine with {@code strategy}, naming both options and the fix. */
     public static String compressionRefusal(String strategy) {

@@ -2,6 +2,7 @@ package io.lockstep.worker.train;
 
 import io.lockstep.worker.comm.AsyncCollective;
 import io.lockstep.worker.comm.ReduceOp;
+import io.lockstep.worker.comm.WireCompression;
 import io.lockstep.worker.device.HostMemory;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
@@ -33,6 +34,10 @@ import java.util.Set;
  * in an order fixed by the graph, hence identical on every rank. With overlap off, every bucket is
  * submitted after backward.
  *
+ * <p><b>Compression.</b> With a {@link WireCompression} other than {@code NONE} each bucket travels narrowed
+ * (2 bytes per value) straight from the gradient's memory while every rank accumulates in fp32 in the same
+ * ring order, so replicas stay bit-identical to each other, as with {@link AllReduceExchange}.
+ *
  * <p>{@link #lastExchangeNanos()} is the exposed exchange time: what the training thread spent waiting
  * in {@link #exchange}, not the time buckets spent on the wire behind compute. Owned by the replica's
  * training thread.
@@ -42,6 +47,7 @@ public final class BucketedAllReduceExchange implements GradientExchange {
     private final long bucketBytes;
     private final boolean overlap;
     private final Set<String> excluded;
+    private final WireCompression compression;
     private final List<Bucket> buckets = new ArrayList<>();
     private final List<AsyncCollective.Pending> inFlight = new ArrayList<>();
     private final BucketListener bucketListener;
@@ -64,11 +70,17 @@ public final class BucketedAllReduceExchange implements GradientExchange {
     }
 
     public BucketedAllReduceExchange(AsyncCollective collective, long bucketBytes, boolean overlap, Set<String> excluded) {
-        this(collective, bucketBytes, overlap, excluded, BucketListener.NONE);
+        this(collective, bucketBytes, overlap, excluded, WireCompression.NONE);
+    }
+
+    /** @param compression narrowing of every bucket on the wire */
+    public BucketedAllReduceExchange(AsyncCollective collective, long bucketBytes, boolean overlap, Set<String> excluded,
+                                     WireCompression compression) {
+        this(collective, bucketBytes, overlap, excluded, compression, BucketListener.NONE);
     }
 
     BucketedAllReduceExchange(AsyncCollective collective, long bucketBytes, boolean overlap, Set<String> excluded,
-                              BucketListener bucketListener) {
+                              WireCompression compression, BucketListener bucketListener) {
         this.collective = Objects.requireNonNull(collective, "collective");
         if (bucketBytes < Float.BYTES) {
             throw new IllegalArgumentException("the bucket size must hold at least one float, was " + bucketBytes
@@ -77,6 +89,7 @@ public final class BucketedAllReduceExchange implements GradientExchange {
         this.bucketBytes = bucketBytes;
         this.overlap = overlap;
         this.excluded = Set.copyOf(excluded);
+        this.compression = Objects.requireNonNull(compression, "compression");
         this.bucketListener = bucketListener;
     }
 
@@ -172,7 +185,7 @@ public final class BucketedAllReduceExchange implements GradientExchange {
         INDArray flat = graph.getFlattenedGradients();
         ByteBuffer bytes = HostMemory.bytes(flat).duplicate().order(ByteOrder.nativeOrder());
         int first = Math.toIntExact(flat.offset() + bucket.start());
-        inFlight.add(collective.allReduceAsync(bytes, first, (int) bucket.length(), ReduceOp.AVERAGE));
+        inFlight.add(collective.allReduceAsync(bytes, first, (int) bucket.length(), ReduceOp.AVERAGE, compression));
         bucketListener.submitted(next, position);
         next++;
     }
@@ -204,7 +217,8 @@ public final class BucketedAllReduceExchange implements GradientExchange {
                 sent += buckets.get(i).length();
             }
             int n = collective.size();
-            lastBytesSent = n <= 1 ? 0 : (long) (2.0 * (n - 1) / n * sent * Float.BYTES);
+            int bytesPerValue = compression == WireCompression.NONE ? Float.BYTES : 2;
+            lastBytesSent = n <= 1 ? 0 : (long) (2.0 * (n - 1) / n * sent * bytesPerValue);
         } finally {
             inFlight.clear();
             next = 0;

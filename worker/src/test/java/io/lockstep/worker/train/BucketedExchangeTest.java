@@ -3,6 +3,7 @@ package io.lockstep.worker.train;
 import io.lockstep.models.Normalization;
 import io.lockstep.worker.comm.AsyncCollective;
 import io.lockstep.worker.comm.Collective;
+import io.lockstep.worker.comm.WireCompression;
 import io.lockstep.worker.nn.BatchNormSwap;
 import io.lockstep.worker.nn.SyncBatchNorms;
 import io.lockstep.worker.testing.ThreadCollectives;
@@ -118,7 +119,7 @@ class BucketedExchangeTest {
                 ComputationGraph graph = recipe.build();
                 List<int[]> seen = Collections.synchronizedList(new ArrayList<>());
                 BucketedAllReduceExchange exchange = new BucketedAllReduceExchange(collective, BUCKET_BYTES, true, Set.of(),
-                        (bucket, position) -> seen.add(new int[]{bucket, position}));
+                        WireCompression.NONE, (bucket, position) -> seen.add(new int[]{bucket, position}));
                 new ReplicaTrainer(graph, collective, exchange, schedule(recipe), 0, 60_000)
                         .trainEpoch(0, ReplicaSlices.source(global, collective.rank(), B), StepObserver.NONE);
                 int firstLayer = exchange.buckets().get(exchange.buckets().size() - 1).readyAt();

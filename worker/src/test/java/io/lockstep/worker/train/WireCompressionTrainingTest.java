@@ -2,6 +2,8 @@ package io.lockstep.worker.train;
 
 import io.lockstep.models.Normalization;
 import io.lockstep.worker.comm.AeronCollective;
+import io.lockstep.worker.comm.AsyncCollective;
+import io.lockstep.worker.comm.Collective;
 import io.lockstep.worker.comm.CollectiveConfig;
 import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.comm.ThreadRanks;
@@ -10,7 +12,8 @@ import io.lockstep.worker.nn.BatchNormSwap;
 import io.lockstep.worker.nn.SyncBatchNorms;
 import org.agrona.concurrent.SystemNanoClock;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -19,6 +22,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Future;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -29,7 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Gradients narrowed to bf16 on the wire, over real Aeron links with synchronized BatchNorm: every
  * rank still accumulates in fp32 in the same ring order, so the replicas stay bit-identical to each
  * other (BatchNorm statistics included), while the result stays close to the exact fp32 run and each
- * replica sends half the bytes.
+ * replica sends half the bytes — after backward, and in buckets overlapped with backward, which travel
+ * narrowed straight from the gradient's own memory.
  */
 class WireCompressionTrainingTest {
     private static final int B = 8;
@@ -54,24 +59,37 @@ class WireCompressionTrainingTest {
         return batches;
     }
 
-    private static List<Outcome> train(WireCompression compression, List<DataSet> global) throws Exception {
+    /** Small enough that lenet5's gradient leaves in several buckets during backward. */
+    private static final long BUCKET_BYTES = 16 * 1024;
+
+    private static List<Outcome> train(WireCompression compression, boolean overlap, List<DataSet> global) throws Exception {
         CollectiveConfig config = CollectiveConfig.builder().bindAddress("127.0.0.1").termLengthBytes(1024 * 1024)
                 .chunkBytes(4096).connectTimeoutMs(20_000).operationTimeoutMs(60_000).build();
         JobSecret secret = JobSecret.derive("bf16".getBytes(StandardCharsets.UTF_8), "test");
         LearningRateSchedule schedule = new LearningRateSchedule(LENET.learningRate(), LearningRateSchedule.Scaling.NONE,
                 1, 0, STEPS);
-        try (ThreadRanks ranks = ThreadRanks.open(2, config, "compression-" + compression, secret, 0,
+        try (ThreadRanks ranks = ThreadRanks.open(2, config, "compression-" + compression + "-" + overlap, secret, 0,
                 SystemNanoClock.INSTANCE, 120_000, "replica-")) {
             List<Future<Outcome>> futures = new ArrayList<>();
             for (int rank = 0; rank < ranks.size(); rank++) {
-                AeronCollective collective = ranks.rank(rank);
+                AeronCollective aeron = ranks.rank(rank);
                 futures.add(ranks.submit(rank, () -> {
-                    ComputationGraph graph = BatchNormSwap.toSync(LENET.build());
-                    SyncBatchNorms.attach(graph, collective);
-                    EpochReport report = new ReplicaTrainer(graph, collective,
-                            new AllReduceExchange(collective, compression), schedule, 0, 60_000)
-                            .trainEpoch(0, ReplicaSlices.source(global, collective.rank(), B), StepObserver.NONE);
-                    return new Outcome(graph.params().toFloatVector(), report.bytesSent()[0]);
+                    AsyncCollective agent = overlap ? new AsyncCollective(aeron, 120_000, "comm-r" + aeron.rank()) : null;
+                    try {
+                        Collective collective = overlap ? agent : aeron;
+                        ComputationGraph graph = BatchNormSwap.toSync(LENET.build());
+                        SyncBatchNorms.attach(graph, collective);
+                        GradientExchange exchange = overlap
+                                ? new BucketedAllReduceExchange(agent, BUCKET_BYTES, true, Set.of(), compression)
+                                : new AllReduceExchange(collective, compression);
+                        EpochReport report = new ReplicaTrainer(graph, collective, exchange, schedule, 0, 60_000)
+                                .trainEpoch(0, ReplicaSlices.source(global, collective.rank(), B), StepObserver.NONE);
+                        return new Outcome(graph.params().toFloatVector(), report.bytesSent()[0]);
+                    } finally {
+                        if (agent != null) {
+                            agent.close(); // closes the rank's collective too, as ThreadRanks would
+                        }
+                    }
                 }));
             }
             List<Outcome> outcomes = new ArrayList<>();
@@ -82,11 +100,12 @@ class WireCompressionTrainingTest {
         }
     }
 
-    @Test
-    void bf16GradientsKeepReplicasIdenticalAndCloseToFp32() throws Exception {
+    @ParameterizedTest(name = "overlap {0}")
+    @ValueSource(booleans = {false, true})
+    void bf16GradientsKeepReplicasIdenticalAndCloseToFp32(boolean overlap) throws Exception {
         List<DataSet> global = globalBatches();
-        List<Outcome> exact = train(WireCompression.NONE, global);
-        List<Outcome> bf16 = train(WireCompression.BF16, global);
+        List<Outcome> exact = train(WireCompression.NONE, overlap, global);
+        List<Outcome> bf16 = train(WireCompression.BF16, overlap, global);
 
         assertArrayEquals(exact.get(0).params(), exact.get(1).params(), "fp32: replicas are bit-identical");
         assertArrayEquals(bf16.get(0).params(), bf16.get(1).params(),
