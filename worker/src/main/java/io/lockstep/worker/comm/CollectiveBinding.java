@@ -92,6 +92,7 @@ public final class CollectiveBinding implements AutoCloseable {
         try {
             aeron = Aeron.connect(new Aeron.Context()
                     .aeronDirectoryName(driver.directory())
+                    .driverTimeoutMs(MediaDrivers.STALL_TOLERANCE_MS)
                     .errorHandler(error -> LOG.error("Aeron client of {} reported an error", member, error))
                     .subscriberErrorHandler(error -> LOG.error("Aeron subscriber of {} failed", member, error)));
             return new CollectiveBinding(config, member, clock, driver, aeron, host);

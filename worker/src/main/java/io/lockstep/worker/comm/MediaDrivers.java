@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -38,6 +39,14 @@ public final class MediaDrivers {
     private static final Logger LOG = LoggerFactory.getLogger(MediaDrivers.class);
     private static final String DIRECTORY_PREFIX = "lockstep-aeron-";
     private static final long STALE_DRIVER_TIMEOUT_MS = 10_000;
+    /**
+     * How long a process may stop running (a long garbage collection, a starved or throttled container)
+     * before Aeron gives up on it. Aeron's defaults (10 s for a client's liveness, a stream's image and the
+     * client's view of the driver) turn such a pause into a fatal client error or a lost image, which fails a
+     * training step that its own operation deadline would have let finish. Lost peers are still found by the
+     * collective's heartbeats and deadlines, which do not depend on these timeouts.
+     */
+    static final long STALL_TOLERANCE_MS = 60_000;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private static final Object LOCK = new Object();
@@ -113,6 +122,11 @@ public final class MediaDrivers {
                 .warnIfDirectoryExists(false)
                 .termBufferSparseFile(true)
                 .threadingMode(settings.threading())
+                .clientLivenessTimeoutNs(TimeUnit.MILLISECONDS.toNanos(STALL_TOLERANCE_MS))
+                .imageLivenessTimeoutNs(TimeUnit.MILLISECONDS.toNanos(STALL_TOLERANCE_MS))
+                .publicationConnectionTimeoutNs(TimeUnit.MILLISECONDS.toNanos(STALL_TOLERANCE_MS))
+                // Aeron requires the unblock timeout to exceed the client liveness timeout.
+                .publicationUnblockTimeoutNs(TimeUnit.MILLISECONDS.toNanos(STALL_TOLERANCE_MS + 15_000))
                 .errorHandler(error -> LOG.error("Aeron media driver {} reported an error", directory, error));
         applyIdleStrategies(context, settings.threading(), settings.idleMode());
         try {

@@ -8,6 +8,7 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,12 +26,16 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Arguments: {@code <directory> <rank> <size> <scenario>}; scenario {@code survivor} waits for rank 0's
  * {@code go} file, enters one more all-reduce and records how it failed; {@code doomed} announces that it
- * enters one more all-reduce and waits there to be killed.
+ * enters one more all-reduce and waits there to be killed; {@code paused} (for {@link ProcessStallTest})
+ * passes a barrier, then announces that it enters an all-reduce, of {@code rank + 1} in every element, with a deadline long
+ * enough to outlast the pause its parent imposes, and records the outcome with the first element.
  */
 public final class CollectiveChildProcess {
     static final String JOB = "multi-process";
     static final JobSecret SECRET = InProcessGroup.secret(0x5EC12E7L);
     static final long FAILURE_TIMEOUT_MS = 6_000;
+    /** Deadline of the operation that spans the pause in the {@code paused} scenario. */
+    static final long PAUSE_TIMEOUT_MS = 60_000;
     private static final long RENDEZVOUS_TIMEOUT_MS = 60_000;
 
     private CollectiveChildProcess() {
@@ -41,8 +46,19 @@ public final class CollectiveChildProcess {
         int rank = Integer.parseInt(args[1]);
         int size = Integer.parseInt(args[2]);
         String scenario = args[3];
-        try (AeronCollective collective = AeronCollective.open(config(), new GroupMember(JOB, SECRET, 0, rank, size),
-                local -> exchange(directory, local, size))) {
+        boolean paused = scenario.equals("paused");
+        try (AeronCollective collective = AeronCollective.open(paused ? config(PAUSE_TIMEOUT_MS) : config(),
+                new GroupMember(JOB, SECRET, 0, rank, size), local -> exchange(directory, local, size))) {
+            if (paused) {
+                collective.barrier();
+                writeAtomically(directory.resolve("entering-" + rank), out -> { });
+                float[] values = new float[1_000];
+                Arrays.fill(values, rank + 1);
+                collective.allReduce(values, ReduceOp.SUM);
+                String text = "COMPLETED " + values[0];
+                writeAtomically(directory.resolve("outcome-" + rank), out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
+                System.exit(0);
+            }
             Workload results = Workload.run(collective);
             writeAtomically(directory.resolve("result-" + rank), results::writeTo);
             if (scenario.equals("doomed")) {
@@ -71,8 +87,12 @@ public final class CollectiveChildProcess {
     }
 
     static CollectiveConfig config() {
+        return config(FAILURE_TIMEOUT_MS);
+    }
+
+    static CollectiveConfig config(long operationTimeoutMs) {
         return CollectiveConfig.builder().bindAddress("127.0.0.1").termLengthBytes(2 * 1024 * 1024)
-                .chunkBytes(32 * 1024).connectTimeoutMs(RENDEZVOUS_TIMEOUT_MS).operationTimeoutMs(FAILURE_TIMEOUT_MS)
+                .chunkBytes(32 * 1024).connectTimeoutMs(RENDEZVOUS_TIMEOUT_MS).operationTimeoutMs(operationTimeoutMs)
                 .heartbeatIntervalMs(100).closeLingerMs(1_000).build();
     }
 
@@ -91,6 +111,60 @@ public final class CollectiveChildProcess {
             return endpoints;
         } catch (IOException e) {
             throw new IllegalStateException("rendezvous through " + directory + " failed", e);
+        }
+    }
+
+    /** Starts rank {@code rank} of a group of {@code size} in a child JVM with this JVM's flags and classpath. */
+    static Process launch(Path directory, int rank, int size, String scenario) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String argument : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (!argument.startsWith("-agentlib:jdwp") && !argument.startsWith("-Xmx")) {
+                command.add(argument);
+            }
+        }
+        command.add("-Xmx512m");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(CollectiveChildProcess.class.getName());
+        command.add(directory.toString());
+        command.add(Integer.toString(rank));
+        command.add(Integer.toString(size));
+        command.add(scenario);
+        return new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(directory.resolve("rank-" + rank + ".log").toFile())
+                .start();
+    }
+
+    /**
+     * Waits (in the parent) for a child's file; fails early, with its log, if a child process dies first.
+     * {@code children.get(i)} is rank {@code i + 1}.
+     */
+    static void awaitOutput(Path file, List<Process> children) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.exists(file)) {
+            for (int i = 0; i < children.size(); i++) {
+                Process child = children.get(i);
+                if (!child.isAlive() && !Files.exists(file)) {
+                    int rank = i + 1;
+                    throw new AssertionError("rank " + rank + " exited with " + child.exitValue() + " before writing "
+                            + file.getFileName() + ":\n" + log(file.getParent(), rank));
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no " + file + " after 120 s");
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+        }
+    }
+
+    /** A child's output (its log and any stack trace). */
+    static String log(Path directory, int rank) {
+        try {
+            return Files.readString(directory.resolve("rank-" + rank + ".log"), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
         }
     }
 

@@ -3,10 +3,7 @@ package io.lockstep.worker.comm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.io.InputStream;
-import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,8 +27,8 @@ class MultiProcessCollectiveTest {
     void threeJvmsOverUdpAgreeOnEveryOperationAndNameTheRankThatDies(@TempDir Path directory) throws Exception {
         List<Process> children = new ArrayList<>();
         try {
-            children.add(start(directory, 1, "survivor"));
-            children.add(start(directory, 2, "doomed"));
+            children.add(CollectiveChildProcess.launch(directory, 1, SIZE, "survivor"));
+            children.add(CollectiveChildProcess.launch(directory, 2, SIZE, "doomed"));
             try (AeronCollective collective = AeronCollective.open(CollectiveChildProcess.config(),
                     new GroupMember(CollectiveChildProcess.JOB, CollectiveChildProcess.SECRET, 0, 0, SIZE),
                     local -> CollectiveChildProcess.exchange(directory, local, SIZE))) {
@@ -43,13 +40,13 @@ class MultiProcessCollectiveTest {
                 assertSame(expected, CollectiveChildProcess.Workload.run(collective), "rank 0");
                 for (int rank = 1; rank < SIZE; rank++) {
                     Path file = directory.resolve("result-" + rank);
-                    awaitFile(file, children);
+                    CollectiveChildProcess.awaitOutput(file, children);
                     try (InputStream in = Files.newInputStream(file)) {
                         assertSame(expected, CollectiveChildProcess.Workload.readFrom(in), "rank " + rank);
                     }
                 }
 
-                awaitFile(directory.resolve("entering-2"), children);
+                CollectiveChildProcess.awaitOutput(directory.resolve("entering-2"), children);
                 children.get(1).destroyForcibly().waitFor(30, TimeUnit.SECONDS);
                 CollectiveChildProcess.writeAtomically(directory.resolve("go"), out -> { });
                 CollectiveTimeoutException timeout = assertThrows(CollectiveTimeoutException.class,
@@ -57,12 +54,12 @@ class MultiProcessCollectiveTest {
                 assertEquals(List.of(2), timeout.silentRanks(), timeout.getMessage());
 
                 Path outcome = directory.resolve("outcome-1");
-                awaitFile(outcome, children.subList(0, 1));
+                CollectiveChildProcess.awaitOutput(outcome, children.subList(0, 1));
                 String survivor = Files.readString(outcome);
                 assertTrue(survivor.startsWith("TIMEOUT [2]"), "rank 1 should name rank 2: " + survivor);
             }
             assertTrue(children.get(0).waitFor(60, TimeUnit.SECONDS), "rank 1 exits");
-            assertEquals(0, children.get(0).exitValue(), () -> "rank 1 failed: " + stderr(directory, 1));
+            assertEquals(0, children.get(0).exitValue(), () -> "rank 1 failed: " + CollectiveChildProcess.log(directory, 1));
         } finally {
             children.forEach(Process::destroyForcibly);
         }
@@ -80,54 +77,4 @@ class MultiProcessCollectiveTest {
         assertArrayEquals(expected.broadcastFloats(), actual.broadcastFloats(), who + ": float broadcast");
         assertArrayEquals(expected.broadcastBytes(), actual.broadcastBytes(), who + ": byte broadcast");
     }
-
-    private static Process start(Path directory, int rank, String scenario) throws IOException {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String argument : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (!argument.startsWith("-agentlib:jdwp") && !argument.startsWith("-Xmx")) {
-                command.add(argument);
-            }
-        }
-        command.add("-Xmx512m");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(CollectiveChildProcess.class.getName());
-        command.add(directory.toString());
-        command.add(Integer.toString(rank));
-        command.add(Integer.toString(SIZE));
-        command.add(scenario);
-        return new ProcessBuilder(command)
-                .redirectErrorStream(true)
-                .redirectOutput(directory.resolve("rank-" + rank + ".log").toFile())
-                .start();
-    }
-
-    /** Waits for a child's file; fails early, with its log, if a child process dies first. */
-    private static void awaitFile(Path file, List<Process> children) throws IOException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!Files.exists(file)) {
-            for (int i = 0; i < children.size(); i++) {
-                Process child = children.get(i);
-                if (!child.isAlive() && !Files.exists(file)) {
-                    int rank = i + 1;
-                    throw new AssertionError("rank " + rank + " exited with " + child.exitValue() + " before writing "
-                            + file.getFileName() + ":\n" + stderr(file.getParent(), rank));
-                }
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("no " + file + " after 120 s");
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
-        }
-    }
-
-    private static String stderr(Path directory, int rank) {
-        try {
-            return Files.readString(directory.resolve("rank-" + rank + ".log"), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "(no log: " + e + ")";
-        }
-    }
-
 }
