@@ -34,8 +34,12 @@ public final class CollectiveChildProcess {
     static final String JOB = "multi-process";
     static final JobSecret SECRET = InProcessGroup.secret(0x5EC12E7L);
     static final long FAILURE_TIMEOUT_MS = 6_000;
-    /** Deadline of the operation that spans the pause in the {@code paused} scenario. */
-    static final long PAUSE_TIMEOUT_MS = 60_000;
+    /**
+     * Deadline of the ranks that must not give up first: the {@code doomed} rank (killed inside an
+     * all-reduce; its own deadline must not expire before the parent kills it, however slow the parent is)
+     * and the {@code paused} rank (its all-reduce spans the pause).
+     */
+    static final long LONG_TIMEOUT_MS = 60_000;
     private static final long RENDEZVOUS_TIMEOUT_MS = 60_000;
 
     private CollectiveChildProcess() {
@@ -47,7 +51,8 @@ public final class CollectiveChildProcess {
         int size = Integer.parseInt(args[2]);
         String scenario = args[3];
         boolean paused = scenario.equals("paused");
-        try (AeronCollective collective = AeronCollective.open(paused ? config(PAUSE_TIMEOUT_MS) : config(),
+        boolean outlastsTheParent = paused || scenario.equals("doomed");
+        try (AeronCollective collective = AeronCollective.open(outlastsTheParent ? config(LONG_TIMEOUT_MS) : config(),
                 new GroupMember(JOB, SECRET, 0, rank, size), local -> exchange(directory, local, size))) {
             if (paused) {
                 collective.barrier();

@@ -3,6 +3,7 @@ package io.lockstep.worker.comm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedInputStream;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,7 +42,7 @@ class MultiProcessCollectiveTest {
                 for (int rank = 1; rank < SIZE; rank++) {
                     Path file = directory.resolve("result-" + rank);
                     CollectiveChildProcess.awaitOutput(file, children);
-                    try (InputStream in = Files.newInputStream(file)) {
+                    try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
                         assertSame(expected, CollectiveChildProcess.Workload.readFrom(in), "rank " + rank);
                     }
                 }

@@ -26,11 +26,11 @@ class ProcessStallTest {
     @Test
     void anAllReduceOutlastsAPauseOfOneRanksProcessLongerThanAeronsDefaultTimeouts(@TempDir Path directory)
             throws Exception {
-        assertTrue(PAUSE_MS + 10_000 < CollectiveChildProcess.PAUSE_TIMEOUT_MS, "the pause must fit the deadline");
+        assertTrue(PAUSE_MS + 10_000 < CollectiveChildProcess.LONG_TIMEOUT_MS, "the pause must fit the deadline");
         Process child = CollectiveChildProcess.launch(directory, 1, 2, "paused");
         List<Process> children = List.of(child);
         try (AeronCollective collective = AeronCollective.open(
-                CollectiveChildProcess.config(CollectiveChildProcess.PAUSE_TIMEOUT_MS),
+                CollectiveChildProcess.config(CollectiveChildProcess.LONG_TIMEOUT_MS),
                 new GroupMember(CollectiveChildProcess.JOB, CollectiveChildProcess.SECRET, 0, 0, 2),
                 local -> CollectiveChildProcess.exchange(directory, local, 2))) {
             collective.barrier();
@@ -45,7 +45,7 @@ class ProcessStallTest {
             assertTrue(!allReduce.isDone(), "the all-reduce cannot finish while rank 1 is stopped");
             signal("CONT", child);
 
-            allReduce.get(CollectiveChildProcess.PAUSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            allReduce.get(CollectiveChildProcess.LONG_TIMEOUT_MS, TimeUnit.MILLISECONDS);
             assertEquals(3f, values[0], "1 + 2 after the pause");
             assertEquals(3f, values[values.length - 1]);
             Path outcome = directory.resolve("outcome-1");
