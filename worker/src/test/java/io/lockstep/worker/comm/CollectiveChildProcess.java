@@ -39,6 +39,11 @@ public final class CollectiveChildProcess {
      */
     static final long LONG_TIMEOUT_MS = 60_000;
     private static final long RENDEZVOUS_TIMEOUT_MS = 60_000;
+    /**
+     * How long a rank waits for every endpoint file: it includes a child JVM's start and its media driver's,
+     * which on a loaded machine (a niced test beside a training job) took more than a minute.
+     */
+    private static final long ENDPOINTS_TIMEOUT_MS = 180_000;
 
     private CollectiveChildProcess() {
     }
@@ -101,7 +106,7 @@ public final class CollectiveChildProcess {
 
     /** File-based stand-in for Spark's allGather: publish this endpoint, wait for everyone's. */
     static List<Endpoint> exchange(Path directory, Endpoint local, int size) {
-        return ProcessFiles.rendezvous(directory, local, size, RENDEZVOUS_TIMEOUT_MS);
+        return ProcessFiles.rendezvous(directory, local, size, ENDPOINTS_TIMEOUT_MS);
     }
 
     /** Starts rank {@code rank} of a group of {@code size} in a child JVM, its output in {@code rank-<rank>.log}. */
