@@ -5,18 +5,17 @@ import io.lockstep.worker.comm.AllReduceTopology;
 import io.lockstep.worker.comm.CollectiveConfig;
 import io.lockstep.worker.comm.GroupMember;
 import io.lockstep.worker.comm.HostLayout;
-import io.lockstep.worker.comm.IdleMode;
 import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.comm.ReduceOp;
 import io.lockstep.worker.comm.TransportMode;
 import io.lockstep.worker.comm.WireCompression;
 import io.lockstep.worker.comm.WireSecurity;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -44,11 +43,12 @@ import java.util.concurrent.TimeUnit;
 @Command(name = "allreduce-rank", mixinStandardHelpOptions = true,
         description = "The ranks this process runs of an all-reduce benchmark across processes or hosts.")
 public final class AllReduceRankBenchmark implements Callable<Integer> {
-    private static final long RENDEZVOUS_TIMEOUT_MS = 120_000;
+    /** Deadline to meet the other ranks and of every operation. */
+    private static final long TIMEOUT_MS = 120_000;
     private static final long STREAM_BYTES = 48L << 20;
 
-    @Option(names = "--rank", required = true, description = "this process's first rank")
-    int rank;
+    @Mixin
+    RankProcessOptions process;
 
     @Option(names = "--local-ranks", defaultValue = "1",
             description = "ranks this process runs, on threads sharing its media driver")
@@ -61,35 +61,14 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
     @Option(names = "--allreduce-topology", defaultValue = "auto", description = "auto, flat or hierarchical")
     String topology;
 
-    @Option(names = "--ranks", required = true, description = "group size N")
-    int ranks;
-
-    @Option(names = "--rendezvous", required = true, description = "directory every rank can read and write")
-    Path rendezvous;
-
-    @Option(names = "--bind", required = true, description = "this rank's address (never a wildcard)")
-    String bind;
-
     @Option(names = "--sizes", split = ",", defaultValue = "4KiB,1MiB,46.8MB")
     List<String> sizes;
 
     @Option(names = "--rounds", defaultValue = "5", description = "all-reduce samples per size (each about 300 ms)")
     int rounds;
 
-    @Option(names = "--link-mbps", defaultValue = "0", description = "nominal link rate in Mbit/s, 0 if unknown")
-    double linkMbps;
-
-    @Option(names = "--mtu", defaultValue = "8192")
-    int mtu;
-
     @Option(names = "--chunk-bytes", defaultValue = "65384")
     int chunkBytes;
-
-    @Option(names = "--window", defaultValue = "2097152", description = "receiver window and socket buffers")
-    int window;
-
-    @Option(names = "--idle", defaultValue = "BACKOFF")
-    IdleMode idle;
 
     @Option(names = "--compression", defaultValue = "NONE")
     WireCompression compression;
@@ -98,9 +77,6 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
             description = "off, auth (every frame authenticated) or encrypt (and encrypted); the same on every rank")
     String wireSecurity;
 
-    @Option(names = "--dir", description = "media driver root directory (default: java.io.tmpdir)")
-    String directory;
-
     /** Runs one rank without the {@code lockstep} launcher. */
     public static void main(String[] args) {
         System.exit(new picocli.CommandLine(new AllReduceRankBenchmark()).execute(args));
@@ -108,16 +84,14 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (localRanks < 1 || rank + localRanks > ranks) {
+        int rank = process.rank;
+        if (localRanks < 1 || rank + localRanks > process.ranks) {
             throw new IllegalArgumentException("--rank " + rank + " --local-ranks " + localRanks + " must stay within "
-                    + "--ranks " + ranks);
+                    + "--ranks " + process.ranks);
         }
-        CollectiveConfig config = CollectiveConfig.builder().bindAddress(bind).transport(transport).mtuBytes(mtu)
-                .chunkBytes(chunkBytes).termLengthBytes(8 << 20).receiverWindowBytes(window).socketReceiveBufferBytes(window)
-                .socketSendBufferBytes(window).idleMode(idle).wireCompression(compression).wireSecurity(WireSecurity.parse(wireSecurity))
-                .allReduceTopology(AllReduceTopology.parse(topology))
-                .driverDirectoryRoot(directory == null ? System.getProperty("java.io.tmpdir") : directory)
-                .connectTimeoutMs(RENDEZVOUS_TIMEOUT_MS).operationTimeoutMs(120_000).build();
+        CollectiveConfig config = process.collectiveConfig(TIMEOUT_MS).transport(transport).chunkBytes(chunkBytes)
+                .wireCompression(compression).wireSecurity(WireSecurity.parse(wireSecurity))
+                .allReduceTopology(AllReduceTopology.parse(topology)).build();
         ExecutorService threads = Executors.newFixedThreadPool(localRanks);
         try {
             List<Future<Void>> running = new ArrayList<>();
@@ -139,14 +113,15 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
 
     private void runRank(CollectiveConfig config, int myRank) {
         JobSecret secret = JobSecret.derive("bench".getBytes(StandardCharsets.UTF_8), "allreduce-rank");
+        int ranks = process.ranks;
         try (AeronCollective collective = AeronCollective.open(config, new GroupMember("allreduce-rank", secret, 0, myRank,
-                ranks), local -> FileRendezvous.exchange(rendezvous, myRank, ranks, local, RENDEZVOUS_TIMEOUT_MS))) {
+                ranks), local -> FileRendezvous.exchange(process.rendezvous, myRank, ranks, local, TIMEOUT_MS))) {
             HostLayout layout = collective.hostLayout();
             if (myRank == 0) {
                 System.out.printf(Locale.ROOT, "Lockstep all-reduce across processes, %s%n", Instant.now());
                 System.out.printf(Locale.ROOT, "N=%d (%d per process), transport %s, mtu %d, chunk %d B, window %d, "
-                        + "idle %s, compression %s, wire security %s, nominal link %s%n", ranks, localRanks, transport, mtu,
-                        chunkBytes, window, idle, compression, wireSecurity, linkMbps > 0 ? linkMbps + " Mbit/s" : "unknown");
+                        + "idle %s, compression %s, wire security %s, nominal link %s%n", ranks, localRanks, transport,
+                        process.mtu, chunkBytes, process.window, process.idle, compression, wireSecurity, process.nominalLink());
                 System.out.printf(Locale.ROOT, "all-reduce %s%n", layout.reason());
                 System.out.printf(Locale.ROOT, "%10s %12s %11s %12s %8s %10s %14s%n", "size", "time/op ms", "busbw MB/s",
                         "B_link MB/s", "/B_link", "/nominal", "per round us");
@@ -163,6 +138,7 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
         int floats = (int) (bytes / Float.BYTES);
         float[] data = AllReduceBenchmark.gradient(collective.rank(), floats);
         collective.allReduce(data, 0, floats, ReduceOp.AVERAGE);
+        int ranks = process.ranks;
         double busFactor = 2.0 * (ranks - 1) / ranks;
         double[] millis = new double[rounds];
         double[] ratios = new double[rounds];
@@ -191,7 +167,7 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
         if (collective.rank() == 0) {
             double ms = median(millis);
             double busbw = busFactor * bytes / (ms / 1e3) / 1e6;
-            double nominal = linkMbps > 0 ? busbw / (linkMbps / 8) : Double.NaN;
+            double nominal = process.linkMbps > 0 ? busbw / (process.linkMbps / 8) : Double.NaN;
             System.out.printf(Locale.ROOT, "%10s %12.3f %11.1f %12.1f %8.2f %10s %14.1f%n",
                     AllReduceBenchmark.formatSize(bytes), ms, busbw, median(streams), median(ratios),
                     Double.isNaN(nominal) ? "-" : String.format(Locale.ROOT, "%.2f", nominal),

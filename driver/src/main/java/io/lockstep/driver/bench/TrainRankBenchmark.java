@@ -7,7 +7,6 @@ import io.lockstep.worker.comm.AeronCollective;
 import io.lockstep.worker.comm.Collective;
 import io.lockstep.worker.comm.CollectiveConfig;
 import io.lockstep.worker.comm.GroupMember;
-import io.lockstep.worker.comm.IdleMode;
 import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.comm.TransportMode;
 import io.lockstep.worker.comm.WireCompression;
@@ -29,11 +28,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -87,17 +86,8 @@ public final class TrainRankBenchmark implements Callable<Integer> {
         }
     }
 
-    @Option(names = "--rank", required = true)
-    int rank;
-
-    @Option(names = "--ranks", required = true, description = "group size N")
-    int ranks;
-
-    @Option(names = "--rendezvous", required = true, description = "directory every rank can read and write")
-    Path rendezvous;
-
-    @Option(names = "--bind", required = true, description = "this rank's address (never a wildcard)")
-    String bind;
+    @Mixin
+    RankProcessOptions process;
 
     @Option(names = "--model", defaultValue = "resnet18")
     String model;
@@ -129,21 +119,6 @@ public final class TrainRankBenchmark implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "1", description = "compute threads of this replica")
     int threads;
 
-    @Option(names = "--link-mbps", defaultValue = "0", description = "nominal link rate in Mbit/s, 0 if unknown (printed only)")
-    double linkMbps;
-
-    @Option(names = "--mtu", defaultValue = "8192")
-    int mtu;
-
-    @Option(names = "--window", defaultValue = "2097152", description = "receiver window and socket buffers")
-    int window;
-
-    @Option(names = "--idle", defaultValue = "BACKOFF")
-    IdleMode idle;
-
-    @Option(names = "--dir", description = "media driver root directory (default: java.io.tmpdir)")
-    String directory;
-
     /** Runs one rank without the {@code lockstep} launcher. */
     public static void main(String[] args) {
         System.exit(new picocli.CommandLine(new TrainRankBenchmark()).execute(args));
@@ -160,13 +135,12 @@ public final class TrainRankBenchmark implements Callable<Integer> {
         ModelRecipe recipe = new ModelRecipe(model, CLASSES, shape.channels(), shape.height(), shape.width(),
                 Normalization.BATCH, 7L, Optimizer.NESTEROV, 0.01, 1e-4);
         List<DataSet> batches = batches(shape);
-        if (rank == 0) {
+        if (process.rank == 0) {
             System.out.printf(Locale.ROOT, "Lockstep training step across processes, %s%n", Instant.now());
             System.out.printf(Locale.ROOT, "model %s, input %s, %d parameters, N=%d x batch %d, norm %s, bucket %.1f MB, "
                             + "%d threads per rank (%s), OneDNN %s, UDP mtu %d, nominal link %s; %d warm-up + %d measured steps%n",
-                    model, shape, recipe.build().numParams(), ranks, batchSize, norm, bucketMb, ComputeThreads.inForce(),
-                    ComputeThreads.describe(), OneDnn.probe().detail(), mtu, linkMbps > 0 ? linkMbps + " Mbit/s" : "unknown",
-                    warmupSteps, steps);
+                    model, shape, recipe.build().numParams(), process.ranks, batchSize, norm, bucketMb, ComputeThreads.inForce(),
+                    ComputeThreads.describe(), OneDnn.probe().detail(), process.mtu, process.nominalLink(), warmupSteps, steps);
             System.out.printf(Locale.ROOT, "%-12s %9s %11s %14s %14s %12s %12s  %s%n", "mode", "step ms", "compute ms",
                     "exposed ms", "(rank 0) ms", "BN sync ms", "sent MB", "exposed per rank, ms");
         }
@@ -180,6 +154,7 @@ public final class TrainRankBenchmark implements Callable<Integer> {
 
     /** Every rank's batches: synthetic, from a seed of its own, generated before timing starts. */
     private List<DataSet> batches(InputShape shape) {
+        int rank = process.rank;
         Nd4j.getRandom().setSeed(1000L + rank);
         List<DataSet> batches = new ArrayList<>();
         for (int s = 0; s < warmupSteps + steps; s++) {
@@ -195,15 +170,13 @@ public final class TrainRankBenchmark implements Callable<Integer> {
 
     private void run(ModelRecipe recipe, List<DataSet> batches, Mode mode, int round) throws InterruptedException {
         String name = mode.name().toLowerCase(Locale.ROOT) + "-" + round;
-        CollectiveConfig config = CollectiveConfig.builder().bindAddress(bind).transport(TransportMode.UDP).mtuBytes(mtu)
-                .termLengthBytes(8 << 20).receiverWindowBytes(window).socketReceiveBufferBytes(window)
-                .socketSendBufferBytes(window).idleMode(idle)
-                .driverDirectoryRoot(directory == null ? System.getProperty("java.io.tmpdir") : directory)
-                .connectTimeoutMs(TIMEOUT_MS).operationTimeoutMs(TIMEOUT_MS).build();
+        int rank = process.rank;
+        int ranks = process.ranks;
+        CollectiveConfig config = process.collectiveConfig(TIMEOUT_MS).transport(TransportMode.UDP).build();
         JobSecret secret = JobSecret.derive("bench".getBytes(StandardCharsets.UTF_8), "train-rank");
         ExchangeSettings settings = ExchangeSettings.defaults().withOverlap(mode.overlap, Math.round(bucketMb * 1024 * 1024));
         Collective opened = AeronCollective.open(config, new GroupMember("train-rank/" + name, secret, 0, rank, ranks),
-                local -> FileRendezvous.exchange(rendezvous.resolve(name), rank, ranks, local, TIMEOUT_MS));
+                local -> FileRendezvous.exchange(process.rendezvous.resolve(name), rank, ranks, local, TIMEOUT_MS));
         try (Collective collective = ExchangeStrategies.communication(ExchangeStrategies.ALLREDUCE, settings, opened,
                 TIMEOUT_MS + 30_000)) {
             ComputationGraph graph = recipe.build();

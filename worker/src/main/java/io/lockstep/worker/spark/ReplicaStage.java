@@ -26,7 +26,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -83,8 +82,9 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
         try (Collective collective = spec.replicas() > 1
                 ? ExchangeSupport.communication(spec, SparkRendezvous.open(context, spec)) : null) {
             Start start = agreeOnStart(collective, store, rank);
-            ComputationGraph graph = start.checkpoint() == null ? spec.recipe().build()
-                    : store.loadModel(new CheckpointStore.Checkpoint(start.checkpoint(), spec.epoch(), start.firstStep()));
+            CheckpointStore.Checkpoint checkpoint = start.checkpoint() == null ? null
+                    : new CheckpointStore.Checkpoint(start.checkpoint(), spec.epoch(), start.firstStep());
+            ComputationGraph graph = checkpoint == null ? spec.recipe().build() : store.loadModel(checkpoint);
             if (start.firstStep() > 0 || context.stageAttemptNumber() > 0) {
                 LOG.info("replica {} (stage attempt {}) resumes epoch {} at step {} from {}", rank, context.stageAttemptNumber(),
                         spec.epoch() + 1, start.firstStep() + 1, start.checkpoint());
@@ -112,12 +112,8 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
             } else {
                 trainer.layerRates(rates);
             }
-            if (start.checkpoint() != null) {
-                Map<String, float[]> saved = store.loadExchangeState(
-                        new CheckpointStore.Checkpoint(start.checkpoint(), spec.epoch(), start.firstStep()), rank);
-                if (!saved.isEmpty()) {
-                    exchange.restore(saved);
-                }
+            if (checkpoint != null) {
+                ReplicaCheckpoints.restoreExchange(store, checkpoint, rank, exchange);
             }
             if (collective != null && spec.checkEverySteps() > 0) {
                 trainer.verifyReplicasAgree(spec.epoch(), start.firstStep() - 1L);
@@ -129,10 +125,8 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
                         if (stepsDone % spec.checkpointEverySteps() == 0 && stepsDone < spec.stepsPerEpoch()) {
                             // Every replica takes part (local SGD averages here); rank 0 writes.
                             exchange.synchronize(g);
-                            List<Map<String, float[]>> states = gatherExchangeState(exchange, collective);
-                            if (rank == 0) {
-                                save(store, SyncBatchNormSupport.toPlain(g), epoch, stepsDone, states);
-                            }
+                            ReplicaCheckpoints.write(store, g, exchange, collective, meta(epoch, stepsDone),
+                                    spec.keepCheckpoints());
                         }
                     }
                     : ReplicaTrainer.StepHook.NONE;
@@ -146,10 +140,8 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
             }
             exchange.synchronize(trainer.graph());
             report = trainer.evaluate(report, evaluationBatches(shard.test(), rank), spec.recipe().numClasses());
-            List<Map<String, float[]>> states = gatherExchangeState(exchange, collective);
-            if (rank == 0) {
-                save(store, SyncBatchNormSupport.toPlain(trainer.graph()), spec.epoch() + 1, 0, states);
-            }
+            ReplicaCheckpoints.write(store, trainer.graph(), exchange, collective, meta(spec.epoch() + 1, 0),
+                    spec.keepCheckpoints());
             if (decoder instanceof io.lockstep.worker.data.ImageBatchDecoder images && !images.skipped().isEmpty()) {
                 report = report.withSkippedRecords(images.skipped().stream().map(Object::toString).toList());
             }
@@ -187,30 +179,11 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
         return new Start(spec.resumeFrom(), spec.resumeStep());
     }
 
-    /**
-     * Every replica's exchange-strategy state, gathered so rank 0 can write it into the checkpoint
-     * (all replicas call this; nothing is exchanged for stateless strategies).
-     */
-    private static List<Map<String, float[]>> gatherExchangeState(GradientExchange exchange, Collective collective) {
-        Map<String, float[]> mine = exchange.state();
-        if (mine.isEmpty()) {
-            return List.of();
-        }
-        if (collective == null) {
-            return List.of(mine);
-        }
-        List<Map<String, float[]>> all = new ArrayList<>();
-        for (byte[] bytes : collective.allGather(CheckpointStore.encodeState(mine))) {
-            all.add(CheckpointStore.decodeState(bytes));
-        }
-        return all;
-    }
-
-    private void save(CheckpointStore store, ComputationGraph graph, int epochsCompleted, int stepInEpoch,
-                      List<Map<String, float[]>> exchangeStates) {
+    /** What a checkpoint at this position of the stage records besides the model. */
+    private CheckpointMeta meta(int epochsCompleted, int stepInEpoch) {
         long globalStep = spec.globalStepAtStart() + (epochsCompleted > spec.epoch() ? spec.stepsPerEpoch() : stepInEpoch);
-        store.save(graph, new CheckpointMeta(epochsCompleted, stepInEpoch, globalStep, spec.planSeed(), spec.recipe(),
-                spec.classNames(), spec.normalization(), spec.job()), spec.keepCheckpoints(), exchangeStates);
+        return new CheckpointMeta(epochsCompleted, stepInEpoch, globalStep, spec.planSeed(), spec.recipe(),
+                spec.classNames(), spec.normalization(), spec.job());
     }
 
     private List<DataSet> evaluationBatches(List<ShardItem<R>> test, int rank) {

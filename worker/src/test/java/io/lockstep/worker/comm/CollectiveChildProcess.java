@@ -1,19 +1,17 @@
 package io.lockstep.worker.comm;
 
+import io.lockstep.worker.testing.ChildJvm;
+import io.lockstep.worker.testing.ProcessFiles;
 import org.slf4j.LoggerFactory;
 
-import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -41,6 +39,11 @@ public final class CollectiveChildProcess {
      */
     static final long LONG_TIMEOUT_MS = 60_000;
     private static final long RENDEZVOUS_TIMEOUT_MS = 60_000;
+    /**
+     * How long a rank waits for every endpoint file: it includes a child JVM's start and its media driver's,
+     * which on a loaded machine (a niced test beside a training job) took more than a minute.
+     */
+    private static final long ENDPOINTS_TIMEOUT_MS = 180_000;
 
     private CollectiveChildProcess() {
     }
@@ -56,21 +59,21 @@ public final class CollectiveChildProcess {
                 new GroupMember(JOB, SECRET, 0, rank, size), local -> exchange(directory, local, size))) {
             if (paused) {
                 collective.barrier();
-                writeAtomically(directory.resolve("entering-" + rank), out -> { });
+                ProcessFiles.writeAtomically(directory.resolve("entering-" + rank), out -> { });
                 float[] values = new float[1_000];
                 Arrays.fill(values, rank + 1);
                 collective.allReduce(values, ReduceOp.SUM);
                 String text = "COMPLETED " + values[0];
-                writeAtomically(directory.resolve("outcome-" + rank), out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
+                ProcessFiles.writeAtomically(directory.resolve("outcome-" + rank), out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
                 System.exit(0);
             }
             Workload results = Workload.run(collective);
-            writeAtomically(directory.resolve("result-" + rank), results::writeTo);
+            ProcessFiles.writeAtomically(directory.resolve("result-" + rank), results::writeTo);
             if (scenario.equals("doomed")) {
-                writeAtomically(directory.resolve("entering-" + rank), out -> { });
+                ProcessFiles.writeAtomically(directory.resolve("entering-" + rank), out -> { });
             } else {
                 // Start the deadline together with rank 0, which signals once the doomed rank is dead.
-                awaitFile(directory.resolve("go"), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RENDEZVOUS_TIMEOUT_MS));
+                ProcessFiles.awaitFile(directory.resolve("go"), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RENDEZVOUS_TIMEOUT_MS));
             }
             String outcome;
             try {
@@ -82,7 +85,7 @@ public final class CollectiveChildProcess {
                 outcome = "FAILED " + e;
             }
             String text = outcome;
-            writeAtomically(directory.resolve("outcome-" + rank), out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
+            ProcessFiles.writeAtomically(directory.resolve("outcome-" + rank), out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
         } catch (Throwable e) {
             // The parent shows this process's log (stderr) when an assertion fails.
             LoggerFactory.getLogger(CollectiveChildProcess.class).error("rank {} failed", rank, e);
@@ -103,40 +106,13 @@ public final class CollectiveChildProcess {
 
     /** File-based stand-in for Spark's allGather: publish this endpoint, wait for everyone's. */
     static List<Endpoint> exchange(Path directory, Endpoint local, int size) {
-        try {
-            writeAtomically(directory.resolve("endpoint-" + local.rank()),
-                    out -> out.write(local.encode().getBytes(StandardCharsets.UTF_8)));
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RENDEZVOUS_TIMEOUT_MS);
-            List<Endpoint> endpoints = new ArrayList<>();
-            for (int rank = 0; rank < size; rank++) {
-                Path file = directory.resolve("endpoint-" + rank);
-                awaitFile(file, deadline);
-                endpoints.add(Endpoint.decode(Files.readString(file)));
-            }
-            return endpoints;
-        } catch (IOException e) {
-            throw new IllegalStateException("rendezvous through " + directory + " failed", e);
-        }
+        return ProcessFiles.rendezvous(directory, local, size, ENDPOINTS_TIMEOUT_MS);
     }
 
-    /** Starts rank {@code rank} of a group of {@code size} in a child JVM with this JVM's flags and classpath. */
+    /** Starts rank {@code rank} of a group of {@code size} in a child JVM, its output in {@code rank-<rank>.log}. */
     static Process launch(Path directory, int rank, int size, String scenario) throws IOException {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String argument : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (!argument.startsWith("-agentlib:jdwp") && !argument.startsWith("-Xmx")) {
-                command.add(argument);
-            }
-        }
-        command.add("-Xmx512m");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(CollectiveChildProcess.class.getName());
-        command.add(directory.toString());
-        command.add(Integer.toString(rank));
-        command.add(Integer.toString(size));
-        command.add(scenario);
-        return new ProcessBuilder(command)
+        return ChildJvm.builder(CollectiveChildProcess.class, directory.toString(), Integer.toString(rank),
+                        Integer.toString(size), scenario)
                 .redirectErrorStream(true)
                 .redirectOutput(directory.resolve("rank-" + rank + ".log").toFile())
                 .start();
@@ -171,27 +147,6 @@ public final class CollectiveChildProcess {
         } catch (IOException e) {
             return "(no log: " + e + ")";
         }
-    }
-
-    static void awaitFile(Path file, long deadlineNanos) {
-        while (!Files.exists(file)) {
-            if (System.nanoTime() - deadlineNanos > 0) {
-                throw new IllegalStateException("gave up waiting for " + file);
-            }
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
-        }
-    }
-
-    interface Writer {
-        void write(OutputStream out) throws IOException;
-    }
-
-    static void writeAtomically(Path file, Writer writer) throws IOException {
-        Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
-        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(temporary))) {
-            writer.write(out);
-        }
-        Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** The same sequence of every operation on every rank, and what each rank ends up with. */

@@ -1,5 +1,6 @@
 package io.lockstep.worker.comm;
 
+import io.lockstep.worker.testing.ProcessFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,7 +50,7 @@ class MultiProcessCollectiveTest {
 
                 CollectiveChildProcess.awaitOutput(directory.resolve("entering-2"), children);
                 children.get(1).destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-                CollectiveChildProcess.writeAtomically(directory.resolve("go"), out -> { });
+                ProcessFiles.writeAtomically(directory.resolve("go"), out -> { });
                 CollectiveTimeoutException timeout = assertThrows(CollectiveTimeoutException.class,
                         () -> collective.allReduce(new float[1_000], ReduceOp.SUM));
                 assertEquals(List.of(2), timeout.silentRanks(), timeout.getMessage());

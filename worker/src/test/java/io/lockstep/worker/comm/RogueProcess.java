@@ -4,6 +4,7 @@ import io.aeron.Aeron;
 import io.aeron.ChannelUriStringBuilder;
 import io.aeron.ExclusivePublication;
 import io.aeron.Subscription;
+import io.lockstep.worker.testing.ProcessFiles;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.slf4j.LoggerFactory;
 
@@ -68,7 +69,7 @@ public final class RogueProcess {
         Map<SocketAddress, DatagramChannel> towardsTarget = new HashMap<>();
         ByteBuffer datagram = ByteBuffer.allocate(1 << 17).order(ByteOrder.LITTLE_ENDIAN);
         int port = ((InetSocketAddress) front.getLocalAddress()).getPort();
-        CollectiveChildProcess.writeAtomically(directory.resolve("relay-port"),
+        ProcessFiles.writeAtomically(directory.resolve("relay-port"),
                 out -> out.write(Integer.toString(port).getBytes(StandardCharsets.UTF_8)));
         int dataFrames = 0;
         byte[] captured = null;
@@ -115,7 +116,7 @@ public final class RogueProcess {
                             DatagramChannel onward = onwardChannel(towardsTarget, from, selector);
                             String report = done + " from 127.0.0.1:"
                                     + ((InetSocketAddress) onward.getLocalAddress()).getPort();
-                            CollectiveChildProcess.writeAtomically(directory.resolve("tampered"),
+                            ProcessFiles.writeAtomically(directory.resolve("tampered"),
                                     out -> out.write(report.getBytes(StandardCharsets.UTF_8)));
                         }
                     }
@@ -167,9 +168,9 @@ public final class RogueProcess {
             ExclusivePublication dataOut = aeron.addExclusivePublication(new ChannelUriStringBuilder()
                     .media("udp").endpoint(target).sessionId(ids.sessionId(Wire.LINK_DATA, 1, 0))
                     .termLength(config.termLengthBytes()).build(), ids.streamId(Wire.LINK_DATA, 0));
-            CollectiveChildProcess.writeAtomically(directory.resolve("impostor-endpoint"),
+            ProcessFiles.writeAtomically(directory.resolve("impostor-endpoint"),
                     out -> out.write(self.encode().getBytes(StandardCharsets.UTF_8)));
-            CollectiveChildProcess.awaitFile(directory.resolve("go"), System.nanoTime() + TimeUnit.MINUTES.toNanos(1));
+            ProcessFiles.awaitFile(directory.resolve("go"), System.nanoTime() + TimeUnit.MINUTES.toNanos(1));
             while (!controlOut.isConnected() || !dataOut.isConnected() || data.imageCount() == 0) {
                 Thread.onSpinWait();
             }
@@ -187,10 +188,10 @@ public final class RogueProcess {
                 offer(dataOut, frame(jobHash, attempt, FrameHeader.TYPE_DATA, 2), dataSealer);
             }
             offer(dataOut, frame(jobHash, attempt, FrameHeader.TYPE_DATA, 2), null); // and one unsealed
-            CollectiveChildProcess.writeAtomically(directory.resolve("tampered"), out -> out.write(
+            ProcessFiles.writeAtomically(directory.resolve("tampered"), out -> out.write(
                     "sent 2 control and 3 data frames".getBytes(StandardCharsets.UTF_8)));
             // Keep the streams open until the parent has seen the outcome.
-            CollectiveChildProcess.awaitFile(directory.resolve("stop"), System.nanoTime() + TimeUnit.MINUTES.toNanos(2));
+            ProcessFiles.awaitFile(directory.resolve("stop"), System.nanoTime() + TimeUnit.MINUTES.toNanos(2));
         }
     }
 

@@ -1,12 +1,13 @@
 package io.lockstep.worker.comm;
 
+import io.lockstep.worker.testing.ChildJvm;
+import io.lockstep.worker.testing.ProcessFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -157,7 +158,7 @@ class RogueProcessTest {
                 zero.allReduce(buffer, ReduceOp.SUM);
                 return null;
             });
-            CollectiveChildProcess.writeAtomically(directory.resolve("go"), out -> { });
+            ProcessFiles.writeAtomically(directory.resolve("go"), out -> { });
             assertEquals("sent 2 control and 3 data frames", awaitFile(directory.resolve("tampered"), rogue));
             CollectiveTimeoutException timeout = assertInstanceOf(CollectiveTimeoutException.class, failureOf(reducing));
             assertEquals(List.of(1), timeout.silentRanks(), timeout.getMessage());
@@ -168,7 +169,7 @@ class RogueProcessTest {
             assertArrayEquals(new float[]{1, 2, 3, 4}, buffer, "nothing of the rogue's frames was added");
             rankZero.submit(zero::close).get(WAIT_SECONDS, TimeUnit.SECONDS);
         } finally {
-            CollectiveChildProcess.writeAtomically(directory.resolve("stop"), out -> { });
+            ProcessFiles.writeAtomically(directory.resolve("stop"), out -> { });
             binding.close();
             rankZero.shutdownNow();
             if (rogue != null) {
@@ -210,19 +211,10 @@ class RogueProcessTest {
     private static Process start(Path directory, List<String> launcher, List<String> properties, String... arguments)
             throws IOException {
         List<String> command = new ArrayList<>(launcher);
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String argument : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (!argument.startsWith("-agentlib:jdwp") && !argument.startsWith("-Xmx")) {
-                command.add(argument);
-            }
-        }
-        command.add("-Xmx256m");
-        command.addAll(properties);
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(RogueProcess.class.getName());
-        command.add(directory.toString());
-        command.addAll(List.of(arguments));
+        List<String> rogueArguments = new ArrayList<>();
+        rogueArguments.add(directory.toString());
+        rogueArguments.addAll(List.of(arguments));
+        command.addAll(ChildJvm.command(RogueProcess.class, "256m", properties, rogueArguments));
         return new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(directory.resolve("rogue.log").toFile()).start();
     }

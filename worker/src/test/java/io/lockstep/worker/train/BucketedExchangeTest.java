@@ -11,10 +11,7 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -45,21 +42,11 @@ class BucketedExchangeTest {
     }
 
     private static List<DataSet> globalBatches() {
-        Nd4j.getRandom().setSeed(123);
-        List<DataSet> batches = new ArrayList<>();
-        for (int s = 0; s < STEPS; s++) {
-            INDArray features = Nd4j.rand(DataType.FLOAT, REPLICAS * B, 1, 28, 28);
-            INDArray labels = Nd4j.zeros(DataType.FLOAT, REPLICAS * B, 10);
-            for (int i = 0; i < REPLICAS * B; i++) {
-                labels.putScalar(i, (i * 7 + s) % 10, 1f);
-            }
-            batches.add(new DataSet(features, labels));
-        }
-        return batches;
+        return SyntheticBatches.global(123, STEPS, REPLICAS * B, 1, 28, 10);
     }
 
     private static LearningRateSchedule schedule(ModelRecipe recipe) {
-        return new LearningRateSchedule(recipe.learningRate(), LearningRateSchedule.Scaling.NONE, 1, 0, STEPS);
+        return SyntheticBatches.constantRate(recipe, STEPS);
     }
 
     private static ComputationGraph model(ModelRecipe recipe, boolean syncBatchNorm) {

@@ -1,17 +1,15 @@
 package io.lockstep.worker.train;
 
+import io.lockstep.worker.testing.ChildJvm;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -56,20 +54,9 @@ class ComputeThreadsTest {
     }
 
     private static String runChild(int threads) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>();
-        command.add(ProcessHandle.current().info().command().orElse("java"));
-        for (String argument : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (!argument.startsWith("-agentlib:jdwp") && !argument.startsWith("-Xmx")) {
-                command.add(argument);
-            }
-        }
-        command.add("-Xmx512m");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(ComputeThreadsProbe.class.getName());
-        command.add(Integer.toString(threads));
         Path log = Files.createTempFile("compute-threads-probe", ".log");
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        ProcessBuilder builder = ChildJvm.builder(ComputeThreadsProbe.class, Integer.toString(threads))
+                .redirectErrorStream(true).redirectOutput(log.toFile());
         // The child must start from the machine's defaults, not from whatever this JVM was given.
         builder.environment().remove("OMP_NUM_THREADS");
         builder.environment().remove("SD_MAX_THREADS");

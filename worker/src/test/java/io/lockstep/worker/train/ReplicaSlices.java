@@ -7,11 +7,11 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import java.util.List;
 
 /** Test data for equivalence checks: replica r of N trains rows [r·B, (r+1)·B) of each global NCHW batch. */
-final class ReplicaSlices {
+public final class ReplicaSlices {
     private ReplicaSlices() {
     }
 
-    static BatchSource source(List<DataSet> global, int replica, int batch) {
+    public static BatchSource source(List<DataSet> global, int replica, int batch) {
         return new BatchSource() {
             @Override
             public int steps() {
