@@ -271,6 +271,18 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         return new DatasetException("reading " + uri + " on the executors failed: " + message, e);
     }
 
+    /**
+     * For a file an executor cannot find: when it is on a local filesystem, what that usually means (the
+     * executor runs on another host than the driver that listed it) and the two fixes; empty otherwise.
+     */
+    static String localPathHint(String file) {
+        String scheme = new Path(file).toUri().getScheme();
+        return scheme == null || scheme.equals("file")
+                ? " (a local path must exist on every executor's host: put the dataset on a filesystem all hosts share, or"
+                + " read it on the driver with --read-on driver)"
+                : "";
+    }
+
     /** {@code message}, with the option that skips bad records named unless it already is. */
     static String withSkipHint(String message) {
         return message.contains("--bad-records") ? message : message + " (run with --bad-records skip to leave it out)";
