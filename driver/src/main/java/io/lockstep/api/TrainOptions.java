@@ -53,12 +53,14 @@ public final class TrainOptions {
     public static final OptionDef<String> DATA = define(OptionDef.text("data", null,
             "Dataset directory on any Hadoop filesystem (file://, hdfs://, s3a:// or a local path).").label("URI"));
     /** Where datasets are read unless {@code --read-on} says otherwise; the inference commands share it. */
-    public static final String DEFAULT_READ_ON = "driver";
-    public static final OptionDef<String> READ_ON = define(OptionDef.choice("read-on", DEFAULT_READ_ON,
-            "Where a --data dataset is read: driver (read once by the driver, then sent to the executors) or executors "
-                    + "(the driver only lists the files; executors read them near the data and cache them in memory and on "
-                    + "disk, so a dataset larger than the driver's memory trains). Parquet datasets and tar shards are always "
-                    + "read on the executors.", "driver", "executors"));
+    public static final String DEFAULT_READ_ON = "executors";
+    /** What {@code --read-on} means, for every command that takes it. */
+    public static final String READ_ON_DOC = "Where a --data dataset is read: executors (the driver only lists the files; "
+            + "executors read them near the data and cache them in memory and on disk, so a dataset larger than the driver's "
+            + "memory works) or driver (read once by the driver, then sent to the executors: for a dataset that fits the driver "
+            + "on a filesystem only the driver can reach). Parquet datasets and tar shards are always read on the executors.";
+    public static final OptionDef<String> READ_ON = define(OptionDef.choice("read-on", DEFAULT_READ_ON, READ_ON_DOC,
+            "driver", "executors"));
     public static final OptionDef<String> IMAGE_COLUMN = define(OptionDef.text("image-column", DistributedDataset.DEFAULT_IMAGE_COLUMN,
             "Parquet datasets: the column of encoded images (PNG/JPEG bytes).").label("NAME"));
     public static final OptionDef<String> LABEL_COLUMN = define(OptionDef.text("label-column", DistributedDataset.DEFAULT_LABEL_COLUMN,

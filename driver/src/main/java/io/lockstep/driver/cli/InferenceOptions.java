@@ -1,10 +1,10 @@
 package io.lockstep.driver.cli;
 
-import io.lockstep.api.TrainOptions;
 import io.lockstep.driver.data.DataOptions;
 import io.lockstep.driver.data.DatasetOptions;
 import io.lockstep.driver.data.DatasetSource;
 import io.lockstep.driver.data.DistributedDataset;
+import io.lockstep.driver.data.ReadOptions;
 import io.lockstep.driver.data.LoadedDataset;
 import io.lockstep.driver.train.ModelFile;
 import io.lockstep.driver.train.TrainingData;
@@ -14,7 +14,6 @@ import io.lockstep.models.InputShape;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -51,22 +50,8 @@ public final class InferenceOptions {
     @Option(names = "--batch-size", defaultValue = "256", description = "Inference batch size.")
     int batchSize;
 
-    @Option(names = "--master", description = "Spark master; default: the one spark-submit set, else local[*].")
-    String master;
-
-    @Option(names = "--read-on", defaultValue = TrainOptions.DEFAULT_READ_ON, paramLabel = "driver|executors",
-            description = "Where the dataset is read: driver (read by the driver, then sent to the executors) or executors "
-                    + "(the driver only lists the files; executors read them near the data). Parquet datasets and tar shards "
-                    + "are always read on the executors.")
-    String readOn;
-
-    @Option(names = "--image-column", defaultValue = DistributedDataset.DEFAULT_IMAGE_COLUMN, paramLabel = "NAME",
-            description = "Parquet datasets: the column of encoded images (PNG/JPEG bytes).")
-    String imageColumn;
-
-    @Option(names = "--label-column", defaultValue = DistributedDataset.DEFAULT_LABEL_COLUMN, paramLabel = "NAME",
-            description = "Parquet datasets: the column of labels, class indices (integers) or class names (strings).")
-    String labelColumn;
+    @Mixin
+    ReadOptions read;
 
     /** A trained model and the dataset to run it on, decoded as in its training. */
     record Loaded(ModelFile.Info info, ComputationGraph graph, Input<?> input) {
@@ -95,9 +80,7 @@ public final class InferenceOptions {
         if (batchSize <= 0) {
             errors.add("--batch-size: must be a positive integer, got " + batchSize);
         }
-        if (!readOn.equals("driver") && !readOn.equals("executors")) {
-            errors.add("--read-on: use driver or executors, got '" + readOn + "'");
-        }
+        errors.addAll(read.errors());
         return errors;
     }
 
@@ -115,8 +98,8 @@ public final class InferenceOptions {
         Input<?> input;
         InputShape shape;
         List<String> classNames;
-        if (readOn.equals("executors") || DistributedDataset.readOnExecutorsOnly(data, hadoopConf)) {
-            DistributedDataset opened = DistributedDataset.open(sc, data, options, imageColumn, labelColumn);
+        if (read.onExecutors(data, hadoopConf)) {
+            DistributedDataset opened = DistributedDataset.open(sc, data, options, read.imageColumn(), read.labelColumn());
             DistributedDataset dataset = info.transform() == null ? opened : opened.withTransform(info.transform());
             input = new OnExecutors(dataset);
             shape = dataset.shape();
@@ -212,15 +195,7 @@ public final class InferenceOptions {
 
     /** A context for inference: the master spark-submit set, else {@code --master}, else all local cores. */
     JavaSparkContext sparkContext(String appName) {
-        SparkConf conf = new SparkConf().setAppName(appName)
-                .setIfMissing("spark.master", "local[*]")
-                .setIfMissing("spark.ui.enabled", "false");
-        if (master != null) {
-            conf.setMaster(master);
-        }
-        JavaSparkContext sc = new JavaSparkContext(conf);
-        sc.setLogLevel("WARN");
-        return sc;
+        return read.sparkContext(appName);
     }
 
     /** The model as ModelSerializer bytes, to broadcast. */

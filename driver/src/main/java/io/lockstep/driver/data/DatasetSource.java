@@ -80,9 +80,8 @@ public final class DatasetSource {
 
     static DatasetContent read(DatasetFiles files, DatasetOptions options) {
         if (TarShards.present(files)) {
-            throw new DatasetException("--data: " + files.uri() + " holds tar shards, which only the executors read: train, evaluate"
-                    + " and predict read them there; to inspect them with inspect-data, export the samples as class folders"
-                    + " of images");
+            throw new DatasetException("--data: " + files.uri() + " holds tar shards, which only the executors read: train,"
+                    + " evaluate, predict and inspect-data read them there whatever --read-on says");
         }
         if (IdxDataset.present(files)) {
             return IdxDataset.read(files, options.numClasses());

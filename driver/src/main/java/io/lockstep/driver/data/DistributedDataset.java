@@ -80,12 +80,18 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
     private final Broadcast<int[]> badTrain;
     private final Broadcast<int[]> badTest;
     private final List<SkippedRecord> skipped;
+    private final int skippedCount;
+    private final Facts facts;
     private final int units;
+
+    /** What the read job counted, kept for reports: records per class of each split and the image survey. */
+    private record Facts(int[] trainCounts, int[] testCounts, ImageSurvey survey) {
+    }
 
     private DistributedDataset(String uri, String format, List<String> classNames, RecordFormat recordFormat,
                                ImageTransform transform, BadRecordPolicy policy, JavaRDD<ReadRecord> read, int trainSize,
                                int testSize, Broadcast<int[]> badTrain, Broadcast<int[]> badTest, List<SkippedRecord> skipped,
-                               int units) {
+                               int skippedCount, Facts facts, int units) {
         this.uri = uri;
         this.format = format;
         this.classNames = classNames;
@@ -98,6 +104,8 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         this.badTrain = badTrain;
         this.badTest = badTest;
         this.skipped = skipped;
+        this.skippedCount = skippedCount;
+        this.facts = facts;
         this.units = units;
     }
 
@@ -122,6 +130,16 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
      */
     public static DistributedDataset open(JavaSparkContext sc, String uri, DatasetOptions options, String imageColumn,
                                           String labelColumn) {
+        return open(sc, uri, options, imageColumn, labelColumn, null);
+    }
+
+    /**
+     * Like {@link #open(JavaSparkContext, String, DatasetOptions, String, String)}, but an image folder (or
+     * Parquet or tar dataset) of mixed sizes without {@code --image-size} is resized to {@code fallbackSize}
+     * instead of failing, as {@link DatasetSource} does for {@code inspect-data}. Null: fail.
+     */
+    static DistributedDataset open(JavaSparkContext sc, String uri, DatasetOptions options, String imageColumn,
+                                   String labelColumn, Integer fallbackSize) {
         options.validate();
         long start = System.nanoTime();
         DatasetFiles files = DatasetFiles.open(uri, sc.hadoopConfiguration());
@@ -129,7 +147,7 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
             ParquetDataset.Frames frames = ParquetDataset.read(sc, files, options, imageColumn, labelColumn);
             Listing listing = new Listing("parquet", frames.classes(), RecordFormat.encoded(), null, List.of(),
                     frames.trainRows(), frames.testRows(), List.of());
-            return cache(sc, uri, options, listing, frames.records(), frames.partitions(), start);
+            return cache(sc, uri, options, listing, frames.records(), frames.partitions(), start, fallbackSize);
         }
         Listing listing = list(sc, files, options);
         int numClasses = listing.classes().size();
@@ -145,7 +163,7 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         @SuppressWarnings({"unchecked", "rawtypes"})
         RDD<ReadUnit> unitRdd = sc.sc().makeRDD((scala.collection.immutable.Seq) JavaConverters.asScalaBuffer(placed).toList(), tag);
         JavaRDD<ReadRecord> read = JavaRDD.fromRDD(unitRdd, tag).flatMap(unit -> unit.read(context));
-        return cache(sc, uri, options, listing, read, listing.units().size(), start);
+        return cache(sc, uri, options, listing, read, listing.units().size(), start, fallbackSize);
     }
 
     /** Whether {@code uri} is a dataset only the executors read: Parquet files or tar shards. */
@@ -156,7 +174,7 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
 
     /** Caches {@code records}, learns from one pass over them what the listing could not, and settles the input. */
     private static DistributedDataset cache(JavaSparkContext sc, String uri, DatasetOptions options, Listing listing,
-                                            JavaRDD<ReadRecord> records, int units, long start) {
+                                            JavaRDD<ReadRecord> records, int units, long start, Integer fallbackSize) {
         int numClasses = listing.classes().size();
         JavaRDD<ReadRecord> read = records.persist(StorageLevel.MEMORY_AND_DISK_SER());
         sc.sc().setJobDescription("lockstep: read and cache " + uri + " (" + units + " read units)");
@@ -176,8 +194,8 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
             int trainSize = listing.listedTrain() - summary.badTrain.size();
             int testSize = listing.listedTest() - summary.badTest.size();
             if (trainSize == 0) {
-                throw new DatasetException("--data: " + uri + " has no training records" + (summary.skipped.isEmpty() ? "; the dataset is empty"
-                        : " left after skipping " + summary.skipped.size() + " bad records"));
+                throw new DatasetException("--data: " + uri + " has no training records" + (summary.skippedCount == 0 ? "; the dataset is empty"
+                        : " left after skipping " + summary.skippedCount + " bad records"));
             }
             if (testSize == 0) {
                 throw new DatasetException("--data: " + uri + " has no test records; a dataset needs a test split to report accuracy"
@@ -187,14 +205,18 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
             }
             List<SkippedRecord> skipped = new ArrayList<>(listing.skipped());
             skipped.addAll(summary.skipped);
-            if (!summary.skipped.isEmpty()) {
-                LOG.warn("skipped {} bad records (--bad-records skip), first: {}", summary.skipped.size(), summary.skipped.get(0));
+            if (summary.skippedCount > 0) {
+                LOG.warn("skipped {} bad records (--bad-records skip), first by name: {}", summary.skippedCount, summary.skipped.get(0));
             }
             Broadcast<int[]> badTrain = sc.broadcast(summary.badTrain.sorted());
             Broadcast<int[]> badTest = sc.broadcast(summary.badTest.sorted());
             DatasetContent content = new DatasetContent(listing.format(), listing.classes(), listing.recordFormat(), List.of(),
                     List.of(), listing.nativeShape(), skipped, summary.survey);
             DatasetOptions withoutAuto = options.autoNormalize() ? options.withNormalize("none") : options;
+            if (fallbackSize != null && options.imageHeight() == null && listing.nativeShape() == null
+                    && summary.survey != null && summary.survey.commonSize() == null) {
+                withoutAuto = withoutAuto.withImageSize(fallbackSize, fallbackSize);
+            }
             ImageTransform transform = DatasetSource.transformFor(content, withoutAuto, uri);
             if (options.autoNormalize()) {
                 Normalizer normalizer = normalizer(read, listing.recordFormat(), transform, trainSize, badTrain, options.badRecords());
@@ -202,7 +224,9 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
                 transform = transform.withNormalizer(normalizer);
             }
             DistributedDataset dataset = new DistributedDataset(uri, listing.format(), listing.classes(), listing.recordFormat(),
-                    transform, options.badRecords(), read, trainSize, testSize, badTrain, badTest, List.copyOf(skipped), units);
+                    transform, options.badRecords(), read, trainSize, testSize, badTrain, badTest, List.copyOf(skipped),
+                    listing.skipped().size() + summary.skippedCount,
+                    new Facts(summary.perClassTrain, summary.perClassTest, summary.survey), units);
             LOG.info("listed and read on the executors {} in {} ms", dataset.describe(), (System.nanoTime() - start) / 1_000_000);
             return dataset;
         } catch (RuntimeException e) {
@@ -218,7 +242,7 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         for (int label = 0; label < listing.classes().size(); label++) {
             if (summary.perClassTrain[label] == 0) {
                 throw new DatasetException("class '" + listing.classes().get(label) + "' has no training images left"
-                        + (summary.skipped.isEmpty() ? "" : " (" + summary.skipped.size() + " records were skipped as unreadable)")
+                        + (summary.skippedCount == 0 ? "" : " (" + summary.skippedCount + " records were skipped as unreadable)")
                         + "; without train/ and val/ folders a class of very few images can lose them all to the test split"
                         + " (--val-fraction); add images to its folder or remove it");
             }
@@ -245,6 +269,18 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
             return new DatasetException(end < 0 ? rest : rest.substring(0, end), e);
         }
         return new DatasetException("reading " + uri + " on the executors failed: " + message, e);
+    }
+
+    /**
+     * For a file an executor cannot find: when it is on a local filesystem, what that usually means (the
+     * executor runs on another host than the driver that listed it) and the two fixes; empty otherwise.
+     */
+    static String localPathHint(String file) {
+        String scheme = new Path(file).toUri().getScheme();
+        return scheme == null || scheme.equals("file")
+                ? " (a local path must exist on every executor's host: put the dataset on a filesystem all hosts share, or"
+                + " read it on the driver with --read-on driver)"
+                : "";
     }
 
     /** {@code message}, with the option that skips bad records named unless it already is. */
@@ -513,7 +549,7 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
      */
     public DistributedDataset withTransform(ImageTransform newTransform) {
         return new DistributedDataset(uri, format, classNames, recordFormat, newTransform, policy, read, trainSize, testSize,
-                badTrain, badTest, skipped, units);
+                badTrain, badTest, skipped, skippedCount, facts, units);
     }
 
     @Override
@@ -531,15 +567,46 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         return transform;
     }
 
-    /** Records left out while listing and reading (under {@code --bad-records skip}), with reasons. */
+    /**
+     * Records left out while listing and reading (under {@code --bad-records skip}), with reasons: all that
+     * the listing found, and of those found while reading the first {@link #SKIPPED_KEPT} by name, so that a
+     * dataset of many bad files does not fill the driver. {@link #skippedCount()} counts them all.
+     */
     public List<SkippedRecord> skipped() {
         return skipped;
+    }
+
+    /** How many records were left out while listing and reading. */
+    public int skippedCount() {
+        return skippedCount;
+    }
+
+    /** Records per class of one split, counted by the read job. */
+    public int[] classCounts(boolean testSplit) {
+        return (testSplit ? facts.testCounts() : facts.trainCounts()).clone();
+    }
+
+    /** Sizes, formats and channels of encoded images (image folders, Parquet, tar shards), or null for IDX and CIFAR. */
+    public ImageSurvey survey() {
+        return facts.survey();
+    }
+
+    public String format() {
+        return format;
+    }
+
+    public String uri() {
+        return uri;
+    }
+
+    public RecordFormat recordFormat() {
+        return recordFormat;
     }
 
     public String describe() {
         return format + " dataset " + uri + ": " + trainSize + " training and " + testSize + " test records, " + classNames.size()
                 + " classes, " + recordFormat + " -> " + transform.describe() + ", read on the executors in " + units + " units"
-                + (skipped.isEmpty() ? "" : ", " + skipped.size() + " bad records skipped");
+                + (skippedCount == 0 ? "" : ", " + skippedCount + " bad records skipped");
     }
 
     @Override
@@ -547,7 +614,7 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         summary.put("dataset", describe());
         List<String> all = new ArrayList<>(skipped.stream().map(Object::toString).toList());
         all.addAll(skippedOnExecutors);
-        summary.put("skipped_records_count", all.size());
+        summary.put("skipped_records_count", skippedCount + skippedOnExecutors.size());
         summary.put("skipped_records", all);
     }
 
@@ -646,20 +713,39 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
 
     // ---- what the read job reports ----
 
-    /** Per read unit, then merged: class counts, bad records by split and id, and (encoded images) the survey. */
+    /** Records found bad while reading that the driver keeps with their reasons (the first by name); all are counted. */
+    static final int SKIPPED_KEPT = 1000;
+    private static final java.util.Comparator<SkippedRecord> BY_NAME =
+            java.util.Comparator.comparing(SkippedRecord::source, java.util.Comparator.nullsFirst(java.util.Comparator.<String>naturalOrder()))
+                    .thenComparing(SkippedRecord::reason, java.util.Comparator.nullsFirst(java.util.Comparator.<String>naturalOrder()));
+
+    /**
+     * Per read unit, then merged: class counts of both splits, bad records by split and id (all ids, the
+     * first {@link #SKIPPED_KEPT} by name with reasons), and (encoded images) the survey.
+     */
     static final class ReadSummary implements Serializable {
         @Serial
         private static final long serialVersionUID = 1L;
 
         final int[] perClassTrain;
+        final int[] perClassTest;
         final IntList badTrain = new IntList();
         final IntList badTest = new IntList();
-        final List<SkippedRecord> skipped = new ArrayList<>();
+        List<SkippedRecord> skipped = new ArrayList<>();
+        int skippedCount;
         ImageSurvey survey;
 
         private ReadSummary(int numClasses, boolean raw) {
             perClassTrain = new int[numClasses];
+            perClassTest = new int[numClasses];
             survey = raw ? null : new ImageSurvey();
+        }
+
+        private void keepFirstSkipped() {
+            skipped.sort(BY_NAME);
+            if (skipped.size() > SKIPPED_KEPT) {
+                skipped = new ArrayList<>(skipped.subList(0, SKIPPED_KEPT));
+            }
         }
 
         static ReadSummary of(Iterator<ReadRecord> records, int numClasses, boolean raw) {
@@ -669,25 +755,31 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
                 if (!r.good()) {
                     (r.test ? summary.badTest : summary.badTrain).add(r.id);
                     summary.skipped.add(r.skipped);
+                    summary.skippedCount++;
+                    if (summary.skipped.size() >= 2 * SKIPPED_KEPT) {
+                        summary.keepFirstSkipped();
+                    }
                     continue;
                 }
-                if (!r.test) {
-                    summary.perClassTrain[r.record.label()]++;
-                }
+                (r.test ? summary.perClassTest : summary.perClassTrain)[r.record.label()]++;
                 if (summary.survey != null && r.format != null) {
                     summary.survey.add(r.format, r.width, r.height, r.channels, r.alpha);
                 }
             }
+            summary.keepFirstSkipped();
             return summary;
         }
 
         ReadSummary merge(ReadSummary other) {
             for (int c = 0; c < perClassTrain.length; c++) {
                 perClassTrain[c] += other.perClassTrain[c];
+                perClassTest[c] += other.perClassTest[c];
             }
             badTrain.addAll(other.badTrain);
             badTest.addAll(other.badTest);
             skipped.addAll(other.skipped);
+            skippedCount += other.skippedCount;
+            keepFirstSkipped();
             if (survey != null && other.survey != null) {
                 survey.merge(other.survey);
             }

@@ -135,7 +135,8 @@ final class FixedRecordsUnit implements ReadUnit {
             throw new DatasetException(file + " is shorter than the listing found it (no data at byte " + offset
                     + "); it changed after the dataset was listed", e);
         } catch (IOException e) {
-            throw new DatasetException("cannot open " + file + ": " + e.getMessage(), e);
+            throw new DatasetException("cannot open " + file + ": " + e.getMessage()
+                    + (e instanceof java.io.FileNotFoundException ? DistributedDataset.localPathHint(file) : ""), e);
         }
     }
 

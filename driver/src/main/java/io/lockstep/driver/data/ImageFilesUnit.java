@@ -130,7 +130,8 @@ final class ImageFilesUnit implements ReadUnit {
             }
             return bytes;
         } catch (FileNotFoundException e) {
-            throw new BadRecordException(relatives[i], "disappeared after the dataset was listed");
+            throw new BadRecordException(relatives[i], "disappeared after the dataset was listed, or is not on this executor's"
+                    + " host" + DistributedDataset.localPathHint(paths[i]));
         } catch (IOException e) {
             throw new DatasetException("cannot read " + paths[i] + ": " + e.getMessage() + " (check the filesystem; the task is"
                     + " retried by Spark)", e);

@@ -5,6 +5,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -12,13 +13,16 @@ import picocli.CommandLine.Option;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code lockstep inspect-data}: what the model will see. Reads the dataset with every image fully
- * decoded and bad records listed rather than fatal, prints {@link DataInspector#report}, and writes a
- * PNG contact sheet ({@link DataInspector#contactSheet}). Exits 0 even when files are unreadable: the
- * report is the result.
+ * {@code lockstep inspect-data}: what the model will see. Reads the dataset where {@code --read-on} says
+ * (as training does), with every image fully decoded and bad records listed rather than fatal, prints
+ * {@link DataInspector#report}, and writes a PNG contact sheet ({@link DataInspector#contactSheet}). Read
+ * on the executors, only counts, the image survey, the first unreadable files and the images shown reach
+ * the driver; both paths print the same report and draw the same sheet. Exits 0 even when files are
+ * unreadable: the report is the result.
  */
 @Command(name = "inspect-data", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         description = "Report records per class and split, image sizes and channels, unreadable files, and write a contact sheet PNG.")
@@ -44,6 +48,9 @@ public final class InspectDataCommand implements Callable<Integer> {
     @Mixin
     TrainingDataOptions dataOptions;
 
+    @Mixin
+    ReadOptions read;
+
     @Override
     public Integer call() {
         if (perClass < 1) {
@@ -52,11 +59,28 @@ public final class InspectDataCommand implements Callable<Integer> {
         if (fallbackSize < 1 || fallbackSize > 4096) {
             throw new DatasetException("--fallback-size: must be between 1 and 4096, got " + fallbackSize);
         }
+        List<String> errors = read.errors();
+        if (!errors.isEmpty()) {
+            throw new DatasetException(String.join("\n", errors));
+        }
         DatasetOptions options = dataOptions.toOptions().withBadRecords(BadRecordPolicy.SKIP).withVerifyImages("full");
         Configuration conf = new Configuration();
-        LoadedDataset dataset = DatasetSource.open(data, conf, options, fallbackSize);
-        System.out.print(DataInspector.report(dataset));
-        BufferedImage image = DataInspector.contactSheet(dataset, perClass, seed);
+        DataInspector.Inspection inspection;
+        if (read.onExecutors(data, conf)) {
+            try (JavaSparkContext sc = read.sparkContext("lockstep inspect-data")) {
+                DistributedDataset dataset = DistributedDataset.open(sc, data, options, read.imageColumn(), read.labelColumn(),
+                        fallbackSize);
+                try {
+                    inspection = DataInspector.inspect(dataset, perClass, seed);
+                } finally {
+                    dataset.release();
+                }
+            }
+        } else {
+            inspection = DataInspector.inspect(DatasetSource.open(data, conf, options, fallbackSize), perClass, seed);
+        }
+        System.out.print(DataInspector.report(inspection));
+        BufferedImage image = DataInspector.contactSheet(inspection, perClass, seed);
         write(image, sheet, conf);
         System.out.printf("%ncontact sheet (%dx%d) written to %s%n", image.getWidth(), image.getHeight(), sheet);
         return 0;

@@ -218,7 +218,8 @@ final class TarShardUnit implements ReadUnit {
             FileSystem fs = path.getFileSystem(context.conf().get());
             return new TarSamples(new BufferedInputStream(fs.open(path), 1 << 16), readImages);
         } catch (FileNotFoundException e) {
-            throw new DatasetException("--data: shard " + shard.path() + " disappeared after the dataset was listed", e);
+            throw new DatasetException("--data: shard " + shard.path() + " disappeared after the dataset was listed, or is not on"
+                    + " this executor's host" + DistributedDataset.localPathHint(shard.path()), e);
         } catch (IOException e) {
             throw unreadable(e);
         }

@@ -110,6 +110,7 @@ class ExportAndInspectTest {
         assertEquals(List.of("0-zebra", "1-T-shirt_top"), ImageFolderExport.folderNames(List.of("zebra", "T-shirt/top")));
     }
 
+    /** Read on the executors (the default) and on the driver: the same report and the same sheet. */
     @Test
     void inspectDataReportsCountsSizesUnreadableFilesAndWritesAContactSheet() throws IOException {
         Path root = dir.resolve("images");
@@ -118,8 +119,15 @@ class ExportAndInspectTest {
         TestDatasets.write(root.resolve("train/dog/notes.txt"), "x".getBytes());
         Path sheet = dir.resolve("sheet.png");
         ConsoleCapture.Result result = ConsoleCapture.stdout(() -> new CommandLine(new InspectDataCommand()).execute(
-                "--data", root.toString(), "--sheet", sheet.toString(),
+                "--data", root.toString(), "--sheet", sheet.toString(), "--master", "local[2]",
                 "--per-class", "3", "--image-size", "12", "--hflip", "--crop-padding", "2"));
+        Path driverSheet = dir.resolve("driver-sheet.png");
+        ConsoleCapture.Result onDriver = ConsoleCapture.stdout(() -> new CommandLine(new InspectDataCommand()).execute(
+                "--data", root.toString(), "--sheet", driverSheet.toString(), "--read-on", "driver",
+                "--per-class", "3", "--image-size", "12", "--hflip", "--crop-padding", "2"));
+        assertEquals(0, onDriver.exit(), onDriver.text());
+        assertEquals(result.text().replace(sheet.toString(), "SHEET"), onDriver.text().replace(driverSheet.toString(), "SHEET"));
+        assertArrayEquals(Files.readAllBytes(sheet), Files.readAllBytes(driverSheet), "the same contact sheet from either path");
         String report = result.text();
         assertEquals(0, result.exit(), report);
         assertTrue(report.contains("records      13 train, 2 test"), report);
@@ -150,7 +158,7 @@ class ExportAndInspectTest {
         TestDatasets.imageFolder(root);
         LoadedDataset dataset = DatasetSource.open(root.toString(), CONF, DatasetOptions.defaults(), 32);
         assertEquals(32, dataset.shape().height());
-        BufferedImage sheet = DataInspector.contactSheet(dataset, 2, 1);
+        BufferedImage sheet = DataInspector.contactSheet(DataInspector.inspect(dataset, 2, 1), 2, 1);
         assertEquals(20 + 3 * (64 + 4) + 4, sheet.getHeight());
     }
 }

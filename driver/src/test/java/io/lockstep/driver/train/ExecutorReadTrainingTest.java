@@ -139,7 +139,7 @@ class ExecutorReadTrainingTest {
     void idxReadOnExecutorsTrainsAsOnTheDriverWithAugmentation() {
         String subset = SingleReplicaTrainingTest.SUBSET.toString();
         String[] augmented = {"--replicas", "2", "--batch-size", "16", "--crop-padding", "2", "--hflip"};
-        float[] onDriver = train("idx-driver", subset, augmented);
+        float[] onDriver = train("idx-driver", subset, concat(augmented, "--read-on", "driver"));
         float[] onExecutors = train("idx-executors", subset, concat(augmented, "--read-on", "executors"));
         assertArrayEquals(onDriver, onExecutors, "same records, ids, plans and augmentation: the same parameters");
     }
