@@ -18,8 +18,6 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
 import java.util.List;
 import java.util.Map;
 
-import static org.nd4j.linalg.indexing.NDArrayIndex.all;
-import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 /**
  * Multi-head self-attention computed as {@code torch.nn.MultiheadAttention(width, heads)} does with
@@ -132,10 +130,9 @@ public final class MultiHeadSelfAttention extends TokenLayer implements TorchMap
             INDArray qkv = Nd4j.createUninitialized(type, rows, 3L * width);
             Nd4j.gemm(x, params.get(IN_WEIGHT), qkv, false, true, 1.0, 0.0);
             qkv.addiRowVector(row(params.get(IN_BIAS)));
-            INDArray parts = qkv.reshape(mb, tokens, 3, heads, headWidth);
-            q = splitHeads(parts, 0, buffer("q", type, mb * heads, tokens, headWidth)).muli(1.0 / Math.sqrt(headWidth));
-            k = splitHeads(parts, 1, buffer("k", type, mb * heads, tokens, headWidth));
-            v = splitHeads(parts, 2, buffer("v", type, mb * heads, tokens, headWidth));
+            q = splitHeads(qkv, 0, buffer("q", type, mb * heads, tokens, headWidth)).muli(1.0 / Math.sqrt(headWidth));
+            k = splitHeads(qkv, 1, buffer("k", type, mb * heads, tokens, headWidth));
+            v = splitHeads(qkv, 2, buffer("v", type, mb * heads, tokens, headWidth));
             p = buffer("p", type, mb * heads, tokens, tokens);
             Nd4j.matmul(q, k, p, false, true, false);
             Nd4j.exec(new SoftMax(p, p, 2));
@@ -156,13 +153,13 @@ public final class MultiHeadSelfAttention extends TokenLayer implements TorchMap
             int headWidth = width / heads;
             DataType type = epsilon.dataType();
             INDArray dy = toRows(epsilon, Nd4j.createUninitialized(type, rows, width));
+            long hw = headWidth;
             store(gradients.get(OUT_BIAS), dy.sum(0));
             store(gradients.get(OUT_WEIGHT), Nd4j.gemm(dy, attended, true, false));
             INDArray dAttended = Nd4j.createUninitialized(type, rows, width);
             Nd4j.gemm(dy, params.get(OUT_WEIGHT), dAttended, false, false, 1.0, 0.0);
             INDArray dPerHead = Nd4j.createUninitialized(type, mb * heads, tokens, headWidth);
-            dPerHead.reshape(mb, heads, tokens, headWidth)
-                    .assign(dAttended.reshape(mb, tokens, heads, headWidth).permute(0, 2, 1, 3));
+            copy(dAttended, 0, new long[]{mb, heads, tokens, hw}, new long[]{(long) tokens * width, hw, width, 1}, dPerHead);
             INDArray dv = Nd4j.createUninitialized(type, mb * heads, tokens, headWidth);
             Nd4j.matmul(p, dPerHead, dv, true, false, false);
             INDArray ds = Nd4j.createUninitialized(type, mb * heads, tokens, tokens);
@@ -176,13 +173,16 @@ public final class MultiHeadSelfAttention extends TokenLayer implements TorchMap
             dq.muli(1.0 / Math.sqrt(headWidth));
             INDArray dk = Nd4j.createUninitialized(type, mb * heads, tokens, headWidth);
             Nd4j.matmul(ds, q, dk, true, false, false);
-            INDArray dqkv = Nd4j.createUninitialized(type, rows, 3L * width);
-            INDArray parts = dqkv.reshape(mb, tokens, 3, heads, headWidth);
+            // dq, dk, dv side by side as [3, mb, heads, tokens, headWidth], then interleaved into rows
+            long part = mb * heads * tokens * hw;
+            INDArray dHeads = Nd4j.createUninitialized(type, 3, part);
             INDArray[] perPart = {dq, dk, dv};
             for (int i = 0; i < 3; i++) {
-                parts.get(all(), all(), point(i), all(), all())
-                        .assign(perPart[i].reshape(mb, heads, tokens, headWidth).permute(0, 2, 1, 3));
+                dHeads.getRow(i).assign(perPart[i].reshape(part)); // contiguous: a plain copy
             }
+            INDArray dqkv = Nd4j.createUninitialized(type, rows, 3L * width);
+            copy(dHeads, 0, new long[]{mb, tokens, 3, heads, hw},
+                    new long[]{heads * tokens * hw, hw, part, tokens * hw, 1}, dqkv);
             store(gradients.get(IN_BIAS), dqkv.sum(0));
             store(gradients.get(IN_WEIGHT), Nd4j.gemm(dqkv, x, true, false));
             INDArray dx = Nd4j.createUninitialized(type, rows, width);
@@ -190,11 +190,11 @@ public final class MultiHeadSelfAttention extends TokenLayer implements TorchMap
             return toNcw(dx, tokens, workspaces, ArrayType.ACTIVATION_GRAD);
         }
 
-        /** Part {@code part} (0 query, 1 key, 2 value) of {@code [mb, tokens, 3, heads, headWidth]} into {@code [mb*heads, tokens, headWidth]}. */
-        private INDArray splitHeads(INDArray parts, int part, INDArray target) {
-            long mb = parts.size(0);
-            target.reshape(mb, heads, tokens, parts.size(4))
-                    .assign(parts.get(all(), all(), point(part), all(), all()).permute(0, 2, 1, 3));
+        /** Part {@code part} (0 query, 1 key, 2 value) of rows {@code [mb*tokens, 3*width]} into {@code [mb*heads, tokens, headWidth]}. */
+        private INDArray splitHeads(INDArray qkv, int part, INDArray target) {
+            long mb = qkv.size(0) / tokens;
+            long hw = width / heads;
+            copy(qkv, (long) part * width, new long[]{mb, heads, tokens, hw}, new long[]{3L * tokens * width, hw, 3L * width, 1}, target);
             return target;
         }
 
@@ -202,8 +202,8 @@ public final class MultiHeadSelfAttention extends TokenLayer implements TorchMap
         private INDArray mergeHeads(INDArray perHead, INDArray target) {
             long mb = perHead.size(0) / heads;
             long headWidth = perHead.size(2);
-            target.reshape(mb, tokens, heads, headWidth)
-                    .assign(perHead.reshape(mb, heads, tokens, headWidth).permute(0, 2, 1, 3));
+            copy(perHead, 0, new long[]{mb, tokens, heads, headWidth},
+                    new long[]{heads * tokens * headWidth, headWidth, tokens * headWidth, 1}, target);
             return target;
         }
     }
