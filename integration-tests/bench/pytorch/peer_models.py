@@ -12,6 +12,10 @@ The definitions mirror models/src/main/java/io/lockstep/models/ exactly:
 * ``resnet18`` (ResNet.java below 64 px): 3x3 stride-1 stem with 64 filters + BN + ReLU and no
   max-pool, torchvision's basic blocks with 1x1 conv + BN projection shortcuts, 64/128/256/512.
   3x32x32/10: 11,173,962.
+* ``vit_small`` (VisionTransformer.java): torchvision's ``VisionTransformer`` with patch 4, 6 layers,
+  4 heads, width 192, MLP 384, its patch embedding replaced for the input's channel count (as the
+  logits-equality test's export does). 1x28x28/10: 1,797,514; 3x32x32/10: 1,806,538. Initialized as torchvision does (the
+  step time does not depend on it).
 
 Initialization follows Lockstep's NetworkBuilder: convolutions and hidden dense layers He normal
 (std sqrt(2/fan_in), DL4J WeightInit.RELU, not truncated), the output layer Xavier normal
@@ -26,6 +30,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torchvision
 
 # Trainable parameter counts reported by `bin/lockstep models` / models/README.md, keyed by
 # (model, channels, height, width, classes). The peer refuses to run a model whose count differs.
@@ -36,6 +41,8 @@ LOCKSTEP_PARAMETER_COUNTS = {
     ("resnet20", 3, 32, 32, 10): 269_722,
     ("resnet18", 1, 28, 28, 10): 11_172_810,
     ("resnet18", 3, 32, 32, 10): 11_173_962,
+    ("vit_small", 1, 28, 28, 10): 1_797_514,
+    ("vit_small", 3, 32, 32, 10): 1_806_538,
 }
 
 
@@ -175,8 +182,15 @@ def build(name, channels, height, width, classes=10):
         if height >= 64 or width >= 64:
             raise ValueError("only the small-input resnet18 (3x3 stem, below 64 px) is mirrored here")
         model = SmallInputResNet18(channels, classes)
+    elif name == "vit_small":
+        if height != width:
+            raise ValueError("vit_small is mirrored for square images only")
+        model = torchvision.models.VisionTransformer(image_size=height, patch_size=4, num_layers=6, num_heads=4,
+                                                     hidden_dim=192, mlp_dim=384, num_classes=classes)
+        model.conv_proj = nn.Conv2d(channels, 192, kernel_size=4, stride=4)
+        return model
     else:
-        raise ValueError(f"unknown model '{name}': the PyTorch peer mirrors lenet5, resnet20 and resnet18")
+        raise ValueError(f"unknown model '{name}': the PyTorch peer mirrors lenet5, resnet20, resnet18 and vit_small")
     _initialize(model)
     return model
 

@@ -25,7 +25,7 @@ import peer_models  # noqa: E402
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="resnet20", choices=["lenet5", "resnet20", "resnet18"])
+    p.add_argument("--model", default="resnet20", choices=["lenet5", "resnet20", "resnet18", "vit_small"])
     p.add_argument("--input", default="1x28x28", help="CxHxW")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--warmup-steps", type=int, default=5)

@@ -8,12 +8,18 @@ import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.shade.jackson.annotation.JsonProperty;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 import java.util.List;
 import java.util.Map;
+
+import static org.nd4j.linalg.indexing.NDArrayIndex.all;
+import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
+import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 /**
  * Turns the patch embedding's feature map {@code [mb, width, h, w]} into the Vision Transformer's token
@@ -80,5 +86,37 @@ public final class ClassTokenPositionEmbedding extends TokenLayer implements Tor
     public List<TorchTensor> torchTensors() {
         return List.of(TorchTensor.of(CLASS_TOKEN, "class_token", Layout.SAME),
                 TorchTensor.of(POSITION, "encoder.pos_embedding", Layout.SAME));
+    }
+
+    @Override
+    TokenKernel kernel() {
+        return new Kernel();
+    }
+
+    /** Token 0 is the class token, tokens 1.. the patches; the position embedding is added to all. */
+    private final class Kernel extends TokenKernel {
+        @Override
+        INDArray forward(INDArray input, Map<String, INDArray> params, LayerWorkspaceMgr workspaces) {
+            long mb = input.size(0);
+            INDArray out = workspaces.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(), new long[]{mb, width, tokens}, 'c');
+            out.get(all(), all(), interval(1, tokens)).assign(input.reshape(mb, width, tokens - 1));
+            out.get(all(), all(), point(0)).assign(0).addiRowVector(row(params.get(CLASS_TOKEN)));
+            // position [1, tokens, width] as [width, tokens] in row-major order, added to every example
+            INDArray position = params.get(POSITION).reshape(tokens, width).transpose().dup('c');
+            out.reshape(mb, (long) width * tokens).addiRowVector(position.reshape(1, (long) width * tokens));
+            return out;
+        }
+
+        @Override
+        INDArray backward(INDArray epsilon, Map<String, INDArray> params, Map<String, INDArray> gradients,
+                          LayerWorkspaceMgr workspaces) {
+            long mb = epsilon.size(0);
+            store(gradients.get(CLASS_TOKEN), epsilon.get(all(), all(), point(0)).sum(0));
+            store(gradients.get(POSITION), epsilon.sum(0).transpose()); // [width, tokens] -> [tokens, width]
+            INDArray dx = workspaces.createUninitialized(ArrayType.ACTIVATION_GRAD, epsilon.dataType(),
+                    new long[]{mb, width, patchesHigh, patchesWide}, 'c');
+            dx.reshape(mb, width, tokens - 1).assign(epsilon.get(all(), all(), interval(1, tokens)));
+            return dx;
+        }
     }
 }

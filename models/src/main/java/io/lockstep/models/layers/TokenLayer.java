@@ -93,11 +93,18 @@ public abstract class TokenLayer extends SameDiffLayer {
         return null;
     }
 
-    /** As DL4J's own SameDiff layer configuration does, with the corrected backward pass of {@link SameDiffLayerImpl}. */
+    /**
+     * The layer's forward and backward pass in plain ND4J ops (a new instance per layer instance). They
+     * compute exactly what {@link #defineLayer} defines as a SameDiff graph; that definition is the
+     * reference the kernels are tested against.
+     */
+    abstract TokenKernel kernel();
+
+    /** As DL4J's own SameDiff layer configuration does, but run by {@link TokenLayerImpl}. */
     @Override
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int layerIndex,
                              INDArray layerParamsView, boolean initializeParams, DataType dataType) {
-        SameDiffLayerImpl layer = new SameDiffLayerImpl(conf, dataType);
+        TokenLayerImpl layer = new TokenLayerImpl(conf, dataType);
         layer.setIndex(layerIndex);
         layer.setParamsViewArray(layerParamsView);
         Map<String, INDArray> params = initializer().init(conf, layerParamsView, initializeParams);

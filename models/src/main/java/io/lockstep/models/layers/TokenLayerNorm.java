@@ -6,7 +6,11 @@ import io.lockstep.models.torch.TorchMapped;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 
 import java.util.List;
@@ -64,5 +68,46 @@ public final class TokenLayerNorm extends TokenLayer implements TorchMapped {
     @Override
     public List<TorchTensor> torchTensors() {
         return List.of(TorchTensor.of(WEIGHT, "weight", Layout.VECTOR), TorchTensor.of(BIAS, "bias", Layout.VECTOR));
+    }
+
+    @Override
+    TokenKernel kernel() {
+        return new Kernel();
+    }
+
+    /**
+     * Per token row: {@code xhat = (x - mean) * invStd}, {@code y = xhat * weight + bias}; backward
+     * {@code dx = invStd * (g - mean(g) - xhat * mean(g * xhat))} with {@code g = dy * weight}.
+     */
+    private final class Kernel extends TokenKernel {
+        private INDArray normalized; // xhat [rows, width]
+        private INDArray invStd;     // [rows, 1]
+
+        @Override
+        INDArray forward(INDArray input, Map<String, INDArray> params, LayerWorkspaceMgr workspaces) {
+            long rows = input.size(0) * tokens;
+            normalized = toRows(input, buffer("normalized", input.dataType(), rows, width));
+            normalized.subiColumnVector(normalized.mean(true, 1));
+            invStd = buffer("invStd", input.dataType(), rows, 1);
+            invStd.assign(normalized.mul(normalized).mean(true, 1).addi(eps));
+            Transforms.sqrt(invStd, false).rdivi(1);
+            normalized.muliColumnVector(invStd);
+            INDArray out = normalized.mulRowVector(row(params.get(WEIGHT))).addiRowVector(row(params.get(BIAS)));
+            return toNcw(out, tokens, workspaces, ArrayType.ACTIVATIONS);
+        }
+
+        @Override
+        INDArray backward(INDArray epsilon, Map<String, INDArray> params, Map<String, INDArray> gradients,
+                          LayerWorkspaceMgr workspaces) {
+            long rows = epsilon.size(0) * tokens;
+            INDArray dy = toRows(epsilon, Nd4j.createUninitialized(epsilon.dataType(), rows, width));
+            store(gradients.get(WEIGHT), dy.mul(normalized).sum(0));
+            store(gradients.get(BIAS), dy.sum(0));
+            INDArray g = dy.muliRowVector(row(params.get(WEIGHT)));
+            INDArray projection = g.mul(normalized).mean(true, 1);
+            INDArray dx = g.subiColumnVector(g.mean(true, 1)).subi(normalized.mulColumnVector(projection))
+                    .muliColumnVector(invStd);
+            return toNcw(dx, tokens, workspaces, ArrayType.ACTIVATION_GRAD);
+        }
     }
 }
