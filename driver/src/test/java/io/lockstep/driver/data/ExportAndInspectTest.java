@@ -110,7 +110,7 @@ class ExportAndInspectTest {
         assertEquals(List.of("0-zebra", "1-T-shirt_top"), ImageFolderExport.folderNames(List.of("zebra", "T-shirt/top")));
     }
 
-    /** Read on the executors (the default) and on the driver: the same report and the same sheet. */
+    /** Read on the executors and on the driver: the same report and the same sheet. */
     @Test
     void inspectDataReportsCountsSizesUnreadableFilesAndWritesAContactSheet() throws IOException {
         Path root = dir.resolve("images");
@@ -119,7 +119,7 @@ class ExportAndInspectTest {
         TestDatasets.write(root.resolve("train/dog/notes.txt"), "x".getBytes());
         Path sheet = dir.resolve("sheet.png");
         ConsoleCapture.Result result = ConsoleCapture.stdout(() -> new CommandLine(new InspectDataCommand()).execute(
-                "--data", root.toString(), "--sheet", sheet.toString(), "--master", "local[2]",
+                "--data", root.toString(), "--sheet", sheet.toString(), "--master", "local[2]", "--read-on", "executors",
                 "--per-class", "3", "--image-size", "12", "--hflip", "--crop-padding", "2"));
         Path driverSheet = dir.resolve("driver-sheet.png");
         ConsoleCapture.Result onDriver = ConsoleCapture.stdout(() -> new CommandLine(new InspectDataCommand()).execute(
