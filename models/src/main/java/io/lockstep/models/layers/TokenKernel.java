@@ -96,35 +96,39 @@ abstract class TokenKernel {
         long[] index = new long[rank];
         long last = shape[rank - 1];
         long lastStride = strides[rank - 1];
+        RowCopy copyRow;
         if (src.dataType() == DataType.FLOAT) {
             java.nio.FloatBuffer in = src.data().asNioFloat();
             java.nio.FloatBuffer out = dst.data().asNioFloat();
-            for (long o = 0; o < n; o += last) {
-                long base = offset;
-                for (int d = 0; d < rank - 1; d++) {
-                    base += index[d] * strides[d];
-                }
+            copyRow = (o, base) -> {
                 for (long j = 0; j < last; j++) {
                     out.put((int) (o + j), in.get((int) (base + j * lastStride)));
                 }
-                advance(index, shape, rank - 2);
-            }
+            };
         } else if (src.dataType() == DataType.DOUBLE) {
             java.nio.DoubleBuffer in = src.data().asNioDouble();
             java.nio.DoubleBuffer out = dst.data().asNioDouble();
-            for (long o = 0; o < n; o += last) {
-                long base = offset;
-                for (int d = 0; d < rank - 1; d++) {
-                    base += index[d] * strides[d];
-                }
+            copyRow = (o, base) -> {
                 for (long j = 0; j < last; j++) {
                     out.put((int) (o + j), in.get((int) (base + j * lastStride)));
                 }
-                advance(index, shape, rank - 2);
-            }
+            };
         } else {
             throw new IllegalArgumentException("transformer layers compute in FLOAT or DOUBLE, not " + src.dataType());
         }
+        for (long o = 0; o < n; o += last) {
+            long base = offset;
+            for (int d = 0; d < rank - 1; d++) {
+                base += index[d] * strides[d];
+            }
+            copyRow.copy(o, base);
+            advance(index, shape, rank - 2);
+        }
+    }
+
+    /** Copies one innermost row: {@code last} elements from {@code base} (strided) to {@code o} (contiguous). */
+    private interface RowCopy {
+        void copy(long o, long base);
     }
 
     /** Row-major odometer over {@code shape[0..top]}. */
