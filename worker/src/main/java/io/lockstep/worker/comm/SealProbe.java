@@ -19,8 +19,9 @@ import java.util.concurrent.TimeUnit;
  * @param allocatedBytesPerFrame      bytes allocated per sealed and opened frame (-1 where the JVM cannot
  *                                    tell)
  */
-public record SealProbe(WireSecurity mode, SealImplementation implementation, int payloadBytes, double sealMegabytesPerSecond,
-                        double roundTripMegabytesPerSecond, double allocatedBytesPerFrame) {
+public record SealProbe(WireSecurity mode, SealImplementation implementation, int payloadBytes,
+                        double sealMegabytesPerSecond, double roundTripMegabytesPerSecond,
+                        double allocatedBytesPerFrame) {
 
     /**
      * Measures {@code mode} sealed by {@code implementation} for at least {@code millis} per figure, after as
