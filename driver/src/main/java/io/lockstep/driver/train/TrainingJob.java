@@ -17,6 +17,7 @@ import io.lockstep.worker.comm.AllReduceTopology;
 import io.lockstep.worker.comm.CollectiveException;
 import io.lockstep.worker.comm.HostLayout;
 import io.lockstep.worker.comm.JobSecret;
+import io.lockstep.worker.comm.SealImplementation;
 import io.lockstep.worker.comm.WireSecurity;
 import io.lockstep.worker.spark.BarrierStages;
 import io.lockstep.worker.spark.ProgressAccumulator;
@@ -185,7 +186,9 @@ public final class TrainingJob {
             this.sparkAuthenticates = sc.getConf().getBoolean("spark.authenticate", false);
             this.secret = sparkAuthenticates ? null : JobSecret.random();
             this.wireSecurity = wireSecurity(options.get(WIRE_SECURITY), sc.getConf());
-            LOG.info("replica traffic: wire security {}, job secret {}, {}", wireSecurity.optionName(),
+            LOG.info("replica traffic: wire security {}{}, job secret {}, {}", wireSecurity.optionName(),
+                    wireSecurity == WireSecurity.OFF ? ""
+                            : " (AES-GCM by " + SealImplementation.inForce().displayName() + " in this JVM)",
                     sparkAuthenticates ? "derived from Spark's authentication secret on each executor" : "random, sent with the tasks",
                     collectiveSummary(options));
         }
@@ -361,6 +364,9 @@ public final class TrainingJob {
             summary.put("normalization", options.get(NORM));
             summary.put("exchange", options.get(EXCHANGE));
             summary.put("wire_security", wireSecurity.optionName());
+            // What the driver's JVM resolved; each executor logs its own choice when it first seals.
+            summary.put("wire_security_implementation", wireSecurity == WireSecurity.OFF ? "none"
+                    : SealImplementation.inForce().displayName());
             summary.put("collective", collectiveSummary(options, replicaHosts(), replicas));
             summary.put("job_secret", sparkAuthenticates ? "spark.authenticate" : "random");
             summary.put("test_accuracy", lastAccuracy());

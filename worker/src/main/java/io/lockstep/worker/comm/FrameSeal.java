@@ -12,6 +12,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 
@@ -22,22 +23,29 @@ import java.security.GeneralSecurityException;
  * carries the next sequence number and its tag verifies. It knows nothing of operations: whatever a
  * collective sends in a frame is covered the same way.
  *
- * <p>Nonces: the 96-bit GCM nonce is the link sequence number, which starts at 1 and never wraps, and
- * every link direction of every collective has its own key ({@link #linkKey}), so no nonce repeats under
- * a key between genuine frames.
+ * <p>Wire format of a sealed frame: the {@link FrameHeader} (its link sequence field set by the sealer),
+ * the payload, then the 16-byte tag of AES-128-GCM under the link's key ({@link #linkKey}), with the
+ * 12-byte nonce = 4 zero bytes and the sequence number as 8 big-endian bytes, the header as additional
+ * data and the payload as plaintext. Under {@code encrypt} the payload travels as the GCM ciphertext;
+ * under {@code auth} it travels in the clear and the ciphertext is discarded, only the tag is sent.
+ * Every {@link SealImplementation} computes exactly these bytes, so ranks using different ones interoperate.
  *
- * <p>Authentication without encryption is AES-GCM with the header as additional data and the payload as
- * plaintext, whose ciphertext is discarded: only the tag travels, next to the plaintext payload, and the
- * receiver recomputes it. An attacker sees less than under ordinary GCM (the plaintext and tag, never the
- * ciphertext), so forging is at least as hard as forging GCM. It is not plain GMAC (the whole frame as
- * additional data) because the JDK 17 provider buffers additional data: measured, it allocated twice the
- * frame per frame and ran slower, while its encryption path runs in place on the CPU's AES and
- * carry-less-multiply instructions.
+ * <p>Nonces: the sequence number starts at 1 and never wraps, and every link direction of every collective
+ * has its own key, so no nonce repeats under a key between genuine frames.
  *
- * <p>Both sides copy the frame into a private array before the cryptography (the JDK's direct-buffer
- * paths allocate), and the receiver hands the operation that verified copy, never the shared log buffer,
- * so what was checked is what is used. Apart from the JDK's {@code Cipher.init}, which allocates about
- * 1 KiB per frame, nothing is allocated per frame. Owned by the rank's thread.
+ * <p>Why {@code auth} is GCM with a discarded ciphertext rather than plain GMAC (the whole frame as
+ * additional data): an attacker sees less than under ordinary GCM (the plaintext and tag, never the
+ * ciphertext), so forging is at least as hard as forging GCM; and both providers buffer additional data
+ * in a growing heap array (measured: about twice the frame allocated per frame, and slower), while their
+ * encryption paths run in place on the CPU's AES and carry-less-multiply instructions.
+ *
+ * <p>Where the bytes sit: with Conscrypt ({@link SealImplementation#CONSCRYPT}) the sender runs the cipher
+ * over the frame where it was written when that memory is a direct buffer (Aeron's log and staging
+ * buffers are), and the receiver over a private direct copy; with the JDK both sides copy the frame into
+ * a private array first (the JDK's direct-buffer paths allocate). Either way the receiver hands the
+ * operation the verified private copy, never the shared log buffer, so what was checked is what is used.
+ * Apart from {@code Cipher.init}, which allocates under 1.5 KiB per frame, nothing is allocated per frame.
+ * Owned by the rank's thread.
  */
 final class FrameSeal {
     static final int TAG_LENGTH = 16;
@@ -80,14 +88,6 @@ final class FrameSeal {
         return secret.linkKey(bytes.toByteArray());
     }
 
-    private static Cipher newCipher() {
-        try {
-            return Cipher.getInstance("AES/GCM/NoPadding");
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("this JVM lacks AES/GCM/NoPadding, which every Java SE platform must "
-                    + "provide", e);
-        }
-    }
 
     private static void nonce(byte[] iv, long sequence) {
         for (int i = 0; i < 8; i++) {
@@ -95,25 +95,30 @@ final class FrameSeal {
         }
     }
 
+    private static Gcm newGcm(SealImplementation implementation, WireSecurity mode, byte[] key, int maxFrameLength) {
+        return implementation == SealImplementation.CONSCRYPT
+                ? new DirectGcm(implementation, mode, key, maxFrameLength)
+                : new HeapGcm(implementation, mode, key, maxFrameLength);
+    }
+
     /** Seals the frames this rank sends on one link. */
     static final class Sealer {
-        private final WireSecurity mode;
-        private final SecretKeySpec key;
-        private final Cipher cipher = newCipher();
+        private final Gcm gcm;
         private final byte[] iv = new byte[12];
-        private final byte[] in;
-        private final byte[] out;
         private final String peerDescription;
         private long sequence;
 
+        /** Seals with {@link SealImplementation#inForce()}. */
         Sealer(WireSecurity mode, byte[] key, int maxFrameLength, String peerDescription) {
+            this(mode, key, maxFrameLength, peerDescription, SealImplementation.inForce());
+        }
+
+        Sealer(WireSecurity mode, byte[] key, int maxFrameLength, String peerDescription,
+               SealImplementation implementation) {
             if (mode == WireSecurity.OFF) {
                 throw new IllegalArgumentException("nothing to seal with wire security off");
             }
-            this.mode = mode;
-            this.key = new SecretKeySpec(key, "AES");
-            this.in = new byte[maxFrameLength];
-            this.out = new byte[maxFrameLength + TAG_LENGTH];
+            this.gcm = newGcm(implementation, mode, key, maxFrameLength);
             this.peerDescription = peerDescription;
         }
 
@@ -130,18 +135,9 @@ final class FrameSeal {
             }
             sequence++;
             FrameHeader.putLinkSequence(buffer, offset, (int) sequence);
-            buffer.getBytes(offset, in, 0, frameLength);
             nonce(iv, sequence);
             try {
-                cipher.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_LENGTH * 8, iv));
-                cipher.updateAAD(in, 0, FrameHeader.LENGTH);
-                int payload = frameLength - FrameHeader.LENGTH;
-                cipher.doFinal(in, FrameHeader.LENGTH, payload, out, 0);
-                if (mode == WireSecurity.AUTHENTICATE) {
-                    buffer.putBytes(offset + frameLength, out, payload, TAG_LENGTH);
-                } else {
-                    buffer.putBytes(offset + FrameHeader.LENGTH, out, 0, payload + TAG_LENGTH);
-                }
+                gcm.seal(buffer, offset, frameLength, iv);
             } catch (GeneralSecurityException e) {
                 throw new CollectiveException("cannot seal a frame for " + peerDescription + ": " + e, e);
             }
@@ -155,30 +151,26 @@ final class FrameSeal {
      * defers is opened again later).
      */
     static final class Opener {
-        private final WireSecurity mode;
-        private final SecretKeySpec key;
-        private final Cipher cipher = newCipher();
+        private final Gcm gcm;
         private final byte[] iv = new byte[12];
-        private final byte[] in;
-        private final byte[] out;
-        private final UnsafeBuffer inView;
-        private final UnsafeBuffer outView;
+        private final int maxSealedLength;
         private long lastSequence;
         private long lastTagSequence;
         private long openedSequence;
-        private UnsafeBuffer opened;
+        private DirectBuffer opened;
         private int openedLength;
 
+        /** Opens with {@link SealImplementation#inForce()}. */
         Opener(WireSecurity mode, byte[] key, int maxFrameLength) {
+            this(mode, key, maxFrameLength, SealImplementation.inForce());
+        }
+
+        Opener(WireSecurity mode, byte[] key, int maxFrameLength, SealImplementation implementation) {
             if (mode == WireSecurity.OFF) {
                 throw new IllegalArgumentException("nothing to open with wire security off");
             }
-            this.mode = mode;
-            this.key = new SecretKeySpec(key, "AES");
-            this.in = new byte[maxFrameLength + TAG_LENGTH];
-            this.out = new byte[maxFrameLength + TAG_LENGTH];
-            this.inView = new UnsafeBuffer(in);
-            this.outView = new UnsafeBuffer(out);
+            this.gcm = newGcm(implementation, mode, key, maxFrameLength);
+            this.maxSealedLength = maxFrameLength + TAG_LENGTH;
         }
 
         /**
@@ -188,9 +180,9 @@ final class FrameSeal {
          *         frame at offset 0, {@link #frameLength()} bytes without the tag), else why it was refused
          */
         String open(DirectBuffer buffer, int offset, int length) {
-            if (length < FrameHeader.LENGTH + TAG_LENGTH || length > in.length) {
+            if (length < FrameHeader.LENGTH + TAG_LENGTH || length > maxSealedLength) {
                 return "a sealed frame of " + length + " bytes is impossible (header " + FrameHeader.LENGTH
-                        + ", tag " + TAG_LENGTH + ", at most " + in.length + ")";
+                        + ", tag " + TAG_LENGTH + ", at most " + maxSealedLength + ")";
             }
             long sequence = Integer.toUnsignedLong(FrameHeader.linkSequence(buffer, offset));
             if (sequence != lastSequence + 1) {
@@ -198,46 +190,32 @@ final class FrameSeal {
                 return sequence <= lastSequence ? "replayed or reordered frame" + expected
                         : "frame out of sequence" + expected;
             }
-            int frameLength = length - TAG_LENGTH;
-            buffer.getBytes(offset, in, 0, length);
             nonce(iv, sequence);
+            DirectBuffer verified;
             try {
-                if (mode == WireSecurity.AUTHENTICATE) {
+                if (gcm.mode == WireSecurity.AUTHENTICATE) {
                     if (sequence == lastTagSequence) {
-                        // The JDK refuses two encryptions in a row under one nonce, a guard for senders; here
-                        // the same frame is only checked again (deferred, or a forgery came first), and
-                        // nothing is revealed: step to another nonce first.
+                        // Both implementations refuse two encryptions in a row under one nonce, a guard for
+                        // senders; here the same frame is only checked again (deferred, or a forgery came
+                        // first), and nothing is revealed: step to another nonce first.
                         iv[0] = 1;
-                        cipher.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_LENGTH * 8, iv));
+                        gcm.init(Cipher.ENCRYPT_MODE, iv);
                         iv[0] = 0;
                     }
                     lastTagSequence = sequence;
-                    cipher.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_LENGTH * 8, iv));
-                    cipher.updateAAD(in, 0, FrameHeader.LENGTH);
-                    int payload = frameLength - FrameHeader.LENGTH;
-                    cipher.doFinal(in, FrameHeader.LENGTH, payload, out, 0);
-                    int difference = 0;
-                    for (int i = 0; i < TAG_LENGTH; i++) {
-                        difference |= out[payload + i] ^ in[frameLength + i];
-                    }
-                    if (difference != 0) {
-                        return BAD_TAG;
-                    }
-                    opened = inView;
-                } else {
-                    cipher.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_LENGTH * 8, iv));
-                    cipher.updateAAD(in, 0, FrameHeader.LENGTH);
-                    cipher.doFinal(in, FrameHeader.LENGTH, length - FrameHeader.LENGTH, out, FrameHeader.LENGTH);
-                    System.arraycopy(in, 0, out, 0, FrameHeader.LENGTH);
-                    opened = outView;
                 }
+                verified = gcm.open(buffer, offset, length, iv);
             } catch (AEADBadTagException e) {
                 return BAD_TAG;
             } catch (GeneralSecurityException e) {
                 return "cannot open the frame: " + e;
             }
+            if (verified == null) {
+                return BAD_TAG;
+            }
+            opened = verified;
             openedSequence = sequence;
-            openedLength = frameLength;
+            openedLength = length - TAG_LENGTH;
             return null;
         }
 
@@ -253,6 +231,189 @@ final class FrameSeal {
         /** Takes the last opened frame's sequence number: that frame can never be accepted again. */
         void consume() {
             lastSequence = openedSequence;
+        }
+    }
+
+    /**
+     * AES-GCM over frames under one link key, as the wire format prescribes: the header is the additional
+     * data, the payload the plaintext, the 16-byte tag follows the payload; under {@link WireSecurity#ENCRYPT}
+     * the payload travels encrypted, under {@link WireSecurity#AUTHENTICATE} in the clear (the ciphertext
+     * is computed and discarded). The subclasses differ only in where the bytes sit while the cipher runs.
+     */
+    private abstract static class Gcm {
+        final WireSecurity mode;
+        final Cipher cipher;
+        private final SecretKeySpec key;
+
+        Gcm(SealImplementation implementation, WireSecurity mode, byte[] key) {
+            this.mode = mode;
+            this.cipher = implementation.newCipher();
+            this.key = new SecretKeySpec(key, "AES");
+        }
+
+        final void init(int cipherMode, byte[] iv) throws GeneralSecurityException {
+            cipher.init(cipherMode, key, new GCMParameterSpec(TAG_LENGTH * 8, iv));
+        }
+
+        /** Seals the frame in place: appends the tag (and encrypts the payload under ENCRYPT). */
+        abstract void seal(MutableDirectBuffer buffer, int offset, int frameLength, byte[] iv)
+                throws GeneralSecurityException;
+
+        /**
+         * Copies the sealed frame into private memory and verifies it there.
+         *
+         * @return the private copy, opened, frame at offset 0; null when the tag does not verify
+         */
+        abstract DirectBuffer open(DirectBuffer buffer, int offset, int length, byte[] iv)
+                throws GeneralSecurityException;
+
+        static boolean tagsEqual(DirectBuffer a, int aOffset, DirectBuffer b, int bOffset) {
+            int difference = 0;
+            for (int i = 0; i < TAG_LENGTH; i++) {
+                difference |= a.getByte(aOffset + i) ^ b.getByte(bOffset + i);
+            }
+            return difference == 0;
+        }
+    }
+
+    /**
+     * The JDK's provider over private heap arrays: its direct-buffer paths allocate per call, and it
+     * buffers additional data, so the frame is copied into an array and the payload is the plaintext.
+     */
+    private static final class HeapGcm extends Gcm {
+        private final byte[] in;
+        private final byte[] out;
+        private final UnsafeBuffer inView;
+        private final UnsafeBuffer outView;
+
+        HeapGcm(SealImplementation implementation, WireSecurity mode, byte[] key, int maxFrameLength) {
+            super(implementation, mode, key);
+            this.in = new byte[maxFrameLength + TAG_LENGTH];
+            this.out = new byte[maxFrameLength + TAG_LENGTH];
+            this.inView = new UnsafeBuffer(in);
+            this.outView = new UnsafeBuffer(out);
+        }
+
+        @Override
+        void seal(MutableDirectBuffer buffer, int offset, int frameLength, byte[] iv) throws GeneralSecurityException {
+            buffer.getBytes(offset, in, 0, frameLength);
+            init(Cipher.ENCRYPT_MODE, iv);
+            cipher.updateAAD(in, 0, FrameHeader.LENGTH);
+            int payload = frameLength - FrameHeader.LENGTH;
+            cipher.doFinal(in, FrameHeader.LENGTH, payload, out, 0);
+            if (mode == WireSecurity.AUTHENTICATE) {
+                buffer.putBytes(offset + frameLength, out, payload, TAG_LENGTH);
+            } else {
+                buffer.putBytes(offset + FrameHeader.LENGTH, out, 0, payload + TAG_LENGTH);
+            }
+        }
+
+        @Override
+        DirectBuffer open(DirectBuffer buffer, int offset, int length, byte[] iv) throws GeneralSecurityException {
+            buffer.getBytes(offset, in, 0, length);
+            int frameLength = length - TAG_LENGTH;
+            if (mode == WireSecurity.AUTHENTICATE) {
+                init(Cipher.ENCRYPT_MODE, iv);
+                cipher.updateAAD(in, 0, FrameHeader.LENGTH);
+                int payload = frameLength - FrameHeader.LENGTH;
+                cipher.doFinal(in, FrameHeader.LENGTH, payload, out, 0);
+                return tagsEqual(outView, payload, inView, frameLength) ? inView : null;
+            }
+            init(Cipher.DECRYPT_MODE, iv);
+            cipher.updateAAD(in, 0, FrameHeader.LENGTH);
+            cipher.doFinal(in, FrameHeader.LENGTH, length - FrameHeader.LENGTH, out, FrameHeader.LENGTH);
+            System.arraycopy(in, 0, out, 0, FrameHeader.LENGTH);
+            return outView;
+        }
+    }
+
+    /**
+     * Conscrypt's provider over direct buffers, which it hands to BoringSSL by address: the sender runs the
+     * cipher straight over the frame where the caller wrote it (Aeron's claimed log buffer or its staging
+     * buffer) whenever that memory is a direct {@link ByteBuffer}, else over a private copy; the receiver
+     * always verifies a private copy and hands that on, so what was checked is what is used.
+     */
+    private static final class DirectGcm extends Gcm {
+        private final ByteBuffer in;
+        private final ByteBuffer out;
+        private final UnsafeBuffer inView;
+        private final UnsafeBuffer outView;
+        /** Duplicates of the caller's direct buffers, so their positions are ours to set (Aeron rotates 3 terms). */
+        private final ByteBuffer[] sources = new ByteBuffer[4];
+        private final ByteBuffer[] views = new ByteBuffer[4];
+        private int nextSlot;
+
+        DirectGcm(SealImplementation implementation, WireSecurity mode, byte[] key, int maxFrameLength) {
+            super(implementation, mode, key);
+            this.in = ByteBuffer.allocateDirect(maxFrameLength + TAG_LENGTH);
+            this.out = ByteBuffer.allocateDirect(maxFrameLength + TAG_LENGTH);
+            this.inView = new UnsafeBuffer(in);
+            this.outView = new UnsafeBuffer(out);
+        }
+
+        /** A view of the direct buffer {@code buffer} wraps, or null when it wraps an array or a bare address. */
+        private ByteBuffer viewOf(DirectBuffer buffer) {
+            ByteBuffer source = buffer.byteBuffer();
+            if (source == null || !source.isDirect()) {
+                return null;
+            }
+            for (int i = 0; i < sources.length; i++) {
+                if (sources[i] == source) {
+                    return views[i];
+                }
+            }
+            int slot = nextSlot;
+            nextSlot = (nextSlot + 1) % sources.length;
+            sources[slot] = source;
+            views[slot] = source.duplicate();
+            return views[slot];
+        }
+
+        @Override
+        void seal(MutableDirectBuffer buffer, int offset, int frameLength, byte[] iv) throws GeneralSecurityException {
+            ByteBuffer frame = viewOf(buffer);
+            int base;
+            if (frame == null) {
+                buffer.getBytes(offset, inView, 0, frameLength);
+                frame = in;
+                base = 0;
+            } else {
+                base = buffer.wrapAdjustment() + offset;
+            }
+            init(Cipher.ENCRYPT_MODE, iv);
+            frame.limit(base + FrameHeader.LENGTH).position(base);
+            cipher.updateAAD(frame);
+            frame.limit(base + frameLength).position(base + FrameHeader.LENGTH);
+            out.clear();
+            cipher.doFinal(frame, out);
+            int payload = frameLength - FrameHeader.LENGTH;
+            if (mode == WireSecurity.AUTHENTICATE) {
+                buffer.putBytes(offset + frameLength, outView, payload, TAG_LENGTH);
+            } else {
+                buffer.putBytes(offset + FrameHeader.LENGTH, outView, 0, payload + TAG_LENGTH);
+            }
+        }
+
+        @Override
+        DirectBuffer open(DirectBuffer buffer, int offset, int length, byte[] iv) throws GeneralSecurityException {
+            buffer.getBytes(offset, inView, 0, length);
+            int frameLength = length - TAG_LENGTH;
+            in.limit(FrameHeader.LENGTH).position(0);
+            out.clear();
+            if (mode == WireSecurity.AUTHENTICATE) {
+                init(Cipher.ENCRYPT_MODE, iv);
+                cipher.updateAAD(in);
+                in.limit(frameLength).position(FrameHeader.LENGTH);
+                cipher.doFinal(in, out);
+                return tagsEqual(outView, frameLength - FrameHeader.LENGTH, inView, frameLength) ? inView : null;
+            }
+            init(Cipher.DECRYPT_MODE, iv);
+            cipher.updateAAD(in);
+            in.limit(length).position(FrameHeader.LENGTH);
+            out.position(FrameHeader.LENGTH);
+            cipher.doFinal(in, out);
+            outView.putBytes(0, inView, 0, FrameHeader.LENGTH);
+            return outView;
         }
     }
 }

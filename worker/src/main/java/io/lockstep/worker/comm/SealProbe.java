@@ -12,17 +12,23 @@ import java.util.concurrent.TimeUnit;
  * allocates per frame. Not a collective; nothing is sent.
  *
  * @param mode                        the protection measured
+ * @param implementation              the AES-GCM implementation measured
  * @param payloadBytes                payload per frame
  * @param sealMegabytesPerSecond      payload bytes sealed per second, in MB
  * @param roundTripMegabytesPerSecond payload bytes sealed and then opened per second, in MB
  * @param allocatedBytesPerFrame      bytes allocated per sealed and opened frame (-1 where the JVM cannot
  *                                    tell)
  */
-public record SealProbe(WireSecurity mode, int payloadBytes, double sealMegabytesPerSecond,
-                        double roundTripMegabytesPerSecond, double allocatedBytesPerFrame) {
+public record SealProbe(WireSecurity mode, SealImplementation implementation, int payloadBytes,
+                        double sealMegabytesPerSecond, double roundTripMegabytesPerSecond,
+                        double allocatedBytesPerFrame) {
 
-    /** Measures {@code mode} for at least {@code millis} per figure, after as long a warm-up. */
-    public static SealProbe measure(WireSecurity mode, int payloadBytes, long millis) {
+    /**
+     * Measures {@code mode} sealed by {@code implementation} for at least {@code millis} per figure, after as
+     * long a warm-up.
+     */
+    public static SealProbe measure(WireSecurity mode, SealImplementation implementation, int payloadBytes,
+                                    long millis) {
         if (mode == WireSecurity.OFF) {
             throw new IllegalArgumentException("nothing to measure with wire security off");
         }
@@ -33,15 +39,15 @@ public record SealProbe(WireSecurity mode, int payloadBytes, double sealMegabyte
         UnsafeBuffer frame = new UnsafeBuffer(ByteBuffer.allocateDirect(frameLength + FrameSeal.TAG_LENGTH));
         FrameHeader header = new FrameHeader().wrap(frame, 0);
         long nanos = TimeUnit.MILLISECONDS.toNanos(millis);
-        FrameSeal.Sealer alone = new FrameSeal.Sealer(mode, key, frameLength, "probe");
+        FrameSeal.Sealer alone = new FrameSeal.Sealer(mode, key, frameLength, "probe", implementation);
         loop(alone, null, frame, header, frameLength, nanos);
         double seal = loop(alone, null, frame, header, frameLength, nanos)[0];
         // A sender and receiver pair: the receiver expects the sender's sequence from its start.
-        FrameSeal.Sealer sealer = new FrameSeal.Sealer(mode, key, frameLength, "probe");
-        FrameSeal.Opener opener = new FrameSeal.Opener(mode, key, frameLength);
+        FrameSeal.Sealer sealer = new FrameSeal.Sealer(mode, key, frameLength, "probe", implementation);
+        FrameSeal.Opener opener = new FrameSeal.Opener(mode, key, frameLength, implementation);
         loop(sealer, opener, frame, header, frameLength, nanos);
         double[] roundTrip = loop(sealer, opener, frame, header, frameLength, nanos);
-        return new SealProbe(mode, payloadBytes, seal * payloadBytes / 1e6, roundTrip[0] * payloadBytes / 1e6,
+        return new SealProbe(mode, implementation, payloadBytes, seal * payloadBytes / 1e6, roundTrip[0] * payloadBytes / 1e6,
                 roundTrip[1]);
     }
 

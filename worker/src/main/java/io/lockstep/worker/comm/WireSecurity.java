@@ -9,8 +9,9 @@ public enum WireSecurity {
     /** No protection beyond session ids derived from the job secret; only for trusted, isolated networks. */
     OFF("off"),
     /**
-     * Every frame carries a 16-byte authentication tag (AES-GMAC under a per-link, per-collective key)
-     * over its header and payload, and a per-link sequence number: forged, altered, replayed and
+     * Every frame carries a 16-byte authentication tag (AES-GCM's, under a per-link, per-collective key,
+     * see {@link FrameSeal} for the exact form and {@link SealImplementation} for who computes it) over its
+     * header and payload, and a per-link sequence number: forged, altered, replayed and
      * reordered frames are refused and counted. Payloads travel in the clear.
      */
     AUTHENTICATE("auth"),
