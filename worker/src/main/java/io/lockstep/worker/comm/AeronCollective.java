@@ -45,6 +45,11 @@ import java.util.concurrent.TimeUnit;
  * and an all-gather within the host. Across hosts each host then sends 2(H−1)/H of the buffer instead of
  * the flat ring's 2(N−1)/N, in 2(L−1) + 2(H−1) steps instead of 2(N−1).
  *
+ * <p>When all ranks run on one host and {@link CollectiveConfig#sharedMemory()} is on, float and double
+ * all-reduces skip the ring: {@link SharedMemoryAllReduce} sums each shard straight out of the ranks'
+ * shared-memory segments, driven by the same event loop (control plane, deadlines, lost peers) as a ring
+ * operation; {@link #allReducePath()} says which form is in force.
+ *
  * <h2>Safety</h2>
  * Every frame carries job, stage attempt, epoch, step and operation sequence; frames of another job or
  * attempt are rejected and counted ({@link CollectiveStats#rejectedFrames()}), frames of the same group
