@@ -151,6 +151,11 @@ public final class TrainOptions {
                     + "less traffic per replica between hosts) or auto: hierarchical when the replicas run on two or "
                     + "more hosts with the same number, two or more, on each; flat otherwise.",
             "auto", "flat", "hierarchical"));
+    public static final OptionDef<String> SHARED_MEMORY = define(OptionDef.choice("shared-memory", "on",
+            "When every replica runs on one host (one or more executors there), all-reduce through shared memory: each "
+                    + "replica sums its shard straight out of the others' segments in /dev/shm (owner-only files, "
+                    + "deleted at the end) instead of passing chunks around a ring. off keeps the ring. Ignored with "
+                    + "--transport udp.", "on", "off"));
     public static final OptionDef<String> NETWORK_INTERFACE = define(OptionDef.text("network-interface", null,
             "Interface whose address each executor's replicas bind to (e.g. eth1 for a faster second network); "
                     + "default: the executor's host as Spark knows it.").label("NAME"));
@@ -417,7 +422,7 @@ public final class TrainOptions {
         return new CollectiveSettings(WireCompression.valueOf(get(WIRE_COMPRESSION).toUpperCase(Locale.ROOT)),
                 TransportMode.valueOf(get(TRANSPORT).toUpperCase(Locale.ROOT)), get(NETWORK_INTERFACE), get(MTU),
                 IdleMode.valueOf(get(IDLE_STRATEGY).replace('-', '_').toUpperCase(Locale.ROOT)),
-                AllReduceTopology.parse(get(ALLREDUCE_TOPOLOGY)));
+                AllReduceTopology.parse(get(ALLREDUCE_TOPOLOGY)), get(SHARED_MEMORY).equals("on"));
     }
 
     /** Option name to effective value, for every recorded option: what checkpoints and {@code summary.json} record. */

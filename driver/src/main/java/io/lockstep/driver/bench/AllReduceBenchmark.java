@@ -47,7 +47,8 @@ import java.util.stream.IntStream;
  * and against Spark's own way of averaging.
  *
  * <p>For each transport and group size N, the N ranks run as threads of this JVM, each with its own
- * Aeron client on the JVM's one media driver: {@code ipc} lets them use shared memory, {@code udp}
+ * Aeron client on the JVM's one media driver: {@code ipc} runs the ring over shared-memory IPC links,
+ * {@code shm} the shared-memory all-reduce of ranks on one host (no ring at all), {@code udp}
  * forces every link onto UDP over loopback (127.0.0.1) through the driver's sockets. Per buffer size it
  * prints the time per all-reduce (AVERAGE, in place), the algorithm bandwidth (bytes / time), the bus
  * bandwidth (2(N−1)/N · bytes / time, what each link carries per second) and, measured in the same run:
@@ -79,7 +80,9 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     List<Integer> ranks;
 
     @Option(names = "--transports", split = ",", defaultValue = "ipc,udp",
-            description = "ipc (threads sharing one driver) and/or udp (every link over UDP loopback)")
+            description = "ipc (ring over IPC: threads sharing one driver), shm (the shared-memory all-reduce of "
+                    + "ranks on one host; B_link is still the IPC ring's) and/or udp (every link over UDP loopback); "
+                    + "repeat to alternate, e.g. ipc,shm,ipc,shm")
     List<String> transports;
 
     @Option(names = "--sizes", split = ",", defaultValue = "4KiB,64KiB,1MiB,16MiB,46.8MB,128MiB",
@@ -160,14 +163,15 @@ public final class AllReduceBenchmark implements Callable<Integer> {
         List<String> rows = new ArrayList<>();
         for (String transport : transports) {
             TransportMode mode = switch (transport.toLowerCase(Locale.ROOT)) {
-                case "ipc" -> TransportMode.AUTO;
+                case "ipc", "shm" -> TransportMode.AUTO;
                 case "udp" -> TransportMode.UDP;
                 default -> throw new IllegalArgumentException("--transports: unknown transport " + transport);
             };
+            boolean shared = transport.equalsIgnoreCase("shm");
             double single = singleStream(mode, WireSecurity.parse(wireSecurity.get(0)));
             System.out.printf(Locale.ROOT, "%n[%s] single two-rank stream, one direction: %.0f MB/s%n", transport, single);
             for (int n : ranks) {
-                measureGroup(transport, mode, n, byteSizes, rows);
+                measureGroup(transport, mode, shared, n, byteSizes, rows);
             }
         }
         if (spark) {
@@ -200,8 +204,9 @@ public final class AllReduceBenchmark implements Callable<Integer> {
         return 0;
     }
 
-    private CollectiveConfig config(TransportMode mode, WireSecurity security) {
+    private CollectiveConfig config(TransportMode mode, boolean sharedMemory, WireSecurity security) {
         CollectiveConfig.Builder builder = CollectiveConfig.builder()
+                .sharedMemory(sharedMemory)
                 .wireSecurity(security)
                 .bindAddress("127.0.0.1")
                 .transport(mode)
@@ -227,14 +232,15 @@ public final class AllReduceBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "machine: %d cores (nproc), load average %s, Java %s, max heap %d MiB%n",
                 Runtime.getRuntime().availableProcessors(), loadAverage(), System.getProperty("java.version"),
                 Runtime.getRuntime().maxMemory() >> 20);
-        CollectiveConfig config = config(TransportMode.AUTO, WireSecurity.OFF);
+        CollectiveConfig config = config(TransportMode.AUTO, false, WireSecurity.OFF);
         System.out.printf(Locale.ROOT, "aeron: mtu %d, chunk %d B, term %d, window %d, socket buffers %d, driver %s, "
                         + "idle %s, compression %s, driver dir root %s%n", config.mtuBytes(), config.chunkBytes(),
                 config.termLengthBytes(), config.receiverWindowBytes(), config.socketReceiveBufferBytes(),
                 config.driverThreading(), config.idleMode(), config.wireCompression(), config.driverDirectoryRoot());
-        System.out.printf(Locale.ROOT, "ranks are threads of this JVM; ipc = shared memory through one media driver, "
-                + "udp = every link over UDP via 127.0.0.1 through that driver; %d interleaved rounds per size, "
-                + "medians; wire security modes %s, interleaved%n", rounds, wireSecurity);
+        System.out.printf(Locale.ROOT, "ranks are threads of this JVM; ipc = the ring over IPC through one media "
+                + "driver, shm = the shared-memory all-reduce (segments in %s), udp = every link over UDP via 127.0.0.1 "
+                + "through that driver; %d interleaved rounds per size, medians; wire security modes %s, "
+                + "interleaved%n", config.sharedMemoryDirectory(), rounds, wireSecurity);
     }
 
     /**
@@ -285,13 +291,14 @@ public final class AllReduceBenchmark implements Callable<Integer> {
      * One group size on one transport: per wire security mode a group of N ranks; B_link samples interleaved
      * with all-reduce samples, size by size, the modes taking turns within every round.
      */
-    private void measureGroup(String transport, TransportMode mode, int n, List<Long> byteSizes, List<String> rows)
+    private void measureGroup(String transport, TransportMode mode, boolean shared, int n, List<Long> byteSizes,
+                              List<String> rows)
             throws Exception {
         List<WireSecurity> modes = wireSecurity.stream().map(WireSecurity::parse).toList();
         List<Group> groups = new ArrayList<>();
         try {
             for (WireSecurity security : modes) {
-                groups.add(Group.open(n, config(mode, security)));
+                groups.add(Group.open(n, config(mode, shared, security)));
             }
             long streamBytes = (long) streamMib << 20;
             for (Group group : groups) {
@@ -395,7 +402,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     }
 
     private double singleStream(TransportMode mode, WireSecurity security) throws Exception {
-        try (Group group = Group.open(2, config(mode, security))) {
+        try (Group group = Group.open(2, config(mode, false, security))) {
             long bytes = (long) streamMib << 20;
             group.run(c -> c.measureRingStream(bytes, 1));
             double[] samples = new double[rounds];

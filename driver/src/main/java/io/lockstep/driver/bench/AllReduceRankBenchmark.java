@@ -61,6 +61,10 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
     @Option(names = "--allreduce-topology", defaultValue = "auto", description = "auto, flat or hierarchical")
     String topology;
 
+    @Option(names = "--shared-memory", defaultValue = "on",
+            description = "on: all-reduce through shared memory when every rank runs on one host; off: the ring")
+    String sharedMemory;
+
     @Option(names = "--sizes", split = ",", defaultValue = "4KiB,1MiB,46.8MB")
     List<String> sizes;
 
@@ -91,7 +95,11 @@ public final class AllReduceRankBenchmark implements Callable<Integer> {
         }
         CollectiveConfig config = process.collectiveConfig(TIMEOUT_MS).transport(transport).chunkBytes(chunkBytes)
                 .wireCompression(compression).wireSecurity(WireSecurity.parse(wireSecurity))
-                .allReduceTopology(AllReduceTopology.parse(topology)).build();
+                .allReduceTopology(AllReduceTopology.parse(topology)).sharedMemory(switch (sharedMemory) {
+                    case "on" -> true;
+                    case "off" -> false;
+                    default -> throw new IllegalArgumentException("--shared-memory: on or off, was " + sharedMemory);
+                }).build();
         ExecutorService threads = Executors.newFixedThreadPool(localRanks);
         try {
             List<Future<Void>> running = new ArrayList<>();

@@ -504,6 +504,7 @@ public final class TrainingJob {
         collective.put("mtu_bytes", options.get(MTU));
         collective.put("idle_strategy", options.get(IDLE_STRATEGY));
         collective.put("allreduce_topology", options.get(ALLREDUCE_TOPOLOGY));
+        collective.put("shared_memory", options.get(SHARED_MEMORY));
         return collective;
     }
 
@@ -523,8 +524,12 @@ public final class TrainingJob {
         }
         try {
             HostLayout layout = HostLayout.ofHosts(AllReduceTopology.parse(options.get(ALLREDUCE_TOPOLOGY)), hosts);
-            collective.put("allreduce_in_force", layout.shape());
-            collective.put("allreduce_reason", layout.reason());
+            // As AeronCollective decides: shared memory when every replica is on one host and links may use it.
+            boolean shared = options.get(SHARED_MEMORY).equals("on") && !options.get(TRANSPORT).equals("udp")
+                    && replicas > 1 && layout.hosts() == 1;
+            collective.put("allreduce_in_force", shared ? "shared memory" : layout.shape());
+            collective.put("allreduce_reason", shared ? "every replica runs on one host (--shared-memory on)"
+                    : layout.reason());
         } catch (CollectiveException impossible) {
             collective.put("allreduce_in_force", "none: " + impossible.getMessage());
         }

@@ -45,6 +45,11 @@ import java.util.concurrent.TimeUnit;
  * and an all-gather within the host. Across hosts each host then sends 2(H−1)/H of the buffer instead of
  * the flat ring's 2(N−1)/N, in 2(L−1) + 2(H−1) steps instead of 2(N−1).
  *
+ * <p>When all ranks run on one host and {@link CollectiveConfig#sharedMemory()} is on, float and double
+ * all-reduces skip the ring: {@link SharedMemoryAllReduce} sums each shard straight out of the ranks'
+ * shared-memory segments, driven by the same event loop (control plane, deadlines, lost peers) as a ring
+ * operation; {@link #allReducePath()} says which form is in force.
+ *
  * <h2>Safety</h2>
  * Every frame carries job, stage attempt, epoch, step and operation sequence; frames of another job or
  * attempt are rejected and counted ({@link CollectiveStats#rejectedFrames()}), frames of the same group
@@ -108,6 +113,10 @@ public final class AeronCollective implements Collective {
     private final RingAllReduce allReduceOperation;
     private final RingAllReduce hostOperation;
     private final RingAllReduce crossOperation;
+    /** All ranks on this host and shared memory on (else null): the all-reduce through shared memory. */
+    private final SharedMemoryAllReduce sharedOperation;
+    private final Ring sharedRing;
+    private final SharedMemorySegment[] sharedSegments;
     private final RingAllGather allGatherOperation;
     private final RingBroadcast broadcastOperation;
     private final BarrierOperation barrierOperation;
@@ -178,6 +187,10 @@ public final class AeronCollective implements Collective {
                 : new RingAllReduce(identity, hostRing.order.length, hostRing.position, config.chunkBytes());
         this.crossOperation = crossRing == null ? null
                 : new RingAllReduce(identity, crossRing.order.length, crossRing.position, config.chunkBytes());
+        this.sharedSegments = links.sharedSegments;
+        this.sharedRing = links.sharedRing == null ? null : new Ring(links.sharedRing, frameBytes, security);
+        this.sharedOperation = links.sharedSegments == null ? null
+                : new SharedMemoryAllReduce(identity, links.sharedSegments, rank);
         this.allGatherOperation = new RingAllGather(identity, ringOrder, position, config.chunkBytes());
         this.broadcastOperation = new RingBroadcast(identity, size, position, config.chunkBytes());
         this.barrierOperation = new BarrierOperation(identity, size);
@@ -327,6 +340,15 @@ public final class AeronCollective implements Collective {
      * of a compressed all-reduce saves bandwidth where it is scarce, between hosts, and rounds only once.
      */
     private void reduce(Object base, long address, int length, boolean doubles, byte encoding, ReduceOp op) {
+        if (sharedOperation != null && SharedMemoryAllReduce.fits((long) length * (doubles ? Double.BYTES : Float.BYTES))) {
+            sharedOperation.prepare(base, address, length, doubles, encoding, op);
+            try {
+                execute(sharedOperation, sharedRing);
+            } finally {
+                sharedOperation.release();
+            }
+            return;
+        }
         if (hostRing == null) {
             allReduceOperation.prepare(base, address, length, doubles, encoding, op);
             try {
@@ -361,6 +383,15 @@ public final class AeronCollective implements Collective {
     /** Where the ranks run and the all-reduce form chosen from it. */
     public HostLayout hostLayout() {
         return layout;
+    }
+
+    /**
+     * How float and double all-reduces travel, for logs and run summaries: {@code shared memory} (every rank on
+     * this host, {@link CollectiveConfig#sharedMemory()} on), {@code hierarchical HxL} or {@code flat ring}.
+     */
+    public String allReducePath() {
+        return sharedOperation != null ? "shared memory (" + size + " ranks of one host)"
+                : layout.hierarchical() ? layout.shape() : "flat ring";
     }
 
     @Override
@@ -463,6 +494,9 @@ public final class AeronCollective implements Collective {
         } catch (RuntimeException e) {
             LOG.warn("{}: could not confirm the last operation with its peers while closing: {}", member, e.toString());
         } finally {
+            if (sharedSegments != null) {
+                CloseHelper.closeAll(sharedSegments);
+            }
             CloseHelper.closeAll(aeron, driver);
         }
     }
@@ -502,6 +536,13 @@ public final class AeronCollective implements Collective {
                 }
                 if (dataImage != null && !op.receivesDone()) {
                     work += dataImage.controlledPoll(ring.handler, DATA_FRAGMENT_LIMIT);
+                }
+                if (dataImage == null && dataSender == null && !op.complete(peers, identity.opSeq)) {
+                    work += op.advance();
+                    if (op.failure() != null && protocolFailure == null) {
+                        protocolFailure = op.failure();
+                        protocolFailurePeer = op.failurePeer();
+                    }
                 }
                 // Control frames are rare: while payloads flow, look at them every few turns only.
                 if (work == 0 || (++turn & CONTROL_POLL_MASK) == 0) {
@@ -741,6 +782,9 @@ public final class AeronCollective implements Collective {
     }
 
     private int awaitedRank(RingOperation op) {
+        if (op.awaitedPeer() != Wire.NO_RANK) {
+            return op.awaitedPeer();
+        }
         Ring ring = activeRing;
         if (ring.image != null && !op.receivesDone()) {
             return ring.predecessor;

@@ -58,6 +58,8 @@ public final class CollectiveBinding implements AutoCloseable {
     /** UDP control subscriptions by peer rank, bound at bind time so the port is known. */
     private final Subscription[] udpControl;
     private final Endpoint local;
+    /** This rank's shared-memory segment, created before the endpoints are exchanged so peers can open it. */
+    private SharedMemorySegment ownSegment;
     private boolean handedOver;
     private boolean closed;
 
@@ -78,6 +80,16 @@ public final class CollectiveBinding implements AutoCloseable {
         } else {
             this.udpTag = 0;
             this.local = new Endpoint(member.rank(), host, 0, driver.driverId(), INSTANCES.nextLong(), hostId());
+        }
+        if (config.sharedMemory() && config.transport() == TransportMode.AUTO && member.groupSize() > 1) {
+            Path directory = Path.of(config.sharedMemoryDirectory());
+            try {
+                ownSegment = SharedMemorySegment.create(directory, jobHash, member.stageAttempt(), member.rank(),
+                        local.instance());
+            } catch (IOException | UnsupportedOperationException e) {
+                LOG.info("{} cannot create a shared-memory segment in {} ({}): its all-reduces take the ring", member,
+                        directory, e.toString());
+            }
         }
     }
 
@@ -130,15 +142,65 @@ public final class CollectiveBinding implements AutoCloseable {
         try {
             HostLayout layout = HostLayout.of(config.allReduceTopology(), byRank);
             links = createLinks(byRank, layout);
+            openSharedMemory(links, byRank);
             awaitConnected(links, byRank);
             AeronCollective collective = new AeronCollective(config, member, byRank, links, clock, aeron, driver,
                     jobHash);
             handedOver = true;
             return collective;
         } catch (RuntimeException e) {
+            if (links != null && links.sharedSegments != null) {
+                for (SharedMemorySegment segment : links.sharedSegments) {
+                    if (segment != null && segment != ownSegment) {
+                        segment.close();
+                    }
+                }
+            }
             close();
             throw e;
         }
+    }
+
+    /**
+     * When every rank runs on this host, maps every peer's segment for the shared-memory all-reduce; otherwise
+     * drops this rank's own. Every rank decides alike from the same endpoints; a same-host peer whose segment
+     * cannot be opened (another machine behind the same host id, a container with its own /dev/shm, a peer with
+     * shared memory off) fails the connect, naming it, rather than let ranks disagree on the algorithm.
+     */
+    private void openSharedMemory(Links links, List<Endpoint> byRank) {
+        if (ownSegment == null) {
+            return;
+        }
+        if (links.layout.hierarchical() || links.layout.hosts() != 1) {
+            ownSegment.close();
+            ownSegment = null;
+            return;
+        }
+        int size = member.groupSize();
+        SharedMemorySegment[] segments = new SharedMemorySegment[size];
+        links.sharedSegments = segments;
+        segments[member.rank()] = ownSegment;
+        Path directory = Path.of(config.sharedMemoryDirectory());
+        for (int peer = 0; peer < size; peer++) {
+            if (peer == member.rank()) {
+                continue;
+            }
+            try {
+                segments[peer] = SharedMemorySegment.openPeer(directory, jobHash, member.stageAttempt(), byRank.get(peer),
+                        ownSegment.fileOwner());
+            } catch (IOException e) {
+                throw new CollectiveException(member + " cannot share memory with rank " + peer + ", which runs on the "
+                        + "same host (" + byRank.get(peer).hostId() + "): " + e.getMessage() + ". Every rank of a host "
+                        + "must see the same " + directory + " and use the same sharedMemory setting; turn shared memory "
+                        + "off (sharedMemory false) where they cannot", e);
+            }
+        }
+        int[] order = new int[size];
+        for (int i = 0; i < size; i++) {
+            order[i] = i;
+        }
+        links.sharedRing = new RingLinks(Wire.LINK_DATA, "shared memory", order, member.rank(), member.rank(),
+                member.rank());
     }
 
     /** Releases the subscriptions, the Aeron client and the driver claim, unless a collective owns them. */
@@ -148,6 +210,9 @@ public final class CollectiveBinding implements AutoCloseable {
             return;
         }
         closed = true;
+        if (ownSegment != null) {
+            ownSegment.close();
+        }
         CloseHelper.closeAll(aeron, driver);
     }
 
@@ -367,11 +432,13 @@ public final class CollectiveBinding implements AutoCloseable {
                 throw interrupted("connecting to ranks " + silent);
             }
             if (silent.isEmpty()) {
-                LOG.info("{} connected in {} ms; ring {}, predecessor {}, successor {}; all-reduce {}{}", member,
+                LOG.info("{} connected in {} ms; ring {}, predecessor {}, successor {}; all-reduce {}{}{}", member,
                         TimeUnit.NANOSECONDS.toMillis(clock.nanoTime() - start), Arrays.toString(links.flat.order),
                         links.descriptions[links.flat.predecessor], links.descriptions[links.flat.successor],
                         links.layout.reason(), links.host == null ? "" : "; host ring " + Arrays.toString(links.host.order)
-                                + ", cross-host ring " + Arrays.toString(links.cross.order));
+                                + ", cross-host ring " + Arrays.toString(links.cross.order),
+                        links.sharedSegments == null ? "" : "; float and double all-reduces through shared memory in "
+                                + config.sharedMemoryDirectory());
                 return;
             }
             if (clock.nanoTime() - deadline >= 0) {
@@ -468,6 +535,9 @@ public final class CollectiveBinding implements AutoCloseable {
         /** Hierarchical all-reduce only: the ring of this rank's host and the ring across hosts. */
         RingLinks host;
         RingLinks cross;
+        /** Shared-memory all-reduce only (else null): every rank's segment by rank, and a ring without links. */
+        SharedMemorySegment[] sharedSegments;
+        RingLinks sharedRing;
 
         Links(int size, HostLayout layout) {
             this.layout = layout;

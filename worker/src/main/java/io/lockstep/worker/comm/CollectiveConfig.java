@@ -68,6 +68,15 @@ import java.util.Objects;
  *                                (the default) means the bound address, right wherever each machine has
  *                                one address. Set it where that is not so, e.g. to tell apart simulated
  *                                hosts that share one machine's loopback address in tests
+ * @param sharedMemory            when every rank of the group runs on one host, float and double all-reduces
+ *                                go through shared memory ({@link SharedMemoryAllReduce}: each rank sums its
+ *                                shard straight out of its peers' segments, one step instead of the ring's
+ *                                2(N−1)) rather than the ring; off keeps the ring. Ignored when
+ *                                {@link #transport()} is UDP. Every rank of a group must agree
+ * @param sharedMemoryDirectory   where the ranks of a host create their shared-memory segments (one file per
+ *                                rank, owner-only, deleted at close); must be the same directory, on a
+ *                                memory-backed file system, for every rank of the host: {@code /dev/shm} on
+ *                                Linux. Needs room for about the largest all-reduce per rank
  */
 public record CollectiveConfig(
         String bindAddress,
@@ -89,7 +98,9 @@ public record CollectiveConfig(
         WireCompression wireCompression,
         WireSecurity wireSecurity,
         AllReduceTopology allReduceTopology,
-        String hostId) implements Serializable {
+        String hostId,
+        boolean sharedMemory,
+        String sharedMemoryDirectory) implements Serializable {
 
     /** Aeron's largest UDP frame. */
     public static final int MAX_MTU_BYTES = 65_504;
@@ -99,6 +110,8 @@ public record CollectiveConfig(
      */
     public static final int DEFAULT_CHUNK_BYTES = MAX_MTU_BYTES - DataHeaderFlyweight.HEADER_LENGTH - FrameHeader.LENGTH
             - FrameSeal.TAG_LENGTH;
+    /** Linux's memory-backed file system, present on every distribution (a tmpfs). */
+    public static final String DEFAULT_SHARED_MEMORY_DIRECTORY = "/dev/shm";
     private static final int MIN_MTU_BYTES = 256;
     private static final int MIN_TERM_LENGTH_BYTES = 64 * 1024;
     private static final int MAX_TERM_LENGTH_BYTES = 1024 * 1024 * 1024;
@@ -110,7 +123,7 @@ public record CollectiveConfig(
         validate(bindAddress, transport, driverDirectoryRoot, driverThreading, idleMode, driverIdleMode,
                 connectTimeoutMs, operationTimeoutMs, heartbeatIntervalMs, closeLingerMs, mtuBytes,
                 termLengthBytes, chunkBytes, socketSendBufferBytes, socketReceiveBufferBytes,
-                receiverWindowBytes, wireCompression, wireSecurity, allReduceTopology, hostId);
+                receiverWindowBytes, wireCompression, wireSecurity, allReduceTopology, hostId, sharedMemoryDirectory);
     }
 
     /** The defaults, for a Spark cluster on an ordinary LAN. */
@@ -132,7 +145,7 @@ public record CollectiveConfig(
         validate(bindAddress, transport, driverDirectoryRoot, driverThreading, idleMode, driverIdleMode,
                 connectTimeoutMs, operationTimeoutMs, heartbeatIntervalMs, closeLingerMs, mtuBytes,
                 termLengthBytes, chunkBytes, socketSendBufferBytes, socketReceiveBufferBytes,
-                receiverWindowBytes, wireCompression, wireSecurity, allReduceTopology, hostId);
+                receiverWindowBytes, wireCompression, wireSecurity, allReduceTopology, hostId, sharedMemoryDirectory);
         return this;
     }
 
@@ -148,7 +161,7 @@ public record CollectiveConfig(
                                  int socketSendBufferBytes, int socketReceiveBufferBytes,
                                  int receiverWindowBytes, WireCompression wireCompression,
                                  WireSecurity wireSecurity, AllReduceTopology allReduceTopology,
-                                 String hostId) {
+                                 String hostId, String sharedMemoryDirectory) {
         List<String> errors = new ArrayList<>();
         if (bindAddress != null) {
             String trimmed = bindAddress.trim();
@@ -240,6 +253,9 @@ public record CollectiveConfig(
         if (hostId != null && (hostId.isBlank() || hostId.contains("|"))) {
             errors.add("hostId '" + hostId + "' must be non-blank and free of '|', or unset to use the bound address");
         }
+        if (sharedMemoryDirectory == null || sharedMemoryDirectory.isBlank()) {
+            errors.add("sharedMemoryDirectory is missing: give a directory on a memory-backed file system (/dev/shm)");
+        }
         if (!errors.isEmpty()) {
             throw new IllegalArgumentException("invalid collective configuration: " + String.join("; ", errors));
         }
@@ -267,6 +283,8 @@ public record CollectiveConfig(
         private WireSecurity wireSecurity = WireSecurity.AUTHENTICATE;
         private AllReduceTopology allReduceTopology = AllReduceTopology.AUTO;
         private String hostId;
+        private boolean sharedMemory = true;
+        private String sharedMemoryDirectory = DEFAULT_SHARED_MEMORY_DIRECTORY;
 
         private Builder() {
         }
@@ -292,6 +310,8 @@ public record CollectiveConfig(
             wireSecurity = c.wireSecurity;
             allReduceTopology = c.allReduceTopology;
             hostId = c.hostId;
+            sharedMemory = c.sharedMemory;
+            sharedMemoryDirectory = c.sharedMemoryDirectory;
         }
 
         public Builder bindAddress(String value) {
@@ -399,7 +419,18 @@ public record CollectiveConfig(
             return new CollectiveConfig(bindAddress, transport, driverDirectoryRoot, driverThreading, idleMode,
                     driverIdleMode, connectTimeoutMs, operationTimeoutMs, heartbeatIntervalMs, closeLingerMs,
                     mtuBytes, termLengthBytes, chunkBytes, socketSendBufferBytes, socketReceiveBufferBytes,
-                    receiverWindowBytes, wireCompression, wireSecurity, allReduceTopology, hostId);
+                    receiverWindowBytes, wireCompression, wireSecurity, allReduceTopology, hostId, sharedMemory,
+                    sharedMemoryDirectory);
+        }
+
+        public Builder sharedMemory(boolean value) {
+            sharedMemory = value;
+            return this;
+        }
+
+        public Builder sharedMemoryDirectory(String value) {
+            sharedMemoryDirectory = value;
+            return this;
         }
     }
 

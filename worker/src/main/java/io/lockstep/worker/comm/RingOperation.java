@@ -56,6 +56,31 @@ abstract class RingOperation {
      */
     abstract String onData(FrameHeader header, DirectBuffer buffer, int payloadOffset, int payloadLength);
 
+    /**
+     * Progress that needs no link (shared memory): called on every turn of the event loop until the operation
+     * is complete.
+     *
+     * @return work done, 0 while waiting
+     */
+    int advance() {
+        return 0;
+    }
+
+    /** The peer this rank waits for outside the ring links, or {@link Wire#NO_RANK}. */
+    int awaitedPeer() {
+        return Wire.NO_RANK;
+    }
+
+    /** Null, or why the operation cannot finish, found by {@link #advance()} (the collective fails with it). */
+    String failure() {
+        return null;
+    }
+
+    /** The peer {@link #failure()} blames, or {@link Wire#NO_RANK}. */
+    int failurePeer() {
+        return Wire.NO_RANK;
+    }
+
     /** Where the operation stands, for timeout reports. */
     abstract String progress();
 

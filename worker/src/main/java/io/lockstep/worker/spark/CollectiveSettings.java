@@ -31,9 +31,12 @@ import java.util.Objects;
  * @param idleMode            {@code --idle-strategy}: how a replica's thread waits for the network
  * @param allReduceTopology   {@code --allreduce-topology}: flat ring, hierarchical (within hosts, then across),
  *                            or auto (hierarchical when the replicas span hosts with the same count each)
+ * @param sharedMemory        {@code --shared-memory}: all-reduce through shared memory when every replica runs on
+ *                            one host ({@link CollectiveConfig#sharedMemory()})
  */
 public record CollectiveSettings(WireCompression gradientCompression, TransportMode transport, String networkInterface,
-                                 int mtuBytes, IdleMode idleMode, AllReduceTopology allReduceTopology)
+                                 int mtuBytes, IdleMode idleMode, AllReduceTopology allReduceTopology,
+                                 boolean sharedMemory)
         implements Serializable {
 
     public CollectiveSettings {
@@ -54,11 +57,18 @@ public record CollectiveSettings(WireCompression gradientCompression, TransportM
         this(gradientCompression, transport, networkInterface, mtuBytes, idleMode, AllReduceTopology.AUTO);
     }
 
+    /** Settings with shared memory as the collective's default has it. */
+    public CollectiveSettings(WireCompression gradientCompression, TransportMode transport, String networkInterface,
+                              int mtuBytes, IdleMode idleMode, AllReduceTopology allReduceTopology) {
+        this(gradientCompression, transport, networkInterface, mtuBytes, idleMode, allReduceTopology,
+                CollectiveConfig.defaults().sharedMemory());
+    }
+
     /** The collective's defaults: exact gradients, AUTO transport, the executor's host, its MTU and idle mode. */
     public static CollectiveSettings defaults() {
         CollectiveConfig d = CollectiveConfig.defaults();
         return new CollectiveSettings(WireCompression.NONE, d.transport(), null, d.mtuBytes(), d.idleMode(),
-                d.allReduceTopology());
+                d.allReduceTopology(), d.sharedMemory());
     }
 
     /**
@@ -70,7 +80,7 @@ public record CollectiveSettings(WireCompression gradientCompression, TransportM
      */
     public CollectiveConfig.Builder applyTo(CollectiveConfig.Builder builder, String executorHost) {
         return builder.transport(transport).mtuBytes(mtuBytes).idleMode(idleMode).allReduceTopology(allReduceTopology)
-                .bindAddress(networkInterface == null ? executorHost : addressOf(networkInterface));
+                .sharedMemory(sharedMemory).bindAddress(networkInterface == null ? executorHost : addressOf(networkInterface));
     }
 
     /** The address of interface {@code name} on this host: its first IPv4 address, else its first global IPv6 one. */

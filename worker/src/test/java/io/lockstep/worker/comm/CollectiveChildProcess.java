@@ -22,7 +22,8 @@ import java.util.concurrent.locks.LockSupport;
  * One rank in its own JVM for {@link MultiProcessCollectiveTest}: rendezvous through files in a shared
  * directory, run the common workload and write its results, then play its part in the failure scenario.
  *
- * <p>Arguments: {@code <directory> <rank> <size> <scenario>}; scenario {@code survivor} waits for rank 0's
+ * <p>Arguments: {@code <directory> <rank> <size> <scenario> [shared]}; {@code shared} turns on the
+ * shared-memory all-reduce (the ranks run on one machine), otherwise all-reduces take the ring; scenario {@code survivor} waits for rank 0's
  * {@code go} file, enters one more all-reduce and records how it failed; {@code doomed} announces that it
  * enters one more all-reduce and waits there to be killed; {@code paused} (for {@link ProcessStallTest})
  * passes a barrier, then announces that it enters an all-reduce, of {@code rank + 1} in every element, with a deadline long
@@ -32,6 +33,11 @@ public final class CollectiveChildProcess {
     static final String JOB = "multi-process";
     static final JobSecret SECRET = InProcessGroup.secret(0x5EC12E7L);
     static final long FAILURE_TIMEOUT_MS = 6_000;
+    /**
+     * Length of the all-reduce the doomed rank dies in: large enough that through shared memory the survivors
+     * need the doomed rank's reduced shard (a small one they would finish from its input alone).
+     */
+    static final int FAILURE_LENGTH = 100_000;
     /**
      * Deadline of the ranks that must not give up first: the {@code doomed} rank (killed inside an
      * all-reduce; its own deadline must not expire before the parent kills it, however slow the parent is)
@@ -55,7 +61,9 @@ public final class CollectiveChildProcess {
         String scenario = args[3];
         boolean paused = scenario.equals("paused");
         boolean outlastsTheParent = paused || scenario.equals("doomed");
-        try (AeronCollective collective = AeronCollective.open(outlastsTheParent ? config(LONG_TIMEOUT_MS) : config(),
+        boolean shared = args.length > 4 && args[4].equals("shared");
+        try (AeronCollective collective = AeronCollective.open(
+                config(outlastsTheParent ? LONG_TIMEOUT_MS : FAILURE_TIMEOUT_MS, shared),
                 new GroupMember(JOB, SECRET, 0, rank, size), local -> exchange(directory, local, size))) {
             if (paused) {
                 collective.barrier();
@@ -77,7 +85,7 @@ public final class CollectiveChildProcess {
             }
             String outcome;
             try {
-                collective.allReduce(new float[1_000], ReduceOp.SUM);
+                collective.allReduce(new float[FAILURE_LENGTH], ReduceOp.SUM);
                 outcome = "COMPLETED";
             } catch (CollectiveTimeoutException e) {
                 outcome = "TIMEOUT " + e.silentRanks() + " " + e.getMessage();
@@ -99,7 +107,12 @@ public final class CollectiveChildProcess {
     }
 
     static CollectiveConfig config(long operationTimeoutMs) {
-        return CollectiveConfig.builder().bindAddress("127.0.0.1").termLengthBytes(2 * 1024 * 1024)
+        return config(operationTimeoutMs, false);
+    }
+
+    static CollectiveConfig config(long operationTimeoutMs, boolean sharedMemory) {
+        return CollectiveConfig.builder().bindAddress("127.0.0.1").sharedMemory(sharedMemory)
+                .termLengthBytes(2 * 1024 * 1024)
                 .chunkBytes(32 * 1024).connectTimeoutMs(RENDEZVOUS_TIMEOUT_MS).operationTimeoutMs(operationTimeoutMs)
                 .heartbeatIntervalMs(100).closeLingerMs(1_000).build();
     }
@@ -111,8 +124,13 @@ public final class CollectiveChildProcess {
 
     /** Starts rank {@code rank} of a group of {@code size} in a child JVM, its output in {@code rank-<rank>.log}. */
     static Process launch(Path directory, int rank, int size, String scenario) throws IOException {
+        return launch(directory, rank, size, scenario, false);
+    }
+
+    /** As {@link #launch(Path, int, int, String)}, all-reduces through shared memory when {@code shared}. */
+    static Process launch(Path directory, int rank, int size, String scenario, boolean shared) throws IOException {
         return ChildJvm.builder(CollectiveChildProcess.class, directory.toString(), Integer.toString(rank),
-                        Integer.toString(size), scenario)
+                        Integer.toString(size), scenario, shared ? "shared" : "ring")
                 .redirectErrorStream(true)
                 .redirectOutput(directory.resolve("rank-" + rank + ".log").toFile())
                 .start();

@@ -24,9 +24,11 @@ final class InProcessGroup implements AutoCloseable {
         this.ranks = ranks;
     }
 
+    /** The ring over Aeron, which these tests are about (the shared-memory all-reduce has its own tests). */
     static CollectiveConfig.Builder testConfig() {
         return CollectiveConfig.builder()
                 .bindAddress("127.0.0.1")
+                .sharedMemory(false)
                 .termLengthBytes(1024 * 1024)
                 .chunkBytes(4096)
                 .connectTimeoutMs(20_000)

@@ -20,24 +20,36 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Three ranks in three JVMs, each with its own media driver, talking UDP over loopback: rank 0 is this
  * test, ranks 1 and 2 are child processes. All run every operation; then rank 2 is killed inside an
- * all-reduce, and the two survivors must fail within their deadline naming it.
+ * all-reduce, and the two survivors must fail within their deadline naming it. Once with all-reduces on the
+ * ring, once through shared memory (the three JVMs share this machine).
  */
 class MultiProcessCollectiveTest {
     private static final int SIZE = 3;
 
     @Test
     void threeJvmsOverUdpAgreeOnEveryOperationAndNameTheRankThatDies(@TempDir Path directory) throws Exception {
+        agreeAndNameTheRankThatDies(directory, false);
+    }
+
+    @Test
+    void threeJvmsSharingMemoryAgreeOnEveryOperationAndNameTheRankThatDies(@TempDir Path directory) throws Exception {
+        agreeAndNameTheRankThatDies(directory, true);
+    }
+
+    private static void agreeAndNameTheRankThatDies(Path directory, boolean shared) throws Exception {
         List<Process> children = new ArrayList<>();
         try {
-            children.add(CollectiveChildProcess.launch(directory, 1, SIZE, "survivor"));
-            children.add(CollectiveChildProcess.launch(directory, 2, SIZE, "doomed"));
-            try (AeronCollective collective = AeronCollective.open(CollectiveChildProcess.config(),
+            children.add(CollectiveChildProcess.launch(directory, 1, SIZE, "survivor", shared));
+            children.add(CollectiveChildProcess.launch(directory, 2, SIZE, "doomed", shared));
+            try (AeronCollective collective = AeronCollective.open(
+                    CollectiveChildProcess.config(CollectiveChildProcess.FAILURE_TIMEOUT_MS, shared),
                     new GroupMember(CollectiveChildProcess.JOB, CollectiveChildProcess.SECRET, 0, 0, SIZE),
                     local -> CollectiveChildProcess.exchange(directory, local, SIZE))) {
                 for (int peer = 1; peer < SIZE; peer++) {
                     assertTrue(!collective.endpoints().get(peer).driverId().equals(collective.localEndpoint().driverId()),
                             "each process runs its own driver, so the links are UDP");
                 }
+                assertEquals(shared ? "shared memory (3 ranks of one host)" : "flat ring", collective.allReducePath());
                 CollectiveChildProcess.Workload expected = CollectiveChildProcess.Workload.expected(SIZE);
                 assertSame(expected, CollectiveChildProcess.Workload.run(collective), "rank 0");
                 for (int rank = 1; rank < SIZE; rank++) {
@@ -52,7 +64,7 @@ class MultiProcessCollectiveTest {
                 children.get(1).destroyForcibly().waitFor(30, TimeUnit.SECONDS);
                 ProcessFiles.writeAtomically(directory.resolve("go"), out -> { });
                 CollectiveTimeoutException timeout = assertThrows(CollectiveTimeoutException.class,
-                        () -> collective.allReduce(new float[1_000], ReduceOp.SUM));
+                        () -> collective.allReduce(new float[CollectiveChildProcess.FAILURE_LENGTH], ReduceOp.SUM));
                 assertEquals(List.of(2), timeout.silentRanks(), timeout.getMessage());
 
                 Path outcome = directory.resolve("outcome-1");
