@@ -275,7 +275,7 @@ final class NetworkBuilder {
             }
             channels += p.channels();
         }
-        addVertex(name, new MergeVertex(), parts);
+        addVertex(name, channelMerge(), parts);
         return track(new Node(name, channels, parts[0].height(), parts[0].width()));
     }
 
@@ -321,7 +321,7 @@ final class NetworkBuilder {
         String zeros = prefix + "_zeros";
         addVertex(zeros, new ScaleVertex(0.0), subsampled);
         String merged = prefix + "_pad";
-        graph.addVertex(merged, new MergeVertex(), subsampled.name(), zeros);
+        graph.addVertex(merged, channelMerge(), subsampled.name(), zeros);
         return track(new Node(merged, 2 * in.channels(), subsampled.height(), subsampled.width()));
     }
 
@@ -422,6 +422,11 @@ final class NetworkBuilder {
                         + node.shape() + " but DL4J infers " + type + "; fix the shape rule in NetworkBuilder");
             }
         }
+    }
+
+    /** Concatenation along channels: DL4J's vertex for NCHW, one that keeps axis 3 through a clone for NHWC. */
+    private MergeVertex channelMerge() {
+        return format == CNN2DFormat.NHWC ? new AxisMergeVertex(3) : new MergeVertex();
     }
 
     /** Adds a layer reading {@code in}; a layer reading the NCHW input of an NHWC network gets the conversion in front. */

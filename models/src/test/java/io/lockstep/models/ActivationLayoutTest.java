@@ -72,6 +72,11 @@ class ActivationLayoutTest {
         INDArray features = batch(options.input(), 3).getFeatures();
         assertArrayEquals(original.outputSingle(false, features).ravel().toFloatVector(),
                 restored.outputSingle(false, features).ravel().toFloatVector(), 0f);
+        // DL4J's MergeVertex.clone() forgets its axis; the option-A shortcut's concat must not.
+        ComputationGraph cloned = new ComputationGraph(conf.clone());
+        cloned.init(original.params().dup(), false);
+        assertArrayEquals(original.outputSingle(false, features).ravel().toFloatVector(),
+                cloned.outputSingle(false, features).ravel().toFloatVector(), 0f);
     }
 
     @Test

@@ -22,14 +22,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code bench step} run), an NHWC residual network trains like its NCHW build: same loss and, after
  * three steps, the same parameters (running statistics included) to float tolerance. Lockstep's
  * kernels walk NHWC activations one row of channels at a time and NCHW ones one plane at a time, so
- * the sums differ only in rounding.
+ * the sums differ only in rounding. resnet18 runs at 3x16x16, where its last stage has 2x2 maps: at
+ * 3x8x8 the last BatchNorms normalize 4 values per channel and amplify rounding differences within
+ * a few steps. The graphs are swapped from DL4J's BatchNorm by cloning their configuration, which
+ * also checks that an NHWC configuration survives a clone (the option-A shortcut's channel concat).
  */
 class NhwcBatchNormTrainingTest {
     private static final int BATCH = 4;
     private static final int CLASSES = 10;
 
     @ParameterizedTest(name = "{0} at {1}")
-    @CsvSource({"resnet20, 1x12x12", "resnet18, 3x8x8"})
+    @CsvSource({"resnet20, 1x12x12", "resnet18, 3x16x16"})
     void nhwcTrainsLikeNchw(String model, String input) {
         ModelOptions options = ModelOptions.of(CLASSES, InputShape.parse(input));
         ComputationGraph nchw = BatchNormSwap.toSync(ModelRegistry.build(model, options), false);
