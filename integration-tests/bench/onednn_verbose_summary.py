@@ -5,8 +5,9 @@ layouts each convolution pass chose, and the reorders (layout conversions) that 
     DNNL_VERBOSE=1 bin/lockstep bench step ... > run.txt
     integration-tests/bench/onednn_verbose_summary.py run.txt [--batch 64]
 
-Reorders whose first dimension is the batch size are counted as activation reorders, the others
-(weights, their gradients) as weight reorders. Times are OneDNN's own per-call wall times in ms.
+Reorders whose first dimension is the batch size and whose layouts are not weight layouts (those
+start with a capital A: Acdb16a, ABcd16b16a) are counted as activation reorders, the others (weights,
+their gradients) as weight reorders. Times are OneDNN's own per-call wall times in ms.
 """
 import argparse
 import collections
@@ -58,9 +59,13 @@ def main():
         print("  %-44s %5d calls %10.1f ms %5.1f %%" % (key, n, ms, 100 * ms / total))
 
     reorders = [r for r in rows if r["primitive"] == "reorder"]
-    act = [r for r in reorders if r["problem"].split("x")[0] == str(a.batch)]
-    wei = [r for r in reorders if r not in act]
-    for label, group in (("activation reorders (first dim = batch %d)" % a.batch, act), ("weight reorders", wei)):
+    def is_activation(r):
+        # Weight layouts are blocked on the output channels first (Acdb16a, ABcd16b16a): a capital A.
+        f = formats(r["mds"])
+        return r["problem"].split("x")[0] == str(a.batch) and not any(v.startswith("A") for v in f.values())
+    act = [r for r in reorders if is_activation(r)]
+    wei = [r for r in reorders if not is_activation(r)]
+    for label, group in (("activation reorders (batch %d first)" % a.batch, act), ("weight reorders", wei)):
         ms = sum(r["ms"] for r in group)
         print("%s: %d calls, %.1f ms, %.1f %% of OneDNN time" % (label, len(group), ms, 100 * ms / total))
 
