@@ -38,6 +38,15 @@ public interface Architecture {
     int minimumSize();
 
     /**
+     * Whether {@link #configuration} builds this activation layout (with BatchNorm or no normalization).
+     * NCHW always; an architecture that says yes to another layout must give it exactly the parameters
+     * of its NCHW build, in the same order.
+     */
+    default boolean supportsLayout(ActivationLayout layout) {
+        return layout == ActivationLayout.NCHW;
+    }
+
+    /**
      * Builds the configuration.
      *
      * @throws IllegalArgumentException if the input is smaller than {@link #minimumSize()}; the

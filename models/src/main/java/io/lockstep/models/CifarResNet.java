@@ -66,6 +66,12 @@ public final class CifarResNet implements Architecture {
         return 1;
     }
 
+    /** Every layer of the network (convolution, BatchNorm, pooling, ReLU, sums) runs NHWC as well. */
+    @Override
+    public boolean supportsLayout(ActivationLayout layout) {
+        return true;
+    }
+
     @Override
     public ComputationGraphConfiguration configuration(ModelOptions options) {
         NetworkBuilder b = new NetworkBuilder(this, options);

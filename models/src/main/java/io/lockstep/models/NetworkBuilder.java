@@ -1,5 +1,6 @@
 package io.lockstep.models;
 
+import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -60,6 +61,10 @@ import java.util.Map;
  *       synchronized BatchNorm) never has to implement activations. {@link #norm} builds the layer
  *       the options ask for where the architecture has BatchNorm (GroupNorm, LayerNorm, InstanceNorm
  *       are {@link GroupNormalization} layers with the same eps).</li>
+ *   <li>Activations are NCHW unless the options ask for {@link ActivationLayout#NHWC} and the
+ *       architecture supports it: then convolution, BatchNorm and pooling layers are built NHWC, the
+ *       input stays NCHW and an {@link NchwToNhwcPreProcessor} in front of each layer that reads it
+ *       converts it; parameters are the same in both layouts.</li>
  * </ul>
  *
  * <p>Not thread-safe; one instance builds one configuration.
@@ -72,6 +77,7 @@ final class NetworkBuilder {
     private final List<Node> tracked = new ArrayList<>();
     private final Node input;
     private final List<String> auxiliaryOutputs = new ArrayList<>();
+    private final CNN2DFormat format;
 
     NetworkBuilder(Architecture architecture, ModelOptions options) {
         this.model = architecture.name();
@@ -83,6 +89,17 @@ final class NetworkBuilder {
                     + " pixels even after adapting to small inputs, got " + shape
                     + ": use larger images or a model for small inputs such as resnet20");
         }
+        if (options.layout() == ActivationLayout.NHWC) {
+            if (!architecture.supportsLayout(ActivationLayout.NHWC)) {
+                throw new IllegalArgumentException(model + " is built with NCHW activations only; NHWC is implemented "
+                        + "for the resnet family: use layout nchw");
+            }
+            if (options.normalization() != Normalization.BATCH && options.normalization() != Normalization.NONE) {
+                throw new IllegalArgumentException(model + ": NHWC activations are implemented with batch or no "
+                        + "normalization, not " + options.normalization().cliName() + ": use layout nchw");
+            }
+        }
+        this.format = options.layout() == ActivationLayout.NHWC ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
         NeuralNetConfiguration.Builder global = new NeuralNetConfiguration.Builder()
                 .seed(options.seed())
                 .updater(options.updater())
@@ -124,9 +141,10 @@ final class NetworkBuilder {
                 .padding(padH, padW)
                 .nOut(filters)
                 .hasBias(bias)
-                .activation(activation);
+                .activation(activation)
+                .dataFormat(format);
         decayWeights(layer);
-        graph.addLayer(name, layer.build(), in.name());
+        addLayer(name, layer.build(), in);
         return track(new Node(name, filters, outputSize(name, in.height(), kernelH, stride, padH),
                 outputSize(name, in.width(), kernelW, stride, padW)));
     }
@@ -149,6 +167,7 @@ final class NetworkBuilder {
                     .nOut(channels)
                     .eps(eps)
                     .activation(Activation.IDENTITY)
+                    .dataFormat(format)
                     .build();
             case GROUP -> new GroupNormalization(largestDivisorUpTo(channels, options.normGroups()), eps);
             case LAYER -> new GroupNormalization(1, eps);
@@ -156,7 +175,7 @@ final class NetworkBuilder {
             case NONE -> throw new IllegalStateException(model + ": normalization layer " + name
                     + " requested although the options say none");
         };
-        graph.addLayer(name, layer, in.name());
+        addLayer(name, layer, in);
         return track(new Node(name, channels, in.height(), in.width()));
     }
 
@@ -171,16 +190,17 @@ final class NetworkBuilder {
     }
 
     Node relu(String name, Node in) {
-        graph.addLayer(name, new ActivationLayer.Builder().activation(Activation.RELU).build(), in.name());
+        addLayer(name, new ActivationLayer.Builder().activation(Activation.RELU).build(), in);
         return track(new Node(name, in.channels(), in.height(), in.width()));
     }
 
     Node maxPool(String name, Node in, int kernel, int stride, int padding) {
-        graph.addLayer(name, new SubsamplingLayer.Builder(PoolingType.MAX)
+        addLayer(name, new SubsamplingLayer.Builder(PoolingType.MAX)
                 .kernelSize(kernel, kernel)
                 .stride(stride, stride)
                 .padding(padding, padding)
-                .build(), in.name());
+                .dataFormat(format)
+                .build(), in);
         return track(new Node(name, in.channels(), outputSize(name, in.height(), kernel, stride, padding),
                 outputSize(name, in.width(), kernel, stride, padding)));
     }
@@ -205,8 +225,7 @@ final class NetworkBuilder {
         Node x = in;
         if (extraH > 0 || extraW > 0) {
             String padName = name + "_ceilpad";
-            graph.addLayer(padName, new ZeroPaddingLayer.Builder(0, Math.max(0, extraH), 0, Math.max(0, extraW)).build(),
-                    in.name());
+            addLayer(padName, new ZeroPaddingLayer.Builder(0, Math.max(0, extraH), 0, Math.max(0, extraW)).build(), in);
             x = track(new Node(padName, in.channels(), in.height() + Math.max(0, extraH), in.width() + Math.max(0, extraW)));
         }
         Node out = maxPool(name, x, kernel, stride, padding);
@@ -235,12 +254,13 @@ final class NetworkBuilder {
      * {@code count_include_pad=True}: padded zeros count in the divisor (always kernel*kernel).
      */
     Node avgPool(String name, Node in, int kernel, int stride, int padding) {
-        graph.addLayer(name, new SubsamplingLayer.Builder(PoolingType.AVG)
+        addLayer(name, new SubsamplingLayer.Builder(PoolingType.AVG)
                 .kernelSize(kernel, kernel)
                 .stride(stride, stride)
                 .padding(padding, padding)
                 .avgPoolIncludePadInDivisor(true)
-                .build(), in.name());
+                .dataFormat(format)
+                .build(), in);
         return track(new Node(name, in.channels(), outputSize(name, in.height(), kernel, stride, padding),
                 outputSize(name, in.width(), kernel, stride, padding)));
     }
@@ -248,17 +268,14 @@ final class NetworkBuilder {
     /** Concatenation along channels ({@code torch.cat(..., 1)}), in the order given; maps must agree in size. */
     Node concat(String name, Node... parts) {
         int channels = 0;
-        String[] names = new String[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            Node p = parts[i];
+        for (Node p : parts) {
             if (p.height() != parts[0].height() || p.width() != parts[0].width()) {
                 throw new IllegalStateException(model + ": cannot concatenate " + parts[0].name() + " ("
                         + parts[0].shape() + ") and " + p.name() + " (" + p.shape() + ")");
             }
             channels += p.channels();
-            names[i] = p.name();
         }
-        graph.addVertex(name, new MergeVertex(), names);
+        addVertex(name, channelMerge(), parts);
         return track(new Node(name, channels, parts[0].height(), parts[0].width()));
     }
 
@@ -276,10 +293,11 @@ final class NetworkBuilder {
         }
         int kh = in.height() / target;
         int kw = in.width() / target;
-        graph.addLayer(name, new SubsamplingLayer.Builder(PoolingType.AVG)
+        addLayer(name, new SubsamplingLayer.Builder(PoolingType.AVG)
                 .kernelSize(kh, kw)
                 .stride(kh, kw)
-                .build(), in.name());
+                .dataFormat(format)
+                .build(), in);
         return track(new Node(name, in.channels(), target, target));
     }
 
@@ -288,7 +306,7 @@ final class NetworkBuilder {
             throw new IllegalStateException(model + ": cannot add " + a.name() + " (" + a.shape() + ") and "
                     + b.name() + " (" + b.shape() + ")");
         }
-        graph.addVertex(name, new ElementWiseVertex(ElementWiseVertex.Op.Add), a.name(), b.name());
+        addVertex(name, new ElementWiseVertex(ElementWiseVertex.Op.Add), a, b);
         return track(new Node(name, a.channels(), a.height(), a.width()));
     }
 
@@ -301,9 +319,9 @@ final class NetworkBuilder {
     Node subsampleAndZeroPadChannels(String prefix, Node in) {
         Node subsampled = maxPool(prefix + "_subsample", in, 1, 2, 0);
         String zeros = prefix + "_zeros";
-        graph.addVertex(zeros, new ScaleVertex(0.0), subsampled.name());
+        addVertex(zeros, new ScaleVertex(0.0), subsampled);
         String merged = prefix + "_pad";
-        graph.addVertex(merged, new MergeVertex(), subsampled.name(), zeros);
+        graph.addVertex(merged, channelMerge(), subsampled.name(), zeros);
         return track(new Node(merged, 2 * in.channels(), subsampled.height(), subsampled.width()));
     }
 
@@ -312,13 +330,13 @@ final class NetworkBuilder {
      * tokens, a DL4J recurrent activation); the node records it as {@code width x tokens x 1}.
      */
     Node tokenLayer(String name, Layer layer, Node in, int width, int tokens) {
-        graph.addLayer(name, layer, in.name());
+        addLayer(name, layer, in);
         return track(new Node(name, width, tokens, 1));
     }
 
     /** A layer whose output is a feature vector of {@code size} (untracked, like dense layers). */
     Node vectorLayer(String name, Layer layer, Node in, int size) {
-        graph.addLayer(name, layer, in.name());
+        addLayer(name, layer, in);
         return new Node(name, size, 1, 1);
     }
 
@@ -327,7 +345,7 @@ final class NetworkBuilder {
     }
 
     Node globalAvgPool(String name, Node in) {
-        graph.addLayer(name, new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), in.name());
+        addLayer(name, new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), in);
         return new Node(name, in.channels(), 1, 1);
     }
 
@@ -341,7 +359,7 @@ final class NetworkBuilder {
             layer.dropOut(new Dropout(1.0 - dropProbability)); // DL4J takes the retain probability
         }
         decayWeights(layer);
-        graph.addLayer(name, layer.build(), in.name());
+        addLayer(name, layer.build(), in);
         return new Node(name, units, 1, 1);
     }
 
@@ -358,7 +376,7 @@ final class NetworkBuilder {
             output.dropOut(new Dropout(1.0 - dropProbability));
         }
         decayWeights(output);
-        graph.addLayer(Architecture.OUTPUT, output.build(), features.name());
+        addLayer(Architecture.OUTPUT, output.build(), features);
         List<String> outputs = new ArrayList<>();
         outputs.add(Architecture.OUTPUT);
         outputs.addAll(auxiliaryOutputs);
@@ -382,7 +400,7 @@ final class NetworkBuilder {
                 .activation(Activation.SOFTMAX)
                 .weightInit(WeightInit.XAVIER);
         decayWeights(output);
-        graph.addLayer(name, output.build(), features.name());
+        addLayer(name, output.build(), features);
         auxiliaryOutputs.add(name);
     }
 
@@ -399,11 +417,38 @@ final class NetworkBuilder {
             }
             if (!(type instanceof InputType.InputTypeConvolutional c)
                     || c.getChannels() != node.channels() || c.getHeight() != node.height()
-                    || c.getWidth() != node.width()) {
+                    || c.getWidth() != node.width() || c.getFormat() != format) {
                 throw new IllegalStateException(model + ": vertex " + node.name() + " was planned as "
                         + node.shape() + " but DL4J infers " + type + "; fix the shape rule in NetworkBuilder");
             }
         }
+    }
+
+    /** Concatenation along channels: DL4J's vertex for NCHW, one that keeps axis 3 through a clone for NHWC. */
+    private MergeVertex channelMerge() {
+        return format == CNN2DFormat.NHWC ? new AxisMergeVertex(3) : new MergeVertex();
+    }
+
+    /** Adds a layer reading {@code in}; a layer reading the NCHW input of an NHWC network gets the conversion in front. */
+    private void addLayer(String name, Layer layer, Node in) {
+        if (in == input && format == CNN2DFormat.NHWC) {
+            graph.addLayer(name, layer, new NchwToNhwcPreProcessor(), in.name());
+        } else {
+            graph.addLayer(name, layer, in.name());
+        }
+    }
+
+    /** Adds a vertex; vertices cannot convert the input's layout, so in an NHWC network they must not read it. */
+    private void addVertex(String name, org.deeplearning4j.nn.conf.graph.GraphVertex vertex, Node... inputs) {
+        String[] names = new String[inputs.length];
+        for (int i = 0; i < inputs.length; i++) {
+            if (inputs[i] == input && format == CNN2DFormat.NHWC) {
+                throw new IllegalStateException(model + ": vertex " + name + " reads the NCHW input of an NHWC network; "
+                        + "only layers convert it");
+            }
+            names[i] = inputs[i].name();
+        }
+        graph.addVertex(name, vertex, names);
     }
 
     /** Weight decay on this layer's weights only; see the class comment for why not globally. */

@@ -86,6 +86,12 @@ public final class ResNet implements Architecture {
         return vertex.equals(OUTPUT) ? "fc" : Architecture.super.torchModule(vertex);
     }
 
+    /** Every layer of the network (convolution, BatchNorm, pooling, ReLU, sums) runs NHWC as well. */
+    @Override
+    public boolean supportsLayout(ActivationLayout layout) {
+        return true;
+    }
+
     @Override
     public ComputationGraphConfiguration configuration(ModelOptions options) {
         NetworkBuilder b = new NetworkBuilder(this, options);

@@ -1,5 +1,6 @@
 package io.lockstep.driver.bench;
 
+import io.lockstep.models.ActivationLayout;
 import io.lockstep.models.InputShape;
 import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
@@ -8,6 +9,7 @@ import io.lockstep.models.TrainingBatches;
 import io.lockstep.worker.nn.BatchNormSwap;
 import io.lockstep.worker.train.ComputeThreads;
 import io.lockstep.worker.train.Optimizer;
+import org.deeplearning4j.nn.conf.CacheMode;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -54,6 +56,34 @@ public final class StepTimeBenchmark implements Callable<Integer> {
     @Option(names = "--onednn", defaultValue = "on", description = "on or off: DL4J's OneDNN layer helpers")
     String onednn;
 
+    @Option(names = "--layout", defaultValue = "nchw", converter = LayoutConverter.class,
+            description = "nchw or nhwc: memory layout of the activations between layers (nhwc: resnet family only; "
+                    + "same parameters, the input stays NCHW)")
+    ActivationLayout layout;
+
+    @Option(names = "--cache-mode", defaultValue = "none", converter = CacheModeConverter.class,
+            description = "none or device: DL4J's cache mode. With none (DL4J's default) a convolution layer's backward "
+                    + "pass runs its forward convolution again; device keeps the forward output for it instead")
+    CacheMode cacheMode;
+
+    static final class CacheModeConverter implements picocli.CommandLine.ITypeConverter<CacheMode> {
+        @Override
+        public CacheMode convert(String value) {
+            return switch (value.trim().toLowerCase(Locale.ROOT)) {
+                case "none" -> CacheMode.NONE;
+                case "device" -> CacheMode.DEVICE;
+                default -> throw new IllegalArgumentException("expected none or device, got " + value);
+            };
+        }
+    }
+
+    static final class LayoutConverter implements picocli.CommandLine.ITypeConverter<ActivationLayout> {
+        @Override
+        public ActivationLayout convert(String value) {
+            return ActivationLayout.parse(value);
+        }
+    }
+
     @Override
     public Integer call() {
         boolean helpers = !"off".equals(onednn.toLowerCase(Locale.ROOT));
@@ -67,13 +97,17 @@ public final class StepTimeBenchmark implements Callable<Integer> {
         }
         InputShape shape = InputShape.parse(input);
         ComputationGraph graph = ModelRegistry.build(model, ModelOptions.of(10, shape)
-                .withUpdater(Optimizer.NESTEROV.updater(0.01), 0));
+                .withUpdater(Optimizer.NESTEROV.updater(0.01), 0).withLayout(layout));
         graph = switch (norm) {
             case "batch" -> BatchNormSwap.toSync(graph, false);
             case "sync-batch" -> BatchNormSwap.toSync(graph);
             case "dl4j-batch" -> graph;
             default -> throw new IllegalArgumentException("--norm: expected batch, sync-batch or dl4j-batch, got " + norm);
         };
+        // The graph's configuration decides whether the forward pass opens the cache workspace, each
+        // layer whether it keeps its output there: both must be set.
+        graph.getConfiguration().setCacheMode(cacheMode);
+        graph.setCacheMode(cacheMode);
         Nd4j.getRandom().setSeed(1);
         INDArray features = Nd4j.rand(DataType.FLOAT, batchSize, shape.channels(), shape.height(), shape.width());
         INDArray labels = Nd4j.zeros(DataType.FLOAT, batchSize, 10);
@@ -98,8 +132,8 @@ public final class StepTimeBenchmark implements Callable<Integer> {
         double cpuMillisPerStep = (os.getProcessCpuTime() - cpuStart) / 1e6 / steps;
         Arrays.sort(millis);
         double median = millis[steps / 2];
-        System.out.printf(Locale.ROOT, "model %s, input %s, batch %d, norm %s, threads %d (%s), OneDNN helpers %s (%s)%n", model, shape,
-                batchSize, norm, ComputeThreads.inForce(), ComputeThreads.describe(), helpers ? "requested on" : "off", OneDnn.probe().detail());
+        System.out.printf(Locale.ROOT, "model %s, input %s, batch %d, norm %s, layout %s, cache mode %s, threads %d (%s), OneDNN helpers %s (%s)%n",
+                model, shape, batchSize, norm, layout.cliName(), cacheMode.name().toLowerCase(Locale.ROOT), ComputeThreads.inForce(), ComputeThreads.describe(), helpers ? "requested on" : "off", OneDnn.probe().detail());
         System.out.printf(Locale.ROOT, "step time over %d steps: median %.1f ms, p10 %.1f ms, p90 %.1f ms; %.1f images/s; "
                 + "process CPU %.1f ms per step%n", steps, median, millis[steps / 10], millis[(steps * 9) / 10],
                 batchSize * 1000 / median, cpuMillisPerStep);

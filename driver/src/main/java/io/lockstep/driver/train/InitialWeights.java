@@ -98,7 +98,7 @@ final class InitialWeights {
             SafeTensors.Entry head = weights.entries().get(headTensor(architecture));
             int fileClasses = head == null ? options.numClasses() : Math.toIntExact(head.shape()[0]);
             ModelOptions fileOptions = new ModelOptions(fileClasses, options.input(), options.normalization(), options.seed(),
-                    options.updater(), options.weightDecay(), options.normGroups());
+                    options.updater(), options.weightDecay(), options.normGroups(), options.layout());
             return TorchWeights.load(zooModel, fileOptions, local.toPath());
         } catch (WeightImportException e) {
             throw new UserError("--init-from: " + e.getMessage(), e);

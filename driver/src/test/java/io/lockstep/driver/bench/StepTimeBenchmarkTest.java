@@ -29,6 +29,19 @@ class StepTimeBenchmarkTest {
     }
 
     @Test
+    void measuresAnNhwcBuild() {
+        String out = run(0, "--model", "resnet20", "--input", "1x12x12", "--batch-size", "2", "--warmup-steps", "0",
+                "--steps", "2", "--threads", "1", "--layout", "nhwc", "--cache-mode", "device");
+        assertTrue(out.contains("norm batch, layout nhwc, cache mode device"), out);
+        assertTrue(out.contains("step time over 2 steps: median"), out);
+    }
+
+    @Test
+    void rejectsAnUnknownLayout() {
+        run(2, "--model", "resnet20", "--steps", "1", "--warmup-steps", "0", "--batch-size", "2", "--layout", "chwn");
+    }
+
+    @Test
     void rejectsAnUnknownNorm() {
         run(1, "--model", "resnet20", "--steps", "1", "--warmup-steps", "0", "--batch-size", "2", "--norm", "group");
     }
