@@ -104,9 +104,15 @@ final class ParquetDataset {
     }
 
     private static Dataset<Row> frame(SparkSession spark, Path dir, String imageColumn, String labelColumn) {
+        // Spark's vectorized Parquet reader decodes up to 4,096 rows at a time into one growing array per
+        // column: with images of a megabyte that is gigabytes per task, and executors of a few GB run out of
+        // heap. The row-by-row reader holds one row group's pages. Set in a session of its own, so the
+        // caller's SparkSession keeps its settings.
+        SparkSession reading = spark.newSession();
+        reading.conf().set("spark.sql.parquet.enableVectorizedReader", "false");
         Dataset<Row> frame;
         try {
-            frame = spark.read().parquet(dir.toString());
+            frame = reading.read().parquet(dir.toString());
         } catch (RuntimeException e) {
             throw new DatasetException("--data: cannot read the Parquet files in " + dir + ": " + e.getMessage(), e);
         }
