@@ -2,9 +2,10 @@ package io.lockstep.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.lockstep.it.harness.ManagedProcess;
 import io.lockstep.it.harness.MiniHdfs;
+import io.lockstep.it.harness.SparkSubmitter;
 import io.lockstep.it.harness.StandaloneSparkCluster;
+import io.lockstep.it.harness.SubmitResult;
 import io.lockstep.it.harness.TestRuntime;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
@@ -30,7 +31,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,7 +44,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * A dataset at least twice the driver's heap trains: 1.1 GB of PNGs on the in-process HDFS, as an image
  * folder, as Parquet and as tar shards, each trained for one epoch by 2 replicas on a standalone cluster
- * (two executor JVMs) under a driver JVM of {@code -Xmx512m}, and the image folder once more in
+ * (two executor JVMs) under a driver JVM of 512 MB heap ({@code spark.driver.memory}), and the image folder once more in
  * {@code local[2]}, where driver and executors share that one heap (the executors' cache spills to disk).
  * Each run must end above chance.
  *
@@ -53,7 +53,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (uncompressed) deflate blocks from one pool of noise at varying offsets: generating 1.1 GB costs a
  * copy and a CRC, not an encoder.
  *
- * <pre>mvn -B -pl integration-tests -am test -Dtest=LargerThanHeapTest -Dlockstep.it.largerThanHeap=true \
+ * <pre>mvn -B -pl integration-tests -am verify -Dtest=LargerThanHeapTest -Dlockstep.it.largerThanHeap=true \
  *     -Dsurefire.failIfNoSpecifiedTests=false</pre>
  */
 @EnabledIfSystemProperty(named = "lockstep.it.largerThanHeap", matches = "true",
@@ -62,7 +62,8 @@ class LargerThanHeapTest {
     private static final Logger LOG = LoggerFactory.getLogger(LargerThanHeapTest.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long DATASET_BYTES = 1_100_000_000L;
-    private static final String DRIVER_HEAP = "-Xmx512m";
+    /** The driver JVM's heap: the dataset is more than twice this. */
+    private static final int DRIVER_HEAP_MB = 512;
     private static final int SIDE = 512;
     private static final int PER_SHARD = 100;
     private static final Duration RUN_TIMEOUT = Duration.ofMinutes(10);
@@ -102,32 +103,29 @@ class LargerThanHeapTest {
         train("folder-local", "local[2]", "/big/folder");
     }
 
+    /**
+     * Submits one training run with spark-submit, as a user does: the driver JVM gets {@link #DRIVER_HEAP_MB} MB of heap
+     * through {@code spark.driver.memory}, and the executors Spark's and Lockstep's JVM flags through the
+     * Spark home's defaults (a driver started as a plain JVM would hand its executors neither).
+     */
     private static void train(String name, String master, String data) throws IOException {
-        java.nio.file.Path work = TestRuntime.newWorkDir("larger-than-heap-" + name);
-        java.nio.file.Path out = work.resolve("out");
-        List<String> command = new ArrayList<>();
-        command.add(TestRuntime.javaExecutable().toString());
-        command.add(DRIVER_HEAP);
-        command.add("-Dspark.executor.memory=1g");
-        command.addAll(TestRuntime.jvmFlags());
-        command.addAll(List.of("-cp", TestRuntime.classpathString(), Lockstep.MAIN, "train", "--model", "lenet5",
-                "--data", hdfs.uri(data), "--read-on", "executors", "--image-size", "28", "--channels", "1",
-                "--replicas", "2", "--batch-size", "16", "--epochs", "1", "--lr", "0.02", "--lr-scaling", "none",
-                "--lr-decay", "none", "--master", master, "--no-spark-ui", "--out", out.toString()));
-        ProcessBuilder builder = new ProcessBuilder(command);
-        builder.environment().putAll(cluster.sparkHome().environment());
-        builder.environment().put("SPARK_LOCAL_DIRS", Files.createDirectories(work.resolve("spark-local")).toString());
-        long start = System.nanoTime();
-        try (ManagedProcess driver = ManagedProcess.start(name, builder, work)) {
-            int code = driver.awaitExit(RUN_TIMEOUT);
-            long seconds = (System.nanoTime() - start) / 1_000_000_000L;
-            assertEquals(0, code, () -> name + " failed:\n" + ManagedProcess.tail(driver.stderrFile(), 60));
-            JsonNode summary = JSON.readTree(out.resolve("summary.json").toFile());
-            double accuracy = summary.get("test_accuracy").asDouble();
-            LOG.info("MEASURED larger-than-heap {}: driver {}, {} s wall, test accuracy {}; {}", name, DRIVER_HEAP, seconds,
-                    accuracy, summary.get("dataset").asText());
-            assertTrue(accuracy > 0.6, name + ": two classes, chance is 0.5, test accuracy " + accuracy);
-        }
+        java.nio.file.Path out = TestRuntime.newWorkDir("larger-than-heap-" + name).resolve("out");
+        SparkSubmitter submitter = master.startsWith("local")
+                ? SparkSubmitter.using(cluster.sparkHome(), master, cluster.workDir().resolve("submissions"))
+                : SparkSubmitter.to(cluster);
+        SubmitResult result = submitter.name(name).mainClass(Lockstep.MAIN).appJar(Lockstep.submitJar())
+                .conf("spark.driver.memory", DRIVER_HEAP_MB + "m")
+                .conf("spark.executor.memory", "1g")
+                .args("train", "--model", "lenet5", "--data", hdfs.uri(data), "--read-on", "executors",
+                        "--image-size", "28", "--channels", "1", "--replicas", "2", "--batch-size", "16", "--epochs", "1",
+                        "--lr", "0.02", "--lr-scaling", "none", "--lr-decay", "none", "--no-spark-ui", "--out", out.toString())
+                .run(RUN_TIMEOUT);
+        assertEquals(0, result.exitCode(), () -> name + " failed: " + result.describe());
+        JsonNode summary = JSON.readTree(out.resolve("summary.json").toFile());
+        double accuracy = summary.get("test_accuracy").asDouble();
+        LOG.info("MEASURED larger-than-heap {}: driver heap {} MB, {} s wall in the run, test accuracy {}; {}", name,
+                DRIVER_HEAP_MB, summary.get("wall_seconds").asDouble(), accuracy, summary.get("dataset").asText());
+        assertTrue(accuracy > 0.6, name + ": two classes, chance is 0.5, test accuracy " + accuracy);
     }
 
     /**
