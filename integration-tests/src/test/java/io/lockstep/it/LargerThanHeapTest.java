@@ -66,6 +66,7 @@ class LargerThanHeapTest {
     private static final int DRIVER_HEAP_MB = 512;
     private static final int SIDE = 512;
     private static final int PER_SHARD = 100;
+    private static final int ROWS_PER_GROUP = 40;
     private static final Duration RUN_TIMEOUT = Duration.ofMinutes(10);
 
     private static MiniHdfs hdfs;
@@ -189,7 +190,10 @@ class LargerThanHeapTest {
 
     private static ParquetWriter<Group> parquet(FileSystem fs, String file, MessageType schema) throws IOException {
         return ExampleParquetWriter.builder(new Path(fs.getUri().toString() + file)).withConf(fs.getConf()).withType(schema)
-                .withCompressionCodec(CompressionCodecName.UNCOMPRESSED).withRowGroupSize(32L << 20).build();
+                .withCompressionCodec(CompressionCodecName.UNCOMPRESSED)
+                // Parquet's writer measures a row group only every 100 rows at the earliest, so 32 MB groups of
+                // 0.8 MB images need a row limit too: an executor task holds one row group's column in memory.
+                .withRowGroupSize(32L << 20).withRowGroupRowCountLimit(ROWS_PER_GROUP).build();
     }
 
     private static void put(TarArchiveOutputStream out, String name, byte[] bytes) throws IOException {
