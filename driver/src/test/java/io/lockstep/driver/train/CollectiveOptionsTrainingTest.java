@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The link options of {@code lockstep train} reach the replicas: two replicas in Spark local mode with
  * bf16 gradients over UDP on the loopback interface, a 1408-byte MTU and a yielding wait, against the
- * same job with the defaults (the two-replica run the test classes share). The replicas compare parameter
+ * same job in fp32 over the same links; and what the defaults (the two-replica run the test classes share)
+ * record. The replicas compare parameter
  * checksums every 3 steps and the job fails if they ever differ, so a finished run means bit-identical
  * replicas.
  */
@@ -49,10 +50,11 @@ class CollectiveOptionsTrainingTest {
     @Test
     void bf16OverUdpOnANamedInterfaceStaysCloseToFp32AndIsRecorded() throws Exception {
         String loopback = NetworkInterface.getByInetAddress(InetAddress.getLoopbackAddress()).getName();
-        Path defaults = SharedRuns.twoReplicas();
-        float[] exact = params(defaults);
-        float[] bf16 = train("bf16", "--wire-compression", "bf16", "--transport", "udp", "--network-interface", loopback,
-                "--mtu", "1408", "--idle-strategy", "yielding");
+        String[] link = {"--transport", "udp", "--network-interface", loopback, "--mtu", "1408", "--idle-strategy", "yielding"};
+        // The fp32 reference crosses the same links: with the defaults, two local replicas meet in shared memory
+        // and send no frames at all.
+        float[] exact = train("fp32", link);
+        float[] bf16 = train("bf16", concat(link, "--wire-compression", "bf16"));
         double maxDiff = 0;
         for (int i = 0; i < exact.length; i++) {
             maxDiff = Math.max(maxDiff, Math.abs(exact[i] - bf16[i]));
@@ -67,12 +69,20 @@ class CollectiveOptionsTrainingTest {
         assertEquals(loopback, collective.get("network_interface").asText());
         assertEquals(1408, collective.get("mtu_bytes").asInt());
         assertEquals("yielding", collective.get("idle_strategy").asText());
-        JsonNode exactCollective = JSON.readTree(defaults.resolve(RunOutput.SUMMARY).toFile()).get("collective");
-        assertEquals("none", exactCollective.get("wire_compression").asText());
-        assertEquals("auto", exactCollective.get("allreduce_topology").asText());
-        assertEquals("flat", exactCollective.get("allreduce_in_force").asText(), "local mode runs every replica on one host");
-        assertTrue(exactCollective.get("allreduce_reason").asText().contains("2 ranks"), exactCollective.toString());
-        assertEquals(2 * bytesPerStep(dir.resolve("bf16")), bytesPerStep(defaults), "bf16 sends half the bytes per step");
+        assertEquals("flat", collective.get("allreduce_in_force").asText(), "UDP links: the ring, on one host");
+        assertEquals(2 * bytesPerStep(dir.resolve("bf16")), bytesPerStep(dir.resolve("fp32")), "bf16 sends half the bytes per step");
+
+        JsonNode defaults = JSON.readTree(SharedRuns.twoReplicas().resolve(RunOutput.SUMMARY).toFile()).get("collective");
+        assertEquals("none", defaults.get("wire_compression").asText());
+        assertEquals("auto", defaults.get("allreduce_topology").asText());
+        assertEquals("shared memory", defaults.get("allreduce_in_force").asText(), "local mode runs every replica on one host");
+        assertTrue(defaults.get("allreduce_reason").asText().contains("one host"), defaults.toString());
+    }
+
+    private static String[] concat(String[] first, String... more) {
+        String[] all = Arrays.copyOf(first, first.length + more.length);
+        System.arraycopy(more, 0, all, first.length, more.length);
+        return all;
     }
 
     private static long bytesPerStep(Path run) throws IOException {
