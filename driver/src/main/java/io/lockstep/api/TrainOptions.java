@@ -53,7 +53,7 @@ public final class TrainOptions {
     public static final OptionDef<String> DATA = define(OptionDef.text("data", null,
             "Dataset directory on any Hadoop filesystem (file://, hdfs://, s3a:// or a local path).").label("URI"));
     /** Where datasets are read unless {@code --read-on} says otherwise; the inference commands share it. */
-    public static final String DEFAULT_READ_ON = "driver";
+    public static final String DEFAULT_READ_ON = "executors";
     /** What {@code --read-on} means, for every command that takes it. */
     public static final String READ_ON_DOC = "Where a --data dataset is read: executors (the driver only lists the files; "
             + "executors read them near the data and cache them in memory and on disk, so a dataset larger than the driver's "

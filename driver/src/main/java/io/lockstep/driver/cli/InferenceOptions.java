@@ -167,19 +167,28 @@ public final class InferenceOptions {
         }
     }
 
-    /** Records the executors read and cached, in their read units' partitions. */
+    /**
+     * Records the executors read and cached, in their read units' partitions — spread over every core
+     * when there are fewer units than cores (a gzipped IDX split is one unit: without the spread, one
+     * task would predict it all while the other executors wait).
+     */
     private record OnExecutors(DistributedDataset dataset) implements Input<LabeledRecord> {
         @Override
         public JavaRDD<LabeledRecord> test() {
-            return dataset.identified(true).map(Tuple2::_2);
+            return spread(dataset.identified(true).map(Tuple2::_2));
         }
 
         @Override
         public JavaRDD<Tuple2<String, LabeledRecord>> identified(boolean train, boolean test) {
             if (train && test) {
-                return dataset.identified(false).union(dataset.identified(true));
+                return spread(dataset.identified(false).union(dataset.identified(true)));
             }
-            return dataset.identified(test);
+            return spread(dataset.identified(test));
+        }
+
+        private static <T> JavaRDD<T> spread(JavaRDD<T> records) {
+            int cores = records.context().defaultParallelism();
+            return records.getNumPartitions() < cores ? records.repartition(cores) : records;
         }
 
         @Override
