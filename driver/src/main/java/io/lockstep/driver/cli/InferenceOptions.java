@@ -169,26 +169,27 @@ public final class InferenceOptions {
 
     /**
      * Records the executors read and cached, in their read units' partitions — spread over every core
-     * when there are fewer units than cores (a gzipped IDX split is one unit: without the spread, one
-     * task would predict it all while the other executors wait).
+     * when fewer partitions than cores hold the chosen split (a gzipped IDX split is one unit: without
+     * the spread, one task would predict it all while the other executors wait).
      */
     private record OnExecutors(DistributedDataset dataset) implements Input<LabeledRecord> {
         @Override
         public JavaRDD<LabeledRecord> test() {
-            return spread(dataset.identified(true).map(Tuple2::_2));
+            return spread(dataset.identified(true).map(Tuple2::_2), dataset.partitionsHolding(true));
         }
 
         @Override
         public JavaRDD<Tuple2<String, LabeledRecord>> identified(boolean train, boolean test) {
             if (train && test) {
-                return spread(dataset.identified(false).union(dataset.identified(true)));
+                return spread(dataset.identified(false).union(dataset.identified(true)),
+                        dataset.partitionsHolding(false) + dataset.partitionsHolding(true));
             }
-            return spread(dataset.identified(test));
+            return spread(dataset.identified(test), dataset.partitionsHolding(test));
         }
 
-        private static <T> JavaRDD<T> spread(JavaRDD<T> records) {
+        private static <T> JavaRDD<T> spread(JavaRDD<T> records, int partitionsHolding) {
             int cores = records.context().defaultParallelism();
-            return records.getNumPartitions() < cores ? records.repartition(cores) : records;
+            return partitionsHolding < cores ? records.repartition(cores) : records;
         }
 
         @Override

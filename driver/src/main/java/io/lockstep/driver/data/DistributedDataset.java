@@ -85,7 +85,8 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
     private final int units;
 
     /** What the read job counted, kept for reports: records per class of each split and the image survey. */
-    private record Facts(int[] trainCounts, int[] testCounts, ImageSurvey survey) {
+    /** What the read job counted: records per class of each split, the images' survey, and how many partitions hold each split. */
+    private record Facts(int[] trainCounts, int[] testCounts, ImageSurvey survey, int trainPartitions, int testPartitions) {
     }
 
     private DistributedDataset(String uri, String format, List<String> classNames, RecordFormat recordFormat,
@@ -226,7 +227,8 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
             DistributedDataset dataset = new DistributedDataset(uri, listing.format(), listing.classes(), listing.recordFormat(),
                     transform, options.badRecords(), read, trainSize, testSize, badTrain, badTest, List.copyOf(skipped),
                     listing.skipped().size() + summary.skippedCount,
-                    new Facts(summary.perClassTrain, summary.perClassTest, summary.survey), units);
+                    new Facts(summary.perClassTrain, summary.perClassTest, summary.survey, summary.partitionsWithTrain,
+                            summary.partitionsWithTest), units);
             LOG.info("listed and read on the executors {} in {} ms", dataset.describe(), (System.nanoTime() - start) / 1_000_000);
             return dataset;
         } catch (RuntimeException e) {
@@ -534,6 +536,14 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
     }
 
     /**
+     * How many partitions of the cached records hold records of one split: a split read from fewer
+     * units than there are cores leaves cores idle in a job over it alone.
+     */
+    public int partitionsHolding(boolean test) {
+        return test ? facts.testPartitions() : facts.trainPartitions();
+    }
+
+    /**
      * One split's records, each with an id: its source (the image's path, the shard and entry, the Parquet
      * file and row) or, for formats that hold many images per file, {@code SPLIT:INDEX}.
      */
@@ -734,6 +744,8 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         List<SkippedRecord> skipped = new ArrayList<>();
         int skippedCount;
         ImageSurvey survey;
+        int partitionsWithTrain;
+        int partitionsWithTest;
 
         private ReadSummary(int numClasses, boolean raw) {
             perClassTrain = new int[numClasses];
@@ -762,6 +774,11 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
                     continue;
                 }
                 (r.test ? summary.perClassTest : summary.perClassTrain)[r.record.label()]++;
+                if (r.test) {
+                    summary.partitionsWithTest = 1;
+                } else {
+                    summary.partitionsWithTrain = 1;
+                }
                 if (summary.survey != null && r.format != null) {
                     summary.survey.add(r.format, r.width, r.height, r.channels, r.alpha);
                 }
@@ -779,6 +796,8 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
             badTest.addAll(other.badTest);
             skipped.addAll(other.skipped);
             skippedCount += other.skippedCount;
+            partitionsWithTrain += other.partitionsWithTrain;
+            partitionsWithTest += other.partitionsWithTest;
             keepFirstSkipped();
             if (survey != null && other.survey != null) {
                 survey.merge(other.survey);
