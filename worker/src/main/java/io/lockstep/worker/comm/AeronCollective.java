@@ -630,7 +630,9 @@ public final class AeronCollective implements Collective {
             unauthentic(predecessor, ring.image.sourceIdentity(), length, refusal);
             return Action.CONTINUE;
         }
-        Action action = onOpenedDataFrame(ring, opener.buffer(), 0, opener.frameLength());
+        // The opened frame may be the very bytes verified in Aeron's buffer: they are consumed before this
+        // handler returns, and Aeron changes none of them until then (FrameSeal.Opener#open says why).
+        Action action = onOpenedDataFrame(ring, opener.buffer(), opener.frameOffset(), opener.frameLength());
         if (action != Action.ABORT) {
             opener.consume();
         }

@@ -229,7 +229,7 @@ final class ControlPlane {
             }
             opener.consume();
             buffer = opener.buffer();
-            offset = 0;
+            offset = opener.frameOffset();
             length = opener.frameLength();
         } else if (length >= FrameHeader.LENGTH && FrameHeader.linkSequence(buffer, offset) != 0) {
             listener.onRejected(peer, null, length, "sealed frame, but this rank has wire security off: every rank "

@@ -39,13 +39,16 @@ import java.security.GeneralSecurityException;
  * in a growing heap array (measured: about twice the frame allocated per frame, and slower), while their
  * encryption paths run in place on the CPU's AES and carry-less-multiply instructions.
  *
- * <p>Where the bytes sit: with Conscrypt ({@link SealImplementation#CONSCRYPT}) the sender runs the cipher
- * over the frame where it was written when that memory is a direct buffer (Aeron's log and staging
- * buffers are), and the receiver over a private direct copy; with the JDK both sides copy the frame into
- * a private array first (the JDK's direct-buffer paths allocate). Either way the receiver hands the
- * operation the verified private copy, never the shared log buffer, so what was checked is what is used.
- * Apart from {@code Cipher.init}, which allocates under 1.5 KiB per frame, nothing is allocated per frame.
- * Owned by the rank's thread.
+ * <p>Where the bytes sit: with Conscrypt ({@link SealImplementation#CONSCRYPT}) both sides run the cipher
+ * over the frame where it lies when that memory is a direct buffer (Aeron's log, staging and reassembly
+ * buffers are): the sender over the frame it wrote, the receiver over the frame Aeron hands its fragment
+ * handler. Under {@code auth} the receiver then hands the operation that same frame, where it lies; under
+ * {@code encrypt} it decrypts into a private buffer and hands on that. With the JDK both sides copy the
+ * frame into a private array first (the JDK's direct-buffer paths allocate), and the receiver hands on the
+ * private copy. A frame verified where it lies must not change until the caller is done with it: Aeron
+ * guarantees that for the frame its fragment handler is given (see {@link Opener#open}). Apart from
+ * {@code Cipher.init}, which allocates under 1.5 KiB per frame, nothing is allocated per frame. Owned by
+ * the rank's thread.
  */
 final class FrameSeal {
     static final int TAG_LENGTH = 16;
@@ -157,7 +160,6 @@ final class FrameSeal {
         private long lastSequence;
         private long lastTagSequence;
         private long openedSequence;
-        private DirectBuffer opened;
         private int openedLength;
 
         /** Opens with {@link SealImplementation#inForce()}. */
@@ -176,8 +178,15 @@ final class FrameSeal {
         /**
          * Verifies the sealed frame of {@code length} bytes at {@code offset}.
          *
+         * <p>The opened frame may be the caller's own bytes, verified where they lie ({@code auth} over a
+         * direct buffer with Conscrypt): the caller must then keep them unchanged until it has used them, as
+         * Aeron does for the frame it hands a fragment handler until the handler returns (neither the media
+         * driver nor a publisher writes to a delivered part of a term until every subscriber has moved past
+         * it, and a reassembled frame lies in the assembler's own buffer).
+         *
          * @return null when it is authentic and next in sequence (then {@link #buffer()} holds the opened
-         *         frame at offset 0, {@link #frameLength()} bytes without the tag), else why it was refused
+         *         frame at {@link #frameOffset()}, {@link #frameLength()} bytes without the tag), else why it
+         *         was refused
          */
         String open(DirectBuffer buffer, int offset, int length) {
             if (length < FrameHeader.LENGTH + TAG_LENGTH || length > maxSealedLength) {
@@ -191,7 +200,7 @@ final class FrameSeal {
                         : "frame out of sequence" + expected;
             }
             nonce(iv, sequence);
-            DirectBuffer verified;
+            boolean authentic;
             try {
                 if (gcm.mode == WireSecurity.AUTHENTICATE) {
                     if (sequence == lastTagSequence) {
@@ -204,24 +213,31 @@ final class FrameSeal {
                     }
                     lastTagSequence = sequence;
                 }
-                verified = gcm.open(buffer, offset, length, iv);
+                authentic = gcm.open(buffer, offset, length, iv);
             } catch (AEADBadTagException e) {
                 return BAD_TAG;
             } catch (GeneralSecurityException e) {
                 return "cannot open the frame: " + e;
             }
-            if (verified == null) {
+            if (!authentic) {
                 return BAD_TAG;
             }
-            opened = verified;
             openedSequence = sequence;
             openedLength = length - TAG_LENGTH;
             return null;
         }
 
-        /** The last opened frame (valid until the next {@link #open}). */
+        /**
+         * The buffer holding the last opened frame: the caller's own (see {@link #open}) or a private one,
+         * valid until the next {@link #open}.
+         */
         DirectBuffer buffer() {
-            return opened;
+            return gcm.opened;
+        }
+
+        /** Where the last opened frame starts in {@link #buffer()}. */
+        int frameOffset() {
+            return gcm.openedOffset;
         }
 
         int frameLength() {
@@ -244,6 +260,9 @@ final class FrameSeal {
         final WireSecurity mode;
         final Cipher cipher;
         private final SecretKeySpec key;
+        /** Where the last frame {@link #open} accepted lies, opened. */
+        DirectBuffer opened;
+        int openedOffset;
 
         Gcm(SealImplementation implementation, WireSecurity mode, byte[] key) {
             this.mode = mode;
@@ -260,12 +279,18 @@ final class FrameSeal {
                 throws GeneralSecurityException;
 
         /**
-         * Copies the sealed frame into private memory and verifies it there.
+         * Verifies the sealed frame and, under ENCRYPT, decrypts its payload; when it is authentic, sets
+         * {@link #opened} and {@link #openedOffset} to where the opened frame lies.
          *
-         * @return the private copy, opened, frame at offset 0; null when the tag does not verify
+         * @return false when the tag does not verify (ENCRYPT may throw {@link AEADBadTagException} instead)
          */
-        abstract DirectBuffer open(DirectBuffer buffer, int offset, int length, byte[] iv)
+        abstract boolean open(DirectBuffer buffer, int offset, int length, byte[] iv)
                 throws GeneralSecurityException;
+
+        final void openedAt(DirectBuffer buffer, int offset) {
+            opened = buffer;
+            openedOffset = offset;
+        }
 
         static boolean tagsEqual(DirectBuffer a, int aOffset, DirectBuffer b, int bOffset) {
             int difference = 0;
@@ -308,8 +333,9 @@ final class FrameSeal {
             }
         }
 
+        /** Verifies a private copy and hands that on. */
         @Override
-        DirectBuffer open(DirectBuffer buffer, int offset, int length, byte[] iv) throws GeneralSecurityException {
+        boolean open(DirectBuffer buffer, int offset, int length, byte[] iv) throws GeneralSecurityException {
             buffer.getBytes(offset, in, 0, length);
             int frameLength = length - TAG_LENGTH;
             if (mode == WireSecurity.AUTHENTICATE) {
@@ -317,21 +343,28 @@ final class FrameSeal {
                 cipher.updateAAD(in, 0, FrameHeader.LENGTH);
                 int payload = frameLength - FrameHeader.LENGTH;
                 cipher.doFinal(in, FrameHeader.LENGTH, payload, out, 0);
-                return tagsEqual(outView, payload, inView, frameLength) ? inView : null;
+                if (!tagsEqual(outView, payload, inView, frameLength)) {
+                    return false;
+                }
+                openedAt(inView, 0);
+                return true;
             }
             init(Cipher.DECRYPT_MODE, iv);
             cipher.updateAAD(in, 0, FrameHeader.LENGTH);
             cipher.doFinal(in, FrameHeader.LENGTH, length - FrameHeader.LENGTH, out, FrameHeader.LENGTH);
             System.arraycopy(in, 0, out, 0, FrameHeader.LENGTH);
-            return outView;
+            openedAt(outView, 0);
+            return true;
         }
     }
 
     /**
-     * Conscrypt's provider over direct buffers, which it hands to BoringSSL by address: the sender runs the
-     * cipher straight over the frame where the caller wrote it (Aeron's claimed log buffer or its staging
-     * buffer) whenever that memory is a direct {@link ByteBuffer}, else over a private copy; the receiver
-     * always verifies a private copy and hands that on, so what was checked is what is used.
+     * Conscrypt's provider over direct buffers, which it hands to BoringSSL by address: both sides run the
+     * cipher straight over the frame where it lies (Aeron's claimed log buffer or staging buffer when
+     * sending; its log buffer or reassembly buffer when receiving) whenever that memory is a direct
+     * {@link ByteBuffer}, else over a private copy. An authenticated frame is handed on where it was
+     * verified; an encrypted one is decrypted into a private buffer, never over the caller's bytes (BoringSSL
+     * writes the plaintext before it has checked the tag, and a deferred frame is opened again).
      */
     private static final class DirectGcm extends Gcm {
         private final ByteBuffer in;
@@ -395,25 +428,47 @@ final class FrameSeal {
         }
 
         @Override
-        DirectBuffer open(DirectBuffer buffer, int offset, int length, byte[] iv) throws GeneralSecurityException {
-            buffer.getBytes(offset, inView, 0, length);
+        boolean open(DirectBuffer buffer, int offset, int length, byte[] iv) throws GeneralSecurityException {
+            ByteBuffer frame = viewOf(buffer);
+            DirectBuffer source;
+            int sourceOffset;
+            int base;
+            if (frame == null) {
+                buffer.getBytes(offset, inView, 0, length);
+                frame = in;
+                source = inView;
+                sourceOffset = 0;
+                base = 0;
+            } else {
+                source = buffer;
+                sourceOffset = offset;
+                base = buffer.wrapAdjustment() + offset;
+            }
             int frameLength = length - TAG_LENGTH;
-            in.limit(FrameHeader.LENGTH).position(0);
+            frame.limit(base + FrameHeader.LENGTH).position(base);
             out.clear();
             if (mode == WireSecurity.AUTHENTICATE) {
                 init(Cipher.ENCRYPT_MODE, iv);
-                cipher.updateAAD(in);
-                in.limit(frameLength).position(FrameHeader.LENGTH);
-                cipher.doFinal(in, out);
-                return tagsEqual(outView, frameLength - FrameHeader.LENGTH, inView, frameLength) ? inView : null;
+                cipher.updateAAD(frame);
+                frame.limit(base + frameLength).position(base + FrameHeader.LENGTH);
+                cipher.doFinal(frame, out);
+                if (!tagsEqual(outView, frameLength - FrameHeader.LENGTH, source, sourceOffset + frameLength)) {
+                    return false;
+                }
+                openedAt(source, sourceOffset);
+                return true;
             }
+            // The header is authenticated from the private copy the operation will read, so no byte of the
+            // opened frame is read twice from the caller's memory.
+            outView.putBytes(0, source, sourceOffset, FrameHeader.LENGTH);
+            out.limit(FrameHeader.LENGTH);
             init(Cipher.DECRYPT_MODE, iv);
-            cipher.updateAAD(in);
-            in.limit(length).position(FrameHeader.LENGTH);
-            out.position(FrameHeader.LENGTH);
-            cipher.doFinal(in, out);
-            outView.putBytes(0, inView, 0, FrameHeader.LENGTH);
-            return outView;
+            cipher.updateAAD(out);
+            out.limit(out.capacity());
+            frame.limit(base + length).position(base + FrameHeader.LENGTH);
+            cipher.doFinal(frame, out);
+            openedAt(outView, 0);
+            return true;
         }
     }
 }

@@ -4,9 +4,12 @@ import io.aeron.Aeron;
 import io.aeron.ChannelUriStringBuilder;
 import io.aeron.ExclusivePublication;
 import io.aeron.Subscription;
+import org.agrona.CloseHelper;
 import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -220,42 +223,19 @@ class CollectiveFailureTest {
     @Test
     void framesOfAnotherAttemptOrJobAreRejectedCountedAndNotMixedIn() throws Exception {
         // Wire security off: this checks the header checks behind it (with it on, the frames would not even
-        // get that far, see SealedLinksTest).
+        // get that far, see aFrameAlteredOnTheWayIsRefusedBeforeAnyOfItIsReduced).
         CollectiveConfig config = InProcessGroup.testConfig().transport(TransportMode.UDP)
                 .operationTimeoutMs(SHORT_TIMEOUT_MS).heartbeatIntervalMs(50).wireSecurity(WireSecurity.OFF).build();
         String jobId = "guarded";
         JobSecret secret = InProcessGroup.secret(99);
         long attempt = 5;
-        LinkIds ids = new LinkIds(secret.idSeed(), LinkIds.jobHash(jobId), attempt, 2);
         CollectiveBinding binding = AeronCollective.bind(config, new GroupMember(jobId, secret, attempt, 0, 2));
         ExecutorService rankZero = Executors.newSingleThreadExecutor();
-        try (MediaDrivers.Handle driver = MediaDrivers.acquire(config);
-             Aeron impostor = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.directory()))) {
-            long tag = impostor.nextCorrelationId();
-            Subscription control = impostor.addSubscription(new ChannelUriStringBuilder().media("udp")
-                    .endpoint("127.0.0.1:0").tags(Long.toString(tag))
-                    .sessionId(ids.sessionId(Wire.LINK_CONTROL, 0, 1)).build(), ids.streamId(Wire.LINK_CONTROL, 1));
-            Subscription data = impostor.addSubscription(new ChannelUriStringBuilder().media("udp")
-                    .tags(Long.toString(tag)).sessionId(ids.sessionId(Wire.LINK_DATA, 0, 1)).build(),
-                    ids.streamId(Wire.LINK_DATA, 1));
-            while (control.localSocketAddresses().isEmpty()) {
-                Thread.onSpinWait();
-            }
-            String address = control.localSocketAddresses().get(0);
-            Endpoint impostorEndpoint = new Endpoint(1, "127.0.0.1",
-                    Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)), "impostor", 1);
-            String target = binding.localEndpoint().socketAddress();
-            ExclusivePublication controlOut = impostor.addExclusivePublication(new ChannelUriStringBuilder()
-                    .media("udp").endpoint(target).sessionId(ids.sessionId(Wire.LINK_CONTROL, 1, 0)).build(),
-                    ids.streamId(Wire.LINK_CONTROL, 0));
-            ExclusivePublication dataOut = impostor.addExclusivePublication(new ChannelUriStringBuilder()
-                    .media("udp").endpoint(target).sessionId(ids.sessionId(Wire.LINK_DATA, 1, 0))
-                    .termLength(config.termLengthBytes()).build(), ids.streamId(Wire.LINK_DATA, 0));
-
-            List<Endpoint> endpoints = List.of(binding.localEndpoint(), impostorEndpoint);
-            AeronCollective zero = rankZero.submit(() -> binding.connect(endpoints))
+        try (Impostor impostor = new Impostor(config, secret, jobId, attempt, binding)) {
+            AeronCollective zero = rankZero.submit(() -> binding.connect(impostor.endpoints()))
                     .get(InProcessGroup.WAIT_SECONDS, TimeUnit.SECONDS);
-            assertTrue(data.imageCount() == 1 && control.imageCount() == 1, "rank 0 connected to the impostor");
+            assertTrue(impostor.data.imageCount() == 1 && impostor.control.imageCount() == 1,
+                    "rank 0 connected to the impostor");
 
             float[] buffer = {1, 2, 3, 4};
             Future<?> reducing = rankZero.submit(() -> {
@@ -265,9 +245,10 @@ class CollectiveFailureTest {
             long jobHash = LinkIds.jobHash(jobId);
             long[][] identities = {{jobHash, attempt - 1}, {LinkIds.jobHash("another job"), attempt}};
             for (long[] identity : identities) {
-                offer(controlOut, frame(identity[0], identity[1], FrameHeader.TYPE_CONTROL, Wire.ENCODING_NONE, 0));
-                // Reduce-scatter step 0 of 2 ranks: rank 0 expects segment 0 (elements 0..1) from rank 1.
-                offer(dataOut, frame(identity[0], identity[1], FrameHeader.TYPE_DATA, Wire.ENCODING_F32, 2));
+                offer(impostor.controlOut,
+                        frame(identity[0], identity[1], FrameHeader.TYPE_CONTROL, Wire.ENCODING_NONE, 0));
+                // Reduce-scatter step 0 of 2 ranks: rank 0 expects segment 1 (elements 2..3) from rank 1.
+                offer(impostor.dataOut, frame(identity[0], identity[1], FrameHeader.TYPE_DATA, Wire.ENCODING_F32, 2));
             }
             CollectiveTimeoutException timeout = assertInstanceOf(CollectiveTimeoutException.class, failureOf(reducing));
             assertEquals(List.of(1), timeout.silentRanks(), timeout.getMessage());
@@ -277,6 +258,143 @@ class CollectiveFailureTest {
         } finally {
             binding.close();
             rankZero.shutdownNow();
+        }
+    }
+
+    /**
+     * The impostor holds the job secret and seals a genuine frame under the link's own key, but one bit of
+     * its payload is flipped on the way: rank 0 verifies the frame where Aeron delivers it, refuses it and
+     * counts it, and nothing of it reaches its buffer. The same frame unaltered, sent next, is accepted and
+     * summed in. Once with a frame that fits one Aeron fragment (verified in Aeron's log buffer) and once
+     * with one Aeron reassembles from many fragments (verified in the assembler's buffer).
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {2, 8192})
+    void aFrameAlteredOnTheWayIsRefusedBeforeAnyOfItIsReduced(int segmentValues) throws Exception {
+        CollectiveConfig config = InProcessGroup.testConfig().transport(TransportMode.UDP).chunkBytes(32 * 1024)
+                .operationTimeoutMs(SHORT_TIMEOUT_MS).heartbeatIntervalMs(50)
+                .wireSecurity(WireSecurity.AUTHENTICATE).build();
+        String jobId = "sealed";
+        JobSecret secret = InProcessGroup.secret(98);
+        long attempt = 2;
+        CollectiveBinding binding = AeronCollective.bind(config, new GroupMember(jobId, secret, attempt, 0, 2));
+        ExecutorService rankZero = Executors.newSingleThreadExecutor();
+        try (Impostor impostor = new Impostor(config, secret, jobId, attempt, binding)) {
+            AeronCollective zero = rankZero.submit(() -> binding.connect(impostor.endpoints()))
+                    .get(InProcessGroup.WAIT_SECONDS, TimeUnit.SECONDS);
+            int length = 2 * segmentValues;
+            float[] buffer = new float[length];
+            for (int i = 0; i < length; i++) {
+                buffer[i] = i;
+            }
+            Future<?> reducing = rankZero.submit(() -> {
+                zero.allReduce(buffer, ReduceOp.SUM);
+                return null;
+            });
+
+            // Reduce-scatter step 0 of 2 ranks: rank 0 expects segment 1 (the second half) from rank 1, its
+            // values counted from the segment's start.
+            int frameLength = FrameHeader.LENGTH + segmentValues * Float.BYTES;
+            UnsafeBuffer genuine = new UnsafeBuffer(ByteBuffer.allocateDirect(frameLength + FrameSeal.TAG_LENGTH));
+            new FrameHeader().wrap(genuine, 0).writeIdentity(FrameHeader.TYPE_DATA, Wire.OP_ALL_REDUCE_SUM,
+                    Wire.ENCODING_F32, 1, 0, LinkIds.jobHash(jobId), attempt, 1, 0)
+                    .writeData(0, 0, 0, length, segmentValues);
+            for (int i = 0; i < segmentValues; i++) {
+                genuine.putFloat(FrameHeader.LENGTH + i * Float.BYTES, 1000f);
+            }
+            FrameSeal.Sealer sealer = new FrameSeal.Sealer(WireSecurity.AUTHENTICATE, FrameSeal.linkKey(secret, jobId,
+                    attempt, WireSecurity.AUTHENTICATE, Wire.LINK_DATA, impostor.endpoint, binding.localEndpoint()),
+                    frameLength, "rank 0");
+            int sealedLength = sealer.seal(genuine, 0, frameLength);
+            UnsafeBuffer altered = new UnsafeBuffer(ByteBuffer.allocateDirect(sealedLength));
+            altered.putBytes(0, genuine, 0, sealedLength);
+            // The exponent's lowest bit of the segment's last value, in the frame's last fragment: accepted,
+            // it would add 4000 instead of 1000 there.
+            int flipped = FrameHeader.LENGTH + segmentValues * Float.BYTES - 1;
+            altered.putByte(flipped, (byte) (altered.getByte(flipped) ^ 0x01));
+            offer(impostor.dataOut, altered, sealedLength);
+            offer(impostor.dataOut, genuine, sealedLength);
+
+            try {
+                CollectiveTimeoutException timeout =
+                        assertInstanceOf(CollectiveTimeoutException.class, failureOf(reducing));
+                assertTrue(timeout.getMessage().contains("The link from rank 1 delivered 1 frames that failed "
+                        + "authentication"), timeout.getMessage());
+                assertEquals(1, zero.stats().unauthenticFrames(), zero.stats().toString());
+                assertEquals(1, zero.stats().rejectedFrames(), zero.stats().toString());
+                float[] expected = new float[length];
+                for (int i = 0; i < length; i++) {
+                    expected[i] = i + (i >= segmentValues ? 1000f : 0f);
+                }
+                assertArrayEquals(expected, buffer, "the genuine frame summed in once, nothing of the altered one");
+            } finally {
+                rankZero.submit(zero::close).get(InProcessGroup.WAIT_SECONDS, TimeUnit.SECONDS);
+            }
+        } finally {
+            binding.close();
+            rankZero.shutdownNow();
+        }
+    }
+
+    /**
+     * Rank 1 of a two-rank group, played through its own Aeron client on rank 0's media driver with the
+     * session and stream ids the job secret derives, so the driver lets its streams through.
+     */
+    private static final class Impostor implements AutoCloseable {
+        final Subscription control;
+        final Subscription data;
+        final ExclusivePublication controlOut;
+        final ExclusivePublication dataOut;
+        final Endpoint endpoint;
+        private final Endpoint victim;
+        private final MediaDrivers.Handle driver;
+        private final Aeron aeron;
+
+        Impostor(CollectiveConfig config, JobSecret secret, String jobId, long attempt, CollectiveBinding victim) {
+            LinkIds ids = new LinkIds(secret.idSeed(), LinkIds.jobHash(jobId), attempt, 2);
+            this.victim = victim.localEndpoint();
+            driver = MediaDrivers.acquire(config);
+            try {
+                aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.directory()));
+            } catch (RuntimeException e) {
+                driver.close();
+                throw e;
+            }
+            long tag = aeron.nextCorrelationId();
+            control = aeron.addSubscription(new ChannelUriStringBuilder().media("udp")
+                    .endpoint("127.0.0.1:0").tags(Long.toString(tag))
+                    .sessionId(ids.sessionId(Wire.LINK_CONTROL, 0, 1)).build(), ids.streamId(Wire.LINK_CONTROL, 1));
+            data = aeron.addSubscription(new ChannelUriStringBuilder().media("udp")
+                    .tags(Long.toString(tag)).sessionId(ids.sessionId(Wire.LINK_DATA, 0, 1)).build(),
+                    ids.streamId(Wire.LINK_DATA, 1));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(InProcessGroup.WAIT_SECONDS);
+            while (control.localSocketAddresses().isEmpty()) {
+                if (System.nanoTime() - deadline > 0) {
+                    close();
+                    fail("the impostor's control subscription got no port");
+                }
+                Thread.onSpinWait();
+            }
+            String address = control.localSocketAddresses().get(0);
+            endpoint = new Endpoint(1, "127.0.0.1", Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)),
+                    "impostor", 1);
+            String target = this.victim.socketAddress();
+            controlOut = aeron.addExclusivePublication(new ChannelUriStringBuilder()
+                    .media("udp").endpoint(target).sessionId(ids.sessionId(Wire.LINK_CONTROL, 1, 0)).build(),
+                    ids.streamId(Wire.LINK_CONTROL, 0));
+            dataOut = aeron.addExclusivePublication(new ChannelUriStringBuilder()
+                    .media("udp").endpoint(target).sessionId(ids.sessionId(Wire.LINK_DATA, 1, 0))
+                    .termLength(config.termLengthBytes()).build(), ids.streamId(Wire.LINK_DATA, 0));
+        }
+
+        /** The group's endpoints as rank 0 is told them. */
+        List<Endpoint> endpoints() {
+            return List.of(victim, endpoint);
+        }
+
+        @Override
+        public void close() {
+            CloseHelper.closeAll(aeron, driver);
         }
     }
 
@@ -296,8 +414,12 @@ class CollectiveFailureTest {
     }
 
     private static void offer(ExclusivePublication publication, UnsafeBuffer frame) {
+        offer(publication, frame, frame.capacity());
+    }
+
+    private static void offer(ExclusivePublication publication, UnsafeBuffer frame, int length) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (publication.offer(frame) < 0) {
+        while (publication.offer(frame, 0, length) < 0) {
             if (System.nanoTime() > deadline) {
                 fail("could not publish the foreign frame: " + publication.channel());
             }

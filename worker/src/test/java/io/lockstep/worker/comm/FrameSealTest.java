@@ -48,7 +48,7 @@ class FrameSealTest {
 
     private static byte[] payloadOf(FrameSeal.Opener opener) {
         byte[] payload = new byte[PAYLOAD];
-        opener.buffer().getBytes(FrameHeader.LENGTH, payload);
+        opener.buffer().getBytes(opener.frameOffset() + FrameHeader.LENGTH, payload);
         return payload;
     }
 
@@ -227,6 +227,43 @@ class FrameSealTest {
                 }
             }
         }
+    }
+
+    /**
+     * Where a frame is opened: under {@code auth} the native implementation verifies it where it lies in the
+     * caller's direct buffer (at an offset inside it, as in Aeron's log buffers) and hands on those very
+     * bytes, without copying them; otherwise the opened frame is a private buffer. A payload bit flipped
+     * there is refused, and the caller's bytes are never written, so a frame can be opened again.
+     */
+    @ParameterizedTest
+    @MethodSource("modesAndImplementations")
+    void anAuthenticatedFrameIsVerifiedWhereItLiesAndTheCallersBytesAreNeverWritten(
+            WireSecurity mode, SealImplementation implementation) {
+        byte[] key = key(JobSecret.random(), 0, mode, A, B);
+        FrameSeal.Opener opener = new FrameSeal.Opener(mode, key, FRAME, implementation);
+        int length = FRAME + FrameSeal.TAG_LENGTH;
+        UnsafeBuffer log = new UnsafeBuffer(ByteBuffer.allocateDirect(length + 1024), 96, length + 512);
+        int offset = 224;
+        log.putBytes(offset, sealedFrame(new FrameSeal.Sealer(mode, key, FRAME, "rank 1", implementation), 0x44),
+                0, length);
+        byte[] sent = new byte[length];
+        log.getBytes(offset, sent);
+
+        int altered = offset + FrameHeader.LENGTH + PAYLOAD / 2;
+        log.putByte(altered, (byte) (log.getByte(altered) ^ 0x04));
+        assertTrue(opener.open(log, offset, length).contains("tag does not verify"), "an altered payload is refused");
+        log.putByte(altered, (byte) (log.getByte(altered) ^ 0x04));
+        assertNull(opener.open(log, offset, length), "the frame as sent opens");
+
+        boolean inPlace = mode == WireSecurity.AUTHENTICATE && implementation == SealImplementation.CONSCRYPT;
+        assertEquals(inPlace, opener.buffer() == log, "opened where it lies");
+        assertEquals(inPlace ? offset : 0, opener.frameOffset());
+        byte[] expected = new byte[PAYLOAD];
+        Arrays.fill(expected, (byte) 0x44);
+        assertArrayEquals(expected, payloadOf(opener));
+        byte[] after = new byte[length];
+        log.getBytes(offset, after);
+        assertArrayEquals(sent, after, "the caller's bytes are never written");
     }
 
     @Test
