@@ -1,5 +1,6 @@
 package io.lockstep.models;
 
+import io.lockstep.models.layers.NhwcConvolution;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -144,7 +145,7 @@ final class NetworkBuilder {
                 .activation(activation)
                 .dataFormat(format);
         decayWeights(layer);
-        addLayer(name, layer.build(), in);
+        addLayer(name, format == CNN2DFormat.NHWC ? NhwcConvolution.of(layer) : layer.build(), in);
         return track(new Node(name, filters, outputSize(name, in.height(), kernelH, stride, padH),
                 outputSize(name, in.width(), kernelW, stride, padW)));
     }

@@ -1,5 +1,6 @@
 package io.lockstep.models;
 
+import io.lockstep.models.layers.NhwcConvolutionLayer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
@@ -17,6 +18,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -101,6 +103,11 @@ class ActivationLayoutTest {
             Object conf = vertex.getLayer().conf().getLayer();
             if (conf instanceof ConvolutionLayer c) {
                 assertEquals(expected, c.getCnn2dDataFormat(), vertex.getVertexName());
+                if (expected == CNN2DFormat.NHWC) {
+                    // The layer that hands the helper its NHWC input without DL4J's unused NCHW copy, and a helper to hand it to.
+                    assertTrue(vertex.getLayer() instanceof NhwcConvolutionLayer, vertex.getVertexName());
+                    assertNotNull(vertex.getLayer().getHelper(), vertex.getVertexName());
+                }
                 convolutions++;
             } else if (conf instanceof BatchNormalization b) {
                 assertEquals(expected, b.getCnn2DFormat(), vertex.getVertexName());

@@ -241,26 +241,58 @@ final class BatchNormKernels {
 
     /**
      * Rows of C interleaved channels, channels {@code [c0, c1)}: with {@code dy == null}, Σ(x−s) and
-     * Σ(x−s)²; otherwise Σdy and Σdy·(x−s). Summed in double per channel (one add per value; rows are short).
+     * Σ(x−s)²; otherwise Σdy and Σdy·(x−s). Rows are read a chunk of about {@link #CHUNK} values at a time
+     * (whole rows, one memory copy) and summed per channel in float across the chunk's rows — the inner
+     * loop runs along the row, which the JIT vectorizes — then added to the channel's double sum. The
+     * forward's float sums are taken around the chunk's first value of each channel, as for planes. The
+     * chunks are the same whichever block of channels a part sums, so the split does not change a bit.
      */
     private void interleavedSums(FloatBuffer x, FloatBuffer dy, int rows, double[] shift, double[] first, double[] second,
                                  int c0, int c1) {
         int width = c1 - c0;
-        float[] xs = scratch(0, width);
-        float[] gs = dy == null ? null : scratch(1, width);
-        for (int r = 0; r < rows; r++) {
-            x.get(r * channels + c0, xs, 0, width);
+        int rowsPerChunk = Math.max(1, CHUNK / channels);
+        float[] xs = scratch(0, rowsPerChunk * channels);
+        float[] gs = dy == null ? null : scratch(1, rowsPerChunk * channels);
+        float[] a = new float[width];
+        float[] b = new float[width];
+        float[] pivot = new float[width];
+        for (int r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+            int count = Math.min(rowsPerChunk, rows - r0);
+            x.get(r0 * channels, xs, 0, count * channels);
+            Arrays.fill(a, 0f);
+            Arrays.fill(b, 0f);
             if (dy == null) {
+                System.arraycopy(xs, c0, pivot, 0, width);
+                for (int r = 0; r < count; r++) {
+                    int base = r * channels + c0;
+                    for (int j = 0; j < width; j++) {
+                        float d = xs[base + j] - pivot[j];
+                        a[j] += d;
+                        b[j] += d * d;
+                    }
+                }
                 for (int j = 0; j < width; j++) {
-                    double d = xs[j] - shift[c0 + j];
-                    first[c0 + j] += d;
-                    second[c0 + j] += d * d;
+                    double sumD = a[j];
+                    double move = (double) pivot[j] - shift[c0 + j];
+                    first[c0 + j] += sumD + count * move;
+                    second[c0 + j] += (double) b[j] + 2.0 * move * sumD + count * move * move;
                 }
             } else {
-                dy.get(r * channels + c0, gs, 0, width);
+                dy.get(r0 * channels, gs, 0, count * channels);
                 for (int j = 0; j < width; j++) {
-                    first[c0 + j] += gs[j];
-                    second[c0 + j] += gs[j] * (xs[j] - shift[c0 + j]);
+                    pivot[j] = (float) shift[c0 + j];
+                }
+                for (int r = 0; r < count; r++) {
+                    int base = r * channels + c0;
+                    for (int j = 0; j < width; j++) {
+                        float g = gs[base + j];
+                        a[j] += g;
+                        b[j] += g * (xs[base + j] - pivot[j]);
+                    }
+                }
+                for (int j = 0; j < width; j++) {
+                    first[c0 + j] += a[j];
+                    second[c0 + j] += b[j];
                 }
             }
         }
@@ -274,36 +306,40 @@ final class BatchNormKernels {
      * that of a whole-array computation, which matters to the weight gradient of the layer before.
      */
     void affine(FloatBuffer dy, float[] p, FloatBuffer x, Layout layout, float[] m, float[] k, float[] o, FloatBuffer out) {
-        forChannelBlocks(layout, (from, to) -> {
-            if (layout.inner() == 1) {
-                interleavedAffine(dy, p, x, layout.outer(), m, k, o, out, from, to);
-            } else {
-                planeAffine(dy, p, x, layout, m, k, o, out, from, to);
-            }
-        });
+        if (layout.inner() == 1) {
+            // Element-wise, so split over rows: parts then write whole chunks of rows, never each other's.
+            forRowBlocks(layout.outer(), (from, to) -> interleavedAffine(dy, p, x, m, k, o, out, from, to));
+        } else {
+            forChannelBlocks(layout, (from, to) -> planeAffine(dy, p, x, layout, m, k, o, out, from, to));
+        }
     }
 
-    private void interleavedAffine(FloatBuffer dy, float[] p, FloatBuffer x, int rows, float[] m, float[] k, float[] o,
-                                   FloatBuffer out, int c0, int c1) {
-        int width = c1 - c0;
-        float[] xs = scratch(0, width);
-        float[] gs = scratch(1, width);
-        for (int r = 0; r < rows; r++) {
-            int at = r * channels + c0;
-            x.get(at, xs, 0, width);
+    private void interleavedAffine(FloatBuffer dy, float[] p, FloatBuffer x, float[] m, float[] k, float[] o,
+                                   FloatBuffer out, int r0, int r1) {
+        int rowsPerChunk = Math.max(1, CHUNK / channels);
+        float[] xs = scratch(0, rowsPerChunk * channels);
+        float[] gs = dy == null ? null : scratch(1, rowsPerChunk * channels);
+        for (int from = r0; from < r1; from += rowsPerChunk) {
+            int count = Math.min(rowsPerChunk, r1 - from);
+            int at = from * channels;
+            x.get(at, xs, 0, count * channels);
             if (dy == null) {
-                for (int j = 0; j < width; j++) {
-                    int c = c0 + j;
-                    xs[j] = (xs[j] - m[c]) * k[c] + o[c];
+                for (int r = 0; r < count; r++) {
+                    int base = r * channels;
+                    for (int c = 0; c < channels; c++) {
+                        xs[base + c] = (xs[base + c] - m[c]) * k[c] + o[c];
+                    }
                 }
             } else {
-                dy.get(at, gs, 0, width);
-                for (int j = 0; j < width; j++) {
-                    int c = c0 + j;
-                    xs[j] = ((gs[j] - o[c]) + (xs[j] - m[c]) * k[c]) * p[c];
+                dy.get(at, gs, 0, count * channels);
+                for (int r = 0; r < count; r++) {
+                    int base = r * channels;
+                    for (int c = 0; c < channels; c++) {
+                        xs[base + c] = ((gs[base + c] - o[c]) + (xs[base + c] - m[c]) * k[c]) * p[c];
+                    }
                 }
             }
-            out.put(at, xs, 0, width);
+            out.put(at, xs, 0, count * channels);
         }
     }
 
@@ -352,6 +388,16 @@ final class BatchNormKernels {
         }
         KernelThreads.run(parts, part -> body.run(
                 (int) ((long) channels * part / parts), (int) ((long) channels * (part + 1) / parts)));
+    }
+
+    /** Runs {@code body} over contiguous blocks of rows (of C interleaved channels), split as {@link #forChannelBlocks} splits. */
+    private void forRowBlocks(int rows, ChannelBlock body) {
+        int parts = (int) Math.min(parts((long) rows * channels), rows);
+        if (parts <= 1) {
+            body.run(0, rows);
+            return;
+        }
+        KernelThreads.run(parts, part -> body.run((int) ((long) rows * part / parts), (int) ((long) rows * (part + 1) / parts)));
     }
 
     /** How many parts a pass over {@code values} values is split into: no more than threads or channels, and none small. */

@@ -51,6 +51,14 @@ class BatchNormKernelsTest {
     }
 
     @Test
+    void nhwcWithMoreRowsThanOneChunk() {
+        // 2,048 rows of 16 channels: the interleaved sums span 16 chunks of 128 rows, with float partial
+        // sums per chunk around its first row; far from the running mean as early in training.
+        check(new BatchNormalization.Builder().nIn(16).nOut(16).dataFormat(CNN2DFormat.NHWC).build(),
+                new long[] {8, 16, 16, 16}, 50.0, false, 5e-4);
+    }
+
+    @Test
     void nchwWithOneByOneMaps() {
         // The last stage of a ResNet or GoogLeNet at small inputs: channels interleaved, one value per plane.
         check(new BatchNormalization.Builder().nIn(5).nOut(5).build(), new long[] {6, 5, 1, 1}, 1.0, false);
