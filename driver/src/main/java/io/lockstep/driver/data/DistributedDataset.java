@@ -148,7 +148,11 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
             ParquetDataset.Frames frames = ParquetDataset.read(sc, files, options, imageColumn, labelColumn);
             Listing listing = new Listing("parquet", frames.classes(), RecordFormat.encoded(), null, List.of(),
                     frames.trainRows(), frames.testRows(), List.of());
-            return cache(sc, uri, options, listing, frames.records(), frames.partitions(), start, fallbackSize);
+            try {
+                return cache(sc, uri, options, listing, frames.records(), frames.partitions(), start, fallbackSize);
+            } catch (DatasetException e) {
+                throw ParquetDataset.whenOutOfHeap(sc, uri, frames.files(), e);
+            }
         }
         Listing listing = list(sc, files, options);
         int numClasses = listing.classes().size();

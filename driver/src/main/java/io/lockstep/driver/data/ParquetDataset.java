@@ -7,6 +7,9 @@ import io.lockstep.worker.data.LabeledRecord;
 import io.lockstep.worker.data.SkippedRecord;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
+import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.metadata.BlockMetaData;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
@@ -18,6 +21,7 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.IntegralType;
 import org.apache.spark.sql.types.StringType;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -38,12 +42,38 @@ final class ParquetDataset {
     static final String DEFAULT_IMAGE_COLUMN = "image";
     static final String DEFAULT_LABEL_COLUMN = "label";
     private static final String FILE_COLUMN = "_lockstep_file";
+    /** Footers read to find the largest row group after an executor ran out of heap: a few seconds' worth. */
+    private static final int FOOTERS_READ = 1000;
+    /** Below half of G1's smallest region (1 MB), so that no piece of a row group is a humongous object. */
+    static final int READ_PIECE_BYTES = 256 << 10;
+    /**
+     * How the executors read a Parquet dataset of images, set in a session of its own so the caller's
+     * SparkSession keeps its settings (Hadoop settings reach the readers through the session's conf).
+     * <ul>
+     * <li>Spark's vectorized reader decodes up to 4,096 rows at a time into one growing array per column:
+     * with images of a megabyte that is gigabytes per task. The row-by-row reader holds one row group.</li>
+     * <li>Parquet's vectored read (1.14+) reads a row group's column chunk into one array as large as the
+     * chunk (32 MB for 40 images of 0.8 MB). On a 1 GB executor, whose heap G1 cuts into 1 MB regions, such
+     * an array needs that many free regions in a row, while the cache's blocks and the images (every
+     * array of half a region or more takes whole regions of its own, and G1 does not move them) break
+     * the free space up: such a read can fail with OutOfMemoryError while much of the heap is free.
+     * Read plainly, a chunk arrives in pieces of {@link #READ_PIECE_BYTES}, ordinary objects.</li>
+     * <li>Spark cuts files into read tasks of 128 MB; the other formats' read units are
+     * {@link DistributedDataset#UNIT_BYTES}, so that a task caches (and a lost task rereads) little.</li>
+     * </ul>
+     */
+    private static final Map<String, String> READ_SETTINGS = Map.of(
+            "spark.sql.parquet.enableVectorizedReader", "false",
+            "parquet.hadoop.vectored.io.enabled", "false",
+            "parquet.read.allocation.size", Integer.toString(READ_PIECE_BYTES),
+            "spark.sql.files.maxPartitionBytes", Long.toString(DistributedDataset.UNIT_BYTES));
 
     private ParquetDataset() {
     }
 
     /** The training and test rows as records to cache, and what the driver learned about them (classes, counts). */
-    record Frames(List<String> classes, JavaRDD<ReadRecord> records, int trainRows, int testRows, int partitions) {
+    record Frames(List<String> classes, JavaRDD<ReadRecord> records, int trainRows, int testRows, int partitions,
+                  List<String> files) {
     }
 
     /** Whether the root (or its {@code train/} folder) holds Parquet files. */
@@ -84,32 +114,90 @@ final class ParquetDataset {
             trainRows = trainRows.filter(row -> !heldOut(row, valFraction));
             testRows = testRows.filter(row -> heldOut(row, valFraction));
         }
-        JavaRDD<ReadRecord> trainRecords = trainRows.zipWithIndex()
-                .map(t -> record(t._1(), false, t._2(), named, index, numClasses, policy, full));
-        JavaRDD<ReadRecord> testRecords = testRows.zipWithIndex()
-                .map(t -> record(t._1(), true, t._2(), named, index, numClasses, policy, full));
+        List<String> inputFiles = new ArrayList<>(Arrays.asList(train.inputFiles()));
+        if (test != null) {
+            inputFiles.addAll(Arrays.asList(test.inputFiles()));
+        }
+        JavaRDD<ReadRecord> trainRecords;
+        JavaRDD<ReadRecord> testRecords;
         long trainCount;
         long testCount;
         try {
+            // zipWithIndex runs a job at once (the rows per read task), so it reads the files too.
+            trainRecords = trainRows.zipWithIndex().map(t -> record(t._1(), false, t._2(), named, index, numClasses, policy, full));
+            testRecords = testRows.zipWithIndex().map(t -> record(t._1(), true, t._2(), named, index, numClasses, policy, full));
             trainCount = trainRecords.count();
             testCount = testRecords.count();
-        } catch (Exception e) {
-            throw DistributedDataset.datasetError(files.uri(), e);
+        } catch (RuntimeException e) {
+            throw whenOutOfHeap(sc, files.uri(), inputFiles, DistributedDataset.datasetError(files.uri(), e));
         }
         if (trainCount > Integer.MAX_VALUE || testCount > Integer.MAX_VALUE) {
             throw new DatasetException("--data: " + files.uri() + " has more than " + Integer.MAX_VALUE + " rows in a split; split it");
         }
         JavaRDD<ReadRecord> all = trainRecords.union(testRecords);
-        return new Frames(classes, all, (int) trainCount, (int) testCount, all.getNumPartitions());
+        return new Frames(classes, all, (int) trainCount, (int) testCount, all.getNumPartitions(), List.copyOf(inputFiles));
+    }
+
+    /**
+     * {@code failure} of a job reading {@code files}, or, when an executor ran out of heap in it, an error that
+     * names the largest row group of the files and the fixes: a read task holds a whole row group, so that
+     * is the usual cause, and Spark's own error (a lost executor, a stack trace in the reader) names neither.
+     * Reads the files' footers, only then.
+     */
+    static DatasetException whenOutOfHeap(JavaSparkContext sc, String uri, List<String> files, DatasetException failure) {
+        if (!outOfHeap(failure)) {
+            return failure;
+        }
+        String executorMemory = sc.master().startsWith("local") ? "the driver's heap (local mode, "
+                + Runtime.getRuntime().maxMemory() / (1 << 20) + " MB)" : "executors of spark.executor.memory="
+                + sc.getConf().get("spark.executor.memory", "1g");
+        String largest;
+        try {
+            RowGroup group = largestRowGroup(sc.hadoopConfiguration(), files);
+            largest = group == null ? "the files hold no row groups" : "its largest row group is row group " + group.index()
+                    + " of " + group.file() + ": " + String.format(java.util.Locale.ROOT, "%.1f", group.bytes() / (double) (1 << 20)) + " MB in " + group.rows() + " rows";
+        } catch (IOException | RuntimeException e) {
+            largest = "its row groups could not be measured (" + e.getMessage() + ")";
+        }
+        return new DatasetException("--data: " + uri + ": an executor ran out of heap reading the Parquet files with "
+                + executorMemory + "; a read task holds a whole row group of the image column, and " + largest
+                + ". Rewrite the files in smaller row groups (tens of MB; Spark's writer: parquet.block.size, and for large"
+                + " images parquet.block.row.count.limit) or give the executors more memory (spark.executor.memory)",
+                failure);
+    }
+
+    private static boolean outOfHeap(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof OutOfMemoryError || String.valueOf(t.getMessage()).contains("java.lang.OutOfMemoryError")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A row group of a file: its index in the file, rows, and bytes on disk (what a reader holds). */
+    record RowGroup(String file, int index, long rows, long bytes) {
+    }
+
+    /** The largest row group of the first {@link #FOOTERS_READ} files (footers only), or null if none holds one. */
+    static RowGroup largestRowGroup(org.apache.hadoop.conf.Configuration conf, List<String> files) throws IOException {
+        RowGroup largest = null;
+        for (String file : files.subList(0, Math.min(files.size(), FOOTERS_READ))) {
+            try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(new Path(file), conf))) {
+                List<BlockMetaData> blocks = reader.getFooter().getBlocks();
+                for (int i = 0; i < blocks.size(); i++) {
+                    if (largest == null || blocks.get(i).getCompressedSize() > largest.bytes()) {
+                        largest = new RowGroup(file, i, blocks.get(i).getRowCount(), blocks.get(i).getCompressedSize());
+                    }
+                }
+            }
+        }
+        return largest;
     }
 
     private static Dataset<Row> frame(SparkSession spark, Path dir, String imageColumn, String labelColumn) {
-        // Spark's vectorized Parquet reader decodes up to 4,096 rows at a time into one growing array per
-        // column: with images of a megabyte that is gigabytes per task, and executors of a few GB run out of
-        // heap. The row-by-row reader holds one row group's pages. Set in a session of its own, so the
-        // caller's SparkSession keeps its settings.
         SparkSession reading = spark.newSession();
-        reading.conf().set("spark.sql.parquet.enableVectorizedReader", "false");
+        READ_SETTINGS.forEach(reading.conf()::set);
         Dataset<Row> frame;
         try {
             frame = reading.read().parquet(dir.toString());

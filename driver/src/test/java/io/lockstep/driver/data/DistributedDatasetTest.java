@@ -3,6 +3,13 @@ package io.lockstep.driver.data;
 import io.lockstep.worker.data.BadRecordPolicy;
 import io.lockstep.worker.data.LabeledRecord;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.example.data.simple.SimpleGroupFactory;
+import org.apache.parquet.hadoop.ParquetWriter;
+import org.apache.parquet.hadoop.example.ExampleParquetWriter;
+import org.apache.parquet.io.api.Binary;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.MessageTypeParser;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.AfterAll;
@@ -17,6 +24,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -179,6 +187,36 @@ class DistributedDatasetTest {
         String message = assertThrows(DatasetException.class,
                 () -> DistributedDataset.open(sc, parquet.toString(), options, "image", "class")).getMessage();
         assertTrue(message.contains("--image-column") && message.contains("picture"), message);
+    }
+
+    /** An executor out of heap while reading Parquet: the error names the largest row group and both fixes; other errors pass. */
+    @Test
+    void parquetOutOfHeapNamesTheLargestRowGroup() throws Exception {
+        Path file = dir.resolve("rows.parquet");
+        MessageType schema = MessageTypeParser.parseMessageType("message image { required binary image; required int32 label; }");
+        SimpleGroupFactory rows = new SimpleGroupFactory(schema);
+        java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+        try (ParquetWriter<Group> writer = ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(file.toUri())).withConf(CONF)
+                .withType(schema).withRowGroupRowCountLimit(3).build()) {
+            for (int i = 0; i < 7; i++) {
+                // Random bytes, so no encoding shrinks them; rows 3..5 (the second row group) are the largest.
+                byte[] image = new byte[i / 3 == 1 ? 20_000 : 1_000];
+                random.nextBytes(image);
+                writer.write(rows.newGroup().append("image", Binary.fromConstantByteArray(image)).append("label", 0));
+            }
+        }
+        String name = file.toUri().toString();
+        ParquetDataset.RowGroup largest = ParquetDataset.largestRowGroup(CONF, List.of(name));
+        assertEquals(1, largest.index());
+        assertEquals(3, largest.rows());
+        assertTrue(largest.bytes() > 60_000 && largest.bytes() < 70_000, "bytes " + largest.bytes());
+        DatasetException lost = new DatasetException("read failed", new RuntimeException("Job aborted due to stage failure: Task 3 in"
+                + " stage 1.0 failed 4 times: java.lang.OutOfMemoryError: Java heap space\n\tat java.base/java.nio.HeapByteBuffer.<init>"));
+        String message = ParquetDataset.whenOutOfHeap(sc, "/data", List.of(name), lost).getMessage();
+        assertTrue(message.contains("ran out of heap") && message.contains("row group 1 of " + name) && message.contains("in 3 rows")
+                && message.contains("parquet.block.row.count.limit") && message.contains("spark.executor.memory"), message);
+        DatasetException other = new DatasetException("--data: row 3 has no label");
+        assertSame(other, ParquetDataset.whenOutOfHeap(sc, "/data", List.of(name), other));
     }
 
     /** The image folder's records written as tar shards (train/ and val/) are read as the same records, in order. */
