@@ -614,7 +614,7 @@ public final class AeronCollective implements Collective {
         return false;
     }
 
-    private Action onDataFrame(Ring ring, DirectBuffer buffer, int offset, int length) {
+    private Action onDataFrame(Ring ring, DirectBuffer buffer, int offset, int length, boolean privateMemory) {
         int predecessor = ring.predecessor;
         FrameSeal.Opener opener = ring.opener;
         if (opener == null) {
@@ -625,13 +625,13 @@ public final class AeronCollective implements Collective {
             }
             return onOpenedDataFrame(ring, buffer, offset, length);
         }
-        String refusal = opener.open(buffer, offset, length);
+        String refusal = opener.open(buffer, offset, length, privateMemory);
         if (refusal != null) {
             unauthentic(predecessor, ring.image.sourceIdentity(), length, refusal);
             return Action.CONTINUE;
         }
-        // The opened frame may be the very bytes verified in Aeron's buffer: they are consumed before this
-        // handler returns, and Aeron changes none of them until then (FrameSeal.Opener#open says why).
+        // The opened frame may be the very bytes verified in the assembler's buffer: they are consumed before
+        // this handler returns, and nothing else writes them until then.
         Action action = onOpenedDataFrame(ring, opener.buffer(), opener.frameOffset(), opener.frameLength());
         if (action != Action.ABORT) {
             opener.consume();
@@ -1048,7 +1048,9 @@ public final class AeronCollective implements Collective {
                     : null;
             this.image = links.subscription.imageAtIndex(0);
             this.handler = new ImageControlledFragmentAssembler(
-                    (buffer, offset, length, header) -> onDataFrame(this, buffer, offset, length),
+                    // A frame Aeron reassembled lies in the assembler's own buffer; one that fitted a single
+                    // Aeron frame lies in the log buffer, whose header names that same buffer.
+                    (buffer, offset, length, header) -> onDataFrame(this, buffer, offset, length, buffer != header.buffer()),
                     frameBytes + FrameSeal.trailerLength(security), true);
         }
     }

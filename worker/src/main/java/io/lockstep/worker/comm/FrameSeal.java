@@ -39,14 +39,13 @@ import java.security.GeneralSecurityException;
  * in a growing heap array (measured: about twice the frame allocated per frame, and slower), while their
  * encryption paths run in place on the CPU's AES and carry-less-multiply instructions.
  *
- * <p>Where the bytes sit: with Conscrypt ({@link SealImplementation#CONSCRYPT}) both sides run the cipher
- * over the frame where it lies when that memory is a direct buffer (Aeron's log, staging and reassembly
- * buffers are): the sender over the frame it wrote, the receiver over the frame Aeron hands its fragment
- * handler. Under {@code auth} the receiver then hands the operation that same frame, where it lies; under
- * {@code encrypt} it decrypts into a private buffer and hands on that. With the JDK both sides copy the
- * frame into a private array first (the JDK's direct-buffer paths allocate), and the receiver hands on the
- * private copy. A frame verified where it lies must not change until the caller is done with it: Aeron
- * guarantees that for the frame its fragment handler is given (see {@link Opener#open}). Apart from
+ * <p>Where the bytes sit: with Conscrypt ({@link SealImplementation#CONSCRYPT}) the sender runs the cipher
+ * over the frame where it wrote it when that memory is a direct buffer (Aeron's log and staging buffers
+ * are). The receiver runs it over a frame where it lies only when that memory is the process's own (Aeron's
+ * fragment assembler reassembled the frame in its buffer): under {@code auth} it then hands the operation
+ * that same frame, under {@code encrypt} the payload decrypted into a private buffer. A frame in Aeron's log
+ * buffer, which other processes can write, is copied first, so what was checked is what is used. With the
+ * JDK both sides copy the frame into a private array first (the JDK's direct-buffer paths allocate). Apart from
  * {@code Cipher.init}, which allocates under 1.5 KiB per frame, nothing is allocated per frame. Owned by
  * the rank's thread.
  */
@@ -176,19 +175,26 @@ final class FrameSeal {
         }
 
         /**
-         * Verifies the sealed frame of {@code length} bytes at {@code offset}.
-         *
-         * <p>The opened frame may be the caller's own bytes, verified where they lie ({@code auth} over a
-         * direct buffer with Conscrypt): the caller must then keep them unchanged until it has used them, as
-         * Aeron does for the frame it hands a fragment handler until the handler returns (neither the media
-         * driver nor a publisher writes to a delivered part of a term until every subscriber has moved past
-         * it, and a reassembled frame lies in the assembler's own buffer).
+         * Verifies the sealed frame of {@code length} bytes at {@code offset}, which lies in memory other
+         * processes may write (an Aeron log buffer): it is verified and opened in a private copy.
          *
          * @return null when it is authentic and next in sequence (then {@link #buffer()} holds the opened
          *         frame at {@link #frameOffset()}, {@link #frameLength()} bytes without the tag), else why it
          *         was refused
          */
         String open(DirectBuffer buffer, int offset, int length) {
+            return open(buffer, offset, length, false);
+        }
+
+        /**
+         * As {@link #open(DirectBuffer, int, int)}; when {@code privateMemory} says that only this process
+         * writes the frame's bytes (Aeron's fragment assembler reassembled it in its own buffer), an
+         * authenticated frame is verified where it lies ({@code auth} over a direct buffer with Conscrypt)
+         * and the opened frame is those very bytes: the caller keeps them unchanged until it has used them,
+         * as the assembler does until the fragment handler returns. Frames in shared memory are copied
+         * first, so that no other process can change a byte between its verification and its use.
+         */
+        String open(DirectBuffer buffer, int offset, int length, boolean privateMemory) {
             if (length < FrameHeader.LENGTH + TAG_LENGTH || length > maxSealedLength) {
                 return "a sealed frame of " + length + " bytes is impossible (header " + FrameHeader.LENGTH
                         + ", tag " + TAG_LENGTH + ", at most " + maxSealedLength + ")";
@@ -213,7 +219,7 @@ final class FrameSeal {
                     }
                     lastTagSequence = sequence;
                 }
-                authentic = gcm.open(buffer, offset, length, iv);
+                authentic = gcm.open(buffer, offset, length, iv, privateMemory);
             } catch (AEADBadTagException e) {
                 return BAD_TAG;
             } catch (GeneralSecurityException e) {
@@ -284,7 +290,7 @@ final class FrameSeal {
          *
          * @return false when the tag does not verify (ENCRYPT may throw {@link AEADBadTagException} instead)
          */
-        abstract boolean open(DirectBuffer buffer, int offset, int length, byte[] iv)
+        abstract boolean open(DirectBuffer buffer, int offset, int length, byte[] iv, boolean privateMemory)
                 throws GeneralSecurityException;
 
         final void openedAt(DirectBuffer buffer, int offset) {
@@ -335,7 +341,8 @@ final class FrameSeal {
 
         /** Verifies a private copy and hands that on. */
         @Override
-        boolean open(DirectBuffer buffer, int offset, int length, byte[] iv) throws GeneralSecurityException {
+        boolean open(DirectBuffer buffer, int offset, int length, byte[] iv, boolean privateMemory)
+                throws GeneralSecurityException {
             buffer.getBytes(offset, in, 0, length);
             int frameLength = length - TAG_LENGTH;
             if (mode == WireSecurity.AUTHENTICATE) {
@@ -359,10 +366,10 @@ final class FrameSeal {
     }
 
     /**
-     * Conscrypt's provider over direct buffers, which it hands to BoringSSL by address: both sides run the
-     * cipher straight over the frame where it lies (Aeron's claimed log buffer or staging buffer when
-     * sending; its log buffer or reassembly buffer when receiving) whenever that memory is a direct
-     * {@link ByteBuffer}, else over a private copy. An authenticated frame is handed on where it was
+     * Conscrypt's provider over direct buffers, which it hands to BoringSSL by address: the sender runs the
+     * cipher straight over the frame where it lies (Aeron's claimed log buffer or staging buffer) whenever
+     * that memory is a direct {@link ByteBuffer}, the receiver only when it is also the process's own memory
+     * (the fragment assembler's buffer), else over a private copy. An authenticated frame is handed on where it was
      * verified; an encrypted one is decrypted into a private buffer, never over the caller's bytes (BoringSSL
      * writes the plaintext before it has checked the tag, and a deferred frame is opened again).
      */
@@ -428,8 +435,9 @@ final class FrameSeal {
         }
 
         @Override
-        boolean open(DirectBuffer buffer, int offset, int length, byte[] iv) throws GeneralSecurityException {
-            ByteBuffer frame = viewOf(buffer);
+        boolean open(DirectBuffer buffer, int offset, int length, byte[] iv, boolean privateMemory)
+                throws GeneralSecurityException {
+            ByteBuffer frame = privateMemory ? viewOf(buffer) : null;
             DirectBuffer source;
             int sourceOffset;
             int base;

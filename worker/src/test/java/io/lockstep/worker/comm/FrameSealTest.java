@@ -230,10 +230,11 @@ class FrameSealTest {
     }
 
     /**
-     * Where a frame is opened: under {@code auth} the native implementation verifies it where it lies in the
-     * caller's direct buffer (at an offset inside it, as in Aeron's log buffers) and hands on those very
-     * bytes, without copying them; otherwise the opened frame is a private buffer. A payload bit flipped
-     * there is refused, and the caller's bytes are never written, so a frame can be opened again.
+     * Where a frame is opened: in memory only this process writes (Aeron's reassembly buffer), under
+     * {@code auth} the native implementation verifies it where it lies in the caller's direct buffer (at an
+     * offset inside it) and hands on those very bytes, without copying them; otherwise, and always for a
+     * frame in shared memory (Aeron's log buffers), the opened frame is a private buffer. A payload bit
+     * flipped there is refused, and the caller's bytes are never written, so a frame can be opened again.
      */
     @ParameterizedTest
     @MethodSource("modesAndImplementations")
@@ -251,9 +252,12 @@ class FrameSealTest {
 
         int altered = offset + FrameHeader.LENGTH + PAYLOAD / 2;
         log.putByte(altered, (byte) (log.getByte(altered) ^ 0x04));
-        assertTrue(opener.open(log, offset, length).contains("tag does not verify"), "an altered payload is refused");
+        assertTrue(opener.open(log, offset, length, true).contains("tag does not verify"), "an altered payload is refused");
         log.putByte(altered, (byte) (log.getByte(altered) ^ 0x04));
-        assertNull(opener.open(log, offset, length), "the frame as sent opens");
+        assertNull(opener.open(log, offset, length), "the frame as sent opens from shared memory");
+        assertTrue(opener.buffer() != log, "a frame in shared memory is opened in a private copy");
+        assertEquals(0, opener.frameOffset());
+        assertNull(opener.open(log, offset, length, true), "the frame as sent opens from private memory (not consumed: again)");
 
         boolean inPlace = mode == WireSecurity.AUTHENTICATE && implementation == SealImplementation.CONSCRYPT;
         assertEquals(inPlace, opener.buffer() == log, "opened where it lies");
