@@ -247,7 +247,7 @@ class CollectiveFailureTest {
             for (long[] identity : identities) {
                 offer(impostor.controlOut,
                         frame(identity[0], identity[1], FrameHeader.TYPE_CONTROL, Wire.ENCODING_NONE, 0));
-                // Reduce-scatter step 0 of 2 ranks: rank 0 expects segment 1 (elements 2..3) from rank 1.
+                // Reduce-scatter step 0 of 2 ranks: rank 0 expects one segment (2 values) from rank 1.
                 offer(impostor.dataOut, frame(identity[0], identity[1], FrameHeader.TYPE_DATA, Wire.ENCODING_F32, 2));
             }
             CollectiveTimeoutException timeout = assertInstanceOf(CollectiveTimeoutException.class, failureOf(reducing));
@@ -292,8 +292,10 @@ class CollectiveFailureTest {
                 return null;
             });
 
-            // Reduce-scatter step 0 of 2 ranks: rank 0 expects segment 1 (the second half) from rank 1, its
-            // values counted from the segment's start.
+            // Reduce-scatter step 0 of 2 ranks: rank 0 expects from rank 1 the segment after its own position
+            // in the ring (the order follows the drivers' random ids), its values counted from the segment's
+            // start.
+            int received = CollectiveBinding.ringOrder(impostor.endpoints())[0] == 0 ? 1 : 0;
             int frameLength = FrameHeader.LENGTH + segmentValues * Float.BYTES;
             UnsafeBuffer genuine = new UnsafeBuffer(ByteBuffer.allocateDirect(frameLength + FrameSeal.TAG_LENGTH));
             new FrameHeader().wrap(genuine, 0).writeIdentity(FrameHeader.TYPE_DATA, Wire.OP_ALL_REDUCE_SUM,
@@ -324,7 +326,7 @@ class CollectiveFailureTest {
                 assertEquals(1, zero.stats().rejectedFrames(), zero.stats().toString());
                 float[] expected = new float[length];
                 for (int i = 0; i < length; i++) {
-                    expected[i] = i + (i >= segmentValues ? 1000f : 0f);
+                    expected[i] = i + (i / segmentValues == received ? 1000f : 0f);
                 }
                 assertArrayEquals(expected, buffer, "the genuine frame summed in once, nothing of the altered one");
             } finally {
