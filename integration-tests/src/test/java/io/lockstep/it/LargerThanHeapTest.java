@@ -59,9 +59,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <pre>mvn -B -pl integration-tests -am verify -Dtest=LargerThanHeapTest -Dlockstep.it.largerThanHeap=true \
  *     -Dsurefire.failIfNoSpecifiedTests=false</pre>
  *
- * <p>Writing the data takes minutes. With {@code -Dlockstep.it.largerThanHeap.keepDir=DIR} the HDFS storage is kept
- * in DIR and reused by the next run (which then writes nothing); {@code -Dlockstep.it.largerThanHeap.runs=parquet-standalone,...}
- * runs only the named runs; {@code -Dlockstep.it.largerThanHeap.executorJavaOptions=...} adds executor JVM flags (a
+ * <p>{@code -Dlockstep.it.largerThanHeap.runs=parquet-standalone,...} runs only the named runs; {@code -Dlockstep.it.largerThanHeap.executorJavaOptions=...} adds executor JVM flags (a
  * heap dump on OutOfMemoryError, say). Every run is attempted and the failures reported together.
  */
 @EnabledIfSystemProperty(named = "lockstep.it.largerThanHeap", matches = "true",
@@ -77,11 +75,8 @@ class LargerThanHeapTest {
     private static final int ROWS_PER_GROUP = 40;
     /** A run takes 1-2 min on an idle 2-core machine; shared build machines at a load of 15-20 made that over 10. */
     private static final Duration RUN_TIMEOUT = Duration.ofMinutes(20);
-    private static final String KEEP_DIR = System.getProperty("lockstep.it.largerThanHeap.keepDir", "");
     private static final String RUNS = System.getProperty("lockstep.it.largerThanHeap.runs", "");
     private static final String EXECUTOR_OPTIONS = System.getProperty("lockstep.it.largerThanHeap.executorJavaOptions", "");
-    /** Written last, holding the image count: its presence says a kept storage holds the whole dataset. */
-    private static final String WRITTEN = "/big/_written";
 
     private static MiniHdfs hdfs;
     private static StandaloneSparkCluster cluster;
@@ -89,31 +84,15 @@ class LargerThanHeapTest {
 
     @BeforeAll
     static void writeDataset() throws IOException {
-        hdfs = KEEP_DIR.isEmpty() ? MiniHdfs.start() : MiniHdfs.startKept(java.nio.file.Path.of(KEEP_DIR));
-        FileSystem fs = hdfs.fileSystem();
-        if (fs.exists(new Path(WRITTEN))) {
-            try (var in = fs.open(new Path(WRITTEN))) {
-                images = Integer.parseInt(new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim());
-            }
-            LOG.info("larger-than-heap: reusing the {} PNGs kept in {}", images, KEEP_DIR);
-        } else {
-            writeAll(fs);
-        }
-        long clusterStart = System.nanoTime();
-        cluster = StandaloneSparkCluster.builder().workers(2).coresPerWorker(1).memoryPerWorkerMb(1536).start();
-        LOG.info("MEASURED larger-than-heap: standalone cluster up in {} s", (System.nanoTime() - clusterStart) / 1_000_000_000L);
-    }
-
-    private static void writeAll(FileSystem fs) throws IOException {
-        fs.delete(new Path("/big"), true);
+        hdfs = MiniHdfs.start();
         long start = System.nanoTime();
-        images = write(fs);
-        try (FSDataOutputStream out = fs.create(new Path(WRITTEN))) {
-            out.write(Integer.toString(images).getBytes(StandardCharsets.US_ASCII));
-        }
+        images = write(hdfs.fileSystem());
         LOG.info("MEASURED larger-than-heap: {} PNGs of {}x{} ({} bytes each way) written as folder, Parquet and tar shards"
                 + " to HDFS in {} s (HDFS up in {} s)", images, SIDE, SIDE, DATASET_BYTES, (System.nanoTime() - start) / 1_000_000_000L,
                 hdfs.startupTime().toSeconds());
+        long clusterStart = System.nanoTime();
+        cluster = StandaloneSparkCluster.builder().workers(2).coresPerWorker(1).memoryPerWorkerMb(1536).start();
+        LOG.info("MEASURED larger-than-heap: standalone cluster up in {} s", (System.nanoTime() - clusterStart) / 1_000_000_000L);
     }
 
     @AfterAll

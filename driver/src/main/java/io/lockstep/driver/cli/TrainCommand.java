@@ -1,5 +1,6 @@
 package io.lockstep.driver.cli;
 
+import io.lockstep.driver.data.DistributedDataset;
 import io.lockstep.driver.data.TrainingDataOptions;
 import io.lockstep.api.Lockstep;
 import io.lockstep.api.TrainOptions;
@@ -50,6 +51,7 @@ public final class TrainCommand implements Callable<Integer> {
                 .setMaster(options.get(TrainOptions.MASTER))
                 .setIfMissing("spark.scheduler.minRegisteredResourcesRatio", "1.0")
                 .setIfMissing("spark.executor.heartbeatInterval", "2s")
+                .setIfMissing(DistributedDataset.CACHE_CHUNK_PROPERTY, DistributedDataset.CACHE_CHUNK_BYTES)
                 .setIfMissing("spark.ui.enabled", "true");
         if (options.get(TrainOptions.NO_SPARK_UI)) {
             sparkConf.set("spark.ui.enabled", "false");

@@ -57,7 +57,8 @@ public final class ReadOptions {
     public JavaSparkContext sparkContext(String appName) {
         SparkConf conf = new SparkConf().setAppName(appName)
                 .setIfMissing("spark.master", "local[*]")
-                .setIfMissing("spark.ui.enabled", "false");
+                .setIfMissing("spark.ui.enabled", "false")
+                .setIfMissing(DistributedDataset.CACHE_CHUNK_PROPERTY, DistributedDataset.CACHE_CHUNK_BYTES);
         if (master != null) {
             conf.setMaster(master);
         }

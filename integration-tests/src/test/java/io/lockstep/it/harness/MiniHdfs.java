@@ -3,7 +3,6 @@ package io.lockstep.it.harness;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.apache.hadoop.conf.Configuration;
@@ -30,15 +29,13 @@ public final class MiniHdfs implements AutoCloseable {
     private final URI uri;
     private final Path baseDir;
     private final Duration startupTime;
-    private final boolean keep;
 
-    private MiniHdfs(MiniDFSCluster cluster, FileSystem fileSystem, Path baseDir, Duration startupTime, boolean keep) {
+    private MiniHdfs(MiniDFSCluster cluster, FileSystem fileSystem, Path baseDir, Duration startupTime) {
         this.cluster = cluster;
         this.fileSystem = fileSystem;
         this.uri = cluster.getURI();
         this.baseDir = baseDir;
         this.startupTime = startupTime;
-        this.keep = keep;
     }
 
     /** Starts a file system with its storage in a fresh directory under {@link TestRuntime#newWorkDir}. */
@@ -48,21 +45,6 @@ public final class MiniHdfs implements AutoCloseable {
 
     /** Starts a file system storing its name and data directories under {@code baseDir} (deleted on close). */
     public static MiniHdfs start(Path baseDir) {
-        return start(baseDir, false);
-    }
-
-    /**
-     * Starts a file system on the storage {@code baseDir} holds from an earlier {@code startKept} (formatting it
-     * only when it holds none), and keeps the storage on close: for tests whose data takes minutes to write.
-     * Not for concurrent use of one directory (the NameNode locks it).
-     */
-    public static MiniHdfs startKept(Path baseDir) {
-        return start(baseDir, true);
-    }
-
-    private static MiniHdfs start(Path baseDir, boolean keep) {
-        // MiniDFSCluster keeps the NameNode's storage in name-0-1 (and name-0-2): a formatted one has current/.
-        boolean format = !keep || !Files.isDirectory(baseDir.resolve("name-0-1").resolve("current"));
         long startNanos = System.nanoTime();
         Configuration conf = new Configuration();
         conf.set(MiniDFSCluster.HDFS_MINIDFS_BASEDIR, baseDir.toAbsolutePath().toString());
@@ -72,18 +54,17 @@ public final class MiniHdfs implements AutoCloseable {
         try {
             cluster = new MiniDFSCluster.Builder(conf, baseDir.toAbsolutePath().toFile())
                     .numDataNodes(1)
-                    .format(format)
+                    .format(true)
                     .waitSafeMode(true)
                     .build();
             cluster.waitActive();
             FileSystem fs = FileSystem.newInstance(cluster.getURI(), cluster.getConfiguration(0));
             Duration startup = Duration.ofNanos(System.nanoTime() - startNanos);
-            LOG.info("MiniHdfs {} up in {} ms (storage {}{})", cluster.getURI(), startup.toMillis(), baseDir,
-                    format ? "" : ", reused");
-            return new MiniHdfs(cluster, fs, baseDir, startup, keep);
+            LOG.info("MiniHdfs {} up in {} ms (storage {})", cluster.getURI(), startup.toMillis(), baseDir);
+            return new MiniHdfs(cluster, fs, baseDir, startup);
         } catch (IOException | RuntimeException e) {
             if (cluster != null) {
-                cluster.shutdown(!keep);
+                cluster.shutdown(true);
             }
             throw new IllegalStateException("Could not start MiniDFSCluster under " + baseDir
                     + " (see the hadoop log lines above; a stale in_use.lock means another test uses this directory)", e);
@@ -123,7 +104,7 @@ public final class MiniHdfs implements AutoCloseable {
         return startupTime;
     }
 
-    /** Closes the client, stops both nodes and deletes the storage directory (unless started by {@link #startKept}). */
+    /** Closes the client, stops both nodes and deletes the storage directory. */
     @Override
     public void close() {
         try {
@@ -131,7 +112,7 @@ public final class MiniHdfs implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("Could not close the HDFS client of " + uri, e);
         } finally {
-            cluster.shutdown(!keep);
+            cluster.shutdown(true);
         }
     }
 
