@@ -196,11 +196,15 @@ class DistributedDatasetTest {
         MessageType schema = MessageTypeParser.parseMessageType("message image { required binary image; required int32 label; }");
         SimpleGroupFactory rows = new SimpleGroupFactory(schema);
         java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+        // Row groups of three rows, by size, in every Parquet version Lockstep builds against: the writer checks
+        // after every row and closes a group once its bytes exceed the limit less two rows (4 rows' worth ≤ 4,500
+        // < 5 rows' worth for both row sizes below).
         try (ParquetWriter<Group> writer = ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(file.toUri())).withConf(CONF)
-                .withType(schema).withRowGroupRowCountLimit(3).build()) {
+                .withType(schema).withRowGroupSize(4_500).withMinRowCountForPageSizeCheck(1)
+                .withMaxRowCountForPageSizeCheck(1).withDictionaryEncoding(false).build()) {
             for (int i = 0; i < 7; i++) {
                 // Random bytes, so no encoding shrinks them; rows 3..5 (the second row group) are the largest.
-                byte[] image = new byte[i / 3 == 1 ? 20_000 : 1_000];
+                byte[] image = new byte[i / 3 == 1 ? 1_080 : 1_000];
                 random.nextBytes(image);
                 writer.write(rows.newGroup().append("image", Binary.fromConstantByteArray(image)).append("label", 0));
             }
@@ -209,7 +213,7 @@ class DistributedDatasetTest {
         ParquetDataset.RowGroup largest = ParquetDataset.largestRowGroup(CONF, List.of(name));
         assertEquals(1, largest.index());
         assertEquals(3, largest.rows());
-        assertTrue(largest.bytes() > 60_000 && largest.bytes() < 70_000, "bytes " + largest.bytes());
+        assertTrue(largest.bytes() > 3 * 1_080 && largest.bytes() < 4_000, "bytes " + largest.bytes());
         DatasetException lost = new DatasetException("read failed", new RuntimeException("Job aborted due to stage failure: Task 3 in"
                 + " stage 1.0 failed 4 times: java.lang.OutOfMemoryError: Java heap space\n\tat java.base/java.nio.HeapByteBuffer.<init>"));
         String message = ParquetDataset.whenOutOfHeap(sc, "/data", List.of(name), lost).getMessage();
