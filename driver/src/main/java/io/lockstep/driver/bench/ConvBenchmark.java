@@ -287,184 +287,75 @@ public final class ConvBenchmark implements Callable<Integer> {
     }
 
     /**
-     * OneDNN called directly with the activations (input, output and their gradients) in the caller's
-     * layout, never converted. Weights are left to OneDNN ({@code any}): with plain OIHW weights forced
-     * too, OneDNN 2.5 finds only its reference kernels for NHWC. The weights (a few KB to 9 MB, once per
-     * step in a training loop) are converted on every call here, and counted as reorders.
+     * OneDNN called directly: the three training primitives of one convolution, created once, and the
+     * steps to run them in order, layout conversions ({@code reorder}) among them, timed apart.
      */
-    static final class DnnlForced implements Impl {
-        private final INDArray y;
-        private final INDArray dx;
-        private final INDArray dw;
-        private final boolean nhwc;
-        private final stream strm;
-        private final List<Object[]> steps = new ArrayList<>();
-        private final String detail;
-        private long lastReorderNanos;
-
-        DnnlForced(Conv conv, INDArray x0, INDArray w, INDArray dy0, boolean nhwc, engine eng, stream strm) {
-            this.nhwc = nhwc;
-            this.strm = strm;
-            INDArray x = nhwc ? x0.permute(0, 2, 3, 1).dup('c') : x0;
-            INDArray dy = nhwc ? dy0.permute(0, 2, 3, 1).dup('c') : dy0;
-            y = Nd4j.create(DataType.FLOAT, nhwc ? nhwcShape(dy0) : dy0.shape());
-            dx = Nd4j.create(DataType.FLOAT, x.shape());
-            dw = Nd4j.create(DataType.FLOAT, w.shape());
-            memory.format_tag act = nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw;
-            memory.desc srcMd = desc(dims(x0), act);
-            memory.desc dstMd = desc(dims(dy0), act);
-            memory.desc wUser = desc(dims(w), memory.format_tag.oihw);
-            memory.desc wAny = desc(dims(w), memory.format_tag.any);
-            long[] strides = {conv.stride, conv.stride};
-            long[] pad = {conv.pad, conv.pad};
-            org.bytedeco.dnnl.global.dnnl.algorithm direct = org.bytedeco.dnnl.global.dnnl.algorithm.convolution_direct;
-            convolution_forward.primitive_desc fwd = new convolution_forward.primitive_desc(new convolution_forward.desc(
-                    org.bytedeco.dnnl.global.dnnl.prop_kind.forward_training, direct, srcMd, wAny, dstMd, strides, pad, pad), eng);
-            convolution_backward_data.primitive_desc bwdData = new convolution_backward_data.primitive_desc(
-                    new convolution_backward_data.desc(direct, srcMd, wAny, dstMd, strides, pad, pad), eng, fwd);
-            convolution_backward_weights.primitive_desc bwdWeights = new convolution_backward_weights.primitive_desc(
-                    new convolution_backward_weights.desc(direct, srcMd, wAny, dstMd, strides, pad, pad), eng, fwd);
-            memory xm = new memory(srcMd, eng, x.data().addressPointer());
-            memory wm = new memory(wUser, eng, w.data().addressPointer());
-            memory dym = new memory(dstMd, eng, dy.data().addressPointer());
-            memory ym = new memory(dstMd, eng, y.data().addressPointer());
-            memory dxm = new memory(srcMd, eng, dx.data().addressPointer());
-            memory dwm = new memory(wUser, eng, dw.data().addressPointer());
-            memory fw = weights(wm, fwd.weights_desc(), eng);
-            steps.add(new Object[]{new convolution_forward(fwd),
-                    new IntMemoryMap().put(DNNL_ARG_SRC, xm).put(DNNL_ARG_WEIGHTS, fw).put(DNNL_ARG_DST, ym)});
-            memory bw = weights(wm, bwdData.weights_desc(), eng);
-            steps.add(new Object[]{new convolution_backward_data(bwdData),
-                    new IntMemoryMap().put(DNNL_ARG_DIFF_DST, dym).put(DNNL_ARG_WEIGHTS, bw).put(DNNL_ARG_DIFF_SRC, dxm)});
-            memory wdw = bwdWeights.diff_weights_desc().equals(wUser) ? dwm : new memory(bwdWeights.diff_weights_desc(), eng);
-            steps.add(new Object[]{new convolution_backward_weights(bwdWeights),
-                    new IntMemoryMap().put(DNNL_ARG_SRC, xm).put(DNNL_ARG_DIFF_DST, dym).put(DNNL_ARG_DIFF_WEIGHTS, wdw)});
-            if (wdw != dwm) {
-                steps.add(new Object[]{new reorder(wdw, dwm), wdw, dwm});
-            }
-            detail = fwd.impl_info_str().getString() + "/" + bwdData.impl_info_str().getString() + "/"
-                    + bwdWeights.impl_info_str().getString();
-        }
-
-        private memory weights(memory user, memory.desc wanted, engine eng) {
-            if (user.get_desc().equals(wanted)) {
-                return user;
-            }
-            memory inner = new memory(wanted, eng);
-            steps.add(new Object[]{new reorder(user, inner), user, inner});
-            return inner;
-        }
-
-        @Override
-        public void run() {
-            long reorders = 0;
-            for (Object[] step : steps) {
-                long t = System.nanoTime();
-                if (step[0] instanceof reorder r) {
-                    r.execute(strm, (memory) step[1], (memory) step[2]);
-                    strm._wait();
-                    reorders += System.nanoTime() - t;
-                } else {
-                    ((primitive) step[0]).execute(strm, (IntMemoryMap) step[1]);
-                    strm._wait();
-                }
-            }
-            lastReorderNanos = reorders;
-        }
-
-        @Override
-        public long reorderNanos() {
-            return lastReorderNanos;
-        }
-
-        @Override
-        public INDArray[] results() {
-            return nhwc ? new INDArray[]{y.permute(0, 3, 1, 2), dx.permute(0, 3, 1, 2), dw} : new INDArray[]{y, dx, dw};
-        }
-
-        @Override
-        public String detail() {
-            return detail;
-        }
-    }
-
-    /**
-     * OneDNN called directly with {@code any} layouts (its own pick, as DL4J's helper asks) and reorders from
-     * and to NCHW / OIHW created once: what the helper's conversions cost without its per-call glue.
-     */
-    static final class DnnlAny implements Impl {
-        private final INDArray y;
-        private final INDArray dx;
-        private final INDArray dw;
+    abstract static class DnnlPath implements Impl {
+        final INDArray y;
+        final INDArray dx;
+        final INDArray dw;
         private final stream strm;
         private final List<Step> steps = new ArrayList<>();
-        private final String detail;
+        private String detail = "";
         private long lastReorderNanos;
 
+        /** A primitive with its arguments, or (args null) a reorder from one memory to another. */
         private record Step(primitive prim, IntMemoryMap args, memory from, memory to) {
         }
 
-        DnnlAny(Conv conv, INDArray x, INDArray w, INDArray dy, engine eng, stream strm) {
+        DnnlPath(INDArray y, INDArray dx, INDArray dw, stream strm) {
+            this.y = y;
+            this.dx = dx;
+            this.dw = dw;
             this.strm = strm;
-            y = Nd4j.create(DataType.FLOAT, dy.shape());
-            dx = Nd4j.create(DataType.FLOAT, x.shape());
-            dw = Nd4j.create(DataType.FLOAT, w.shape());
-            memory.desc srcUser = desc(dims(x), memory.format_tag.nchw);
-            memory.desc dstUser = desc(dims(dy), memory.format_tag.nchw);
-            memory.desc wUser = desc(dims(w), memory.format_tag.oihw);
-            memory.desc srcAny = desc(dims(x), memory.format_tag.any);
-            memory.desc dstAny = desc(dims(dy), memory.format_tag.any);
-            memory.desc wAny = desc(dims(w), memory.format_tag.any);
-            long[] strides = {conv.stride, conv.stride};
-            long[] pad = {conv.pad, conv.pad};
-            org.bytedeco.dnnl.global.dnnl.algorithm auto = org.bytedeco.dnnl.global.dnnl.algorithm.convolution_auto;
-            convolution_forward.primitive_desc fwd = new convolution_forward.primitive_desc(new convolution_forward.desc(
-                    org.bytedeco.dnnl.global.dnnl.prop_kind.forward_training, auto, srcAny, wAny, dstAny, strides, pad, pad), eng);
-            convolution_backward_data.primitive_desc bwdData = new convolution_backward_data.primitive_desc(
-                    new convolution_backward_data.desc(auto, srcAny, wAny, dstAny, strides, pad, pad), eng, fwd);
-            convolution_backward_weights.primitive_desc bwdWeights = new convolution_backward_weights.primitive_desc(
-                    new convolution_backward_weights.desc(auto, srcAny, wAny, dstAny, strides, pad, pad), eng, fwd);
-            memory xm = new memory(srcUser, eng, x.data().addressPointer());
-            memory wm = new memory(wUser, eng, w.data().addressPointer());
-            memory dym = new memory(dstUser, eng, dy.data().addressPointer());
-            memory ym = new memory(dstUser, eng, y.data().addressPointer());
-            memory dxm = new memory(srcUser, eng, dx.data().addressPointer());
-            memory dwm = new memory(wUser, eng, dw.data().addressPointer());
-            // forward
-            memory fx = reorderIn(xm, fwd.src_desc(), eng);
-            memory fw = reorderIn(wm, fwd.weights_desc(), eng);
-            memory fy = new memory(fwd.dst_desc(), eng);
-            steps.add(new Step(new convolution_forward(fwd),
-                    new IntMemoryMap().put(DNNL_ARG_SRC, fx).put(DNNL_ARG_WEIGHTS, fw).put(DNNL_ARG_DST, fy), null, null));
-            reorderOut(fy, ym);
-            // backward data
-            memory bdy = reorderIn(dym, bwdData.diff_dst_desc(), eng);
-            memory bw = reorderIn(wm, bwdData.weights_desc(), eng);
-            memory bdx = new memory(bwdData.diff_src_desc(), eng);
-            steps.add(new Step(new convolution_backward_data(bwdData),
-                    new IntMemoryMap().put(DNNL_ARG_DIFF_DST, bdy).put(DNNL_ARG_WEIGHTS, bw).put(DNNL_ARG_DIFF_SRC, bdx), null, null));
-            reorderOut(bdx, dxm);
-            // backward weights
-            memory wx = reorderIn(xm, bwdWeights.src_desc(), eng);
-            memory wdy = reorderIn(dym, bwdWeights.diff_dst_desc(), eng);
-            memory wdw = new memory(bwdWeights.diff_weights_desc(), eng);
-            steps.add(new Step(new convolution_backward_weights(bwdWeights),
-                    new IntMemoryMap().put(DNNL_ARG_SRC, wx).put(DNNL_ARG_DIFF_DST, wdy).put(DNNL_ARG_DIFF_WEIGHTS, wdw), null, null));
-            reorderOut(wdw, dwm);
-            detail = fwd.impl_info_str().getString() + "/" + bwdData.impl_info_str().getString() + "/" + bwdWeights.impl_info_str().getString();
         }
 
-        private memory reorderIn(memory user, memory.desc wanted, engine eng) {
+        /** Forward-training, backward-data and backward-weights descriptors over the given memory descriptors. */
+        record Primitives(convolution_forward.primitive_desc fwd, convolution_backward_data.primitive_desc bwdData,
+                          convolution_backward_weights.primitive_desc bwdWeights) {
+            static Primitives of(Conv conv, org.bytedeco.dnnl.global.dnnl.algorithm algorithm, memory.desc src,
+                                 memory.desc weights, memory.desc dst, engine eng) {
+                long[] strides = {conv.stride, conv.stride};
+                long[] pad = {conv.pad, conv.pad};
+                convolution_forward.primitive_desc fwd = new convolution_forward.primitive_desc(new convolution_forward.desc(
+                        org.bytedeco.dnnl.global.dnnl.prop_kind.forward_training, algorithm, src, weights, dst, strides, pad, pad), eng);
+                return new Primitives(fwd,
+                        new convolution_backward_data.primitive_desc(
+                                new convolution_backward_data.desc(algorithm, src, weights, dst, strides, pad, pad), eng, fwd),
+                        new convolution_backward_weights.primitive_desc(
+                                new convolution_backward_weights.desc(algorithm, src, weights, dst, strides, pad, pad), eng, fwd));
+            }
+
+            String implementations() {
+                return fwd.impl_info_str().getString() + "/" + bwdData.impl_info_str().getString() + "/"
+                        + bwdWeights.impl_info_str().getString();
+            }
+        }
+
+        static memory wrap(memory.desc desc, engine eng, INDArray array) {
+            return new memory(desc, eng, array.data().addressPointer());
+        }
+
+        final void add(primitive prim, IntMemoryMap args) {
+            steps.add(new Step(prim, args, null, null));
+        }
+
+        /** {@code user} itself when it already has the layout {@code wanted}, else a copy converted before each run. */
+        final memory reorderIn(memory user, memory.desc wanted, engine eng) {
             if (user.get_desc().equals(wanted)) {
                 return user;
             }
             memory inner = new memory(wanted, eng);
-            steps.add(new Step(new reorder(user, inner), null, user, inner));
+            reorder(user, inner);
             return inner;
         }
 
-        private void reorderOut(memory inner, memory user) {
-            steps.add(new Step(new reorder(inner, user), null, inner, user));
+        final void reorder(memory from, memory to) {
+            steps.add(new Step(new reorder(from, to), null, from, to));
+        }
+
+        final void describe(Primitives primitives) {
+            detail = primitives.implementations();
         }
 
         @Override
@@ -491,13 +382,100 @@ public final class ConvBenchmark implements Callable<Integer> {
         }
 
         @Override
-        public INDArray[] results() {
-            return new INDArray[]{y, dx, dw};
+        public String detail() {
+            return detail;
+        }
+    }
+
+    /**
+     * OneDNN called directly with the activations (input, output and their gradients) in the caller's
+     * layout, never converted. Weights are left to OneDNN ({@code any}): with plain OIHW weights forced
+     * too, OneDNN 2.5 finds only its reference kernels for NHWC. The weights (a few KB to 9 MB, once per
+     * step in a training loop) are converted on every call here, and counted as reorders.
+     */
+    static final class DnnlForced extends DnnlPath {
+        private final boolean nhwc;
+
+        DnnlForced(Conv conv, INDArray x0, INDArray w, INDArray dy0, boolean nhwc, engine eng, stream strm) {
+            super(Nd4j.create(DataType.FLOAT, nhwc ? nhwcShape(dy0) : dy0.shape()),
+                    Nd4j.create(DataType.FLOAT, nhwc ? nhwcShape(x0) : x0.shape()), Nd4j.create(DataType.FLOAT, w.shape()), strm);
+            this.nhwc = nhwc;
+            INDArray x = nhwc ? x0.permute(0, 2, 3, 1).dup('c') : x0;
+            INDArray dy = nhwc ? dy0.permute(0, 2, 3, 1).dup('c') : dy0;
+            memory.format_tag act = nhwc ? memory.format_tag.nhwc : memory.format_tag.nchw;
+            memory.desc srcMd = desc(dims(x0), act);
+            memory.desc dstMd = desc(dims(dy0), act);
+            memory.desc wUser = desc(dims(w), memory.format_tag.oihw);
+            Primitives p = Primitives.of(conv, org.bytedeco.dnnl.global.dnnl.algorithm.convolution_direct, srcMd,
+                    desc(dims(w), memory.format_tag.any), dstMd, eng);
+            memory xm = wrap(srcMd, eng, x);
+            memory wm = wrap(wUser, eng, w);
+            memory dym = wrap(dstMd, eng, dy);
+            memory dwm = wrap(wUser, eng, dw);
+            memory fw = reorderIn(wm, p.fwd().weights_desc(), eng);
+            add(new convolution_forward(p.fwd()),
+                    new IntMemoryMap().put(DNNL_ARG_SRC, xm).put(DNNL_ARG_WEIGHTS, fw).put(DNNL_ARG_DST, wrap(dstMd, eng, y)));
+            memory bw = reorderIn(wm, p.bwdData().weights_desc(), eng);
+            add(new convolution_backward_data(p.bwdData()),
+                    new IntMemoryMap().put(DNNL_ARG_DIFF_DST, dym).put(DNNL_ARG_WEIGHTS, bw).put(DNNL_ARG_DIFF_SRC, wrap(srcMd, eng, dx)));
+            memory wdw = p.bwdWeights().diff_weights_desc().equals(wUser) ? dwm : new memory(p.bwdWeights().diff_weights_desc(), eng);
+            add(new convolution_backward_weights(p.bwdWeights()),
+                    new IntMemoryMap().put(DNNL_ARG_SRC, xm).put(DNNL_ARG_DIFF_DST, dym).put(DNNL_ARG_DIFF_WEIGHTS, wdw));
+            if (wdw != dwm) {
+                reorder(wdw, dwm);
+            }
+            describe(p);
         }
 
         @Override
-        public String detail() {
-            return detail;
+        public INDArray[] results() {
+            return nhwc ? new INDArray[]{y.permute(0, 3, 1, 2), dx.permute(0, 3, 1, 2), dw} : new INDArray[]{y, dx, dw};
+        }
+    }
+
+    /**
+     * OneDNN called directly with {@code any} layouts (its own pick, as DL4J's helper asks) and reorders from
+     * and to NCHW / OIHW created once: what the helper's conversions cost without its per-call glue.
+     */
+    static final class DnnlAny extends DnnlPath {
+        DnnlAny(Conv conv, INDArray x, INDArray w, INDArray dy, engine eng, stream strm) {
+            super(Nd4j.create(DataType.FLOAT, dy.shape()), Nd4j.create(DataType.FLOAT, x.shape()),
+                    Nd4j.create(DataType.FLOAT, w.shape()), strm);
+            memory.desc srcUser = desc(dims(x), memory.format_tag.nchw);
+            memory.desc dstUser = desc(dims(dy), memory.format_tag.nchw);
+            memory.desc wUser = desc(dims(w), memory.format_tag.oihw);
+            Primitives p = Primitives.of(conv, org.bytedeco.dnnl.global.dnnl.algorithm.convolution_auto,
+                    desc(dims(x), memory.format_tag.any), desc(dims(w), memory.format_tag.any),
+                    desc(dims(dy), memory.format_tag.any), eng);
+            memory xm = wrap(srcUser, eng, x);
+            memory wm = wrap(wUser, eng, w);
+            memory dym = wrap(dstUser, eng, dy);
+            // forward
+            memory fx = reorderIn(xm, p.fwd().src_desc(), eng);
+            memory fw = reorderIn(wm, p.fwd().weights_desc(), eng);
+            memory fy = new memory(p.fwd().dst_desc(), eng);
+            add(new convolution_forward(p.fwd()), new IntMemoryMap().put(DNNL_ARG_SRC, fx).put(DNNL_ARG_WEIGHTS, fw).put(DNNL_ARG_DST, fy));
+            reorder(fy, wrap(dstUser, eng, y));
+            // backward data
+            memory bdy = reorderIn(dym, p.bwdData().diff_dst_desc(), eng);
+            memory bw = reorderIn(wm, p.bwdData().weights_desc(), eng);
+            memory bdx = new memory(p.bwdData().diff_src_desc(), eng);
+            add(new convolution_backward_data(p.bwdData()),
+                    new IntMemoryMap().put(DNNL_ARG_DIFF_DST, bdy).put(DNNL_ARG_WEIGHTS, bw).put(DNNL_ARG_DIFF_SRC, bdx));
+            reorder(bdx, wrap(srcUser, eng, dx));
+            // backward weights
+            memory wx = reorderIn(xm, p.bwdWeights().src_desc(), eng);
+            memory wdy = reorderIn(dym, p.bwdWeights().diff_dst_desc(), eng);
+            memory wdw = new memory(p.bwdWeights().diff_weights_desc(), eng);
+            add(new convolution_backward_weights(p.bwdWeights()),
+                    new IntMemoryMap().put(DNNL_ARG_SRC, wx).put(DNNL_ARG_DIFF_DST, wdy).put(DNNL_ARG_DIFF_WEIGHTS, wdw));
+            reorder(wdw, wrap(wUser, eng, dw));
+            describe(p);
+        }
+
+        @Override
+        public INDArray[] results() {
+            return new INDArray[]{y, dx, dw};
         }
     }
 }
