@@ -948,7 +948,8 @@ public final class AeronCollective implements Collective {
             for (Ring ring : rings()) {
                 if (ring.sender != null) {
                     work += ring.sender.flush();
-                    sendersFlushed &= !ring.sender.hasPending();
+                    // Frames for a successor that has closed can never be delivered, and it needs none.
+                    sendersFlushed &= !ring.sender.hasPending() || control.streamEnded(ring.sender.peerRank());
                 }
             }
             List<Integer> waiting = null;
@@ -971,6 +972,11 @@ public final class AeronCollective implements Collective {
             }
             idle.idle(work);
         }
+    }
+
+    /** True while {@code peer} still subscribes to this rank's control link (it has not closed). */
+    boolean controlLinkConnected(int peer) {
+        return control.linkConnected(peer);
     }
 
     private void usable() {

@@ -148,13 +148,22 @@ final class ControlPlane {
         return arrivalPending[rank];
     }
 
+    /**
+     * True while an announcement still awaits a peer that can hear it. A peer whose stream ended has
+     * closed (or died): its subscription is gone, so the send can never succeed and nothing waits for it.
+     */
     boolean anyAnnouncementPending() {
         for (int rank = 0; rank < publications.length; rank++) {
-            if (arrivalPending[rank] || completionPending[rank]) {
+            if ((arrivalPending[rank] || completionPending[rank]) && !streamEnded(rank)) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** True while {@code rank}'s subscription to this rank's control link is there. */
+    boolean linkConnected(int rank) {
+        return publications[rank].isConnected();
     }
 
     /** True when the last send to {@code rank} found no subscriber. */
