@@ -11,10 +11,13 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.util.ArrayList;
@@ -25,6 +28,9 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.zip.Deflater;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
 
 /**
  * Checkpoints in a directory of any Hadoop filesystem ({@code file://}, {@code hdfs://}, {@code s3a://}).
@@ -86,7 +92,7 @@ public final class CheckpointStore {
             fs.mkdirs(dir);
             try (FSDataOutputStream out = fs.create(new Path(temp, MODEL), false)) {
                 HostMemory.beforeHostRead(graph);
-                ModelSerializer.writeModel(graph, out, true);
+                writeUncompressed(graph, out);
             }
             for (int rank = 0; rank < exchangeStates.size(); rank++) {
                 if (!exchangeStates.get(rank).isEmpty()) {
@@ -222,6 +228,30 @@ public final class CheckpointStore {
         } catch (IOException e) {
             throw new UncheckedIOException("corrupt exchange state: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The archive DL4J's {@link ModelSerializer#writeModel} writes (configuration, parameters, updater
+     * state; read back by {@link ModelSerializer#restoreComputationGraph}), with its entries stored
+     * instead of deflated. Trained float parameters hardly compress (7 %), and deflating them was 80 % of
+     * a checkpoint's time, taken while every replica waits for rank 0.
+     */
+    static void writeUncompressed(ComputationGraph graph, java.io.OutputStream target) throws IOException {
+        ZipOutputStream zip = new ZipOutputStream(target);
+        zip.setLevel(Deflater.NO_COMPRESSION);
+        zip.putNextEntry(new ZipEntry(ModelSerializer.CONFIGURATION_JSON));
+        zip.write(graph.getConfiguration().toJson().getBytes(StandardCharsets.UTF_8));
+        java.io.DataOutputStream data = new java.io.DataOutputStream(new java.io.BufferedOutputStream(zip, 1 << 16));
+        zip.putNextEntry(new ZipEntry(ModelSerializer.COEFFICIENTS_BIN));
+        Nd4j.write(graph.params(), data);
+        data.flush();
+        INDArray updaterState = graph.getUpdater() == null ? null : graph.getUpdater().getStateViewArray();
+        if (updaterState != null && updaterState.length() > 0) {
+            zip.putNextEntry(new ZipEntry(ModelSerializer.UPDATER_BIN));
+            Nd4j.write(updaterState, data);
+            data.flush();
+        }
+        zip.finish();
     }
 
     private static void writeState(java.io.OutputStream target, Map<String, float[]> state) throws IOException {

@@ -3,6 +3,7 @@ package io.lockstep.worker.train;
 import io.lockstep.models.Normalization;
 import org.apache.hadoop.conf.Configuration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,6 +48,18 @@ class CheckpointStoreTest {
         assertArrayEquals(graph.getUpdater().getStateViewArray().toFloatVector(),
                 restored.getUpdater().getStateViewArray().toFloatVector(), "optimizer state survives");
         assertEquals(meta(2, 0), store.loadMeta(latest));
+        assertEquals(graph.getConfiguration().toJson(), restored.getConfiguration().toJson());
+
+        // DL4J's archive layout, entries stored rather than deflated (float parameters hardly compress).
+        try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(Path.of(java.net.URI.create(latest.path()))
+                .resolve(CheckpointStore.MODEL).toFile())) {
+            List<String> names = zip.stream().map(java.util.zip.ZipEntry::getName).toList();
+            assertEquals(List.of(ModelSerializer.CONFIGURATION_JSON, ModelSerializer.COEFFICIENTS_BIN,
+                    ModelSerializer.UPDATER_BIN), names);
+            java.util.zip.ZipEntry parameters = zip.getEntry(ModelSerializer.COEFFICIENTS_BIN);
+            assertTrue(parameters.getCompressedSize() >= parameters.getSize(), "stored, not deflated: "
+                    + parameters.getCompressedSize() + " of " + parameters.getSize() + " bytes");
+        }
     }
 
     @Test
