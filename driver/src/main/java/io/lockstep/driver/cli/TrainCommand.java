@@ -1,9 +1,9 @@
 package io.lockstep.driver.cli;
 
-import io.lockstep.driver.data.DistributedDataset;
 import io.lockstep.driver.data.TrainingDataOptions;
 import io.lockstep.api.Lockstep;
 import io.lockstep.api.TrainOptions;
+import io.lockstep.driver.cluster.ExecutorDefaults;
 import io.lockstep.driver.cluster.ExecutorRegistry;
 import io.lockstep.driver.train.ConsoleProgress;
 import org.apache.spark.SparkConf;
@@ -51,8 +51,8 @@ public final class TrainCommand implements Callable<Integer> {
                 .setMaster(options.get(TrainOptions.MASTER))
                 .setIfMissing("spark.scheduler.minRegisteredResourcesRatio", "1.0")
                 .setIfMissing("spark.executor.heartbeatInterval", "2s")
-                .setIfMissing(DistributedDataset.CACHE_CHUNK_PROPERTY, DistributedDataset.CACHE_CHUNK_BYTES)
                 .setIfMissing("spark.ui.enabled", "true");
+        ExecutorDefaults.applyTo(sparkConf);
         if (options.get(TrainOptions.NO_SPARK_UI)) {
             sparkConf.set("spark.ui.enabled", "false");
         }

@@ -64,15 +64,6 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
     /** Read units stay near this size so a lost task rereads little and tasks spread over executors. */
     static final long UNIT_BYTES = 32L << 20;
     static final int UNIT_FILES = 4096;
-    /**
-     * Spark property, and the value Lockstep's commands give it unless set: Spark caches a serialized block in
-     * chunks of this many bytes (default 1 MB). G1 cuts a heap of a few GB into 1 MB regions and gives any
-     * array of half a region or more whole regions of its own: a 1 MB chunk (plus its header) takes two, so
-     * a cache of large images filled 1 GB executors with twice its accounted size and they ran out of heap
-     * (895 of 1,024 regions humongous and live). Chunks of 256 KB are ordinary objects.
-     */
-    public static final String CACHE_CHUNK_PROPERTY = "spark.storage.unrollMemoryThreshold";
-    public static final String CACHE_CHUNK_BYTES = Integer.toString(256 << 10);
     /** Parquet datasets: the columns of images and labels unless the job names others. */
     public static final String DEFAULT_IMAGE_COLUMN = ParquetDataset.DEFAULT_IMAGE_COLUMN;
     public static final String DEFAULT_LABEL_COLUMN = ParquetDataset.DEFAULT_LABEL_COLUMN;

@@ -1,6 +1,7 @@
 package io.lockstep.driver.data;
 
 import io.lockstep.api.TrainOptions;
+import io.lockstep.driver.cluster.ExecutorDefaults;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -57,8 +58,8 @@ public final class ReadOptions {
     public JavaSparkContext sparkContext(String appName) {
         SparkConf conf = new SparkConf().setAppName(appName)
                 .setIfMissing("spark.master", "local[*]")
-                .setIfMissing("spark.ui.enabled", "false")
-                .setIfMissing(DistributedDataset.CACHE_CHUNK_PROPERTY, DistributedDataset.CACHE_CHUNK_BYTES);
+                .setIfMissing("spark.ui.enabled", "false");
+        ExecutorDefaults.applyTo(conf);
         if (master != null) {
             conf.setMaster(master);
         }
