@@ -27,7 +27,12 @@ public final class StallDetector {
     static final int MIN_STEPS = 5;
 
     public enum Phase {
-        DATA("data"), COMPUTE("forward/backward"), NORM_SYNC("BatchNorm sync"), EXCHANGE("exchange");
+        DATA("data"), COMPUTE("forward/backward"), NORM_SYNC("BatchNorm sync"), EXCHANGE("exchange"),
+        /**
+         * Rank 0 writes a mid-epoch checkpoint between two steps, outside any step's timing: the next step
+         * shows it only as the other ranks' wait in the collectives.
+         */
+        CHECKPOINT("writing the checkpoint before it");
 
         private final String label;
 
@@ -76,15 +81,20 @@ public final class StallDetector {
     }
 
     private final double factor;
+    private final int checkpointEverySteps;
     private final ArrayDeque<Double> recent = new ArrayDeque<>();
     private final Map<Integer, List<Stall>> byEpoch = new TreeMap<>();
 
-    /** @param factor a step longer than this multiple of the running median is a stall (> 1) */
-    public StallDetector(double factor) {
+    /**
+     * @param factor               a step longer than this multiple of the running median is a stall (> 1)
+     * @param checkpointEverySteps the job's mid-epoch checkpoint interval in steps, 0 for none
+     */
+    public StallDetector(double factor, int checkpointEverySteps) {
         if (!(factor > 1)) {
             throw new IllegalArgumentException("stall factor must be > 1, got " + factor);
         }
         this.factor = factor;
+        this.checkpointEverySteps = checkpointEverySteps;
     }
 
     /** Judges one complete step (one timing per rank, index = rank), then adds it to the median window. */
@@ -138,6 +148,12 @@ public final class StallDetector {
                 break;
             }
         }
+        int step = ranks[0].step();
+        if (phase >= 2 && checkpointEverySteps > 0 && step > 0 && step % checkpointEverySteps == 0) {
+            // No rank's own work explains the step, and rank 0 wrote a checkpoint just before it.
+            rank = 0;
+            phase = Phase.CHECKPOINT.ordinal();
+        }
         long culpritWaits = phases[rank][2] + phases[rank][3];
         long othersWaited = 0;
         for (int r = 0; r < ranks.length; r++) {
@@ -145,7 +161,7 @@ public final class StallDetector {
                 othersWaited = Math.max(othersWaited, phases[r][2] + phases[r][3] - culpritWaits);
             }
         }
-        return new Stall(ranks[0].epoch(), ranks[0].step(), stepMs, median, rank, hosts[rank], Phase.values()[phase],
+        return new Stall(ranks[0].epoch(), step, stepMs, median, rank, hosts[rank], Phase.values()[phase],
                 excess / 1e6, Math.max(0, othersWaited) / 1e6);
     }
 

@@ -52,12 +52,13 @@ final class RunMonitor extends SparkListener {
     private int openEpoch = -1;
     private long runStartMillis;
 
-    RunMonitor(RunOutput out, CheckpointStore checkpoints, int replicas, int everySteps, double stallFactor) {
+    RunMonitor(RunOutput out, CheckpointStore checkpoints, int replicas, int everySteps, double stallFactor,
+               int checkpointEverySteps) {
         this.out = out;
         this.checkpoints = checkpoints;
         this.replicas = replicas;
         this.everySteps = everySteps;
-        this.stalls = new StallDetector(stallFactor);
+        this.stalls = new StallDetector(stallFactor, checkpointEverySteps);
     }
 
     /** Registers the step-times accumulator and this listener, and writes the {@code run} record ({@link #stop} undoes the listener). */

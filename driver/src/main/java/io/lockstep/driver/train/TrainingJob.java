@@ -211,7 +211,8 @@ public final class TrainingJob {
             long globalStep = resume.globalStep();
             int resumeStep = resume.stepInEpoch();
             try (RunOutput out = new RunOutput(options.get(OUT), sc.hadoopConfiguration(), resume.checkpoint() != null)) {
-                monitor = new RunMonitor(out, checkpoints, replicas, options.get(METRICS_EVERY), options.get(STALL_FACTOR));
+                monitor = new RunMonitor(out, checkpoints, replicas, options.get(METRICS_EVERY), options.get(STALL_FACTOR),
+                        options.get(CHECKPOINT_EVERY));
                 taskProgress = monitor.start(sc, progress, options, input.classNames());
                 try {
                     return trainEpochs(out, resume, startFrom, hadoopConf, threads, globalStep, resumeStep, start);

@@ -23,7 +23,11 @@ class StallDetectorTest {
     }
 
     private static StallDetector warmedUp(int steps) {
-        StallDetector detector = new StallDetector(3);
+        return warmedUp(steps, 0);
+    }
+
+    private static StallDetector warmedUp(int steps, int checkpointEverySteps) {
+        StallDetector detector = new StallDetector(3, checkpointEverySteps);
         for (int s = 0; s < steps; s++) {
             StepTiming[] normal = {timing(0, s, 1, 90, 5, 4), timing(1, s, 1, 92, 3, 4), timing(2, s, 1, 88, 7, 4)};
             assertTrue(detector.step(normal, HOSTS).isEmpty(), "a normal step is no stall");
@@ -61,6 +65,29 @@ class StallDetectorTest {
         StallDetector.Stall stall = detector.step(step, HOSTS).orElseThrow();
         assertEquals(StallDetector.Phase.EXCHANGE, stall.phase());
         assertEquals(1, stall.rank(), "the rank with the longest exchange");
+    }
+
+    @Test
+    void aStepAfterAMidEpochCheckpointThatTheOthersWaitedInIsBlamedOnRankZerosWrite() {
+        // Rank 0 wrote a checkpoint after 10 steps (outside any step's timing); ranks 1 and 2 wait for it in
+        // step 10's exchange.
+        StepTiming[] afterCheckpoint = {timing(0, 10, 1, 90, 5, 4), timing(1, 10, 1, 92, 3, 904),
+                timing(2, 10, 1, 88, 7, 900)};
+        StallDetector.Stall stall = warmedUp(10, 5).step(afterCheckpoint, HOSTS).orElseThrow();
+        assertEquals(0, stall.rank());
+        assertEquals(StallDetector.Phase.CHECKPOINT, stall.phase());
+        assertEquals(898, stall.othersWaitedMs(), 1, "rank 1 waited 907 ms in collectives against rank 0's 9");
+        assertTrue(stall.describe().contains("rank 0 on host-a was slow in writing the checkpoint before it"),
+                stall.describe());
+
+        // The same step without a checkpoint before it (every 4 steps: after steps 4 and 8, not 10) names the
+        // exchange; and a rank's own slow work after a checkpoint is still its own.
+        assertEquals(StallDetector.Phase.EXCHANGE, warmedUp(10, 4).step(afterCheckpoint, HOSTS).orElseThrow().phase());
+        StepTiming[] slowCompute = {timing(0, 10, 1, 90, 5, 904), timing(1, 10, 1, 990, 3, 4),
+                timing(2, 10, 1, 88, 600, 310)};
+        StallDetector.Stall own = warmedUp(10, 5).step(slowCompute, HOSTS).orElseThrow();
+        assertEquals(StallDetector.Phase.COMPUTE, own.phase());
+        assertEquals(1, own.rank());
     }
 
     @Test
