@@ -102,7 +102,7 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
         org.bytedeco.javacpp.Loader.load(dnnl.class);
     }
 
-    /** An NHWC input shape, with the output size DL4J computes for it. */
+    /** An NHWC input shape (N, H, W, C): the key of a plan. */
     private record Shape(long n, long h, long w, long c) {
     }
 
