@@ -7,6 +7,8 @@ import io.lockstep.models.ModelRegistry;
 import io.lockstep.models.OneDnn;
 import io.lockstep.models.TrainingBatches;
 import io.lockstep.worker.nn.BatchNormSwap;
+import io.lockstep.worker.nn.ConvolutionKernels;
+import io.lockstep.worker.nn.ConvolutionSwap;
 import io.lockstep.worker.train.ComputeThreads;
 import io.lockstep.worker.train.Optimizer;
 import io.lockstep.worker.train.ReplicaTrainer;
@@ -68,6 +70,19 @@ public final class StepTimeBenchmark implements Callable<Integer> {
                     + "forward convolution again")
     CacheMode cacheMode;
 
+    @Option(names = "--conv", defaultValue = "dnnl", converter = ConvKernelsConverter.class,
+            description = "dnnl or dl4j: what runs the convolutions of an NHWC network on the CPU backend. dnnl: OneDNN "
+                    + "called directly (float, NHWC, explicit padding; anything else stays on DL4J's path); dl4j: DL4J's "
+                    + "layer and its OneDNN helper. No effect with --layout nchw")
+    ConvolutionKernels conv;
+
+    static final class ConvKernelsConverter implements picocli.CommandLine.ITypeConverter<ConvolutionKernels> {
+        @Override
+        public ConvolutionKernels convert(String value) {
+            return ConvolutionKernels.parse(value);
+        }
+    }
+
     static final class CacheModeConverter implements picocli.CommandLine.ITypeConverter<CacheMode> {
         @Override
         public CacheMode convert(String value) {
@@ -106,6 +121,8 @@ public final class StepTimeBenchmark implements Callable<Integer> {
             case "dl4j-batch" -> graph;
             default -> throw new IllegalArgumentException("--norm: expected batch, sync-batch or dl4j-batch, got " + norm);
         };
+        graph = ConvolutionSwap.apply(graph, conv);
+        int direct = ConvolutionSwap.countDnnl(graph.getConfiguration());
         ReplicaTrainer.useCacheMode(graph, cacheMode);
         Nd4j.getRandom().setSeed(1);
         INDArray features = Nd4j.rand(DataType.FLOAT, batchSize, shape.channels(), shape.height(), shape.width());
@@ -131,8 +148,8 @@ public final class StepTimeBenchmark implements Callable<Integer> {
         double cpuMillisPerStep = (os.getProcessCpuTime() - cpuStart) / 1e6 / steps;
         Arrays.sort(millis);
         double median = millis[steps / 2];
-        System.out.printf(Locale.ROOT, "model %s, input %s, batch %d, norm %s, layout %s, cache mode %s, threads %d (%s), OneDNN helpers %s (%s)%n",
-                model, shape, batchSize, norm, layout.cliName(), cacheMode.name().toLowerCase(Locale.ROOT), ComputeThreads.inForce(), ComputeThreads.describe(), helpers ? "requested on" : "off", OneDnn.probe().detail());
+        System.out.printf(Locale.ROOT, "model %s, input %s, batch %d, norm %s, layout %s, conv %s (%d on OneDNN directly), cache mode %s, threads %d (%s), OneDNN helpers %s (%s)%n",
+                model, shape, batchSize, norm, layout.cliName(), conv.cliName(), direct, cacheMode.name().toLowerCase(Locale.ROOT), ComputeThreads.inForce(), ComputeThreads.describe(), helpers ? "requested on" : "off", OneDnn.probe().detail());
         System.out.printf(Locale.ROOT, "step time over %d steps: median %.1f ms, p10 %.1f ms, p90 %.1f ms; %.1f images/s; "
                 + "process CPU %.1f ms per step%n", steps, median, millis[steps / 10], millis[(steps * 9) / 10],
                 batchSize * 1000 / median, cpuMillisPerStep);

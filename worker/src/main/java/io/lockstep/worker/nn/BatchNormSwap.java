@@ -87,7 +87,7 @@ public final class BatchNormSwap {
         return count;
     }
 
-    private static ComputationGraphConfiguration swap(ComputationGraphConfiguration conf,
+    static ComputationGraphConfiguration swap(ComputationGraphConfiguration conf,
                                                       UnaryOperator<org.deeplearning4j.nn.conf.layers.Layer> replace) {
         Objects.requireNonNull(conf, "conf");
         ComputationGraphConfiguration copy = conf.clone();
@@ -103,7 +103,7 @@ public final class BatchNormSwap {
         return copy;
     }
 
-    private static ComputationGraph rebuild(ComputationGraph old, ComputationGraphConfiguration conf) {
+    static ComputationGraph rebuild(ComputationGraph old, ComputationGraphConfiguration conf) {
         ComputationGraph fresh = new ComputationGraph(conf);
         fresh.init(old.params().dup(), false);
         ComputationGraphUpdater updater = old.getUpdater(false);
@@ -123,7 +123,7 @@ public final class BatchNormSwap {
         return fresh;
     }
 
-    private static ComputationGraph requireInitialized(ComputationGraph graph) {
+    static ComputationGraph requireInitialized(ComputationGraph graph) {
         Objects.requireNonNull(graph, "graph");
         if (graph.params() == null || graph.getVertices() == null) {
             throw new IllegalStateException("graph is not initialized: call init() before swapping its BatchNorm layers");

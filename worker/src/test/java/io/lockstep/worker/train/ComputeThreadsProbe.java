@@ -1,6 +1,13 @@
 package io.lockstep.worker.train;
 
+import io.lockstep.models.layers.NhwcConvolution;
+import io.lockstep.worker.nn.ConvolutionKernels;
+import io.lockstep.worker.nn.ConvolutionSwap;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
@@ -22,7 +29,8 @@ import java.util.Map;
 /**
  * Child JVM of {@link ComputeThreadsTest}: binds the count given as argument the way a replica does,
  * then, on the bound thread and on a {@link Prefetcher}'s producer thread, runs an element-wise op
- * (libnd4j), a convolution (DL4J's OneDNN helper) and a matrix product (BLAS) for a while each and
+ * (libnd4j), a convolution (DL4J's OneDNN helper), a matrix product (BLAS) and an NHWC convolution on
+ * OneDNN called directly (the presets' copy, which shares ND4J's OpenMP runtime) for a while each and
  * prints, per op, the count in force and how many native threads did the work, one line each:
  * {@code <thread> <op> inForce=<n> busy=<k>}.
  *
@@ -48,7 +56,10 @@ public final class ComputeThreadsProbe {
                 .setInputType(InputType.convolutional(28, 28, 16)).build());
         conv.init();
         System.out.println("helper " + conv.getLayer(0).getHelper());
-        probe("task", x, m, conv);
+        INDArray nhwc = Nd4j.rand(DataType.FLOAT, 64, 28, 28, 16);
+        ComputationGraph direct = ConvolutionSwap.apply(nhwcConvolution(), ConvolutionKernels.DNNL);
+        System.out.println("direct convolutions " + ConvolutionSwap.countDnnl(direct.getConfiguration()));
+        probe("task", x, m, conv, nhwc, direct);
         BatchSource source = new BatchSource() {
             @Override
             public int steps() {
@@ -58,7 +69,7 @@ public final class ComputeThreadsProbe {
             @Override
             public DataSet batch(int step) {
                 try {
-                    probe("prefetch", x, m, conv);
+                    probe("prefetch", x, m, conv, nhwc, direct);
                 } catch (IOException e) {
                     throw new IllegalStateException(e);
                 }
@@ -71,10 +82,25 @@ public final class ComputeThreadsProbe {
         System.exit(0);
     }
 
-    private static void probe(String thread, INDArray x, INDArray m, MultiLayerNetwork conv) throws IOException {
+    private static void probe(String thread, INDArray x, INDArray m, MultiLayerNetwork conv, INDArray nhwc,
+                              ComputationGraph direct) throws IOException {
         measure(thread, "elementwise", () -> Transforms.tanh(x, true));
         measure(thread, "convolution", () -> conv.output(x));
         measure(thread, "matmul", () -> m.mmul(m));
+        measure(thread, "dnnlconvolution", () -> direct.outputSingle(nhwc));
+    }
+
+    /** An NHWC convolution, to run on OneDNN called directly (its own copy, loaded beside ND4J's). */
+    private static ComputationGraph nhwcConvolution() {
+        ComputationGraph graph = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(1).graphBuilder().addInputs("in")
+                .setInputTypes(InputType.convolutional(28, 28, 16, CNN2DFormat.NHWC))
+                .addLayer("conv", NhwcConvolution.of(new ConvolutionLayer.Builder(3, 3).nOut(32).padding(1, 1)
+                        .convolutionMode(ConvolutionMode.Truncate).dataFormat(CNN2DFormat.NHWC)), "in")
+                .addLayer("pool", new GlobalPoolingLayer.Builder().build(), "conv")
+                .addLayer("out", new OutputLayer.Builder().nOut(10).build(), "pool")
+                .setOutputs("out").build());
+        graph.init();
+        return graph;
     }
 
     private static void measure(String thread, String op, Runnable work) throws IOException {

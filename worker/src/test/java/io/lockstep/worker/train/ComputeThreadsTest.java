@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The thread count a replica is given is the one its ops run with: in a fresh JVM (ND4J's thread
  * settings are process state, read once at native start-up), {@link ComputeThreads#bind} on the task
  * thread, and the prefetch thread through {@link Prefetcher}, report the count in force, and the
- * number of native threads that did element-wise, OneDNN convolution and BLAS work is exactly one
+ * number of native threads that did element-wise, OneDNN convolution (through DL4J's helper and called
+ * directly) and BLAS work is exactly one
  * when one thread is asked for (unbound, every core would work).
  */
 @EnabledOnOs(OS.LINUX) // counts threads through /proc
@@ -49,7 +50,8 @@ class ComputeThreadsTest {
                 assertTrue(busy >= 1, "busy native threads " + busy + " for " + what);
             }
         }
-        assertEquals(6, lines, "the probe reports 3 ops on 2 threads; it printed:\n" + output);
+        assertEquals(8, lines, "the probe reports 4 ops on 2 threads; it printed:\n" + output);
+        assertTrue(output.contains("direct convolutions 1"), "one convolution must run on OneDNN directly:\n" + output);
         assertTrue(output.contains("MKLDNNConvHelper"), "the convolution must run through OneDNN:\n" + output);
     }
 

@@ -1,0 +1,131 @@
+package io.lockstep.worker.nn;
+
+import io.lockstep.models.layers.NhwcConvolution;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.LayerValidation;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.Collection;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The configuration of a 2-D NHWC convolution that calls OneDNN directly on ND4J's CPU backend
+ * (the layer is {@code DnnlConvolutionLayer}). Same parameters, keys, initialization and JSON as
+ * DL4J's convolution (with this class's name), so a graph swaps between the two keeping its
+ * parameters and updater state ({@link ConvolutionSwap}).
+ *
+ * <p>On any other backend, or where OneDNN's natives cannot be loaded, it instantiates
+ * {@link io.lockstep.models.layers.NhwcConvolutionLayer} (DL4J's path), so a saved model that carries
+ * this configuration loads and runs everywhere; OneDNN's classes are then never loaded.
+ */
+public class DnnlConvolution extends NhwcConvolution {
+    private static final Logger LOG = LoggerFactory.getLogger(DnnlConvolution.class);
+
+    /** For JSON. */
+    public DnnlConvolution() {
+    }
+
+    /** A copy of {@code plain} (DL4J's or Lockstep's NHWC convolution configuration) that runs on OneDNN directly. */
+    public static DnnlConvolution from(ConvolutionLayer plain) {
+        Objects.requireNonNull(plain, "plain");
+        DnnlConvolution dnnl = new DnnlConvolution();
+        copyFields(plain.clone(), dnnl);
+        return dnnl;
+    }
+
+    /** The plain NHWC form of this configuration, which runs on DL4J's path. */
+    public NhwcConvolution toNhwc() {
+        NhwcConvolution plain = new NhwcConvolution();
+        copyFields(this.clone(), plain);
+        return plain;
+    }
+
+    /**
+     * Whether {@code layer} can take this form: exactly DL4J's 2-D convolution or Lockstep's NHWC one (not
+     * a subclass such as depthwise, separable, 1-D or transposed), NHWC activations, explicit padding
+     * ({@code Truncate} or {@code Strict}), no dropout or weight noise, float network.
+     */
+    public static boolean supports(org.deeplearning4j.nn.conf.layers.Layer layer, DataType dataType) {
+        if (layer == null || (layer.getClass() != ConvolutionLayer.class && layer.getClass() != NhwcConvolution.class)) {
+            return false;
+        }
+        ConvolutionLayer conv = (ConvolutionLayer) layer;
+        return dataType == DataType.FLOAT && conv.getCnn2dDataFormat() == CNN2DFormat.NHWC
+                && (conv.getConvolutionMode() == ConvolutionMode.Truncate || conv.getConvolutionMode() == ConvolutionMode.Strict)
+                && conv.getKernelSize().length == 2 && conv.getIDropout() == null && conv.getWeightNoise() == null;
+    }
+
+    /** Whether this JVM runs ND4J's CPU backend and OneDNN's natives load; decided once. */
+    public static boolean available() {
+        return Backend.AVAILABLE;
+    }
+
+    @Override
+    public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int layerIndex,
+                             INDArray layerParamsView, boolean initializeParams, DataType networkDataType) {
+        if (!available()) {
+            return super.instantiate(conf, listeners, layerIndex, layerParamsView, initializeParams, networkDataType);
+        }
+        LayerValidation.assertNInNOutSet("ConvolutionLayer", getLayerName(), layerIndex, getNIn(), getNOut());
+        Layer layer = DnnlConvolutionLayer.create(conf, networkDataType);
+        layer.setListeners(listeners);
+        layer.setIndex(layerIndex);
+        layer.setParamsViewArray(layerParamsView);
+        Map<String, INDArray> params = initializer().init(conf, layerParamsView, initializeParams);
+        layer.setParamTable(params);
+        layer.setConf(conf);
+        return layer;
+    }
+
+    @Override
+    protected boolean canEqual(Object other) {
+        return other instanceof DnnlConvolution;
+    }
+
+    private static void copyFields(ConvolutionLayer from, ConvolutionLayer to) {
+        for (Class<?> type = ConvolutionLayer.class; type != Object.class; type = type.getSuperclass()) {
+            for (Field field : type.getDeclaredFields()) {
+                if (Modifier.isStatic(field.getModifiers())) {
+                    continue;
+                }
+                try {
+                    field.setAccessible(true);
+                    field.set(to, field.get(from));
+                } catch (ReflectiveOperationException | RuntimeException e) {
+                    throw new IllegalStateException("cannot copy ConvolutionLayer field " + type.getName() + "."
+                            + field.getName() + " (is a DL4J version other than 1.0.0-M2.1 on the class path?)", e);
+                }
+            }
+        }
+    }
+
+    /** Decided on first use, so that the CUDA backend never touches OneDNN's classes. */
+    private static final class Backend {
+        static final boolean AVAILABLE = probe();
+
+        private static boolean probe() {
+            if (!"CpuBackend".equals(Nd4j.getBackend().getClass().getSimpleName())) {
+                return false;
+            }
+            try {
+                DnnlConvolutionLayer.load();
+                return true;
+            } catch (Throwable t) {
+                LOG.warn("OneDNN's natives (org.bytedeco:dnnl) did not load; NHWC convolutions run on DL4J's path: {}", t.toString());
+                return false;
+            }
+        }
+    }
+}
