@@ -2,8 +2,6 @@ package io.lockstep.models.layers;
 
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer;
-import org.deeplearning4j.nn.params.DefaultParamInitializer;
-import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
@@ -51,24 +49,7 @@ public class ReluDenseLayer extends DenseLayer {
             // Stands in for z: the ReLU derivative reads only its sign (positive here exactly where z is).
             return new Pair<>(output, output);
         }
-        if (forBackprop || hasLayerNorm() || maskArray != null || layerConf().getWeightNoise() != null) {
-            return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr);
-        }
-        assertInputSet(false);
-        applyDropOutIfNecessary(training, workspaceMgr);
-        INDArray w = getParam(DefaultParamInitializer.WEIGHT_KEY);
-        if (input.rank() != 2 || input.columns() != w.rows()) {
-            return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr); // DL4J's error message
-        }
-        // DL4J writes x*W into a row-major array, which ND4J fills by a product into a column-major
-        // temporary and a copy (1.1 of 2.7 ms for lenet5's fc1); column-major is what the product yields.
-        INDArray z = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, w.dataType(),
-                new long[]{input.size(0), w.size(1)}, 'f');
-        input.castTo(w.dataType()).mmuli(w, z);
-        if (hasBias()) {
-            z.addiRowVector(getParam(DefaultParamInitializer.BIAS_KEY));
-        }
-        return new Pair<>(z, z);
+        return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr);
     }
 
     @Override
