@@ -1,6 +1,8 @@
 package io.lockstep.models;
 
 import io.lockstep.models.layers.NhwcConvolution;
+import io.lockstep.models.layers.ReluDense;
+import io.lockstep.models.layers.VectorizedReLU;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -142,7 +144,7 @@ final class NetworkBuilder {
                 .padding(padH, padW)
                 .nOut(filters)
                 .hasBias(bias)
-                .activation(activation)
+                .activation(activation == Activation.RELU ? new VectorizedReLU() : activation.getActivationFunction())
                 .dataFormat(format);
         decayWeights(layer);
         addLayer(name, format == CNN2DFormat.NHWC ? NhwcConvolution.of(layer) : layer.build(), in);
@@ -191,7 +193,7 @@ final class NetworkBuilder {
     }
 
     Node relu(String name, Node in) {
-        addLayer(name, new ActivationLayer.Builder().activation(Activation.RELU).build(), in);
+        addLayer(name, new ActivationLayer.Builder().activation(new VectorizedReLU()).build(), in);
         return track(new Node(name, in.channels(), in.height(), in.width()));
     }
 
@@ -355,12 +357,12 @@ final class NetworkBuilder {
      * this layer during training, like a {@code nn.Dropout} placed just before it.
      */
     Node dense(String name, Node in, int units, double dropProbability) {
-        DenseLayer.Builder layer = new DenseLayer.Builder().nOut(units).activation(Activation.RELU);
+        DenseLayer.Builder layer = new DenseLayer.Builder().nOut(units).activation(new VectorizedReLU());
         if (dropProbability > 0) {
             layer.dropOut(new Dropout(1.0 - dropProbability)); // DL4J takes the retain probability
         }
         decayWeights(layer);
-        addLayer(name, layer.build(), in);
+        addLayer(name, ReluDense.of(layer), in);
         return new Node(name, units, 1, 1);
     }
 

@@ -1,5 +1,6 @@
 package io.lockstep.models.torch;
 
+import io.lockstep.models.layers.ReluDense;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
@@ -63,7 +64,7 @@ public final class TorchLayouts {
                     TorchTensor.of(DefaultParamInitializer.BIAS_KEY, "bias", Layout.VECTOR))
                     : List.of(TorchTensor.of(DefaultParamInitializer.WEIGHT_KEY, "weight", Layout.SAME));
         }
-        if (layer.getClass() == DenseLayer.class || layer.getClass() == OutputLayer.class) {
+        if (layer.getClass() == DenseLayer.class || layer.getClass() == ReluDense.class || layer.getClass() == OutputLayer.class) {
             return List.of(TorchTensor.of(DefaultParamInitializer.WEIGHT_KEY, "weight", Layout.TRANSPOSE),
                     TorchTensor.of(DefaultParamInitializer.BIAS_KEY, "bias", Layout.VECTOR));
         }
