@@ -45,7 +45,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A dataset at least twice the driver's heap trains: 1.1 GB of PNGs on the in-process HDFS, as an image
+ * A dataset at least twice the driver's heap trains: 1.2 GB of PNGs on the in-process HDFS, as an image
  * folder, as Parquet and as tar shards, each trained for one epoch by 2 replicas on a standalone cluster
  * (two executor JVMs) under a driver JVM of 512 MB heap ({@code spark.driver.memory}), and the image folder once more in
  * {@code local[2]}, where driver and executors share that one heap (the executors' cache spills to disk).
@@ -53,7 +53,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *
  * <p>The images are 512x512 RGB noise (incompressible, so the bytes are real) with a bright block on the
  * left or the right (the two classes, plain after the resize to 28x28 gray), written as PNG with stored
- * (uncompressed) deflate blocks from one pool of noise at varying offsets: generating 1.1 GB costs a
+ * (uncompressed) deflate blocks from one pool of noise at varying offsets: generating 1.2 GB costs a
  * copy and a CRC, not an encoder.
  *
  * <pre>mvn -B -pl integration-tests -am verify -Dtest=LargerThanHeapTest -Dlockstep.it.largerThanHeap=true \
@@ -63,11 +63,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * heap dump on OutOfMemoryError, say). Every run is attempted and the failures reported together.
  */
 @EnabledIfSystemProperty(named = "lockstep.it.largerThanHeap", matches = "true",
-        disabledReason = "moves 3.3 GB through HDFS, Spark's cache and shuffle: run on demand (see the class comment)")
+        disabledReason = "moves 3.6 GB through HDFS, Spark's cache and shuffle: run on demand (see the class comment)")
 class LargerThanHeapTest {
     private static final Logger LOG = LoggerFactory.getLogger(LargerThanHeapTest.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final long DATASET_BYTES = 1_100_000_000L;
+    private static final long DATASET_BYTES = 1_200_000_000L;
     /** The driver JVM's heap: the dataset is more than twice this. */
     private static final int DRIVER_HEAP_MB = 512;
     private static final int SIDE = 512;
