@@ -45,7 +45,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A dataset at least twice the driver's heap trains: 1.1 GB of PNGs on the in-process HDFS, as an image
+ * A dataset at least twice the driver's heap trains: 1.2 GB of PNGs on the in-process HDFS, as an image
  * folder, as Parquet and as tar shards, each trained for one epoch by 2 replicas on a standalone cluster
  * (two executor JVMs) under a driver JVM of 512 MB heap ({@code spark.driver.memory}), and the image folder once more in
  * {@code local[2]}, where driver and executors share that one heap (the executors' cache spills to disk).
@@ -53,21 +53,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *
  * <p>The images are 512x512 RGB noise (incompressible, so the bytes are real) with a bright block on the
  * left or the right (the two classes, plain after the resize to 28x28 gray), written as PNG with stored
- * (uncompressed) deflate blocks from one pool of noise at varying offsets: generating 1.1 GB costs a
+ * (uncompressed) deflate blocks from one pool of noise at varying offsets: generating 1.2 GB costs a
  * copy and a CRC, not an encoder.
  *
  * <pre>mvn -B -pl integration-tests -am verify -Dtest=LargerThanHeapTest -Dlockstep.it.largerThanHeap=true \
  *     -Dsurefire.failIfNoSpecifiedTests=false</pre>
  *
- * <p>{@code -Dlockstep.it.largerThanHeap.runs=parquet-standalone,...} runs only the named runs; {@code -Dlockstep.it.largerThanHeap.executorJavaOptions=...} adds executor JVM flags (a
- * heap dump on OutOfMemoryError, say). Every run is attempted and the failures reported together.
+ * <p>{@code -Dlockstep.it.largerThanHeap.runs=parquet-standalone,...} runs only the named runs (and writes only the
+ * layouts they read); {@code -Dlockstep.it.largerThanHeap.executorJavaOptions=...} and {@code ...driverJavaOptions=...}
+ * add executor and driver JVM flags (a GC log, a heap dump on OutOfMemoryError; in {@code local[2]} only the driver's
+ * apply). Every run is attempted and the failures reported together.
  */
 @EnabledIfSystemProperty(named = "lockstep.it.largerThanHeap", matches = "true",
-        disabledReason = "moves 3.3 GB through HDFS, Spark's cache and shuffle: run on demand (see the class comment)")
+        disabledReason = "moves 3.6 GB through HDFS, Spark's cache and shuffle: run on demand (see the class comment)")
 class LargerThanHeapTest {
     private static final Logger LOG = LoggerFactory.getLogger(LargerThanHeapTest.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final long DATASET_BYTES = 1_100_000_000L;
+    private static final long DATASET_BYTES = 1_200_000_000L;
     /** The driver JVM's heap: the dataset is more than twice this. */
     private static final int DRIVER_HEAP_MB = 512;
     private static final int SIDE = 512;
@@ -77,6 +79,11 @@ class LargerThanHeapTest {
     private static final Duration RUN_TIMEOUT = Duration.ofMinutes(20);
     private static final String RUNS = System.getProperty("lockstep.it.largerThanHeap.runs", "");
     private static final String EXECUTOR_OPTIONS = System.getProperty("lockstep.it.largerThanHeap.executorJavaOptions", "");
+    private static final String DRIVER_OPTIONS = System.getProperty("lockstep.it.largerThanHeap.driverJavaOptions", "");
+    /** Each run: its name, whether it runs on the standalone cluster (else local[2]), and the layout it reads. */
+    private static final String[][] RUN_TABLE = {{"folder-standalone", "standalone", "folder"},
+            {"parquet-standalone", "standalone", "parquet"}, {"shards-standalone", "standalone", "shards"},
+            {"folder-local", "local[2]", "folder"}};
 
     private static MiniHdfs hdfs;
     private static StandaloneSparkCluster cluster;
@@ -86,10 +93,10 @@ class LargerThanHeapTest {
     static void writeDataset() throws IOException {
         hdfs = MiniHdfs.start();
         long start = System.nanoTime();
-        images = write(hdfs.fileSystem());
-        LOG.info("MEASURED larger-than-heap: {} PNGs of {}x{} ({} bytes each way) written as folder, Parquet and tar shards"
-                + " to HDFS in {} s (HDFS up in {} s)", images, SIDE, SIDE, DATASET_BYTES, (System.nanoTime() - start) / 1_000_000_000L,
-                hdfs.startupTime().toSeconds());
+        List<String> layouts = selected().stream().map(run -> run[2]).distinct().toList();
+        images = write(hdfs.fileSystem(), layouts);
+        LOG.info("MEASURED larger-than-heap: {} PNGs of {}x{} ({} bytes each way) written as {} to HDFS in {} s (HDFS up in {} s)",
+                images, SIDE, SIDE, DATASET_BYTES, layouts, (System.nanoTime() - start) / 1_000_000_000L, hdfs.startupTime().toSeconds());
         long clusterStart = System.nanoTime();
         cluster = StandaloneSparkCluster.builder().workers(2).coresPerWorker(1).memoryPerWorkerMb(1536).start();
         LOG.info("MEASURED larger-than-heap: standalone cluster up in {} s", (System.nanoTime() - clusterStart) / 1_000_000_000L);
@@ -105,18 +112,25 @@ class LargerThanHeapTest {
         }
     }
 
-    @Test
-    void oneEpochOnEachLayoutTwiceTheDriversHeap() {
+    /** The runs {@code lockstep.it.largerThanHeap.runs} names, or all of them. */
+    private static List<String[]> selected() {
         List<String> wanted = RUNS.isBlank() ? List.of() : List.of(RUNS.split(","));
-        List<Executable> runs = new ArrayList<>();
-        String[][] all = {{"folder-standalone", cluster.masterUrl(), "/big/folder"}, {"parquet-standalone", cluster.masterUrl(), "/big/parquet"},
-                {"shards-standalone", cluster.masterUrl(), "/big/shards"}, {"folder-local", "local[2]", "/big/folder"}};
-        for (String[] run : all) {
+        List<String[]> runs = new ArrayList<>();
+        for (String[] run : RUN_TABLE) {
             if (wanted.isEmpty() || wanted.contains(run[0])) {
-                runs.add(() -> train(run[0], run[1], run[2]));
+                runs.add(run);
             }
         }
         assertFalse(runs.isEmpty(), "lockstep.it.largerThanHeap.runs=" + RUNS + " names none of the runs");
+        return runs;
+    }
+
+    @Test
+    void oneEpochOnEachLayoutTwiceTheDriversHeap() {
+        List<Executable> runs = new ArrayList<>();
+        for (String[] run : selected()) {
+            runs.add(() -> train(run[0], run[1].equals("standalone") ? cluster.masterUrl() : run[1], "/big/" + run[2]));
+        }
         assertAll(runs);
     }
 
@@ -132,6 +146,9 @@ class LargerThanHeapTest {
                 : SparkSubmitter.to(cluster);
         if (!EXECUTOR_OPTIONS.isBlank()) {
             submitter.conf("spark.executor.extraJavaOptions", EXECUTOR_OPTIONS);
+        }
+        if (!DRIVER_OPTIONS.isBlank()) {
+            submitter.conf("spark.driver.extraJavaOptions", DRIVER_OPTIONS);
         }
         SubmitResult result = submitter.name(name).mainClass(Lockstep.MAIN).appJar(Lockstep.submitJar())
                 .conf("spark.driver.memory", DRIVER_HEAP_MB + "m")
@@ -149,10 +166,13 @@ class LargerThanHeapTest {
     }
 
     /**
-     * Writes {@link #DATASET_BYTES} of PNGs three times (folder, Parquet, tar shards), every tenth pair to
-     * the validation split; returns the number of images.
+     * Writes {@link #DATASET_BYTES} of PNGs once per layout named ({@code folder}, {@code parquet}, {@code shards}),
+     * every tenth pair to the validation split; returns the number of images.
      */
-    private static int write(FileSystem fs) throws IOException {
+    private static int write(FileSystem fs, List<String> layouts) throws IOException {
+        boolean folder = layouts.contains("folder");
+        boolean parquet = layouts.contains("parquet");
+        boolean tar = layouts.contains("shards");
         SplittableRandom random = new SplittableRandom(7);
         byte[] pool = new byte[8 << 20];
         for (int i = 0; i < pool.length; i += 8) {
@@ -166,8 +186,9 @@ class LargerThanHeapTest {
         PngWriter png = new PngWriter(SIDE);
         long bytes = 0;
         int count = 0;
-        try (ParquetWriter<Group> trainRows = parquet(fs, "/big/parquet/train/part-0.parquet", schema);
-             ParquetWriter<Group> valRows = parquet(fs, "/big/parquet/val/part-0.parquet", schema)) {
+        // try-with-resources passes over null writers: the layouts not asked for.
+        try (ParquetWriter<Group> trainRows = parquet ? parquet(fs, "/big/parquet/train/part-0.parquet", schema) : null;
+             ParquetWriter<Group> valRows = parquet ? parquet(fs, "/big/parquet/val/part-0.parquet", schema) : null) {
             TarArchiveOutputStream[] shards = new TarArchiveOutputStream[2];
             int[] inShard = new int[2];
             int[] shardIndex = new int[2];
@@ -176,13 +197,22 @@ class LargerThanHeapTest {
                 boolean val = (count / 2) % 10 == 9;
                 byte[] image = png.encode(pool, random.nextInt(pool.length - png.rawBytes()), label);
                 String split = val ? "val" : "train";
-                try (FSDataOutputStream out = fs.create(new Path("/big/folder/" + split + "/" + (label == 0 ? "left" : "right")
-                        + "/img" + count + ".png"))) {
-                    out.write(image);
+                if (folder) {
+                    try (FSDataOutputStream out = fs.create(new Path("/big/folder/" + split + "/" + (label == 0 ? "left" : "right")
+                            + "/img" + count + ".png"))) {
+                        out.write(image);
+                    }
                 }
-                (val ? valRows : trainRows).write(groups.newGroup().append("image", Binary.fromConstantByteArray(image))
-                        .append("label", label));
+                if (parquet) {
+                    (val ? valRows : trainRows).write(groups.newGroup().append("image", Binary.fromConstantByteArray(image))
+                            .append("label", label));
+                }
                 int s = val ? 1 : 0;
+                if (!tar) {
+                    bytes += image.length;
+                    count++;
+                    continue;
+                }
                 if (shards[s] == null || inShard[s] == PER_SHARD) {
                     if (shards[s] != null) {
                         shards[s].close();

@@ -300,7 +300,7 @@ public final class DistributedDataset implements TrainingInput<LabeledRecord> {
         if (TarShards.present(files)) {
             ReadUnit.Context scan = new ReadUnit.Context(new SerializableHadoopConf(sc.hadoopConfiguration()), files.uri(),
                     options.badRecords(), false, 0);
-            TarShards.Found found = TarShards.list(sc, files, options, scan);
+            TarShards.Found found = TarShards.list(sc, files, options, scan, UNIT_BYTES);
             return new Listing("tar-shards", found.classes(), RecordFormat.encoded(), null, found.units(), found.train(),
                     found.test(), found.skipped());
         }

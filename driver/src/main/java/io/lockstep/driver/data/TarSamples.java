@@ -4,6 +4,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 import java.io.Closeable;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -17,6 +18,10 @@ import java.util.Locale;
  * are ignored. Image bytes are read only when asked for; otherwise they are skipped (a seek on
  * filesystems that support one), so listing a shard reads little more than its headers.
  *
+ * <p>Each sample carries the byte offset (from where the stream started) of the first header after the
+ * previous sample's last entry: a tar read opened there, by a seek, yields the same samples from that one
+ * on, which is how a shard is split into several read tasks.
+ *
  * <p>A shard that ends inside an entry (or inside a header) raises {@link Truncated}; the sample being
  * read then is incomplete and is not returned. Single-threaded.
  */
@@ -24,14 +29,24 @@ final class TarSamples implements Closeable {
     /** At most this many bytes of {@code .cls} text are read (a class index is a handful of digits). */
     private static final int MAX_CLS_BYTES = 64;
 
+    /** Tar's record size: an entry's data is padded to a multiple of it, and the next header follows. */
+    private static final int RECORD = 512;
+    /** Where the type flag sits in a tar header. */
+    private static final int TYPE_FLAG = 156;
+
+    private final Counting counted;
     private final TarArchiveInputStream tar;
     private final boolean readImages;
     private TarArchiveEntry pending;
+    /** Offset of the first header after the last image or class entry returned (0 before any). */
+    private long afterLastEntry;
+    /** Offset where the headers of {@link #pending} begin (after the entry before it). */
+    private long pendingStart;
     private String lastEntry;
     private boolean started;
 
     /** One sample: its key and what its entries held; {@link #problem()} says why it is not a record, or null. */
-    record Sample(String key, String imageEntry, byte[] image, String clsEntry, String cls, String secondImage) {
+    record Sample(String key, String imageEntry, byte[] image, String clsEntry, String cls, String secondImage, long offset) {
         /** The entry named in messages: the image, else the class entry. */
         String entry() {
             return imageEntry != null ? imageEntry : clsEntry;
@@ -68,8 +83,18 @@ final class TarSamples implements Closeable {
     }
 
     TarSamples(InputStream in, boolean readImages) {
-        this.tar = new TarArchiveInputStream(in);
+        this.counted = new Counting(in);
+        this.tar = new TarArchiveInputStream(counted);
         this.readImages = readImages;
+    }
+
+    /**
+     * Whether the stream began with a global PAX header ({@code g}), whose attributes apply to every later
+     * entry: a read that starts past it would miss them, so such a shard is read whole. Known once the first
+     * sample was read.
+     */
+    boolean globalHeader() {
+        return counted.firstTypeFlag == 'g';
     }
 
     /** The next sample, or null after the last one. */
@@ -82,6 +107,7 @@ final class TarSamples implements Closeable {
             return null;
         }
         String key = key(pending.getName());
+        long offset = pendingStart;
         String imageEntry = null;
         byte[] image = null;
         String clsEntry = null;
@@ -121,11 +147,12 @@ final class TarSamples implements Closeable {
             }
             pending = nextEntry();
         }
-        return new Sample(key, imageEntry, image, clsEntry, cls, secondImage);
+        return new Sample(key, imageEntry, image, clsEntry, cls, secondImage, offset);
     }
 
     /** The next image or class entry (other entries, directories and links are passed over). */
     private TarArchiveEntry nextEntry() throws Truncated {
+        long start = afterLastEntry;
         while (true) {
             TarArchiveEntry entry;
             try {
@@ -143,6 +170,9 @@ final class TarSamples implements Closeable {
             }
             String ext = extension(entry.getName());
             if (isImage(ext) || ext.equals("cls")) {
+                // The stream stands right after the entry's last header; its data, padded to whole records, follows.
+                pendingStart = start;
+                afterLastEntry = counted.position + (entry.getSize() + RECORD - 1) / RECORD * RECORD;
                 return entry;
             }
         }
@@ -181,5 +211,54 @@ final class TarSamples implements Closeable {
     @Override
     public void close() throws IOException {
         tar.close();
+    }
+
+    /** Counts the bytes the tar reader consumed (read or skipped), and keeps the first header's type flag. */
+    private static final class Counting extends FilterInputStream {
+        private long position;
+        private int firstTypeFlag = -1;
+
+        Counting(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) {
+                if (position == TYPE_FLAG) {
+                    firstTypeFlag = b;
+                }
+                position++;
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            if (n > 0) {
+                if (position <= TYPE_FLAG && position + n > TYPE_FLAG) {
+                    firstTypeFlag = b[off + (int) (TYPE_FLAG - position)] & 0xff;
+                }
+                position += n;
+            }
+            return n;
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            long skipped = super.skip(n);
+            if (skipped > 0) {
+                position += skipped;
+            }
+            return skipped;
+        }
+
+        @Override
+        public boolean markSupported() {
+            // A reset would rewind the stream behind the count.
+            return false;
+        }
     }
 }

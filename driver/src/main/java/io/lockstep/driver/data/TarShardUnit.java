@@ -5,6 +5,7 @@ import io.lockstep.worker.data.BadRecordPolicy;
 import io.lockstep.worker.data.ImageProbe;
 import io.lockstep.worker.data.LabeledRecord;
 import io.lockstep.worker.data.SkippedRecord;
+import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -19,11 +20,14 @@ import java.util.List;
 import java.util.NoSuchElementException;
 
 /**
- * One tar shard (WebDataset layout, see {@link TarSamples}) read whole by one executor task, sample
- * by sample: the listing counted its samples per split, so every sample gets the id the listing gave
- * it. A sample without its image or class entry, with a class outside the class list, or with an
- * unreadable image fails the task naming the shard, the entry and {@code --bad-records skip}, or
- * under skip becomes a skipped record (its id is numbered out before planning, like a bad image file).
+ * One tar shard (WebDataset layout, see {@link TarSamples}), or a run of its samples starting at a sample
+ * boundary, read by one executor task sample by sample: the listing counted the samples per split of each
+ * piece, so every sample gets the id the listing gave it. Listing cuts a shard into pieces of about
+ * {@link DistributedDataset#UNIT_BYTES} at sample boundaries, so that a task caches, and a lost task
+ * rereads, no more than the other formats' read units, however large the shards. A sample without its
+ * image or class entry, with a class outside the class list, or with an unreadable image fails the task
+ * naming the shard, the entry and {@code --bad-records skip}, or under skip becomes a skipped record (its
+ * id is numbered out before planning, like a bad image file).
  */
 final class TarShardUnit implements ReadUnit {
     @Serial
@@ -33,19 +37,38 @@ final class TarShardUnit implements ReadUnit {
     record Shard(String path, String relative, Boolean test, long length, String[] hosts) implements Serializable {
     }
 
-    /** What listing a shard found: its samples per split, the largest class index, and what it left out. */
-    record Scan(int train, int test, int maxClass, List<SkippedRecord> skipped) implements Serializable {
+    /**
+     * What listing a shard found: its samples per split, the largest class index, what it left out, and its
+     * pieces (at least one when it holds samples).
+     */
+    record Scan(int train, int test, int maxClass, List<SkippedRecord> skipped, List<Piece> pieces) implements Serializable {
+    }
+
+    /** A run of a shard's samples: the offset of its first header, its length in bytes, and its samples per split. */
+    record Piece(long offset, long length, int train, int test) implements Serializable {
     }
 
     private final Shard shard;
+    private final long offset;
+    private final long length;
+    private final String[] hosts;
     private final double valFraction;
     private final int firstTrainId;
     private final int firstTestId;
     private final int trainCount;
     private final int testCount;
 
-    TarShardUnit(Shard shard, double valFraction, int firstTrainId, int firstTestId, int trainCount, int testCount) {
+    /** {@code hosts}: those holding the piece's first bytes (its shard's, when unknown). */
+    TarShardUnit(Shard shard, Piece piece, String[] hosts, double valFraction, int firstTrainId, int firstTestId) {
+        this(shard, hosts, piece.offset(), piece.length(), valFraction, firstTrainId, firstTestId, piece.train(), piece.test());
+    }
+
+    private TarShardUnit(Shard shard, String[] hosts, long offset, long length, double valFraction, int firstTrainId,
+                         int firstTestId, int trainCount, int testCount) {
         this.shard = shard;
+        this.hosts = hosts;
+        this.offset = offset;
+        this.length = length;
         this.valFraction = valFraction;
         this.firstTrainId = firstTrainId;
         this.firstTestId = firstTestId;
@@ -55,12 +78,12 @@ final class TarShardUnit implements ReadUnit {
 
     @Override
     public String[] hosts() {
-        return shard.hosts();
+        return hosts;
     }
 
     @Override
     public long bytes() {
-        return shard.length();
+        return length;
     }
 
     private boolean test(String key) {
@@ -69,22 +92,37 @@ final class TarShardUnit implements ReadUnit {
 
     /**
      * Counts the samples of {@code shard} per split, reading headers and class entries only (image bytes
-     * are skipped). A truncated or empty shard fails naming it, or under skip is reported and counted
+     * are skipped), and cuts it into pieces of at least {@code pieceBytes} (the last one may be smaller) at
+     * sample boundaries. A truncated or empty shard fails naming it, or under skip is reported and counted
      * up to its last complete sample.
      */
-    static Scan scan(Shard shard, double valFraction, ReadUnit.Context context) {
-        TarShardUnit unit = new TarShardUnit(shard, valFraction, 0, 0, 0, 0);
+    static Scan scan(Shard shard, double valFraction, ReadUnit.Context context, long pieceBytes) {
+        TarShardUnit unit = new TarShardUnit(shard, shard.hosts(), 0, shard.length(), valFraction, 0, 0, 0, 0);
         int train = 0;
         int test = 0;
         int maxClass = -1;
         List<SkippedRecord> skipped = new ArrayList<>();
+        List<Piece> pieces = new ArrayList<>();
+        long pieceStart = 0;
+        int pieceTrain = 0;
+        int pieceTest = 0;
+        boolean whole = false;
         try (TarSamples samples = unit.open(context, false)) {
             try {
                 for (TarSamples.Sample s = samples.next(); s != null; s = samples.next()) {
+                    whole |= samples.globalHeader();
+                    if (!whole && s.offset() - pieceStart >= pieceBytes && pieceTrain + pieceTest > 0) {
+                        pieces.add(new Piece(pieceStart, s.offset() - pieceStart, pieceTrain, pieceTest));
+                        pieceStart = s.offset();
+                        pieceTrain = 0;
+                        pieceTest = 0;
+                    }
                     if (unit.test(s.key())) {
                         test++;
+                        pieceTest++;
                     } else {
                         train++;
+                        pieceTrain++;
                     }
                     maxClass = Math.max(maxClass, TarSamples.classIndex(s.cls()));
                 }
@@ -95,6 +133,9 @@ final class TarShardUnit implements ReadUnit {
         } catch (IOException e) {
             throw unit.unreadable(e);
         }
+        if (pieceTrain + pieceTest > 0) {
+            pieces.add(new Piece(pieceStart, shard.length() - pieceStart, pieceTrain, pieceTest));
+        }
         if (train + test == 0 && skipped.isEmpty()) {
             String reason = "holds no samples (an empty shard: no key.jpg/.png with its key.cls)";
             if (context.policy() == BadRecordPolicy.FAIL) {
@@ -102,7 +143,7 @@ final class TarShardUnit implements ReadUnit {
             }
             skipped.add(new SkippedRecord(shard.relative(), reason));
         }
-        return new Scan(train, test, maxClass, List.copyOf(skipped));
+        return new Scan(train, test, maxClass, List.copyOf(skipped), List.copyOf(pieces));
     }
 
     @Override
@@ -144,7 +185,8 @@ final class TarShardUnit implements ReadUnit {
                     // The shard lost samples since it was listed: the ids still owed become bad records.
                     boolean isTest = train >= trainCount;
                     int id = isTest ? firstTestId + test++ : firstTrainId + train++;
-                    String reason = "held " + (trainCount + testCount) + " samples when the dataset was listed but "
+                    String reason = "held " + (trainCount + testCount) + " samples" + (offset > 0 ? " from byte " + offset : "")
+                            + " when the dataset was listed but "
                             + (changed != null ? changed : "now ends after fewer") + " (it changed while the job ran)";
                     return bad(context, isTest, id, shard.relative(), new BadRecordException(shard.relative(), reason));
                 }
@@ -216,7 +258,16 @@ final class TarShardUnit implements ReadUnit {
         Path path = new Path(shard.path());
         try {
             FileSystem fs = path.getFileSystem(context.conf().get());
-            return new TarSamples(new BufferedInputStream(fs.open(path), 1 << 16), readImages);
+            FSDataInputStream in = fs.open(path);
+            if (offset > 0) {
+                try {
+                    in.seek(offset);
+                } catch (IOException e) {
+                    in.close();
+                    throw e;
+                }
+            }
+            return new TarSamples(new BufferedInputStream(in, 1 << 16), readImages);
         } catch (FileNotFoundException e) {
             throw new DatasetException("--data: shard " + shard.path() + " disappeared after the dataset was listed, or is not on"
                     + " this executor's host" + DistributedDataset.localPathHint(shard.path()), e);

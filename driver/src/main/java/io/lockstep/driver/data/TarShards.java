@@ -21,7 +21,8 @@ import java.util.List;
  *
  * <p>The driver lists the shards (names, sizes, hosts); one executor task per shard counts its samples
  * reading only tar headers and class entries, so the driver learns counts, never image bytes, and
- * numbers the samples per split in shard order.
+ * numbers the samples per split in shard order. The same pass cuts each shard at sample boundaries into
+ * read units of about {@code unitBytes}: a shard of 80 MB of large images becomes three read tasks.
  */
 final class TarShards {
     static final String CLASSES_FILE = "classes.txt";
@@ -29,7 +30,7 @@ final class TarShards {
     private TarShards() {
     }
 
-    /** What listing found: the classes, one read unit per shard, the split sizes and what was left out. */
+    /** What listing found: the classes, the read units (one or more per shard), the split sizes and what was left out. */
     record Found(List<String> classes, List<ReadUnit> units, int train, int test, List<SkippedRecord> skipped) {
     }
 
@@ -49,24 +50,34 @@ final class TarShards {
         return shards;
     }
 
-    static Found list(JavaSparkContext sc, DatasetFiles files, DatasetOptions options, ReadUnit.Context context) {
+    static Found list(JavaSparkContext sc, DatasetFiles files, DatasetOptions options, ReadUnit.Context context, long unitBytes) {
         Path root = files.root();
         Path trainDir = files.dirIn(root, "train");
         Path heldOutDir = files.dirIn(root, "val") != null ? files.dirIn(root, "val") : files.dirIn(root, "test");
         List<TarShardUnit.Shard> shards = new ArrayList<>();
+        List<FileStatus> statuses = new ArrayList<>();
         if (trainDir != null && heldOutDir != null && !shardsIn(files, heldOutDir).isEmpty()) {
-            shardsIn(files, trainDir).forEach(s -> shards.add(shard(files, s, false)));
-            shardsIn(files, heldOutDir).forEach(s -> shards.add(shard(files, s, true)));
+            shardsIn(files, trainDir).forEach(s -> {
+                statuses.add(s);
+                shards.add(shard(files, s, false));
+            });
+            shardsIn(files, heldOutDir).forEach(s -> {
+                statuses.add(s);
+                shards.add(shard(files, s, true));
+            });
         } else {
             List<FileStatus> inRoot = shardsIn(files, root);
-            (inRoot.isEmpty() ? shardsIn(files, trainDir) : inRoot).forEach(s -> shards.add(shard(files, s, null)));
+            (inRoot.isEmpty() ? shardsIn(files, trainDir) : inRoot).forEach(s -> {
+                statuses.add(s);
+                shards.add(shard(files, s, null));
+            });
         }
         double valFraction = options.valFraction();
         sc.sc().setJobDescription("lockstep: count the samples of " + shards.size() + " tar shards in " + files.uri());
         List<TarShardUnit.Scan> scans;
         try {
             scans = sc.parallelize(shards, Math.max(1, shards.size()))
-                    .map(shard -> TarShardUnit.scan(shard, valFraction, context)).collect();
+                    .map(shard -> TarShardUnit.scan(shard, valFraction, context, unitBytes)).collect();
         } catch (Exception e) {
             throw DistributedDataset.datasetError(files.uri(), e);
         } finally {
@@ -79,8 +90,13 @@ final class TarShards {
         int maxClass = -1;
         for (int i = 0; i < shards.size(); i++) {
             TarShardUnit.Scan scan = scans.get(i);
-            if (scan.train() + scan.test() > 0) {
-                units.add(new TarShardUnit(shards.get(i), valFraction, train, test, scan.train(), scan.test()));
+            int pieceTrain = train;
+            int pieceTest = test;
+            for (TarShardUnit.Piece piece : scan.pieces()) {
+                units.add(new TarShardUnit(shards.get(i), piece, hostsAt(statuses.get(i), piece.offset(), shards.get(i).hosts()),
+                        valFraction, pieceTrain, pieceTest));
+                pieceTrain += piece.train();
+                pieceTest += piece.test();
             }
             if ((long) train + scan.train() > Integer.MAX_VALUE || (long) test + scan.test() > Integer.MAX_VALUE) {
                 throw new DatasetException("--data: " + files.uri() + " has more than " + Integer.MAX_VALUE
@@ -119,17 +135,23 @@ final class TarShards {
     }
 
     private static TarShardUnit.Shard shard(DatasetFiles files, FileStatus status, Boolean test) {
-        String[] hosts = new String[0];
-        if (status instanceof LocatedFileStatus located) {
-            BlockLocation[] blocks = located.getBlockLocations();
-            if (blocks != null && blocks.length > 0) {
-                try {
-                    hosts = blocks[0].getHosts();
-                } catch (java.io.IOException e) {
-                    hosts = new String[0];
+        return new TarShardUnit.Shard(status.getPath().toString(), files.relative(status.getPath()), test, status.getLen(),
+                hostsAt(status, 0, new String[0]));
+    }
+
+    /** The hosts of the block holding byte {@code offset} of the file, or {@code otherwise} when the listing did not say. */
+    private static String[] hostsAt(FileStatus status, long offset, String[] otherwise) {
+        if (status instanceof LocatedFileStatus located && located.getBlockLocations() != null) {
+            for (BlockLocation block : located.getBlockLocations()) {
+                if (offset >= block.getOffset() && offset < block.getOffset() + Math.max(1, block.getLength())) {
+                    try {
+                        return block.getHosts();
+                    } catch (java.io.IOException e) {
+                        return otherwise;
+                    }
                 }
             }
         }
-        return new TarShardUnit.Shard(status.getPath().toString(), files.relative(status.getPath()), test, status.getLen(), hosts);
+        return otherwise;
     }
 }

@@ -250,6 +250,104 @@ class DistributedDatasetTest {
     }
 
     /**
+     * Listing cuts tar shards into read units at sample boundaries: read unit by unit, down to one sample a
+     * unit, they hold exactly the records (split, id, label, bytes, source) the whole shards hold, with entries
+     * of other types between samples and the hash split mixing both splits in a shard; a shard that opens with
+     * a global PAX header (attributes for every later entry) stays one unit.
+     */
+    @Test
+    void tarShardsAreCutIntoReadUnitsAtSampleBoundaries() throws Exception {
+        Path root = dir.resolve("cut-shards");
+        long total = 0;
+        for (int shard = 0; shard < 2; shard++) {
+            java.util.Map<String, byte[]> entries = new java.util.LinkedHashMap<>();
+            for (int i = 0; i < 12; i++) {
+                String key = String.format("s%d/%04d", shard, i);
+                entries.put(key + ".json", "{}".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                // Images of different sizes: a sample boundary is not a multiple of one sample's size.
+                entries.put(key + ".png", TestDatasets.encode(TestDatasets.textured(8 + i, 8 + shard, 12 * shard + i, false), "png"));
+                entries.put(key + ".cls", Integer.toString(i % 3).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            }
+            Path file = root.resolve(String.format("shard-%06d.tar", shard));
+            TestDatasets.tar(file, entries);
+            total += Files.size(file);
+        }
+        DatasetOptions options = DatasetOptions.defaults().withValFraction(0.3);
+        TarShards.Found whole = listTar(root, options, Long.MAX_VALUE);
+        assertEquals(2, whole.units().size());
+        List<ReadRecord> expected = readUnits(root, whole);
+        assertEquals(24, expected.size());
+        assertTrue(expected.stream().anyMatch(r -> r.test) && expected.stream().anyMatch(r -> !r.test), "both splits");
+        long sampleBytes = total / 24;
+        for (long unitBytes : new long[]{1, 3 * sampleBytes, 7 * sampleBytes}) {
+            TarShards.Found cut = listTar(root, options, unitBytes);
+            assertEquals(whole.train(), cut.train());
+            assertEquals(whole.test(), cut.test());
+            assertEquals(total, cut.units().stream().mapToLong(ReadUnit::bytes).sum(), "units cover the shards");
+            if (unitBytes == 1) {
+                assertEquals(24, cut.units().size(), "one sample a unit");
+            } else {
+                assertTrue(cut.units().size() > 2 && cut.units().size() < 24, unitBytes + " bytes: " + cut.units().size() + " units");
+            }
+            List<ReadRecord> actual = readUnits(root, cut);
+            assertEquals(expected.size(), actual.size());
+            for (int i = 0; i < expected.size(); i++) {
+                ReadRecord e = expected.get(i);
+                ReadRecord a = actual.get(i);
+                String what = "record " + i + " with units of " + unitBytes + " bytes";
+                assertEquals(e.test, a.test, what);
+                assertEquals(e.id, a.id, what);
+                assertEquals(e.record.label(), a.record.label(), what);
+                assertEquals(e.record.source(), a.record.source(), what);
+                assertArrayEquals(e.record.payload(), a.record.payload(), what);
+            }
+        }
+
+        Path global = dir.resolve("global-header");
+        Files.createDirectories(global);
+        try (var out = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(
+                Files.newOutputStream(global.resolve("shard-000000.tar")))) {
+            var header = new org.apache.commons.compress.archivers.tar.TarArchiveEntry("pax_global_header",
+                    org.apache.commons.compress.archivers.tar.TarConstants.LF_PAX_GLOBAL_EXTENDED_HEADER);
+            header.addPaxHeader("comment", "lockstep");
+            // The writer puts a global header's records out at once: it has no entry data to write or close.
+            out.putArchiveEntry(header);
+            for (int i = 0; i < 4; i++) {
+                byte[][] parts = {TestDatasets.encode(TestDatasets.textured(8, 8, i, false), "png"),
+                        Integer.toString(i % 2).getBytes(java.nio.charset.StandardCharsets.US_ASCII)};
+                String[] names = {i + ".png", i + ".cls"};
+                for (int p = 0; p < 2; p++) {
+                    var entry = new org.apache.commons.compress.archivers.tar.TarArchiveEntry(names[p]);
+                    entry.setSize(parts[p].length);
+                    out.putArchiveEntry(entry);
+                    out.write(parts[p]);
+                    out.closeArchiveEntry();
+                }
+            }
+        }
+        TarShards.Found kept = listTar(global, options.withValFraction(0.5), 1);
+        assertEquals(1, kept.units().size(), "a shard with a global header is read whole");
+        assertEquals(4, readUnits(global, kept).size());
+    }
+
+    private static TarShards.Found listTar(Path root, DatasetOptions options, long unitBytes) {
+        ReadUnit.Context scan = new ReadUnit.Context(new io.lockstep.worker.spark.SerializableHadoopConf(CONF), root.toString(),
+                BadRecordPolicy.FAIL, false, 0);
+        return TarShards.list(sc, DatasetFiles.open(root.toString(), CONF), options, scan, unitBytes);
+    }
+
+    /** The units' records, unit by unit, as the executors read them. */
+    private static List<ReadRecord> readUnits(Path root, TarShards.Found found) {
+        ReadUnit.Context context = new ReadUnit.Context(new io.lockstep.worker.spark.SerializableHadoopConf(CONF), root.toString(),
+                BadRecordPolicy.FAIL, false, found.classes().size());
+        List<ReadRecord> records = new java.util.ArrayList<>();
+        for (ReadUnit unit : found.units()) {
+            unit.read(context).forEachRemaining(records::add);
+        }
+        return records;
+    }
+
+    /**
      * Bad samples in tar shards: an image without its class entry, a class entry without its image, a class
      * outside classes.txt, an empty shard and a truncated one each fail naming the shard, the entry and
      * {@code --bad-records skip}; under skip they are counted and the other samples keep dense ids.

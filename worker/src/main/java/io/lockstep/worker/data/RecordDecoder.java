@@ -1,6 +1,5 @@
 package io.lockstep.worker.data;
 
-import javax.imageio.IIOException;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.event.IIOReadWarningListener;
@@ -529,11 +528,13 @@ public final class RecordDecoder implements AutoCloseable {
                         + String.join("; ", warnings) + ")");
             }
             return image;
-        } catch (IIOException e) {
-            throw new BadRecordException(source, "cannot be decoded (" + describe(e) + ")", e);
         } catch (IOException | RuntimeException e) {
             if (e instanceof BadRecordException bad) {
                 throw bad;
+            }
+            OutOfMemoryError outOfHeap = outOfHeap(e, source, bytes.length);
+            if (outOfHeap != null) {
+                throw outOfHeap;
             }
             throw new BadRecordException(source, "cannot be decoded (" + describe(e) + ")", e);
         } finally {
@@ -552,6 +553,24 @@ public final class RecordDecoder implements AutoCloseable {
             jpegReader.dispose();
             jpegReader = null;
         }
+    }
+
+    /**
+     * ImageIO's PNG reader wraps whatever its decoding throws, OutOfMemoryError too, in an IIOException: that is
+     * this JVM's heap, not a bad file, and must neither be skipped as one under {@code --bad-records skip} nor
+     * advise fixing the file. Returns the error to throw instead, naming the image and the fix, or null.
+     */
+    static OutOfMemoryError outOfHeap(Throwable e, String source, int encodedBytes) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            if (cause instanceof OutOfMemoryError) {
+                OutOfMemoryError error = new OutOfMemoryError(source + ": the heap ran out while decoding this image ("
+                        + encodedBytes + " bytes encoded; " + cause.getMessage() + "). The file is not at fault: give the JVM"
+                        + " that decodes more heap (spark.executor.memory; spark.driver.memory in local mode)");
+                error.initCause(e);
+                return error;
+            }
+        }
+        return null;
     }
 
     private static String describe(Throwable e) {

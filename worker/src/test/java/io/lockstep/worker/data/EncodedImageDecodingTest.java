@@ -76,6 +76,21 @@ class EncodedImageDecodingTest {
         }
     }
 
+    /**
+     * ImageIO's PNG reader wraps an OutOfMemoryError in an IIOException: that is the heap's, not a bad record, so it
+     * comes back as an OutOfMemoryError naming the image and the heap setting, never as a record to skip.
+     */
+    @Test
+    void runningOutOfHeapWhileDecodingIsNotABadRecord() {
+        javax.imageio.IIOException wrapped = new javax.imageio.IIOException("Caught exception during read: ",
+                new OutOfMemoryError("Java heap space"));
+        OutOfMemoryError error = RecordDecoder.outOfHeap(wrapped, "train/left/img1154.png", 786_000);
+        assertTrue(error.getMessage().contains("train/left/img1154.png") && error.getMessage().contains("not at fault")
+                && error.getMessage().contains("spark.executor.memory"), error.getMessage());
+        assertEquals(wrapped, error.getCause());
+        assertEquals(null, RecordDecoder.outOfHeap(new javax.imageio.IIOException("Error reading PNG metadata"), "x.png", 10));
+    }
+
     @Test
     void pngRgbAndRgbaDecodeToExactPlanarChannels() {
         for (int type : new int[]{BufferedImage.TYPE_3BYTE_BGR, BufferedImage.TYPE_INT_ARGB, BufferedImage.TYPE_INT_RGB}) {
