@@ -8,10 +8,7 @@ import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
 import java.util.Collection;
-import java.util.Map;
 
 /**
  * DL4J's dense layer configuration, instantiating {@link ReluDenseLayer}: the same parameters,
@@ -28,20 +25,7 @@ public class ReluDense extends DenseLayer {
     public static ReluDense of(DenseLayer.Builder builder) {
         DenseLayer built = builder.build();
         ReluDense layer = new ReluDense();
-        // DL4J's builder constructor is private: copy what build() set, field by field up the hierarchy.
-        for (Class<?> c = DenseLayer.class; c != Object.class; c = c.getSuperclass()) {
-            for (Field f : c.getDeclaredFields()) {
-                if (Modifier.isStatic(f.getModifiers())) {
-                    continue;
-                }
-                f.setAccessible(true);
-                try {
-                    f.set(layer, f.get(built));
-                } catch (IllegalAccessException e) {
-                    throw new IllegalStateException("cannot copy DL4J's dense layer field " + f, e);
-                }
-            }
-        }
+        LayerConfigurations.copyFields(DenseLayer.class, built, layer);
         return layer;
     }
 
@@ -49,14 +33,8 @@ public class ReluDense extends DenseLayer {
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int layerIndex,
                              INDArray layerParamsView, boolean initializeParams, DataType networkDataType) {
         LayerValidation.assertNInNOutSet("DenseLayer", getLayerName(), layerIndex, getNIn(), getNOut());
-        ReluDenseLayer layer = new ReluDenseLayer(conf, networkDataType);
-        layer.setListeners(listeners);
-        layer.setIndex(layerIndex);
-        layer.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> params = initializer().init(conf, layerParamsView, initializeParams);
-        layer.setParamTable(params);
-        layer.setConf(conf);
-        return layer;
+        return LayerConfigurations.wire(new ReluDenseLayer(conf, networkDataType),
+                initializer(), conf, listeners, layerIndex, layerParamsView, initializeParams);
     }
 
     @Override

@@ -16,7 +16,6 @@ import org.nd4j.linalg.learning.regularization.WeightDecay;
 
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Base of the transformer layers: they read and write token sequences as DL4J recurrent activations
@@ -104,13 +103,8 @@ public abstract class TokenLayer extends SameDiffLayer {
     @Override
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int layerIndex,
                              INDArray layerParamsView, boolean initializeParams, DataType dataType) {
-        TokenLayerImpl layer = new TokenLayerImpl(conf, dataType);
-        layer.setIndex(layerIndex);
-        layer.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> params = initializer().init(conf, layerParamsView, initializeParams);
-        layer.setParamTable(params);
-        layer.setConf(conf);
-        return layer;
+        return LayerConfigurations.wire(new TokenLayerImpl(conf, dataType),
+                initializer(), conf, listeners, layerIndex, layerParamsView, initializeParams);
     }
 
     /** Xavier (Glorot) uniform for a PyTorch-shaped {@code [out, in]} matrix, as PyTorch's transformer layers use. */

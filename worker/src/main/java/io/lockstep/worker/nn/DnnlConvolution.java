@@ -1,5 +1,6 @@
 package io.lockstep.worker.nn;
 
+import io.lockstep.models.layers.LayerConfigurations;
 import io.lockstep.models.layers.NhwcConvolution;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -14,10 +15,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
 import java.util.Collection;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -41,14 +39,14 @@ public class DnnlConvolution extends NhwcConvolution {
     public static DnnlConvolution from(ConvolutionLayer plain) {
         Objects.requireNonNull(plain, "plain");
         DnnlConvolution dnnl = new DnnlConvolution();
-        copyFields(plain.clone(), dnnl);
+        LayerConfigurations.copyFields(ConvolutionLayer.class, plain.clone(), dnnl);
         return dnnl;
     }
 
     /** The plain NHWC form of this configuration, which runs on DL4J's path. */
     public NhwcConvolution toNhwc() {
         NhwcConvolution plain = new NhwcConvolution();
-        copyFields(this.clone(), plain);
+        LayerConfigurations.copyFields(ConvolutionLayer.class, this.clone(), plain);
         return plain;
     }
 
@@ -79,36 +77,13 @@ public class DnnlConvolution extends NhwcConvolution {
             return super.instantiate(conf, listeners, layerIndex, layerParamsView, initializeParams, networkDataType);
         }
         LayerValidation.assertNInNOutSet("ConvolutionLayer", getLayerName(), layerIndex, getNIn(), getNOut());
-        Layer layer = DnnlConvolutionLayer.create(conf, networkDataType);
-        layer.setListeners(listeners);
-        layer.setIndex(layerIndex);
-        layer.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> params = initializer().init(conf, layerParamsView, initializeParams);
-        layer.setParamTable(params);
-        layer.setConf(conf);
-        return layer;
+        return LayerConfigurations.wire(DnnlConvolutionLayer.create(conf, networkDataType),
+                initializer(), conf, listeners, layerIndex, layerParamsView, initializeParams);
     }
 
     @Override
     protected boolean canEqual(Object other) {
         return other instanceof DnnlConvolution;
-    }
-
-    private static void copyFields(ConvolutionLayer from, ConvolutionLayer to) {
-        for (Class<?> type = ConvolutionLayer.class; type != Object.class; type = type.getSuperclass()) {
-            for (Field field : type.getDeclaredFields()) {
-                if (Modifier.isStatic(field.getModifiers())) {
-                    continue;
-                }
-                try {
-                    field.setAccessible(true);
-                    field.set(to, field.get(from));
-                } catch (ReflectiveOperationException | RuntimeException e) {
-                    throw new IllegalStateException("cannot copy ConvolutionLayer field " + type.getName() + "."
-                            + field.getName() + " (is a DL4J version other than 1.0.0-M2.1 on the class path?)", e);
-                }
-            }
-        }
     }
 
     /** Decided on first use, so that the CUDA backend never touches OneDNN's classes. */

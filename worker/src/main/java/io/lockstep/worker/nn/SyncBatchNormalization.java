@@ -1,5 +1,6 @@
 package io.lockstep.worker.nn;
 
+import io.lockstep.models.layers.LayerConfigurations;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.LayerValidation;
@@ -8,10 +9,7 @@ import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
 import java.util.Collection;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -53,7 +51,7 @@ public class SyncBatchNormalization extends BatchNormalization {
     public static SyncBatchNormalization from(BatchNormalization plain) {
         Objects.requireNonNull(plain, "plain");
         SyncBatchNormalization sync = new SyncBatchNormalization();
-        copyBatchNormFields(plain.clone(), sync);
+        LayerConfigurations.copyFields(BatchNormalization.class, plain.clone(), sync);
         if (plain instanceof SyncBatchNormalization) {
             sync.unbiasedRunningVariance = ((SyncBatchNormalization) plain).unbiasedRunningVariance;
         }
@@ -63,7 +61,7 @@ public class SyncBatchNormalization extends BatchNormalization {
     /** The plain DL4J form of this configuration (the running-variance mode is not representable and is dropped). */
     public BatchNormalization toPlain() {
         BatchNormalization plain = new BatchNormalization();
-        copyBatchNormFields(this.clone(), plain);
+        LayerConfigurations.copyFields(BatchNormalization.class, this.clone(), plain);
         return plain;
     }
 
@@ -92,14 +90,8 @@ public class SyncBatchNormalization extends BatchNormalization {
                              int layerIndex, INDArray layerParamsView, boolean initializeParams,
                              DataType networkDataType) {
         LayerValidation.assertNOutSet("SyncBatchNormalization", getLayerName(), layerIndex, getNOut());
-        SyncBatchNormalizationLayer layer = new SyncBatchNormalizationLayer(conf, networkDataType);
-        layer.setListeners(trainingListeners);
-        layer.setIndex(layerIndex);
-        layer.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> paramTable = initializer().init(conf, layerParamsView, initializeParams);
-        layer.setParamTable(paramTable);
-        layer.setConf(conf);
-        return layer;
+        return LayerConfigurations.wire(new SyncBatchNormalizationLayer(conf, networkDataType),
+                initializer(), conf, trainingListeners, layerIndex, layerParamsView, initializeParams);
     }
 
     @Override
@@ -135,27 +127,5 @@ public class SyncBatchNormalization extends BatchNormalization {
     @Override
     public String toString() {
         return "Sync" + super.toString() + "(unbiasedRunningVariance=" + unbiasedRunningVariance + ")";
-    }
-
-    /**
-     * Copies every instance field declared by {@link BatchNormalization} and its superclasses. DL4J's
-     * BatchNorm builder constructor is private, so a field copy is the only way to carry every
-     * setting (including ones added by future DL4J versions) across the two forms.
-     */
-    private static void copyBatchNormFields(BatchNormalization from, BatchNormalization to) {
-        for (Class<?> type = BatchNormalization.class; type != Object.class; type = type.getSuperclass()) {
-            for (Field field : type.getDeclaredFields()) {
-                if (Modifier.isStatic(field.getModifiers())) {
-                    continue;
-                }
-                try {
-                    field.setAccessible(true);
-                    field.set(to, field.get(from));
-                } catch (ReflectiveOperationException | RuntimeException e) {
-                    throw new IllegalStateException("cannot copy BatchNormalization field " + type.getName() + "."
-                            + field.getName() + " (is a DL4J version other than 1.0.0-M2.1 on the class path?)", e);
-                }
-            }
-        }
     }
 }
