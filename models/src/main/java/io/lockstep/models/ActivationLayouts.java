@@ -22,9 +22,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Turns a network built with {@link ActivationLayout#NHWC} activations into the same network in NCHW
- * made of DL4J's own classes only: the form a trained model is exported in, so it loads and predicts
- * wherever DL4J does, whichever layout it was trained in.
+ * Turns a network built with {@link ActivationLayout#NHWC} activations into the same network in NCHW,
+ * configured exactly as the NCHW build of its architecture: the form a trained model is exported in,
+ * so a model file does not depend on the layout it was trained in (no NHWC layer classes, no input
+ * conversion).
  *
  * <p>The conversion works on the configuration's JSON: Lockstep's NHWC convolutions (and their
  * subclasses) become DL4J's {@code ConvolutionLayer}, the input conversion in front of the first layers
@@ -102,6 +103,7 @@ public final class ActivationLayouts {
             } else if (name.equals(AxisMergeVertex.class.getName())) {
                 object.put(CLASS, MergeVertex.class.getName());
                 object.put("mergeAxis", 1);
+                object.put("modified", false); // as DL4J's NCHW concatenation is built: the default axis
             } else if (name.endsWith(".CnnToFeedForwardPreProcessor") && "NHWC".equals(object.path("format").asText())) {
                 throw new IllegalArgumentException("the network flattens NHWC activations into a dense layer, whose weights "
                         + "are ordered for NHWC: it cannot be converted to NCHW; keep it in NHWC");

@@ -83,7 +83,7 @@ class ActivationLayoutTest {
                 cloned.outputSingle(false, features).ravel().toFloatVector(), 0f);
     }
 
-    /** The exported form of an NHWC network: DL4J's NCHW network, as the NCHW build makes it, with the same weights. */
+    /** The exported form of an NHWC network: the NCHW build's configuration, with the same weights. */
     @ParameterizedTest(name = "{0} at {1}")
     @CsvSource({"resnet20, 1x12x12", "resnet18, 3x64x64", "resnet50, 3x8x8"})
     void nhwcNetworkConvertsToTheNchwBuild(String model, String input) {
@@ -95,7 +95,7 @@ class ActivationLayoutTest {
 
         ComputationGraph converted = ActivationLayouts.toNchw(nhwc);
         assertEquals(nchwConf.toJson(), converted.getConfiguration().toJson(), "the NCHW build's configuration");
-        assertFalse(converted.getConfiguration().toJson().contains("io.lockstep"), "DL4J's classes only");
+        assertFalse(converted.getConfiguration().toJson().contains("Nhwc"), "no NHWC layer or input conversion left");
         assertSame(converted, ActivationLayouts.toNchw(converted), "an NCHW network is left as it is");
         assertArrayEquals(nhwc.params().toFloatVector(), converted.params().toFloatVector(), 0f);
         INDArray features = batch(options.input(), 5).getFeatures();
