@@ -2,7 +2,6 @@ package io.lockstep.driver.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.lockstep.api.TrainOptions;
 import io.lockstep.driver.ConsoleCapture;
 import io.lockstep.driver.Main;
 import io.lockstep.driver.report.RunOutput;
@@ -36,7 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code train --layout nhwc}, through the command line, with two synchronous replicas (synchronized
  * BatchNorm) in Spark local mode on a tiny Fashion-MNIST subset (5 training and 2 test images per class):
  * resnet20 trains to the NCHW run's per-epoch losses with either convolution kernels, resumes
- * exactly from a checkpoint taken within an epoch, and is exported as the NCHW network.
+ * exactly from a checkpoint taken within an epoch, and is exported as the NCHW network. What --layout
+ * refuses is in {@code TrainOptionsTest}.
  */
 class NhwcTrainingTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -140,31 +140,6 @@ class NhwcTrainingTest {
                 "the same parameters, bit for bit");
         assertArrayEquals(uninterrupted.getUpdater().getStateViewArray().toFloatVector(),
                 continued.getUpdater().getStateViewArray().toFloatVector(), 0f, "the same optimizer state");
-    }
-
-    @Test
-    void nhwcIsRefusedWithTheArchitecturesThatHaveIt() {
-        List<String> problems = TrainOptions.defaults().with(TrainOptions.MODEL, "vgg11").with(TrainOptions.DATA, "d")
-                .with(TrainOptions.LAYOUT, "nhwc").problems();
-        assertEquals(1, problems.size(), problems.toString());
-        assertTrue(problems.get(0).startsWith("--layout nhwc: vgg11 is built in NCHW only; NHWC is implemented for resnet20, "),
-                problems.get(0));
-        assertTrue(problems.get(0).contains("resnet18") && problems.get(0).contains("resnet50"), problems.get(0));
-
-        List<String> group = TrainOptions.defaults().with(TrainOptions.MODEL, "resnet20").with(TrainOptions.DATA, "d")
-                .with(TrainOptions.LAYOUT, "nhwc").with(TrainOptions.NORM, "group").problems();
-        assertEquals(List.of("--layout nhwc works with --norm batch, sync-batch or none, not group; change --norm or use "
-                + "--layout nchw"), group);
-        List<String> kernels = TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.CONV_KERNELS, "dnnl").problems();
-        assertEquals(1, kernels.size(), kernels.toString());
-        assertTrue(kernels.get(0).contains("add --layout nhwc"), kernels.get(0));
-        assertTrue(TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.MODEL, "resnet18")
-                .with(TrainOptions.LAYOUT, "nhwc").with(TrainOptions.NORM, "sync-batch").problems().isEmpty());
-
-        ConsoleCapture.Result cli = ConsoleCapture.stderr(() -> Main.run("train", "--model", "lenet5", "--layout", "nhwc",
-                "--data", SingleReplicaTrainingTest.SUBSET.toString(), "--out", dir.resolve("refused").toString()));
-        assertEquals(2, cli.exit());
-        assertTrue(cli.text().contains("--layout nhwc: lenet5 is built in NCHW only"), cli.text());
     }
 
     private static double[] epochLosses(Path out) throws IOException {
