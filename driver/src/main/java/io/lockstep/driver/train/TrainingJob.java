@@ -252,8 +252,8 @@ public final class TrainingJob {
                 }
                 double wall = (System.nanoTime() - start) / 1e9;
                 CheckpointStore.Checkpoint last = checkpoints.latest().orElseThrow();
-                // A zoo model trained in NHWC is exported in NCHW with DL4J's classes only: it loads wherever DL4J does.
-                // The caller's own network keeps the form it was given in.
+                // A zoo model trained in NHWC is exported as its NCHW build (no NHWC layers, no input conversion), so a
+                // model file does not depend on the layout it trained in. The caller's own network keeps its own form.
                 ComputationGraph trained = recipe.layout() == ActivationLayout.NHWC
                         ? ActivationLayouts.toNchw(checkpoints.loadModel(last)) : checkpoints.loadModel(last);
                 File modelFile = exportModel(trained, out);
