@@ -1,6 +1,8 @@
 package io.lockstep.api;
 
 import io.lockstep.driver.data.DistributedDataset;
+import io.lockstep.models.ActivationLayout;
+import io.lockstep.models.Architecture;
 import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
 import io.lockstep.models.Normalization;
@@ -191,6 +193,16 @@ public final class TrainOptions {
             "Checkpoints to keep (0: all).").nonNegative());
     public static final OptionDef<Integer> THREADS_PER_REPLICA = define(OptionDef.integer("threads-per-replica", 0,
             "ND4J threads per replica (0: task CPUs, or cores / replicas in local mode).").nonNegative());
+    public static final OptionDef<String> LAYOUT = define(OptionDef.choice("layout", "nchw",
+            "Memory layout of the activations between layers: nchw, or nhwc (channels innermost: OneDNN's own layout, "
+                    + "so no conversion around each convolution; faster on CPUs for resnet18-class networks, not for "
+                    + "resnet20; zoo models " + String.join(", ", nhwcArchitectures()) + " with --norm batch, sync-batch "
+                    + "or none). Parameters, checkpoints' weights and the exported model do not depend on it.",
+            "nchw", "nhwc"));
+    public static final OptionDef<String> CONV_KERNELS = define(OptionDef.choice("conv-kernels", "dl4j",
+            "--layout nhwc on CPUs: what runs the convolutions: dl4j (DL4J's layer and its OneDNN helper) or dnnl (OneDNN "
+                    + "called directly on the NHWC activations; convolutions it does not cover stay on dl4j). "
+                    + "Ignored on GPUs.", "dl4j", "dnnl"));
     public static final OptionDef<Integer> EVAL_BATCH_SIZE = define(OptionDef.integer("eval-batch-size", 256,
             "Batch size for evaluation.").positive());
     public static final OptionDef<Long> COLLECTIVE_TIMEOUT_MS = define(OptionDef.longInteger("collective-timeout-ms", 120_000L,
@@ -335,6 +347,7 @@ public final class TrainOptions {
                 problems.add(MODEL.flag() + ": " + e.getMessage());
             }
         }
+        problems.addAll(layoutProblems(unused.contains(MODEL)));
         if (!unused.contains(DATA) && (get(DATA) == null || get(DATA).isBlank())) {
             problems.add(DATA.flag() + ": give the dataset directory");
         }
@@ -357,6 +370,48 @@ public final class TrainOptions {
         }
         if (!get(WIRE_COMPRESSION).equals("none") && !get(EXCHANGE).equals(ExchangeStrategies.ALLREDUCE)) {
             problems.add(ExchangeStrategies.compressionRefusal(get(EXCHANGE)));
+        }
+        return problems;
+    }
+
+    /** The zoo models that build NHWC activations ({@link #LAYOUT}). */
+    public static List<String> nhwcArchitectures() {
+        return ModelRegistry.all().stream().filter(a -> a.supportsLayout(ActivationLayout.NHWC)).map(Architecture::name).toList();
+    }
+
+    /** The activation layout of {@link #LAYOUT}. */
+    public ActivationLayout activationLayout() {
+        return ActivationLayout.parse(get(LAYOUT));
+    }
+
+    private List<String> layoutProblems(boolean ownNetwork) {
+        List<String> problems = new ArrayList<>();
+        if (activationLayout() == ActivationLayout.NCHW) {
+            if (isSet(CONV_KERNELS) && !get(CONV_KERNELS).equals(CONV_KERNELS.defaultValue())) {
+                problems.add(CONV_KERNELS.flag() + " " + get(CONV_KERNELS) + " chooses the convolutions of NHWC networks; add "
+                        + LAYOUT.flag() + " nhwc (or leave " + CONV_KERNELS.flag() + " out)");
+            }
+            return problems;
+        }
+        if (ownNetwork) {
+            problems.add(LAYOUT.flag() + " nhwc builds a zoo model in NHWC; your own network keeps the layout you built it "
+                    + "with (set dataFormat(CNN2DFormat.NHWC) on its layers), so leave " + LAYOUT.flag() + " out");
+            return problems;
+        }
+        Architecture architecture;
+        try {
+            architecture = ModelRegistry.get(get(MODEL));
+        } catch (IllegalArgumentException e) {
+            return problems; // reported as a --model problem
+        }
+        if (!architecture.supportsLayout(ActivationLayout.NHWC)) {
+            problems.add(LAYOUT.flag() + " nhwc: " + architecture.name() + " is built in NCHW only; NHWC is implemented for "
+                    + String.join(", ", nhwcArchitectures()) + " (use one of them, or " + LAYOUT.flag() + " nchw)");
+        }
+        Normalization norm = modelNormalization();
+        if (norm != Normalization.BATCH && norm != Normalization.NONE) {
+            problems.add(LAYOUT.flag() + " nhwc works with " + NORM.flag() + " batch, sync-batch or none, not " + get(NORM)
+                    + "; change " + NORM.flag() + " or use " + LAYOUT.flag() + " nchw");
         }
         return problems;
     }

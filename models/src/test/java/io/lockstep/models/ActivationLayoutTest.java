@@ -17,6 +17,8 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -79,6 +81,25 @@ class ActivationLayoutTest {
         cloned.init(original.params().dup(), false);
         assertArrayEquals(original.outputSingle(false, features).ravel().toFloatVector(),
                 cloned.outputSingle(false, features).ravel().toFloatVector(), 0f);
+    }
+
+    /** The exported form of an NHWC network: the NCHW build's configuration, with the same weights. */
+    @ParameterizedTest(name = "{0} at {1}")
+    @CsvSource({"resnet20, 1x12x12", "resnet18, 3x64x64", "resnet50, 3x8x8"})
+    void nhwcNetworkConvertsToTheNchwBuild(String model, String input) {
+        ModelOptions options = ModelOptions.of(CLASSES, InputShape.parse(input));
+        ComputationGraphConfiguration nchwConf = ModelRegistry.build(model, options).getConfiguration();
+        ComputationGraph nhwc = ModelRegistry.build(model, options.withLayout(ActivationLayout.NHWC));
+        assertTrue(ActivationLayouts.isNhwc(nhwc.getConfiguration()));
+        assertFalse(ActivationLayouts.isNhwc(nchwConf));
+
+        ComputationGraph converted = ActivationLayouts.toNchw(nhwc);
+        assertEquals(nchwConf.toJson(), converted.getConfiguration().toJson(), "the NCHW build's configuration");
+        assertFalse(converted.getConfiguration().toJson().contains("Nhwc"), "no NHWC layer or input conversion left");
+        assertSame(converted, ActivationLayouts.toNchw(converted), "an NCHW network is left as it is");
+        assertArrayEquals(nhwc.params().toFloatVector(), converted.params().toFloatVector(), 0f);
+        INDArray features = batch(options.input(), 5).getFeatures();
+        assertClose("inference output", nhwc.outputSingle(false, features), converted.outputSingle(false, features), 1e-5);
     }
 
     @Test

@@ -54,6 +54,8 @@ public final class LockstepClassifier extends Estimator<LockstepClassificationMo
     private final IntParam imageWidth;
     private final IntParam channels;
     private final Param<String> outputDir;
+    private final Param<String> layout;
+    private final Param<String> convKernels;
 
     public LockstepClassifier() {
         this(Identifiable$.MODULE$.randomUID("lockstepClassifier"));
@@ -76,6 +78,9 @@ public final class LockstepClassifier extends Estimator<LockstepClassificationMo
         imageWidth = new IntParam(this, "imageWidth", "width the images are decoded to", ParamValidators.gtEq(1));
         channels = new IntParam(this, "channels", "channels the images are decoded to (1 or 3)", ParamValidators.inArray(new int[]{1, 3}));
         outputDir = new Param<>(this, "outputDir", "directory (any Hadoop filesystem) for metrics, checkpoints and model.zip");
+        layout = new Param<>(this, "layout", TrainOptions.LAYOUT.doc(), ParamValidators.inArray(new String[]{"nchw", "nhwc"}));
+        convKernels = new Param<>(this, "convKernels", TrainOptions.CONV_KERNELS.doc(),
+                ParamValidators.inArray(new String[]{"dl4j", "dnnl"}));
         setDefault(imageCol, "image");
         setDefault(labelCol, "label");
         setDefault(predictionCol, "prediction");
@@ -90,6 +95,8 @@ public final class LockstepClassifier extends Estimator<LockstepClassificationMo
         setDefault(imageHeight, (Object) 28);
         setDefault(imageWidth, (Object) 28);
         setDefault(channels, (Object) 1);
+        setDefault(layout, TrainOptions.LAYOUT.defaultValue());
+        setDefault(convKernels, TrainOptions.CONV_KERNELS.defaultValue());
         setDefault(outputDir, Path.of(System.getProperty("java.io.tmpdir"), "lockstep-" + uid).toString());
     }
 
@@ -113,6 +120,8 @@ public final class LockstepClassifier extends Estimator<LockstepClassificationMo
     public IntParam imageWidth() { return imageWidth; }
     public IntParam channels() { return channels; }
     public Param<String> outputDir() { return outputDir; }
+    public Param<String> layout() { return layout; }
+    public Param<String> convKernels() { return convKernels; }
 
     public LockstepClassifier setImageCol(String value) { set(imageCol, value); return this; }
     public LockstepClassifier setLabelCol(String value) { set(labelCol, value); return this; }
@@ -128,6 +137,8 @@ public final class LockstepClassifier extends Estimator<LockstepClassificationMo
     public LockstepClassifier setImageSize(int height, int width) { set(imageHeight, (Object) height); set(imageWidth, (Object) width); return this; }
     public LockstepClassifier setChannels(int value) { set(channels, (Object) value); return this; }
     public LockstepClassifier setOutputDir(String value) { set(outputDir, value); return this; }
+    public LockstepClassifier setLayout(String value) { set(layout, value); return this; }
+    public LockstepClassifier setConvKernels(String value) { set(convKernels, value); return this; }
 
     private <T> T value(Param<?> param) {
         @SuppressWarnings("unchecked")
@@ -155,6 +166,8 @@ public final class LockstepClassifier extends Estimator<LockstepClassificationMo
                 .with(TrainOptions.BATCH_SIZE, value(batchSize)).with(TrainOptions.REPLICAS, value(replicas))
                 .with(TrainOptions.EXCHANGE, value(exchange)).with(TrainOptions.LR, value(learningRate))
                 .with(TrainOptions.SEED, value(seed)).with(TrainOptions.OUT, value(outputDir))
+                .with(TrainOptions.LAYOUT, value(layout))
+                .with(TrainOptions.CONV_KERNELS, value(convKernels))
                 .validate(Set.of(TrainOptions.DATA, TrainOptions.MASTER));
         RecordsInput input = RecordsInput.fromFrames(frame, null, value(imageCol), value(labelCol), transform());
         try {

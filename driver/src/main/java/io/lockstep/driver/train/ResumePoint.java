@@ -2,6 +2,7 @@ package io.lockstep.driver.train;
 
 import io.lockstep.api.TrainOptions;
 import io.lockstep.driver.cli.UserError;
+import io.lockstep.models.ActivationLayout;
 import io.lockstep.worker.train.CheckpointMeta;
 import io.lockstep.worker.train.CheckpointStore;
 import org.apache.hadoop.conf.Configuration;
@@ -44,6 +45,14 @@ record ResumePoint(String checkpoint, int epoch, int stepInEpoch, long globalSte
             return new ResumePoint(null, 0, 0, 0);
         }
         CheckpointMeta meta = source.loadMeta(checkpoint);
+        ActivationLayout saved = meta.recipe() == null ? ActivationLayout.NCHW : meta.recipe().layout();
+        if (saved != config.activationLayout()) {
+            // The checkpoint holds the graph in the layout it trained in, and the stages go on from that graph.
+            throw new UserError(TrainOptions.LAYOUT.flag() + ": the checkpoint " + checkpoint.path() + " was trained with "
+                    + TrainOptions.LAYOUT.flag() + " " + saved.cliName() + ", this run has " + config.get(TrainOptions.LAYOUT)
+                    + "; resume with " + TrainOptions.LAYOUT.flag() + " " + saved.cliName() + " (to change the layout, start a"
+                    + " new run with --init-from " + checkpoint.path() + ")");
+        }
         if (meta.stepInEpoch() > 0) {
             Map<String, String> now = config.asMap();
             for (String option : PLAN_OPTIONS) {

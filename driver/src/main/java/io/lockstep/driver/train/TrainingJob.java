@@ -10,6 +10,8 @@ import io.lockstep.driver.cluster.ExecutorRegistry;
 import io.lockstep.driver.cluster.GpuScheduling;
 import io.lockstep.driver.plan.EpochPlan;
 import io.lockstep.driver.report.RunOutput;
+import io.lockstep.models.ActivationLayout;
+import io.lockstep.models.ActivationLayouts;
 import io.lockstep.models.ModelLayers;
 import io.lockstep.models.Normalization;
 import io.lockstep.models.OneDnn;
@@ -19,6 +21,7 @@ import io.lockstep.worker.comm.HostLayout;
 import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.comm.SealImplementation;
 import io.lockstep.worker.comm.WireSecurity;
+import io.lockstep.worker.nn.ConvolutionKernels;
 import io.lockstep.worker.spark.BarrierStages;
 import io.lockstep.worker.spark.ProgressAccumulator;
 import io.lockstep.worker.spark.ReplicaStage;
@@ -249,7 +252,10 @@ public final class TrainingJob {
                 }
                 double wall = (System.nanoTime() - start) / 1e9;
                 CheckpointStore.Checkpoint last = checkpoints.latest().orElseThrow();
-                ComputationGraph trained = checkpoints.loadModel(last);
+                // A zoo model trained in NHWC is exported as its NCHW build (no NHWC layers, no input conversion), so a
+                // model file does not depend on the layout it trained in. The caller's own network keeps its own form.
+                ComputationGraph trained = recipe.layout() == ActivationLayout.NHWC
+                        ? ActivationLayouts.toNchw(checkpoints.loadModel(last)) : checkpoints.loadModel(last);
                 File modelFile = exportModel(trained, out);
                 writeSummary(out, wall, resume);
                 monitor.writeReport(out, sc);
@@ -273,7 +279,7 @@ public final class TrainingJob {
                     options.get(ON_NAN), options.get(EXCHANGE), options.exchangeSettings(), userListeners,
                     network == null || options.isSet(LR), wireSecurity,
                     freeze == null ? List.of() : freeze.frozenIn(epoch), frozenTraining, multipliers,
-                    options.collectiveSettings());
+                    options.collectiveSettings(), ConvolutionKernels.parse(options.get(CONV_KERNELS)));
         }
 
         private List<EpochReport> runStage(EpochPlan plan, StageSpec spec, SerializableHadoopConf hadoopConf) {
@@ -416,7 +422,7 @@ public final class TrainingJob {
         Normalization builtWith = options.modelNormalization();
         ModelRecipe recipe = new ModelRecipe(options.get(MODEL), classes, input.shape().channels(), input.shape().height(),
                 input.shape().width(), builtWith, options.get(SEED), Optimizer.parse(options.get(OPTIMIZER)),
-                options.get(LR), options.get(WEIGHT_DECAY), options.normGroups());
+                options.get(LR), options.get(WEIGHT_DECAY), options.normGroups(), options.activationLayout());
         recipe.build();
         return recipe;
     }

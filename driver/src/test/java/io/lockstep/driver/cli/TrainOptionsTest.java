@@ -11,6 +11,7 @@ import picocli.CommandLine;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -152,5 +153,34 @@ class TrainOptionsTest {
                 assertEquals(java.util.List.of(), options.with(TrainOptions.DATA, "d").problems(), file.toString());
             }
         }
+    }
+
+    @Test
+    void layoutNhwcIsRefusedNamingTheArchitecturesThatHaveIt() {
+        List<String> problems = TrainOptions.defaults().with(TrainOptions.MODEL, "vgg11").with(TrainOptions.DATA, "d")
+                .with(TrainOptions.LAYOUT, "nhwc").problems();
+        assertEquals(1, problems.size(), problems.toString());
+        assertTrue(problems.get(0).startsWith("--layout nhwc: vgg11 is built in NCHW only; NHWC is implemented for resnet20, "),
+                problems.get(0));
+        assertTrue(problems.get(0).contains("resnet18") && problems.get(0).contains("resnet50"), problems.get(0));
+
+        List<String> group = TrainOptions.defaults().with(TrainOptions.MODEL, "resnet20").with(TrainOptions.DATA, "d")
+                .with(TrainOptions.LAYOUT, "nhwc").with(TrainOptions.NORM, "group").problems();
+        assertEquals(List.of("--layout nhwc works with --norm batch, sync-batch or none, not group; change --norm or use "
+                + "--layout nchw"), group);
+        List<String> kernels = TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.CONV_KERNELS, "dnnl").problems();
+        assertEquals(1, kernels.size(), kernels.toString());
+        assertTrue(kernels.get(0).contains("add --layout nhwc"), kernels.get(0));
+        assertTrue(TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.MODEL, "resnet18")
+                .with(TrainOptions.LAYOUT, "nhwc").with(TrainOptions.NORM, "sync-batch").problems().isEmpty());
+
+        List<String> ownNetwork = TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.LAYOUT, "nhwc")
+                .problems(java.util.Set.of(TrainOptions.MODEL));
+        assertEquals(1, ownNetwork.size(), ownNetwork.toString());
+        assertTrue(ownNetwork.get(0).contains("your own network keeps the layout you built it with"), ownNetwork.get(0));
+
+        InvalidOptionsException cli = assertThrows(InvalidOptionsException.class,
+                () -> parse("--data", "d", "--model", "lenet5", "--layout", "nhwc").options().validate());
+        assertTrue(cli.getMessage().contains("--layout nhwc: lenet5 is built in NCHW only"), cli.getMessage());
     }
 }

@@ -1,6 +1,7 @@
 package io.lockstep.worker.spark;
 
 import io.lockstep.worker.comm.Collective;
+import io.lockstep.worker.nn.ConvolutionSwap;
 import io.lockstep.worker.train.BatchDecoder;
 import io.lockstep.worker.train.BatchSource;
 import io.lockstep.worker.train.CheckpointMeta;
@@ -95,6 +96,8 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
             if (spec.scheduleLearningRate()) {
                 graph = rates.separate(graph, spec.schedule().rateAt(spec.epoch(), start.firstStep()));
             }
+            // NHWC convolutions on the kernels the job chose (no change for NCHW graphs); checkpoints switch them back.
+            graph = ConvolutionSwap.apply(graph, spec.convolutionKernels());
             graph = spec.syncBatchNorm() ? SyncBatchNormSupport.toSync(graph, collective) : SyncBatchNormSupport.toLocal(graph);
             if (rank == 0 && !spec.listeners().isEmpty()) {
                 // Rank 0 stands for the job: its replica holds the same parameters as every other.

@@ -44,6 +44,8 @@ import java.util.Map;
  * @param frozenTraining    how each layer frozen at the job's start trains once it is unfrozen
  * @param lrMultipliers     learning-rate multiplier per layer (layers not named: 1)
  * @param collectiveSettings the replicas' transport, bind interface, MTU, idle strategy and gradient compression
+ * @param convolutionKernels what runs the NHWC convolutions of the replica's graph while it trains (checkpoints
+ *                          always hold DL4J's form)
  */
 public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecret, int epoch, int replicas, int batchPerReplica,
                         int stepsPerEpoch, ModelRecipe recipe, String normalization, LearningRateSchedule schedule,
@@ -58,7 +60,8 @@ public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecre
                         List<String> frozenLayers,
                         Map<String, io.lockstep.worker.train.FrozenLayers.LayerTraining> frozenTraining,
                         Map<String, Double> lrMultipliers,
-                        CollectiveSettings collectiveSettings) implements Serializable {
+                        CollectiveSettings collectiveSettings,
+                        io.lockstep.worker.nn.ConvolutionKernels convolutionKernels) implements Serializable {
 
     public boolean syncBatchNorm() {
         return "sync-batch".equals(normalization) && replicas > 1;

@@ -2,6 +2,8 @@ package io.lockstep.worker.spark;
 
 import io.lockstep.worker.comm.Collective;
 import io.lockstep.worker.nn.BatchNormSwap;
+import io.lockstep.worker.nn.ConvolutionKernels;
+import io.lockstep.worker.nn.ConvolutionSwap;
 import io.lockstep.worker.nn.SyncBatchNorms;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
@@ -10,7 +12,7 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 
 /**
  * Switches a replica's BatchNorm layers to Lockstep's layer for training — synchronized, or per replica
- * for {@code --norm batch} — and back to DL4J's for saving.
+ * for {@code --norm batch} — and back to DL4J's for saving, with its NHWC convolutions back on DL4J's path.
  * Checkpoints always hold plain DL4J BatchNorm, so a saved model loads anywhere — one JVM, no
  * collective, no Lockstep classes needed — and the next stage re-synchronizes it.
  */
@@ -38,11 +40,16 @@ final class SyncBatchNormSupport {
         return BatchNormSwap.toSync(graph, false);
     }
 
+    /**
+     * The replica's graph in the form checkpoints hold: DL4J's BatchNorm, and NHWC convolutions on DL4J's
+     * path ({@link ConvolutionKernels#DL4J}), so no worker class is needed to load it.
+     */
     static ComputationGraph toPlain(ComputationGraph graph) {
-        if (SyncBatchNorms.layers(graph).isEmpty()) {
-            return graph;
+        ComputationGraph plain = ConvolutionSwap.apply(graph, ConvolutionKernels.DL4J);
+        if (SyncBatchNorms.layers(plain).isEmpty()) {
+            return plain;
         }
-        return BatchNormSwap.toPlain(graph);
+        return BatchNormSwap.toPlain(plain);
     }
 
     private static boolean hasBatchNorm(ComputationGraph graph) {

@@ -1,5 +1,6 @@
 package io.lockstep.worker.train;
 
+import io.lockstep.models.ActivationLayout;
 import io.lockstep.models.Architecture;
 import io.lockstep.models.InputShape;
 import io.lockstep.models.ModelOptions;
@@ -24,12 +25,26 @@ import java.io.Serializable;
  * @param learningRate  base learning rate (before replica scaling and warm-up)
  * @param weightDecay   weight decay coefficient, 0 for none
  * @param normGroups    group count for {@link Normalization#GROUP} (see {@link ModelOptions#normGroups()})
+ * @param layout        activation layout the model is built and trained in ({@link ModelOptions#layout()});
+ *                      {@code null} (a checkpoint written before the layout was recorded) means NCHW
  */
 public record ModelRecipe(String architecture, int numClasses, int channels, int height, int width,
                           Normalization normalization, long seed, Optimizer optimizer, double learningRate,
-                          double weightDecay, int normGroups) implements Serializable {
+                          double weightDecay, int normGroups, ActivationLayout layout) implements Serializable {
 
-    /** A recipe with {@link ModelOptions#DEFAULT_NORM_GROUPS} groups for GroupNorm. */
+    public ModelRecipe {
+        layout = layout == null ? ActivationLayout.NCHW : layout;
+    }
+
+    /** An NCHW recipe. */
+    public ModelRecipe(String architecture, int numClasses, int channels, int height, int width,
+                       Normalization normalization, long seed, Optimizer optimizer, double learningRate,
+                       double weightDecay, int normGroups) {
+        this(architecture, numClasses, channels, height, width, normalization, seed, optimizer, learningRate,
+                weightDecay, normGroups, ActivationLayout.NCHW);
+    }
+
+    /** An NCHW recipe with {@link ModelOptions#DEFAULT_NORM_GROUPS} groups for GroupNorm. */
     public ModelRecipe(String architecture, int numClasses, int channels, int height, int width,
                        Normalization normalization, long seed, Optimizer optimizer, double learningRate,
                        double weightDecay) {
@@ -47,7 +62,7 @@ public record ModelRecipe(String architecture, int numClasses, int channels, int
 
     public ModelOptions options() {
         return new ModelOptions(numClasses, inputShape(), normalization, seed, optimizer.updater(learningRate), weightDecay,
-                normGroups);
+                normGroups, layout);
     }
 
     /** Builds and initializes the graph (plain BatchNorm where the architecture has BatchNorm and the recipe asks for it). */
