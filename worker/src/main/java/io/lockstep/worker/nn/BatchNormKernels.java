@@ -21,21 +21,17 @@ import java.util.Arrays;
  * time: the plane is copied, at most 2,048 values at a time, into a small reused array (a memory copy)
  * and summed there with several independent float accumulators, then added to the channel's double
  * sum, so a sum over millions of values keeps double accuracy; element-wise loops over those arrays are ones the JIT vectorizes.
- * NHWC and rank-2 tensors and NCHW ones of 1x1 maps (channels innermost) are walked a few hundred values
- * (whole rows of C channels) at a time, with one float accumulator per value position, which the JIT
- * vectorizes at full width; a loop along one row of 16–64 channels would stay mostly scalar.
+ * NHWC and rank-2 tensors and NCHW ones of 1x1 maps (channels innermost) are walked one row of C values at a time.
  *
  * <p>Sums are shifted by a per-channel value s (the running mean in the forward, the batch mean in
  * the backward), so that Σ(x−s)² does not cancel when the mean is large against the spread; the
  * forward's float partial sums are further taken around the first value of each chunk and moved to s
  * in double, so that a running mean far from the batch's values (early in training) costs no accuracy.
  *
- * <p>Each pass is split over blocks of channels (planes) or of row chunks (interleaved channels, so
- * that every part reads only its own rows), run by the calling thread and helper threads
+ * <p>Each pass is split over blocks of channels, run by the calling thread and helper threads
  * ({@link KernelThreads}), in at most as many parts as the replica's thread count in force: a
- * replica's BatchNorm then uses the cores its convolutions use, and never more. Sums are taken in the
- * same order whichever part runs them (interleaved chunks' partial sums are added in chunk order), so
- * the results do not depend on the split.
+ * replica's BatchNorm then uses the cores its convolutions use, and never more. A channel's sums are
+ * taken in the same order whichever block it is in, so the results do not depend on the split.
  *
  * <p>One instance per layer, called by the thread that runs the layer.
  */
@@ -49,15 +45,10 @@ final class BatchNormKernels {
      * few microseconds, about the time of a pass over this many values.
      */
     private static final int MIN_VALUES_PER_PART = 1 << 15;
-    /** Values per step of the inner loops over interleaved rows: several full-width vectors, so the JIT's vector loop runs. */
-    private static final int MIN_WIDTH = 256;
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(
-            () -> new float[][] {new float[0], new float[0], new float[0], new float[0], new float[0]});
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
 
     private final int channels;
     private final int threads;
-    /** Per-chunk partial sums of the interleaved passes, reused across calls (one calling thread per instance). */
-    private double[] chunkSums = new double[0];
 
     /** Kernels that split each pass over the thread count in force on the calling thread ({@link ComputeThreads#inForce()}). */
     BatchNormKernels(int channels) {
@@ -149,14 +140,14 @@ final class BatchNormKernels {
 
     /** Per channel: {@code sum[c] = Σ(x−s[c])}, {@code squares[c] = Σ(x−s[c])²}, over every other axis. */
     void shiftedSums(FloatBuffer x, Layout layout, double[] shift, double[] sum, double[] squares) {
-        if (layout.inner() == 1) {
-            interleavedSums(x, null, layout.outer(), shift, sum, squares);
-            return;
-        }
         forChannelBlocks(layout, (from, to) -> {
             Arrays.fill(sum, from, to, 0.0);
             Arrays.fill(squares, from, to, 0.0);
-            planeSums(x, layout, shift, sum, squares, from, to);
+            if (layout.inner() == 1) {
+                interleavedSums(x, null, layout.outer(), shift, sum, squares, from, to);
+            } else {
+                planeSums(x, layout, shift, sum, squares, from, to);
+            }
         });
     }
 
@@ -201,14 +192,14 @@ final class BatchNormKernels {
 
     /** Per channel: {@code sumDy[c] = Σdy}, {@code sumDyX[c] = Σdy·(x−s[c])}. */
     void gradientSums(FloatBuffer dy, FloatBuffer x, Layout layout, double[] shift, double[] sumDy, double[] sumDyX) {
-        if (layout.inner() == 1) {
-            interleavedSums(x, dy, layout.outer(), shift, sumDy, sumDyX);
-            return;
-        }
         forChannelBlocks(layout, (from, to) -> {
             Arrays.fill(sumDy, from, to, 0.0);
             Arrays.fill(sumDyX, from, to, 0.0);
-            planeGradientSums(dy, x, layout, shift, sumDy, sumDyX, from, to);
+            if (layout.inner() == 1) {
+                interleavedSums(x, dy, layout.outer(), shift, sumDy, sumDyX, from, to);
+            } else {
+                planeGradientSums(dy, x, layout, shift, sumDy, sumDyX, from, to);
+            }
         });
     }
 
@@ -249,130 +240,61 @@ final class BatchNormKernels {
     }
 
     /**
-     * Rows of C interleaved channels: with {@code dy == null}, Σ(x−s) and Σ(x−s)²; otherwise Σdy and
-     * Σdy·(x−s). Rows are read a chunk of about {@link #CHUNK} values at a time (whole rows, one memory
-     * copy) and summed in float into accumulators one {@link Interleaved#width} wide: the inner loop
-     * runs over a few hundred values, which the JIT turns into full-width vector instructions, where a
-     * loop along one row of 16 or 32 channels stays mostly scalar. Each accumulator then holds one
-     * channel's values of every {@code width / C}-th row; they are folded per channel in double. The
-     * forward's float sums are taken around the chunk's first value of each channel, as for planes.
-     *
-     * <p>Parts take contiguous blocks of chunks and write one entry per chunk; the entries are added
-     * in chunk order afterwards, so the results do not depend on the split.
+     * Rows of C interleaved channels, channels {@code [c0, c1)}: with {@code dy == null}, Σ(x−s) and
+     * Σ(x−s)²; otherwise Σdy and Σdy·(x−s). Rows are read a chunk of about {@link #CHUNK} values at a time
+     * (whole rows, one memory copy) and summed per channel in float across the chunk's rows — the inner
+     * loop runs along the row, which the JIT vectorizes — then added to the channel's double sum. The
+     * forward's float sums are taken around the chunk's first value of each channel, as for planes. The
+     * chunks are the same whichever block of channels a part sums, so the split does not change a bit.
      */
-    private void interleavedSums(FloatBuffer x, FloatBuffer dy, int rows, double[] shift, double[] first, double[] second) {
-        Interleaved geometry = new Interleaved(channels);
-        int chunks = (rows + geometry.rowsPerChunk - 1) / geometry.rowsPerChunk;
-        double[] perChunk = chunkSums(2 * chunks * channels);
-        float[] wideShift = dy == null ? null : geometry.widen(shift);
-        forBlocks(chunks, (long) rows * channels, (from, to) -> {
-            for (int chunk = from; chunk < to; chunk++) {
-                int r0 = chunk * geometry.rowsPerChunk;
-                int count = Math.min(geometry.rowsPerChunk, rows - r0);
-                chunkSums(geometry, x, dy, r0, count, shift, wideShift, perChunk, 2 * chunk * channels);
-            }
-        });
-        Arrays.fill(first, 0, channels, 0.0);
-        Arrays.fill(second, 0, channels, 0.0);
-        for (int chunk = 0; chunk < chunks; chunk++) {
-            int at = 2 * chunk * channels;
-            for (int c = 0; c < channels; c++) {
-                first[c] += perChunk[at + c];
-                second[c] += perChunk[at + channels + c];
-            }
-        }
-    }
-
-    private void chunkSums(Interleaved geometry, FloatBuffer x, FloatBuffer dy, int r0, int count, double[] shift,
-                           float[] wideShift, double[] perChunk, int at) {
-        int width = geometry.width;
-        int values = count * channels;
-        float[] xs = scratch(0, geometry.rowsPerChunk * channels);
-        float[] a = scratch(2, width);
-        float[] b = scratch(3, width);
-        Arrays.fill(a, 0, width, 0f);
-        Arrays.fill(b, 0, width, 0f);
-        x.get(r0 * channels, xs, 0, values);
-        if (dy == null) {
-            float[] pivot = scratch(4, width);
-            for (int j = 0; j < width; j += channels) {
-                System.arraycopy(xs, 0, pivot, j, channels);
-            }
-            for (int g = 0; g < values; g += width) {
-                int length = Math.min(width, values - g);
-                for (int j = 0; j < length; j++) {
-                    float d = xs[g + j] - pivot[j];
-                    a[j] += d;
-                    b[j] += d * d;
+    private void interleavedSums(FloatBuffer x, FloatBuffer dy, int rows, double[] shift, double[] first, double[] second,
+                                 int c0, int c1) {
+        int width = c1 - c0;
+        int rowsPerChunk = Math.max(1, CHUNK / channels);
+        float[] xs = scratch(0, rowsPerChunk * channels);
+        float[] gs = dy == null ? null : scratch(1, rowsPerChunk * channels);
+        float[] a = new float[width];
+        float[] b = new float[width];
+        float[] pivot = new float[width];
+        for (int r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+            int count = Math.min(rowsPerChunk, rows - r0);
+            x.get(r0 * channels, xs, 0, count * channels);
+            Arrays.fill(a, 0f);
+            Arrays.fill(b, 0f);
+            if (dy == null) {
+                System.arraycopy(xs, c0, pivot, 0, width);
+                for (int r = 0; r < count; r++) {
+                    int base = r * channels + c0;
+                    for (int j = 0; j < width; j++) {
+                        float d = xs[base + j] - pivot[j];
+                        a[j] += d;
+                        b[j] += d * d;
+                    }
+                }
+                for (int j = 0; j < width; j++) {
+                    double sumD = a[j];
+                    double move = (double) pivot[j] - shift[c0 + j];
+                    first[c0 + j] += sumD + count * move;
+                    second[c0 + j] += (double) b[j] + 2.0 * move * sumD + count * move * move;
+                }
+            } else {
+                dy.get(r0 * channels, gs, 0, count * channels);
+                for (int j = 0; j < width; j++) {
+                    pivot[j] = (float) shift[c0 + j];
+                }
+                for (int r = 0; r < count; r++) {
+                    int base = r * channels + c0;
+                    for (int j = 0; j < width; j++) {
+                        float g = gs[base + j];
+                        a[j] += g;
+                        b[j] += g * (xs[base + j] - pivot[j]);
+                    }
+                }
+                for (int j = 0; j < width; j++) {
+                    first[c0 + j] += a[j];
+                    second[c0 + j] += b[j];
                 }
             }
-            for (int c = 0; c < channels; c++) {
-                double sumD = 0;
-                double sumD2 = 0;
-                for (int j = c; j < width; j += channels) {
-                    sumD += a[j];
-                    sumD2 += b[j];
-                }
-                double move = (double) pivot[c] - shift[c];
-                perChunk[at + c] = sumD + count * move;
-                perChunk[at + channels + c] = sumD2 + 2.0 * move * sumD + count * move * move;
-            }
-        } else {
-            float[] gs = scratch(1, geometry.rowsPerChunk * channels);
-            dy.get(r0 * channels, gs, 0, values);
-            for (int g = 0; g < values; g += width) {
-                int length = Math.min(width, values - g);
-                for (int j = 0; j < length; j++) {
-                    float v = gs[g + j];
-                    a[j] += v;
-                    b[j] += v * (xs[g + j] - wideShift[j]);
-                }
-            }
-            for (int c = 0; c < channels; c++) {
-                double sumG = 0;
-                double sumGx = 0;
-                for (int j = c; j < width; j += channels) {
-                    sumG += a[j];
-                    sumGx += b[j];
-                }
-                perChunk[at + c] = sumG;
-                perChunk[at + channels + c] = sumGx;
-            }
-        }
-    }
-
-    /**
-     * How rows of C interleaved channels are walked: {@code width} values (a whole number of rows, at
-     * least {@link #MIN_WIDTH}) per step of the inner loops, {@code rowsPerChunk} rows (a whole number
-     * of such steps, about {@link #CHUNK} values) per memory copy.
-     */
-    private static final class Interleaved {
-        final int channels;
-        final int width;
-        final int rowsPerChunk;
-
-        Interleaved(int channels) {
-            this.channels = channels;
-            int rowsPerStep = Math.max(1, (MIN_WIDTH + channels - 1) / channels);
-            this.width = rowsPerStep * channels;
-            this.rowsPerChunk = Math.max(1, CHUNK / width) * rowsPerStep;
-        }
-
-        /** {@code perChannel} repeated over one step's rows, in float. */
-        float[] widen(double[] perChannel) {
-            float[] wide = new float[width];
-            for (int j = 0; j < width; j++) {
-                wide[j] = (float) perChannel[j % channels];
-            }
-            return wide;
-        }
-
-        float[] widen(float[] perChannel) {
-            float[] wide = new float[width];
-            for (int j = 0; j < width; j++) {
-                wide[j] = perChannel[j % channels];
-            }
-            return wide;
         }
     }
 
@@ -385,48 +307,40 @@ final class BatchNormKernels {
      */
     void affine(FloatBuffer dy, float[] p, FloatBuffer x, Layout layout, float[] m, float[] k, float[] o, FloatBuffer out) {
         if (layout.inner() == 1) {
-            interleavedAffine(dy, p, x, m, k, o, out, layout.outer());
+            // Element-wise, so split over rows: parts then write whole chunks of rows, never each other's.
+            forRowBlocks(layout.outer(), (from, to) -> interleavedAffine(dy, p, x, m, k, o, out, from, to));
         } else {
             forChannelBlocks(layout, (from, to) -> planeAffine(dy, p, x, layout, m, k, o, out, from, to));
         }
     }
 
     private void interleavedAffine(FloatBuffer dy, float[] p, FloatBuffer x, float[] m, float[] k, float[] o,
-                                   FloatBuffer out, int rows) {
-        Interleaved geometry = new Interleaved(channels);
-        int width = geometry.width;
-        float[] wm = geometry.widen(m);
-        float[] wk = geometry.widen(k);
-        float[] wo = geometry.widen(o);
-        float[] wp = dy == null ? null : geometry.widen(p);
-        int chunks = (rows + geometry.rowsPerChunk - 1) / geometry.rowsPerChunk;
-        // Element-wise, so any split over chunks of rows gives the same values; parts write disjoint rows.
-        forBlocks(chunks, (long) rows * channels, (from, to) -> {
-            float[] xs = scratch(0, geometry.rowsPerChunk * channels);
-            float[] gs = dy == null ? null : scratch(1, geometry.rowsPerChunk * channels);
-            for (int chunk = from; chunk < to; chunk++) {
-                int at = chunk * geometry.rowsPerChunk * channels;
-                int values = Math.min(geometry.rowsPerChunk, rows - chunk * geometry.rowsPerChunk) * channels;
-                x.get(at, xs, 0, values);
-                if (dy == null) {
-                    for (int g = 0; g < values; g += width) {
-                        int length = Math.min(width, values - g);
-                        for (int j = 0; j < length; j++) {
-                            xs[g + j] = (xs[g + j] - wm[j]) * wk[j] + wo[j];
-                        }
-                    }
-                } else {
-                    dy.get(at, gs, 0, values);
-                    for (int g = 0; g < values; g += width) {
-                        int length = Math.min(width, values - g);
-                        for (int j = 0; j < length; j++) {
-                            xs[g + j] = ((gs[g + j] - wo[j]) + (xs[g + j] - wm[j]) * wk[j]) * wp[j];
-                        }
+                                   FloatBuffer out, int r0, int r1) {
+        int rowsPerChunk = Math.max(1, CHUNK / channels);
+        float[] xs = scratch(0, rowsPerChunk * channels);
+        float[] gs = dy == null ? null : scratch(1, rowsPerChunk * channels);
+        for (int from = r0; from < r1; from += rowsPerChunk) {
+            int count = Math.min(rowsPerChunk, r1 - from);
+            int at = from * channels;
+            x.get(at, xs, 0, count * channels);
+            if (dy == null) {
+                for (int r = 0; r < count; r++) {
+                    int base = r * channels;
+                    for (int c = 0; c < channels; c++) {
+                        xs[base + c] = (xs[base + c] - m[c]) * k[c] + o[c];
                     }
                 }
-                out.put(at, xs, 0, values);
+            } else {
+                dy.get(at, gs, 0, count * channels);
+                for (int r = 0; r < count; r++) {
+                    int base = r * channels;
+                    for (int c = 0; c < channels; c++) {
+                        xs[base + c] = ((gs[base + c] - o[c]) + (xs[base + c] - m[c]) * k[c]) * p[c];
+                    }
+                }
             }
-        });
+            out.put(at, xs, 0, count * channels);
+        }
     }
 
     private void planeAffine(FloatBuffer dy, float[] p, FloatBuffer x, Layout layout, float[] m, float[] k, float[] o,
@@ -476,17 +390,14 @@ final class BatchNormKernels {
                 (int) ((long) channels * part / parts), (int) ((long) channels * (part + 1) / parts)));
     }
 
-    /**
-     * Runs {@code body} over contiguous blocks of {@code units} (chunks of interleaved rows), split as
-     * {@link #forChannelBlocks} splits a pass over {@code values} values, but never into more parts than units.
-     */
-    private void forBlocks(int units, long values, ChannelBlock body) {
-        int parts = Math.min(parts(values), units);
+    /** Runs {@code body} over contiguous blocks of rows (of C interleaved channels), split as {@link #forChannelBlocks} splits. */
+    private void forRowBlocks(int rows, ChannelBlock body) {
+        int parts = (int) Math.min(parts((long) rows * channels), rows);
         if (parts <= 1) {
-            body.run(0, units);
+            body.run(0, rows);
             return;
         }
-        KernelThreads.run(parts, part -> body.run((int) ((long) units * part / parts), (int) ((long) units * (part + 1) / parts)));
+        KernelThreads.run(parts, part -> body.run((int) ((long) rows * part / parts), (int) ((long) rows * (part + 1) / parts)));
     }
 
     /** How many parts a pass over {@code values} values is split into: no more than threads or channels, and none small. */
@@ -498,13 +409,6 @@ final class BatchNormKernels {
     @FunctionalInterface
     private interface ChannelBlock {
         void run(int from, int to);
-    }
-
-    private double[] chunkSums(int length) {
-        if (chunkSums.length < length) {
-            chunkSums = new double[length];
-        }
-        return chunkSums;
     }
 
     /** Scratch arrays of the calling thread (the layer's thread or a helper), reused across calls. */
