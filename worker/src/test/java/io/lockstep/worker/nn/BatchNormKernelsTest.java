@@ -60,15 +60,14 @@ class BatchNormKernelsTest {
 
     @Test
     void nhwcWithChannelsThatDoNotDivideTheInnerLoop() {
-        // 24 channels: the interleaved loops step over 11 rows (264 values) at a time and a chunk holds
-        // 77 rows; 5x9x9 = 405 rows end in a partial chunk and a partial step.
+        // 24 channels: a chunk holds 85 rows (2,040 values); 5x9x9 = 405 rows end in a partial chunk.
         check(new BatchNormalization.Builder().nIn(24).nOut(24).dataFormat(CNN2DFormat.NHWC).build(),
                 new long[] {5, 9, 9, 24}, 3.0, false);
     }
 
     @Test
     void nhwcWithRowsWiderThanTheInnerLoop() {
-        // 300 channels: one row per step of the inner loops, 6 rows per chunk.
+        // 300 channels: 6 rows per chunk, 36 rows in all.
         check(new BatchNormalization.Builder().nIn(300).nOut(300).dataFormat(CNN2DFormat.NHWC).build(),
                 new long[] {4, 3, 3, 300}, 1.0, false);
     }
@@ -101,9 +100,9 @@ class BatchNormKernelsTest {
     }
 
     /**
-     * Split over channel blocks (planes) or blocks of row chunks (interleaved channels) on several
-     * threads, every pass gives the bit-identical result of one thread: planes (NCHW), interleaved
-     * channels (1x1 maps, NHWC, rank 2) with 16 to 300 channels, and splits that leave blocks of unequal size.
+     * Split over channel blocks on several threads, every pass gives the bit-identical result of one
+     * thread: planes (NCHW), interleaved channels (1x1 maps, NHWC, rank 2) with 7 to 300 channels, and
+     * splits that leave blocks of unequal size.
      */
     @ParameterizedTest(name = "{0} channels, {1} values per channel, {2} per plane, {3} threads")
     @CsvSource({
