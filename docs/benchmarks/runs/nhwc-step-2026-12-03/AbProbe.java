@@ -42,14 +42,15 @@ public class AbProbe {
         DataSet b = new DataSet(f, l);
         INDArray px = Nd4j.randn(DataType.FLOAT, 64, 28, 28, 16), pe = Nd4j.randn(DataType.FLOAT, 64, 28, 28, 16), pd = px.ulike();
         for (int w = 0; w < 3; w++) for (int k = 0; k < 2; k++) { int kk = k; call(ex[k], () -> { TrainingBatches.fit(gs[kk], b); return null; }); }
-        double[][] wall = new double[2][rounds], cpu = new double[2][rounds], tcpu = new double[2][rounds], probe = new double[2][rounds], probeCpu = new double[2][rounds];
+        double[][] faults = new double[2][rounds]; double[][] wall = new double[2][rounds], cpu = new double[2][rounds], tcpu = new double[2][rounds], probe = new double[2][rounds], probeCpu = new double[2][rounds];
         for (int r = 0; r < rounds; r++) {
             for (int k = 0; k < 2; k++) {
                 int i = (r % 2 == 0) ? k : 1 - k;
                 int ii = i, rr = r;
                 call(ex[i], () -> {
-                long t0 = System.nanoTime(), c0 = os.getProcessCpuTime(), th0 = tm.getCurrentThreadCpuTime();
+                long f0 = minflt(); long t0 = System.nanoTime(), c0 = os.getProcessCpuTime(), th0 = tm.getCurrentThreadCpuTime();
                 TrainingBatches.fit(gs[ii], b);
+                faults[ii][rr] = minflt() - f0;
                 wall[ii][rr] = (System.nanoTime() - t0) / 1e6; cpu[ii][rr] = (os.getProcessCpuTime() - c0) / 1e6; tcpu[ii][rr] = (tm.getCurrentThreadCpuTime() - th0) / 1e6;
                 t0 = System.nanoTime(); c0 = os.getProcessCpuTime();
                 for (int j = 0; j < 20; j++) { Nd4j.getExecutioner().exec(new Step(px, pd, 0.0)); Nd4j.getExecutioner().exec(new MulOp(pd, pe, pd)); }
@@ -58,13 +59,17 @@ public class AbProbe {
             }
         }
         for (int i = 0; i < 2; i++) {
-            System.out.printf(Locale.ROOT, "%-10s step wall med %.0f min %.0f | process CPU med %.0f min %.0f | main-thread CPU med %.0f min %.0f | probe(20x step+mul 64x28x28x16) wall med %.1f min %.1f cpu med %.0f%n",
-                names[i], med(wall[i]), min(wall[i]), med(cpu[i]), min(cpu[i]), med(tcpu[i]), min(tcpu[i]), med(probe[i]), min(probe[i]), med(probeCpu[i]));
+            System.out.printf(Locale.ROOT, "%-10s minor page faults per step med %.0f | step wall med %.0f min %.0f | process CPU med %.0f min %.0f | main-thread CPU med %.0f min %.0f | probe(20x step+mul 64x28x28x16) wall med %.1f min %.1f cpu med %.0f%n",
+                names[i], med(faults[i]), med(wall[i]), min(wall[i]), med(cpu[i]), min(cpu[i]), med(tcpu[i]), min(tcpu[i]), med(probe[i]), min(probe[i]), med(probeCpu[i]));
         }
         System.exit(0);
     }
     static void call(ExecutorService e, Callable<Void> c) {
         try { e.submit(c).get(1, TimeUnit.HOURS); } catch (Exception x) { throw new IllegalStateException(x); }
+    }
+    static long minflt() {
+        try { String st = new String(java.nio.file.Files.readAllBytes(java.nio.file.Paths.get("/proc/self/stat")));
+            String[] f = st.substring(st.lastIndexOf(')') + 2).split(" "); return Long.parseLong(f[7]); } catch (Exception e) { throw new IllegalStateException(e); }
     }
     static double med(double[] x) { double[] y = x.clone(); Arrays.sort(y); return y[y.length / 2]; }
     static double min(double[] x) { return Arrays.stream(x).min().getAsDouble(); }
