@@ -16,9 +16,10 @@ import java.util.concurrent.*;
 public class AbProbe {
     static ThreadMXBean tm = ManagementFactory.getThreadMXBean();
     static com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    static String MODEL = "resnet20", INPUT = "1x28x28";
     static ComputationGraph build(ActivationLayout layout) {
-        InputShape shape = InputShape.parse("1x28x28");
-        ComputationGraph g = ModelRegistry.build("resnet20", ModelOptions.of(10, shape).withUpdater(Optimizer.NESTEROV.updater(0.01), 0).withLayout(layout));
+        InputShape shape = InputShape.parse(INPUT);
+        ComputationGraph g = ModelRegistry.build(MODEL, ModelOptions.of(10, shape).withUpdater(Optimizer.NESTEROV.updater(0.01), 0).withLayout(layout));
         g = BatchNormSwap.toSync(g, false);
         g = ConvolutionSwap.apply(g, ConvolutionKernels.DNNL);
         ReplicaTrainer.useCacheMode(g, CacheMode.DEVICE);
@@ -27,7 +28,7 @@ public class AbProbe {
     public static void main(String[] a) {
         System.setProperty(OneDnn.HELPERS_DISABLE_PROPERTY, "false");
         ComputeThreads.bind(2);
-        int rounds = Integer.parseInt(a[0]);
+        int rounds = Integer.parseInt(a[0]); if (a.length > 2) { MODEL = a[1]; INPUT = a[2]; }
         // Each layout trains on a thread of its own (never both at once), so that a profiler's samples
         // split by thread compare the two layouts in the same process and the same minutes.
         ExecutorService[] ex = {Executors.newSingleThreadExecutor(r -> new Thread(r, "nhwc")), Executors.newSingleThreadExecutor(r -> new Thread(r, "nchw"))};
@@ -36,7 +37,7 @@ public class AbProbe {
         for (int k = 0; k < 2; k++) { int kk = k; call(ex[k], () -> { ComputeThreads.bind(2); gs[kk] = build(lays[kk]); return null; }); }
         String[] names = {"nhwc+dnnl", "nchw"};
         Nd4j.getRandom().setSeed(1);
-        INDArray f = Nd4j.rand(DataType.FLOAT, 64, 1, 28, 28);
+        long[] is = Arrays.stream(INPUT.split("x")).mapToLong(Long::parseLong).toArray(); INDArray f = Nd4j.rand(DataType.FLOAT, 64, is[0], is[1], is[2]);
         INDArray l = Nd4j.zeros(DataType.FLOAT, 64, 10);
         for (int i = 0; i < 64; i++) l.putScalar(i, i % 10, 1f);
         DataSet b = new DataSet(f, l);
