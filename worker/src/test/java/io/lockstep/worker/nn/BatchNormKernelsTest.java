@@ -59,6 +59,20 @@ class BatchNormKernelsTest {
     }
 
     @Test
+    void nhwcWithChannelsThatDoNotDivideTheInnerLoop() {
+        // 24 channels: a chunk holds 85 rows (2,040 values); 5x9x9 = 405 rows end in a partial chunk.
+        check(new BatchNormalization.Builder().nIn(24).nOut(24).dataFormat(CNN2DFormat.NHWC).build(),
+                new long[] {5, 9, 9, 24}, 3.0, false);
+    }
+
+    @Test
+    void nhwcWithRowsWiderThanTheInnerLoop() {
+        // 300 channels: 6 rows per chunk, 36 rows in all.
+        check(new BatchNormalization.Builder().nIn(300).nOut(300).dataFormat(CNN2DFormat.NHWC).build(),
+                new long[] {4, 3, 3, 300}, 1.0, false);
+    }
+
+    @Test
     void nchwWithOneByOneMaps() {
         // The last stage of a ResNet or GoogLeNet at small inputs: channels interleaved, one value per plane.
         check(new BatchNormalization.Builder().nIn(5).nOut(5).build(), new long[] {6, 5, 1, 1}, 1.0, false);
@@ -87,8 +101,8 @@ class BatchNormKernelsTest {
 
     /**
      * Split over channel blocks on several threads, every pass gives the bit-identical result of one
-     * thread: planes (NCHW), interleaved channels (1x1 maps, NHWC, rank 2), and a split that leaves
-     * blocks of unequal size.
+     * thread: planes (NCHW), interleaved channels (1x1 maps, NHWC, rank 2) with 7 to 300 channels, and
+     * splits that leave blocks of unequal size.
      */
     @ParameterizedTest(name = "{0} channels, {1} values per channel, {2} per plane, {3} threads")
     @CsvSource({
@@ -96,6 +110,9 @@ class BatchNormKernelsTest {
             "12, 9216, 576, 3",
             "24, 4096, 1, 2",
             "7, 16384, 1, 3",
+            "16, 12544, 1, 2",
+            "64, 3136, 1, 2",
+            "300, 2000, 1, 3",
             "5, 30000, 3000, 4"})
     void splitOverThreadsIsBitIdentical(int channels, int perChannel, int inner, int threads) {
         BatchNormKernels.Layout layout = new BatchNormKernels.Layout(perChannel / inner, inner);
