@@ -69,7 +69,7 @@ public final class BatchNormSwap {
 
     /**
      * A new graph equal to {@code graph} whose sync BatchNorms are DL4J's plain BatchNorm: the form to
-     * export for tools without Lockstep's classes. Running statistics are kept as they are.
+     * export for tools without Lockstep's worker classes. Running statistics are kept as they are.
      */
     public static ComputationGraph toPlain(ComputationGraph graph) {
         return rebuild(graph, toPlain(requireInitialized(graph).getConfiguration()));

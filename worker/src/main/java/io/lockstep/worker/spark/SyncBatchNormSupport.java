@@ -14,7 +14,8 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
  * Switches a replica's BatchNorm layers to Lockstep's layer for training — synchronized, or per replica
  * for {@code --norm batch} — and back to DL4J's for saving, with its NHWC convolutions back on DL4J's path.
  * Checkpoints always hold plain DL4J BatchNorm, so a saved model loads anywhere — one JVM, no
- * collective, no Lockstep classes needed — and the next stage re-synchronizes it.
+ * collective, no worker classes (the models module's layer classes its configuration names suffice) —
+ * and the next stage re-synchronizes it.
  */
 final class SyncBatchNormSupport {
     private SyncBatchNormSupport() {
