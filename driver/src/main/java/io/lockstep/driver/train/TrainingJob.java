@@ -587,9 +587,8 @@ public final class TrainingJob {
 
         /** This epoch's records, one sorted partition per replica (the plan decides; records beyond {@code shardLimit} stay out). */
         JavaPairRDD<Long, ShardItem<R>> routed(Broadcast<EpochPlan> plan, int shardLimit) {
-            return train.flatMapToPair(t -> route(plan.value(), t, shardLimit))
-                    .union(testRouted)
-                    .repartitionAndSortWithinPartitions(new ShardKeys.ByReplica(replicas));
+            return ShardKeys.sortedByReplica(train.flatMapToPair(t -> route(plan.value(), t, shardLimit)).union(testRouted),
+                    replicas);
         }
 
         private static <R> java.util.Iterator<Tuple2<Long, ShardItem<R>>> route(EpochPlan plan, Tuple2<Integer, R> record,

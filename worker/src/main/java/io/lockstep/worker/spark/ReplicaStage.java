@@ -142,7 +142,7 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
                 return List.of(EpochReport.failed(rank, spec.epoch(), e.getMessage())).iterator();
             }
             exchange.synchronize(trainer.graph());
-            report = trainer.evaluate(report, evaluationBatches(shard.test(), rank), spec.recipe().numClasses());
+            report = trainer.evaluate(report, evaluationBatches(shard, rank), spec.recipe().numClasses());
             ReplicaCheckpoints.write(store, trainer.graph(), exchange, collective, meta(spec.epoch() + 1, 0),
                     spec.keepCheckpoints());
             if (decoder instanceof io.lockstep.worker.data.ImageBatchDecoder images && !images.skipped().isEmpty()) {
@@ -189,16 +189,29 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
                 spec.classNames(), spec.normalization(), spec.job());
     }
 
-    private List<DataSet> evaluationBatches(List<ShardItem<R>> test, int rank) {
-        List<DataSet> batches = new ArrayList<>();
-        for (int from = 0; from < test.size(); from += spec.evalBatchSize()) {
-            List<R> records = new ArrayList<>();
-            for (ShardItem<R> item : test.subList(from, Math.min(test.size(), from + spec.evalBatchSize()))) {
-                records.add(item.record());
+    /**
+     * The replica's test records as batches, each decoded only when evaluation asks for it: the records stream
+     * from the shuffle, so the test slice never sits in memory whole (images of a large test set would not fit).
+     */
+    private Iterable<DataSet> evaluationBatches(ShardStream<R> shard, int rank) {
+        return () -> new Iterator<>() {
+            private List<R> next = shard.nextTest(spec.evalBatchSize());
+
+            @Override
+            public boolean hasNext() {
+                return !next.isEmpty();
             }
-            batches.add(decoder.decode(records, false, spec.planSeed(), spec.epoch(), rank, -1));
-        }
-        return batches;
+
+            @Override
+            public DataSet next() {
+                if (next.isEmpty()) {
+                    throw new java.util.NoSuchElementException();
+                }
+                DataSet batch = decoder.decode(next, false, spec.planSeed(), spec.epoch(), rank, -1);
+                next = shard.nextTest(spec.evalBatchSize());
+                return batch;
+            }
+        };
     }
 
     /**
@@ -239,13 +252,16 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
             return records;
         }
 
-        /** The test records, in order, after skipping any training records nobody read (a resumed or capped stage). */
-        List<ShardItem<R>> test() {
-            List<ShardItem<R>> test = new ArrayList<>();
-            while (items.hasNext()) {
+        /**
+         * Up to {@code count} further test records, in order (empty at the end), after skipping any training records
+         * nobody read (a resumed or capped stage).
+         */
+        List<R> nextTest(int count) {
+            List<R> test = new ArrayList<>(count);
+            while (test.size() < count && items.hasNext()) {
                 ShardItem<R> item = items.next()._2();
                 if (item.test()) {
-                    test.add(item);
+                    test.add(item.record());
                 }
             }
             return test;

@@ -204,7 +204,7 @@ public final class ReplicaTrainer {
      *
      * @return the report with the global confusion matrix attached
      */
-    public EpochReport evaluate(EpochReport trained, List<DataSet> testBatches, int numClasses) {
+    public EpochReport evaluate(EpochReport trained, Iterable<DataSet> testBatches, int numClasses) {
         long start = System.nanoTime();
         double[] confusion = new double[numClasses * numClasses];
         for (DataSet batch : testBatches) {
