@@ -6,8 +6,6 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.updater.graph.ComputationGraphUpdater;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.shade.jackson.databind.JsonNode;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
 import org.nd4j.shade.jackson.databind.node.ArrayNode;
@@ -66,23 +64,13 @@ public final class ActivationLayouts {
     }
 
     /**
-     * {@code graph}, or a new NCHW graph equal to it (parameters, updater state, iteration and epoch
-     * counts) in DL4J's classes when it has NHWC parts. Listeners are not carried over.
+     * {@code graph}, or a new NCHW graph equal to it ({@link LayerSwaps#rebuild}: parameters, updater state,
+     * iteration and epoch counts, listeners) in DL4J's classes when it has NHWC parts.
      */
     public static ComputationGraph toNchw(ComputationGraph graph) {
         ComputationGraphConfiguration conf = graph.getConfiguration();
         ComputationGraphConfiguration converted = toNchw(conf);
-        if (converted == conf) {
-            return graph;
-        }
-        ComputationGraph fresh = new ComputationGraph(converted);
-        fresh.init(graph.params().dup(), false);
-        ComputationGraphUpdater updater = graph.getUpdater(false);
-        INDArray state = updater == null ? null : updater.getStateViewArray();
-        if (state != null) {
-            fresh.getUpdater(true).setStateViewArray(state.dup());
-        }
-        return fresh;
+        return converted == conf ? graph : LayerSwaps.rebuild(graph, converted);
     }
 
     private static void convert(JsonNode node) {

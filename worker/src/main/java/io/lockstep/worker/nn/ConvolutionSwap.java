@@ -1,5 +1,6 @@
 package io.lockstep.worker.nn;
 
+import io.lockstep.models.LayerSwaps;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
@@ -13,7 +14,7 @@ import java.util.function.UnaryOperator;
  * Chooses the code that runs a graph's NHWC convolutions ({@link ConvolutionKernels}), in a configuration
  * or in a built graph, the way {@link BatchNormSwap} swaps BatchNorm: the layer of each eligible
  * {@code LayerVertex} is replaced ({@link DnnlConvolution#supports}), and a built graph is re-initialized
- * with a copy of its parameters, updater state, iteration/epoch counts and listeners.
+ * ({@link LayerSwaps}).
  *
  * <p>{@link ConvolutionKernels#DNNL} changes nothing where the direct path is not available (another
  * backend, OneDNN's natives missing): the graph keeps DL4J's layers and no OneDNN class is loaded.
@@ -29,25 +30,19 @@ public final class ConvolutionSwap {
     public static ComputationGraphConfiguration apply(ComputationGraphConfiguration conf, ConvolutionKernels kernels) {
         Objects.requireNonNull(conf, "conf");
         UnaryOperator<Layer> replace = replacement(conf, kernels);
-        return changes(conf, replace) ? BatchNormSwap.swap(conf, replace) : conf;
+        return changes(conf, replace) ? LayerSwaps.replaceLayers(conf, replace) : conf;
     }
 
     /** {@code graph}, or a new graph equal to it, whose NHWC convolutions run on {@code kernels}. */
     public static ComputationGraph apply(ComputationGraph graph, ConvolutionKernels kernels) {
-        ComputationGraphConfiguration conf = BatchNormSwap.requireInitialized(graph).getConfiguration();
+        ComputationGraphConfiguration conf = LayerSwaps.requireInitialized(graph).getConfiguration();
         UnaryOperator<Layer> replace = replacement(conf, kernels);
-        return changes(conf, replace) ? BatchNormSwap.rebuild(graph, BatchNormSwap.swap(conf, replace)) : graph;
+        return changes(conf, replace) ? LayerSwaps.rebuild(graph, LayerSwaps.replaceLayers(conf, replace)) : graph;
     }
 
     /** Number of convolutions in {@code conf} configured to call OneDNN directly. */
     public static int countDnnl(ComputationGraphConfiguration conf) {
-        int count = 0;
-        for (GraphVertex vertex : conf.getVertices().values()) {
-            if (vertex instanceof LayerVertex && ((LayerVertex) vertex).getLayerConf().getLayer() instanceof DnnlConvolution) {
-                count++;
-            }
-        }
-        return count;
+        return LayerSwaps.count(conf, DnnlConvolution.class);
     }
 
     private static UnaryOperator<Layer> replacement(ComputationGraphConfiguration conf, ConvolutionKernels kernels) {
