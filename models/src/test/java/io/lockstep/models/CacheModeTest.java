@@ -4,10 +4,7 @@ import org.deeplearning4j.nn.conf.CacheMode;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -44,12 +41,6 @@ class CacheModeTest {
     }
 
     private static DataSet batch(InputShape shape, long seed) {
-        Nd4j.getRandom().setSeed(seed);
-        INDArray features = Nd4j.rand(DataType.FLOAT, BATCH, shape.channels(), shape.height(), shape.width());
-        INDArray labels = Nd4j.zeros(DataType.FLOAT, BATCH, CLASSES);
-        for (int i = 0; i < BATCH; i++) {
-            labels.putScalar(i, (i * 3 + (int) seed) % CLASSES, 1f);
-        }
-        return new DataSet(features, labels);
+        return RandomBatches.of(shape, BATCH, CLASSES, seed);
     }
 }

@@ -3,6 +3,7 @@ package io.lockstep.models.layers;
 import io.lockstep.models.InputShape;
 import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
+import io.lockstep.models.RandomBatches;
 import io.lockstep.models.TrainingBatches;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -159,12 +160,6 @@ class VectorizedBackwardTest {
     }
 
     private static DataSet batch(InputShape shape, long seed) {
-        Nd4j.getRandom().setSeed(seed);
-        INDArray features = Nd4j.rand(DataType.FLOAT, BATCH, shape.channels(), shape.height(), shape.width());
-        INDArray labels = Nd4j.zeros(DataType.FLOAT, BATCH, CLASSES);
-        for (int i = 0; i < BATCH; i++) {
-            labels.putScalar(i, (i * 3 + (int) seed) % CLASSES, 1f);
-        }
-        return new DataSet(features, labels);
+        return RandomBatches.of(shape, BATCH, CLASSES, seed);
     }
 }
