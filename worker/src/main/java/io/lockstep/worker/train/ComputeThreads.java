@@ -61,12 +61,15 @@ public final class ComputeThreads {
         return Math.min(omp, master);
     }
 
-    /** The settings behind {@link #inForce()}, for logs: OpenMP of this thread, libnd4j, OpenBLAS. */
+    /** The settings behind {@link #inForce()}, for logs: OpenMP of this thread and its wait policy, libnd4j, OpenBLAS. */
     public static String describe() {
         int master = Nd4j.getEnvironment().maxMasterThreads();
         NativeOps ops = NativeOpsHolder.getInstance().getDeviceNativeOps();
         Blas blas = Nd4j.factory().blas();
-        return "OpenMP " + ops.ompGetMaxThreads() + " (this thread), libnd4j " + master + " of at most "
+        String waitPolicy = System.getenv("OMP_WAIT_POLICY");
+        return "OpenMP " + ops.ompGetMaxThreads() + " (this thread, idle threads "
+                + (waitPolicy == null || waitPolicy.isBlank() ? "spin: OMP_WAIT_POLICY unset" : "OMP_WAIT_POLICY=" + waitPolicy)
+                + "), libnd4j " + master + " of at most "
                 + Nd4j.getEnvironment().maxThreads() + ", BLAS " + (blas == null ? "n/a" : blas.getMaxThreads());
     }
 
