@@ -1,6 +1,7 @@
 package io.lockstep.models;
 
 import io.lockstep.models.layers.NhwcConvolution;
+import io.lockstep.models.layers.ReluActivation;
 import io.lockstep.models.layers.ReluDense;
 import io.lockstep.models.layers.VectorizedReLU;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -12,7 +13,6 @@ import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.conf.graph.ScaleVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -60,7 +60,7 @@ import java.util.Map;
  *       ({@code LayerValidation.configureBaseLayer}), so a global weight decay ends up twice in
  *       every layer and decays at twice the rate (caught by {@code WeightDecayTest}).</li>
  *   <li>BatchNorm layers always have the identity activation: ReLU after a BatchNorm is a separate
- *       {@link ActivationLayer}, so a replacement BatchNorm implementation (the worker's
+ *       activation layer ({@link ReluActivation}), so a replacement BatchNorm implementation (the worker's
  *       synchronized BatchNorm) never has to implement activations. {@link #norm} builds the layer
  *       the options ask for where the architecture has BatchNorm (GroupNorm, LayerNorm, InstanceNorm
  *       are {@link GroupNormalization} layers with the same eps).</li>
@@ -193,7 +193,7 @@ final class NetworkBuilder {
     }
 
     Node relu(String name, Node in) {
-        addLayer(name, new ActivationLayer.Builder().activation(new VectorizedReLU()).build(), in);
+        addLayer(name, ReluActivation.relu(), in);
         return track(new Node(name, in.channels(), in.height(), in.width()));
     }
 

@@ -35,7 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The zoo's ReLU layers ({@link VectorizedReLU}) and dense layers ({@link ReluDense}) train exactly as
+ * The zoo's ReLU layers ({@link VectorizedReLU}, {@link ReluActivation}) and dense layers ({@link ReluDense}) train exactly as
  * DL4J's own: the same graph with DL4J's classes put back gives the same loss at every step and the
  * same parameters, bit for bit (signed zeros included), after several optimizer steps.
  */
@@ -60,7 +60,10 @@ class VectorizedBackwardTest {
                 .count();
         assertTrue(vectorized > 0, model + " has no vectorized ReLU");
         assertEquals(0, stockVectorized, "the stock graph still has Lockstep's ReLU");
-        if (!"resnet20".equals(model)) { // resnet20's only dense layer is its output layer
+        if ("resnet20".equals(model)) {
+            assertTrue(Arrays.stream(ours.getLayers()).anyMatch(l -> l instanceof ReluActivationLayer), "resnet20 has no ReluActivationLayer");
+            assertTrue(Arrays.stream(stock.getLayers()).noneMatch(l -> l instanceof ReluActivationLayer));
+        } else { // resnet20's only dense layer is its output layer
             assertTrue(Arrays.stream(ours.getLayers()).anyMatch(l -> l instanceof ReluDenseLayer), model + " has no ReluDenseLayer");
             assertTrue(Arrays.stream(stock.getLayers()).noneMatch(l -> l instanceof ReluDenseLayer));
         }
@@ -95,7 +98,8 @@ class VectorizedBackwardTest {
     private static ComputationGraph withDl4jLayers(ComputationGraph ours) {
         ComputationGraphConfiguration stockConf = ComputationGraphConfiguration.fromJson(ours.getConfiguration().toJson()
                 .replace(VectorizedReLU.class.getName(), ActivationReLU.class.getName())
-                .replace(ReluDense.class.getName(), DenseLayer.class.getName()));
+                .replace(ReluDense.class.getName(), DenseLayer.class.getName())
+                .replace(ReluActivation.class.getName(), ActivationLayer.class.getName()));
         ComputationGraph stock = new ComputationGraph(stockConf);
         stock.init(ours.params().dup(), true);
         return stock;
