@@ -21,17 +21,19 @@ import java.util.Arrays;
  * time: the plane is copied, at most 2,048 values at a time, into a small reused array (a memory copy)
  * and summed there with several independent float accumulators, then added to the channel's double
  * sum, so a sum over millions of values keeps double accuracy; element-wise loops over those arrays are ones the JIT vectorizes.
- * NHWC and rank-2 tensors and NCHW ones of 1x1 maps (channels innermost) are walked one row of C values at a time.
+ * NHWC and rank-2 tensors and NCHW ones of 1x1 maps (channels innermost) are walked a chunk of whole rows of
+ * C values at a time, with the per-channel values repeated along the chunk, so that the inner loops run over
+ * hundreds of values rather than one row of C.
  *
  * <p>Sums are shifted by a per-channel value s (the running mean in the forward, the batch mean in
  * the backward), so that Σ(x−s)² does not cancel when the mean is large against the spread; the
  * forward's float partial sums are further taken around the first value of each chunk and moved to s
  * in double, so that a running mean far from the batch's values (early in training) costs no accuracy.
  *
- * <p>Each pass is split over blocks of channels, run by the calling thread and helper threads
+ * <p>Each pass is split over blocks of channels (planes) or of rows (channels innermost), run by the calling thread and helper threads
  * ({@link KernelThreads}), in at most as many parts as the replica's thread count in force: a
  * replica's BatchNorm then uses the cores its convolutions use, and never more. A channel's sums are
- * taken in the same order whichever block it is in, so the results do not depend on the split.
+ * taken in the same order whichever block holds it, so the results do not depend on the split.
  *
  * <p>One instance per layer, called by the thread that runs the layer.
  */
@@ -45,10 +47,21 @@ final class BatchNormKernels {
      * few microseconds, about the time of a pass over this many values.
      */
     private static final int MIN_VALUES_PER_PART = 1 << 15;
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
+    /** Values summed side by side in an interleaved chunk (a few AVX-512 vectors' worth, so the loop vectorizes). */
+    private static final int MIN_SPAN = 256;
+    /** Values each accumulator of an interleaved chunk sums in float (as many as a plane chunk's four accumulators). */
+    private static final int VALUES_PER_LANE = CHUNK / 4 / 8;
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {
+            new float[0], new float[0], new float[0], new float[0], new float[0]});
 
     private final int channels;
     private final int threads;
+    /** The affine's per-channel factors repeated along a chunk's rows ({@link #repeatAlongRows}); interleaved layouts only. */
+    private float[] rowM = new float[0];
+    private float[] rowK = new float[0];
+    private float[] rowO = new float[0];
+    private float[] rowP = new float[0];
+    private double[] chunkSums = new double[0];
 
     /** Kernels that split each pass over the thread count in force on the calling thread ({@link ComputeThreads#inForce()}). */
     BatchNormKernels(int channels) {
@@ -140,14 +153,14 @@ final class BatchNormKernels {
 
     /** Per channel: {@code sum[c] = Σ(x−s[c])}, {@code squares[c] = Σ(x−s[c])²}, over every other axis. */
     void shiftedSums(FloatBuffer x, Layout layout, double[] shift, double[] sum, double[] squares) {
+        if (layout.inner() == 1) {
+            interleavedSums(x, null, layout.outer(), shift, sum, squares);
+            return;
+        }
         forChannelBlocks(layout, (from, to) -> {
             Arrays.fill(sum, from, to, 0.0);
             Arrays.fill(squares, from, to, 0.0);
-            if (layout.inner() == 1) {
-                interleavedSums(x, null, layout.outer(), shift, sum, squares, from, to);
-            } else {
-                planeSums(x, layout, shift, sum, squares, from, to);
-            }
+            planeSums(x, layout, shift, sum, squares, from, to);
         });
     }
 
@@ -192,14 +205,14 @@ final class BatchNormKernels {
 
     /** Per channel: {@code sumDy[c] = Σdy}, {@code sumDyX[c] = Σdy·(x−s[c])}. */
     void gradientSums(FloatBuffer dy, FloatBuffer x, Layout layout, double[] shift, double[] sumDy, double[] sumDyX) {
+        if (layout.inner() == 1) {
+            interleavedSums(x, dy, layout.outer(), shift, sumDy, sumDyX);
+            return;
+        }
         forChannelBlocks(layout, (from, to) -> {
             Arrays.fill(sumDy, from, to, 0.0);
             Arrays.fill(sumDyX, from, to, 0.0);
-            if (layout.inner() == 1) {
-                interleavedSums(x, dy, layout.outer(), shift, sumDy, sumDyX, from, to);
-            } else {
-                planeGradientSums(dy, x, layout, shift, sumDy, sumDyX, from, to);
-            }
+            planeGradientSums(dy, x, layout, shift, sumDy, sumDyX, from, to);
         });
     }
 
@@ -240,62 +253,124 @@ final class BatchNormKernels {
     }
 
     /**
-     * Rows of C interleaved channels, channels {@code [c0, c1)}: with {@code dy == null}, Σ(x−s) and
-     * Σ(x−s)²; otherwise Σdy and Σdy·(x−s). Rows are read a chunk of about {@link #CHUNK} values at a time
-     * (whole rows, one memory copy) and summed per channel in float across the chunk's rows — the inner
-     * loop runs along the row, which the JIT vectorizes — then added to the channel's double sum. The
-     * forward's float sums are taken around the chunk's first value of each channel, as for planes. The
-     * chunks are the same whichever block of channels a part sums, so the split does not change a bit.
+     * Rows of C interleaved channels: with {@code dy == null}, Σ(x−s) and Σ(x−s)²; otherwise Σdy and
+     * Σdy·(x−s). Rows are read a chunk of about {@link #CHUNK} values at a time (whole rows, one memory
+     * copy). Within a chunk, {@link #laneRows} consecutive rows are summed position by position into one
+     * float accumulator per value, so the inner loop runs over hundreds of values and the JIT vectorizes
+     * it (a loop over one row of 16 or 32 channels is too short for that and ran scalar); the lanes of
+     * a channel are then added in order, and the chunk's sums moved to double. The forward's float sums
+     * are taken around the chunk's first value of each channel, as for planes. Parts of the work are
+     * whole chunks, and the chunks' double sums are added in chunk order whatever the split, so the
+     * split does not change a bit.
      */
-    private void interleavedSums(FloatBuffer x, FloatBuffer dy, int rows, double[] shift, double[] first, double[] second,
-                                 int c0, int c1) {
-        int width = c1 - c0;
-        int rowsPerChunk = Math.max(1, CHUNK / channels);
-        float[] xs = scratch(0, rowsPerChunk * channels);
-        float[] gs = dy == null ? null : scratch(1, rowsPerChunk * channels);
-        float[] a = new float[width];
-        float[] b = new float[width];
-        float[] pivot = new float[width];
-        for (int r0 = 0; r0 < rows; r0 += rowsPerChunk) {
-            int count = Math.min(rowsPerChunk, rows - r0);
-            x.get(r0 * channels, xs, 0, count * channels);
-            Arrays.fill(a, 0f);
-            Arrays.fill(b, 0f);
+    private void interleavedSums(FloatBuffer x, FloatBuffer dy, int rows, double[] shift, double[] first, double[] second) {
+        int rowsPerChunk = sumRowsPerChunk();
+        int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+        double[] partial = chunkSums(2 * channels * chunks);
+        forChunkBlocks(chunks, (long) rows * channels, (k0, k1) -> {
+            for (int k = k0; k < k1; k++) {
+                int r0 = k * rowsPerChunk;
+                sumChunk(x, dy, r0, Math.min(rowsPerChunk, rows - r0), shift, partial, 2 * channels * k);
+            }
+        });
+        Arrays.fill(first, 0.0);
+        Arrays.fill(second, 0.0);
+        for (int k = 0; k < chunks; k++) {
+            int at = 2 * channels * k;
+            for (int c = 0; c < channels; c++) {
+                first[c] += partial[at + c];
+                second[c] += partial[at + channels + c];
+            }
+        }
+    }
+
+    /** One chunk of {@link #interleavedSums}: writes its two double sums per channel at {@code partial[at, at + 2C)}. */
+    private void sumChunk(FloatBuffer x, FloatBuffer dy, int r0, int count, double[] shift, double[] partial, int at) {
+        int span = laneRows() * channels;
+        int n = count * channels;
+        int start = r0 * channels;
+        float[] xs = scratch(0, span);
+        float[] gs = dy == null ? null : scratch(1, span);
+        float[] a = scratch(2, span);
+        float[] b = scratch(3, span);
+        float[] pivot = scratch(4, span);
+        Arrays.fill(a, 0, span, 0f);
+        Arrays.fill(b, 0, span, 0f);
+        if (dy == null) {
+            x.get(start, pivot, 0, channels);
+        } else {
+            for (int c = 0; c < channels; c++) {
+                pivot[c] = (float) shift[c];
+            }
+        }
+        for (int lane = channels; lane < span; lane += channels) {
+            System.arraycopy(pivot, 0, pivot, lane, channels);
+        }
+        // Each span is copied out first so that every array of the inner loop is read and written at the
+        // same index: C2 vectorizes that, not a loop reading the chunk at base + i and writing the
+        // accumulators at i (arrays it cannot prove distinct), which ran at 1 ns per value.
+        for (int base = 0; base < n; base += span) {
+            int length = Math.min(span, n - base);
+            x.get(start + base, xs, 0, length);
             if (dy == null) {
-                System.arraycopy(xs, c0, pivot, 0, width);
-                for (int r = 0; r < count; r++) {
-                    int base = r * channels + c0;
-                    for (int j = 0; j < width; j++) {
-                        float d = xs[base + j] - pivot[j];
-                        a[j] += d;
-                        b[j] += d * d;
-                    }
-                }
-                for (int j = 0; j < width; j++) {
-                    double sumD = a[j];
-                    double move = (double) pivot[j] - shift[c0 + j];
-                    first[c0 + j] += sumD + count * move;
-                    second[c0 + j] += (double) b[j] + 2.0 * move * sumD + count * move * move;
+                for (int i = 0; i < length; i++) {
+                    float d = xs[i] - pivot[i];
+                    a[i] += d;
+                    b[i] += d * d;
                 }
             } else {
-                dy.get(r0 * channels, gs, 0, count * channels);
-                for (int j = 0; j < width; j++) {
-                    pivot[j] = (float) shift[c0 + j];
-                }
-                for (int r = 0; r < count; r++) {
-                    int base = r * channels + c0;
-                    for (int j = 0; j < width; j++) {
-                        float g = gs[base + j];
-                        a[j] += g;
-                        b[j] += g * (xs[base + j] - pivot[j]);
-                    }
-                }
-                for (int j = 0; j < width; j++) {
-                    first[c0 + j] += a[j];
-                    second[c0 + j] += b[j];
+                dy.get(start + base, gs, 0, length);
+                for (int i = 0; i < length; i++) {
+                    float g = gs[i];
+                    a[i] += g;
+                    b[i] += g * (xs[i] - pivot[i]);
                 }
             }
         }
+        for (int c = 0; c < channels; c++) {
+            float sumA = 0f;
+            float sumB = 0f;
+            for (int i = c; i < span; i += channels) {
+                sumA += a[i];
+                sumB += b[i];
+            }
+            if (dy == null) {
+                double sumD = sumA;
+                double move = (double) pivot[c] - shift[c];
+                partial[at + c] = sumD + count * move;
+                partial[at + channels + c] = (double) sumB + 2.0 * move * sumD + count * move * move;
+            } else {
+                partial[at + c] = sumA;
+                partial[at + channels + c] = sumB;
+            }
+        }
+    }
+
+    /** Rows of an affine chunk: whole rows of about {@link #CHUNK} values. */
+    private int rowsPerChunk() {
+        return Math.max(1, CHUNK / channels);
+    }
+
+    /**
+     * Rows of an interleaved sums chunk: {@link #VALUES_PER_LANE} rows per lane, so that each float
+     * accumulator sums that many values before the chunk goes to double, and folding the lanes (scalar)
+     * is a small part of the chunk's work.
+     */
+    private int sumRowsPerChunk() {
+        return laneRows() * VALUES_PER_LANE;
+    }
+
+    /** Rows summed side by side in an interleaved chunk: at least {@link #MIN_SPAN} values, so the inner loop is long. */
+    private int laneRows() {
+        return Math.max(1, (MIN_SPAN + channels - 1) / channels);
+    }
+
+    /** This instance's buffer for the chunks' double sums (one layer's call at a time). */
+    private double[] chunkSums(int length) {
+        if (chunkSums.length < length) {
+            chunkSums = new double[length];
+        }
+        return chunkSums;
     }
 
     /**
@@ -308,38 +383,58 @@ final class BatchNormKernels {
     void affine(FloatBuffer dy, float[] p, FloatBuffer x, Layout layout, float[] m, float[] k, float[] o, FloatBuffer out) {
         if (layout.inner() == 1) {
             // Element-wise, so split over rows: parts then write whole chunks of rows, never each other's.
-            forRowBlocks(layout.outer(), (from, to) -> interleavedAffine(dy, p, x, m, k, o, out, from, to));
+            repeatAlongRows(p, m, k, o);
+            forRowBlocks(layout.outer(), (from, to) -> interleavedAffine(dy, x, out, from, to));
         } else {
             forChannelBlocks(layout, (from, to) -> planeAffine(dy, p, x, layout, m, k, o, out, from, to));
         }
     }
 
-    private void interleavedAffine(FloatBuffer dy, float[] p, FloatBuffer x, float[] m, float[] k, float[] o,
-                                   FloatBuffer out, int r0, int r1) {
-        int rowsPerChunk = Math.max(1, CHUNK / channels);
+    private void interleavedAffine(FloatBuffer dy, FloatBuffer x, FloatBuffer out, int r0, int r1) {
+        int rowsPerChunk = rowsPerChunk();
         float[] xs = scratch(0, rowsPerChunk * channels);
         float[] gs = dy == null ? null : scratch(1, rowsPerChunk * channels);
+        float[] m = rowM;
+        float[] k = rowK;
+        float[] o = rowO;
+        float[] p = rowP;
         for (int from = r0; from < r1; from += rowsPerChunk) {
-            int count = Math.min(rowsPerChunk, r1 - from);
+            int n = Math.min(rowsPerChunk, r1 - from) * channels;
             int at = from * channels;
-            x.get(at, xs, 0, count * channels);
+            x.get(at, xs, 0, n);
             if (dy == null) {
-                for (int r = 0; r < count; r++) {
-                    int base = r * channels;
-                    for (int c = 0; c < channels; c++) {
-                        xs[base + c] = (xs[base + c] - m[c]) * k[c] + o[c];
-                    }
+                for (int i = 0; i < n; i++) {
+                    xs[i] = (xs[i] - m[i]) * k[i] + o[i];
                 }
             } else {
-                dy.get(at, gs, 0, count * channels);
-                for (int r = 0; r < count; r++) {
-                    int base = r * channels;
-                    for (int c = 0; c < channels; c++) {
-                        xs[base + c] = ((gs[base + c] - o[c]) + (xs[base + c] - m[c]) * k[c]) * p[c];
-                    }
+                dy.get(at, gs, 0, n);
+                for (int i = 0; i < n; i++) {
+                    xs[i] = ((gs[i] - o[i]) + (xs[i] - m[i]) * k[i]) * p[i];
                 }
             }
-            out.put(at, xs, 0, count * channels);
+            out.put(at, xs, 0, n);
+        }
+    }
+
+    /**
+     * Repeats each per-channel factor along a chunk's rows (index i holds channel i mod C), so that the
+     * interleaved affine runs one long loop over a chunk instead of a short one per row.
+     */
+    private void repeatAlongRows(float[] p, float[] m, float[] k, float[] o) {
+        int length = rowsPerChunk() * channels;
+        if (rowM.length < length) {
+            rowM = new float[length];
+            rowK = new float[length];
+            rowO = new float[length];
+            rowP = new float[length];
+        }
+        for (int at = 0; at < length; at += channels) {
+            System.arraycopy(m, 0, rowM, at, channels);
+            System.arraycopy(k, 0, rowK, at, channels);
+            System.arraycopy(o, 0, rowO, at, channels);
+            if (p != null) {
+                System.arraycopy(p, 0, rowP, at, channels);
+            }
         }
     }
 
@@ -398,6 +493,16 @@ final class BatchNormKernels {
             return;
         }
         KernelThreads.run(parts, part -> body.run((int) ((long) rows * part / parts), (int) ((long) rows * (part + 1) / parts)));
+    }
+
+    /** Runs {@code body} over contiguous blocks of the {@code chunks} chunks of a pass over {@code values} values. */
+    private void forChunkBlocks(int chunks, long values, ChannelBlock body) {
+        int parts = (int) Math.min(parts(values), chunks);
+        if (parts <= 1) {
+            body.run(0, chunks);
+            return;
+        }
+        KernelThreads.run(parts, part -> body.run((int) ((long) chunks * part / parts), (int) ((long) chunks * (part + 1) / parts)));
     }
 
     /** How many parts a pass over {@code values} values is split into: no more than threads or channels, and none small. */

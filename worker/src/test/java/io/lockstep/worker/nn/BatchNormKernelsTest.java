@@ -100,8 +100,8 @@ class BatchNormKernelsTest {
     }
 
     /**
-     * Split over channel blocks on several threads, every pass gives the bit-identical result of one
-     * thread: planes (NCHW), interleaved channels (1x1 maps, NHWC, rank 2) with 7 to 300 channels, and
+     * Split on several threads (planes by channel blocks, interleaved channels by chunks of rows), every
+     * pass gives the bit-identical result of one thread: planes (NCHW), interleaved channels (1x1 maps, NHWC, rank 2) with 7 to 300 channels, and
      * splits that leave blocks of unequal size.
      */
     @ParameterizedTest(name = "{0} channels, {1} values per channel, {2} per plane, {3} threads")
