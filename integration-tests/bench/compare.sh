@@ -11,6 +11,7 @@
 #          --max-steps-per-epoch K (0: full epochs) | --models "lenet5 resnet20" | --systems "..." (below)
 #          --floor-steps N (30) | --no-floor | --out DIR (default bench-results/<timestamp>) | --data DIR
 #          --no-install (skip apt-get and builds) | --report-only DIR (re-render a finished run)
+#          --lockstep-args "..." (extra `lockstep train` options for both Lockstep systems, e.g. "--layout nhwc")
 # Systems: lockstep-local        Lockstep, 2 replicas in local[2], allreduce + SyncBatchNorm
 #          lockstep-standalone   Lockstep, 2 replicas on a 2-Worker standalone cluster (separate JVMs)
 #          dl4j-averaging        DL4J ParameterAveragingTrainingMaster, local[2]
@@ -30,7 +31,7 @@ quick=0; repeats=3; from_repeat=1; epochs_lenet5=5; epochs_resnet20=10; max_step
 models="lenet5 resnet20"
 systems="lockstep-local lockstep-standalone dl4j-averaging dl4j-shared-local dl4j-shared-netns pytorch-ddp"
 data=/usr/share/datasets/fashion-mnist
-out=""; report_only=""
+out=""; report_only=""; lockstep_args=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -47,6 +48,7 @@ while [[ $# -gt 0 ]]; do
     --data) data="$2"; shift ;;
     --no-install) install=0 ;;
     --report-only) report_only="$2"; shift ;;
+    --lockstep-args) lockstep_args="$2"; shift ;;
     -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -113,7 +115,7 @@ hyper() { # model -> "epochs lr weight-decay target-accuracy"
 }
 cat > "$out/config.json" <<EOF
 {"repeats": $repeats, "quick": $quick, "max_steps_per_epoch": $max_steps, "batch_size_per_replica": 64, "replicas": 2,
- "seed_base": 42, "data": "$data", "models": "$models", "systems": "$systems",
+ "seed_base": 42, "data": "$data", "models": "$models", "systems": "$systems", "lockstep_args": "$lockstep_args",
  "hyper": {"lenet5": "$(hyper lenet5)", "resnet20": "$(hyper resnet20)"}, "hyper_fields": "epochs lr weight_decay target_accuracy",
  "command": "$invocation"}
 EOF
@@ -131,6 +133,8 @@ run_one() { # model system repeat
   local steps=(); (( max_steps > 0 )) && steps=(--max-steps-per-epoch "$max_steps")
   local common_l=(--model "$model" --data "$data" --epochs "$epochs" --batch-size 64 --replicas 2 --lr "$lr"
                   --optimizer nesterov --lr-scaling linear --lr-decay cosine --weight-decay "$wd" --seed "$seed" "${steps[@]}")
+  local extra=(); [[ -n "$lockstep_args" ]] && read -r -a extra <<<"$lockstep_args"
+  common_l+=("${extra[@]}")
   local common_p=(--model "$model" --data "$data" --epochs "$epochs" --batch-size 64 --lr "$lr" --lr-scaling linear
                   --lr-decay cosine --weight-decay "$wd" --seed "$seed" "${steps[@]}")
   local cmd
