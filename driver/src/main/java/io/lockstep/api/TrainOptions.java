@@ -200,9 +200,9 @@ public final class TrainOptions {
                     + "or none). Parameters, checkpoints' weights and the exported model do not depend on it.",
             "nchw", "nhwc"));
     public static final OptionDef<String> CONV_KERNELS = define(OptionDef.choice("conv-kernels", "dl4j",
-            "--layout nhwc on CPUs: what runs the convolutions: dl4j (DL4J's layer and its OneDNN helper) or dnnl (OneDNN "
-                    + "called directly on the NHWC activations; convolutions it does not cover stay on dl4j). "
-                    + "Ignored on GPUs.", "dl4j", "dnnl"));
+            "What runs the convolutions on CPUs: dl4j (DL4J's layer and its OneDNN helper) or dnnl (OneDNN's NHWC "
+                    + "kernels called directly; NCHW activations are converted around each convolution; convolutions it "
+                    + "does not cover stay on dl4j). Ignored on GPUs.", "dl4j", "dnnl"));
     public static final OptionDef<Integer> EVAL_BATCH_SIZE = define(OptionDef.integer("eval-batch-size", 256,
             "Batch size for evaluation.").positive());
     public static final OptionDef<Long> COLLECTIVE_TIMEOUT_MS = define(OptionDef.longInteger("collective-timeout-ms", 120_000L,
@@ -387,10 +387,6 @@ public final class TrainOptions {
     private List<String> layoutProblems(boolean ownNetwork) {
         List<String> problems = new ArrayList<>();
         if (activationLayout() == ActivationLayout.NCHW) {
-            if (isSet(CONV_KERNELS) && !get(CONV_KERNELS).equals(CONV_KERNELS.defaultValue())) {
-                problems.add(CONV_KERNELS.flag() + " " + get(CONV_KERNELS) + " chooses the convolutions of NHWC networks; add "
-                        + LAYOUT.flag() + " nhwc (or leave " + CONV_KERNELS.flag() + " out)");
-            }
             return problems;
         }
         if (ownNetwork) {

@@ -71,9 +71,9 @@ public final class StepTimeBenchmark implements Callable<Integer> {
     CacheMode cacheMode;
 
     @Option(names = "--conv", defaultValue = "dnnl", converter = ConvKernelsConverter.class,
-            description = "dnnl or dl4j: what runs the convolutions of an NHWC network on the CPU backend. dnnl: OneDNN "
-                    + "called directly (float, NHWC, explicit padding; anything else stays on DL4J's path); dl4j: DL4J's "
-                    + "layer and its OneDNN helper. No effect with --layout nchw")
+            description = "dnnl or dl4j: what runs the convolutions on the CPU backend. dnnl: OneDNN's NHWC kernels "
+                    + "called directly (float, explicit padding; NCHW activations converted around each convolution; "
+                    + "anything else stays on DL4J's path); dl4j: DL4J's layer and its OneDNN helper")
     ConvolutionKernels conv;
 
     static final class ConvKernelsConverter implements picocli.CommandLine.ITypeConverter<ConvolutionKernels> {

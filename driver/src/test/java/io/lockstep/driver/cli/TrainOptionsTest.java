@@ -168,9 +168,8 @@ class TrainOptionsTest {
                 .with(TrainOptions.LAYOUT, "nhwc").with(TrainOptions.NORM, "group").problems();
         assertEquals(List.of("--layout nhwc works with --norm batch, sync-batch or none, not group; change --norm or use "
                 + "--layout nchw"), group);
-        List<String> kernels = TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.CONV_KERNELS, "dnnl").problems();
-        assertEquals(1, kernels.size(), kernels.toString());
-        assertTrue(kernels.get(0).contains("add --layout nhwc"), kernels.get(0));
+        assertTrue(TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.CONV_KERNELS, "dnnl").problems().isEmpty(),
+                "OneDNN's convolutions run NCHW networks too");
         assertTrue(TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.MODEL, "resnet18")
                 .with(TrainOptions.LAYOUT, "nhwc").with(TrainOptions.NORM, "sync-batch").problems().isEmpty());
 

@@ -35,7 +35,7 @@ public class ReluActivationLayer extends ActivationLayer {
 
     @Override
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
-        if (!ReluDenseLayer.isPlainRelu(layerConf().getActivationFn())) {
+        if (!VectorizedReLU.isPlainRelu(layerConf().getActivationFn())) {
             return super.activate(training, workspaceMgr);
         }
         assertInputSet(false);
@@ -46,7 +46,7 @@ public class ReluActivationLayer extends ActivationLayer {
 
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        if (!ReluDenseLayer.isPlainRelu(layerConf().getActivationFn()) || input == null
+        if (!VectorizedReLU.isPlainRelu(layerConf().getActivationFn()) || input == null
                 || !Arrays.equals(input.shape(), epsilon.shape())) {
             return super.backpropGradient(epsilon, workspaceMgr);
         }

@@ -4,8 +4,6 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
-import org.nd4j.linalg.activations.IActivation;
-import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -33,7 +31,7 @@ public class ReluDenseLayer extends DenseLayer {
     @Override
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         INDArray output = super.activate(training, workspaceMgr);
-        boolean reusable = training && maskArray == null && !hasLayerNorm() && isPlainRelu(layerConf().getActivationFn());
+        boolean reusable = training && maskArray == null && !hasLayerNorm() && VectorizedReLU.isPlainRelu(layerConf().getActivationFn());
         trainingOutput = reusable ? output : null;
         trainingInput = reusable ? input : null;
         return output;
@@ -57,13 +55,5 @@ public class ReluDenseLayer extends DenseLayer {
         super.clear();
         trainingOutput = null;
         trainingInput = null;
-    }
-
-    static boolean isPlainRelu(IActivation activation) {
-        if (!(activation instanceof ActivationReLU relu)) {
-            return false;
-        }
-        return relu.getMax() == null && (relu.getThreshold() == null || relu.getThreshold() == 0.0)
-                && (relu.getNegativeSlope() == null || relu.getNegativeSlope() == 0.0);
     }
 }

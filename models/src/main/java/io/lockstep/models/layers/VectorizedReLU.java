@@ -1,6 +1,7 @@
 package io.lockstep.models.layers;
 
 import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.Step;
@@ -37,6 +38,17 @@ public class VectorizedReLU extends ActivationReLU {
     private boolean isPlain() {
         return getMax() == null && (getThreshold() == null || getThreshold() == 0.0)
                 && (getNegativeSlope() == null || getNegativeSlope() == 0.0);
+    }
+
+    /**
+     * Whether {@code activation} is a plain ReLU (DL4J's or this one, no cap, threshold or slope): its
+     * derivative is 1 exactly where its output is positive, so a backward pass may read the output in
+     * place of the input.
+     */
+    public static boolean isPlainRelu(IActivation activation) {
+        return activation instanceof ActivationReLU relu && relu.getMax() == null
+                && (relu.getThreshold() == null || relu.getThreshold() == 0.0)
+                && (relu.getNegativeSlope() == null || relu.getNegativeSlope() == 0.0);
     }
 
     @Override

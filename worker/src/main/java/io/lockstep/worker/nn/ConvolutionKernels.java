@@ -3,10 +3,10 @@ package io.lockstep.worker.nn;
 import java.util.Locale;
 
 /**
- * Which code runs the 2-D convolutions of NHWC networks on the CPU backend: {@link #DNNL} (OneDNN called
+ * Which code runs the 2-D convolutions of a network on the CPU backend: {@link #DNNL} (OneDNN called
  * directly, {@link DnnlConvolution}) or {@link #DL4J} (DL4J's layer and its OneDNN helper). Convolutions
- * the direct path does not cover (NCHW, other data types, {@code Same} mode, other backends) always run
- * on DL4J's path whatever this says.
+ * the direct path does not cover (other data types, {@code Same} mode, other backends) always run on
+ * DL4J's path whatever this says.
  */
 public enum ConvolutionKernels {
     DNNL,

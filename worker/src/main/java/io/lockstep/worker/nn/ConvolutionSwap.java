@@ -11,7 +11,7 @@ import java.util.Objects;
 import java.util.function.UnaryOperator;
 
 /**
- * Chooses the code that runs a graph's NHWC convolutions ({@link ConvolutionKernels}), in a configuration
+ * Chooses the code that runs a graph's convolutions ({@link ConvolutionKernels}), in a configuration
  * or in a built graph, the way {@link BatchNormSwap} swaps BatchNorm: the layer of each eligible
  * {@code LayerVertex} is replaced ({@link DnnlConvolution#supports}), and a built graph is re-initialized
  * ({@link LayerSwaps}).
@@ -26,14 +26,14 @@ public final class ConvolutionSwap {
     private ConvolutionSwap() {
     }
 
-    /** {@code conf} (or a copy) whose NHWC convolutions run on {@code kernels}. */
+    /** {@code conf} (or a copy) whose convolutions run on {@code kernels}. */
     public static ComputationGraphConfiguration apply(ComputationGraphConfiguration conf, ConvolutionKernels kernels) {
         Objects.requireNonNull(conf, "conf");
         UnaryOperator<Layer> replace = replacement(conf, kernels);
         return changes(conf, replace) ? LayerSwaps.replaceLayers(conf, replace) : conf;
     }
 
-    /** {@code graph}, or a new graph equal to it, whose NHWC convolutions run on {@code kernels}. */
+    /** {@code graph}, or a new graph equal to it, whose convolutions run on {@code kernels}. */
     public static ComputationGraph apply(ComputationGraph graph, ConvolutionKernels kernels) {
         ComputationGraphConfiguration conf = LayerSwaps.requireInitialized(graph).getConfiguration();
         UnaryOperator<Layer> replace = replacement(conf, kernels);
@@ -48,7 +48,7 @@ public final class ConvolutionSwap {
     private static UnaryOperator<Layer> replacement(ComputationGraphConfiguration conf, ConvolutionKernels kernels) {
         Objects.requireNonNull(kernels, "kernels");
         if (kernels == ConvolutionKernels.DL4J) {
-            return layer -> layer instanceof DnnlConvolution ? ((DnnlConvolution) layer).toNhwc() : layer;
+            return layer -> layer instanceof DnnlConvolution ? ((DnnlConvolution) layer).toDl4j() : layer;
         }
         if (!DnnlConvolution.available()) {
             return UnaryOperator.identity();

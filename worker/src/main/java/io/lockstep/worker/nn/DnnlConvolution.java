@@ -19,7 +19,7 @@ import java.util.Collection;
 import java.util.Objects;
 
 /**
- * The configuration of a 2-D NHWC convolution that calls OneDNN directly on ND4J's CPU backend
+ * The configuration of a 2-D convolution (NHWC or NCHW activations) that calls OneDNN directly on ND4J's CPU backend
  * (the layer is {@code DnnlConvolutionLayer}). Same parameters, keys, initialization and JSON as
  * DL4J's convolution (with this class's name), so a graph swaps between the two keeping its
  * parameters and updater state ({@link ConvolutionSwap}).
@@ -43,16 +43,16 @@ public class DnnlConvolution extends NhwcConvolution {
         return dnnl;
     }
 
-    /** The plain NHWC form of this configuration, which runs on DL4J's path. */
-    public NhwcConvolution toNhwc() {
-        NhwcConvolution plain = new NhwcConvolution();
+    /** This configuration on DL4J's path: Lockstep's NHWC convolution for NHWC, DL4J's own class for NCHW. */
+    public ConvolutionLayer toDl4j() {
+        ConvolutionLayer plain = getCnn2dDataFormat() == CNN2DFormat.NHWC ? new NhwcConvolution() : new ConvolutionLayer();
         LayerConfigurations.copyFields(ConvolutionLayer.class, this.clone(), plain);
         return plain;
     }
 
     /**
      * Whether {@code layer} can take this form: exactly DL4J's 2-D convolution or Lockstep's NHWC one (not
-     * a subclass such as depthwise, separable, 1-D or transposed), NHWC activations, explicit padding
+     * a subclass such as depthwise, separable, 1-D or transposed), NHWC or NCHW activations, explicit padding
      * ({@code Truncate} or {@code Strict}), no dropout or weight noise, float network.
      */
     public static boolean supports(org.deeplearning4j.nn.conf.layers.Layer layer, DataType dataType) {
@@ -60,7 +60,7 @@ public class DnnlConvolution extends NhwcConvolution {
             return false;
         }
         ConvolutionLayer conv = (ConvolutionLayer) layer;
-        return dataType == DataType.FLOAT && conv.getCnn2dDataFormat() == CNN2DFormat.NHWC
+        return dataType == DataType.FLOAT
                 && (conv.getConvolutionMode() == ConvolutionMode.Truncate || conv.getConvolutionMode() == ConvolutionMode.Strict)
                 && conv.getKernelSize().length == 2 && conv.getIDropout() == null && conv.getWeightNoise() == null;
     }

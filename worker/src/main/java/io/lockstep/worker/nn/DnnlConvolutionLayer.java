@@ -1,6 +1,7 @@
 package io.lockstep.worker.nn;
 
 import io.lockstep.models.layers.NhwcConvolutionLayer;
+import io.lockstep.models.layers.VectorizedReLU;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.convolution_backward_data;
 import org.bytedeco.dnnl.convolution_backward_weights;
@@ -43,25 +44,28 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
 
 /**
- * A 2-D convolution on NHWC float activations that calls OneDNN directly (its own JavaCPP bindings),
- * for the CPU backend; created only through {@link DnnlConvolution}, never on another backend.
+ * A 2-D convolution on float activations that calls OneDNN directly (its own JavaCPP bindings), for the
+ * CPU backend; created only through {@link DnnlConvolution}, never on another backend.
  *
  * <p>Why: DL4J's OneDNN helper asks OneDNN for its own layouts on every call and converts the
  * activations to and from them each time, and its backward pass runs the forward again. Here the
- * activations stay NHWC (OneDNN's optimized NHWC kernels take them by address, never converted), only
- * the weights take OneDNN's layout ({@code any}): converted from DL4J's {@code [out, in, kH, kW]}
- * parameter view once per forward pass (once per training step) and reused by the backward-data
- * pass when both picked the same layout; the weight gradient is converted back into DL4J's gradient
- * view. The primitives are created once per input shape and kept (a few shapes: training batch,
- * last partial batch, evaluation batch).
+ * convolutions run on OneDNN's NHWC kernels: NHWC activations are taken by address, never converted;
+ * NCHW ones are converted to NHWC in buffers of the calling thread and back ({@link NchwBoundary}), which
+ * costs far less than OneDNN's plain-NCHW kernels would. Only the weights take OneDNN's layout
+ * ({@code any}): converted from DL4J's {@code [out, in, kH, kW]} parameter view once per forward pass
+ * (once per training step) and reused by the backward-data pass when both picked the same layout; the
+ * weight gradient is converted back into DL4J's gradient view. The primitives are created once per
+ * input shape and kept (a few shapes: training batch, last partial batch, evaluation batch).
  *
- * <p>Nothing is kept from the forward pass but the layer's input, which DL4J keeps anyway: with the
- * identity activation (every convolution of the residual networks, a BatchNorm follows) the backward
- * pass needs only the input and the weights; with another activation it computes the convolution's
- * output again (into backward working memory) to differentiate the activation.
+ * <p>Nothing is kept from the forward pass but the layer's input, which DL4J keeps anyway, and, for a
+ * plain ReLU, the layer's output, which the next layer keeps anyway: with the identity activation (every
+ * convolution of the residual networks, a BatchNorm follows) the backward pass needs only the input and
+ * the weights; with a plain ReLU it takes the derivative from the output; with another activation it
+ * computes the convolution's output again (into backward working memory) to differentiate it.
  *
- * <p>Falls back to {@link NhwcConvolutionLayer} (DL4J's path) for anything else: other data types,
- * NCHW, {@code Same} mode, dropout or weight noise on the layer, or a shape OneDNN has no primitive for.
+ * <p>Falls back to {@link NhwcConvolutionLayer} (DL4J's path, which is DL4J's own for NCHW) for anything
+ * else: other data types, {@code Same} mode, dropout or weight noise on the layer, or a shape OneDNN has
+ * no primitive for.
  * Threads: the presets' OneDNN runs on the OpenMP runtime ND4J loaded (one {@code libgomp}), so the
  * calling thread's OpenMP count ({@code ComputeThreads.bind}) sizes its team as it sizes ND4J's.
  *
@@ -82,6 +86,9 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
     };
     /** Input shapes OneDNN refused (logged once each): DL4J's path runs them. */
     private final java.util.Set<Shape> refused = new java.util.HashSet<>();
+    /** A ReLU convolution's output of the last training forward, and its input: the backward reads the ReLU's derivative from it. */
+    private INDArray trainingOutput;
+    private INDArray trainingInput;
 
     DnnlConvolutionLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -102,8 +109,8 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
         org.bytedeco.javacpp.Loader.load(dnnl.class);
     }
 
-    /** An NHWC input shape (N, H, W, C): the key of a plan. */
-    private record Shape(long n, long h, long w, long c) {
+    /** An input shape (N, H, W, C) and whether the activations are NCHW: the key of a plan. */
+    private record Shape(long n, long h, long w, long c, boolean nchw) {
     }
 
     @Override
@@ -117,7 +124,11 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
         INDArray z = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, plan.outShape, 'c');
         plan.forward(x, params.get(ConvolutionParamInitializer.WEIGHT_KEY), bias(), z);
         IActivation activation = layerConf().getActivationFn();
-        return activation instanceof ActivationIdentity ? z : activation.getActivation(z, training);
+        INDArray output = activation instanceof ActivationIdentity ? z : activation.getActivation(z, training);
+        boolean keep = training && VectorizedReLU.isPlainRelu(activation);
+        trainingOutput = keep ? output : null;
+        trainingInput = keep ? input : null;
+        return output;
     }
 
     @Override
@@ -131,8 +142,17 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
         INDArray weights = params.get(ConvolutionParamInitializer.WEIGHT_KEY);
         IActivation activation = layerConf().getActivationFn();
         INDArray delta;
+        INDArray forwardOutput = input == trainingInput ? trainingOutput : null;
+        trainingOutput = null;
+        trainingInput = null;
         if (activation instanceof ActivationIdentity) {
             delta = contiguous(epsilon) ? epsilon : workspaceMgr.dup(ArrayType.BP_WORKING_MEM, epsilon, 'c');
+        } else if (forwardOutput != null) {
+            // A plain ReLU's derivative is 1 exactly where its output is positive: no second convolution.
+            delta = activation.backprop(forwardOutput, epsilon).getFirst();
+            if (!contiguous(delta)) {
+                delta = workspaceMgr.dup(ArrayType.BP_WORKING_MEM, delta, 'c');
+            }
         } else {
             INDArray z = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType, plan.outShape, 'c');
             plan.forward(x, weights, bias(), z);
@@ -153,6 +173,13 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
         return new Pair<>(gradient, epsilonOut);
     }
 
+    @Override
+    public void clear() {
+        super.clear();
+        trainingOutput = null;
+        trainingInput = null;
+    }
+
     private INDArray bias() {
         return hasBias() ? params.get(ConvolutionParamInitializer.BIAS_KEY) : null;
     }
@@ -160,12 +187,14 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
     /** The primitives for {@code in}, or {@code null} when this input or configuration takes DL4J's path. */
     private Plan planFor(INDArray in) {
         org.deeplearning4j.nn.conf.layers.ConvolutionLayer config = layerConf();
+        boolean nchw = config.getCnn2dDataFormat() == CNN2DFormat.NCHW;
         if (in == null || in.rank() != 4 || in.dataType() != DataType.FLOAT || dataType != DataType.FLOAT
-                || config.getCnn2dDataFormat() != CNN2DFormat.NHWC || convolutionMode == ConvolutionMode.Same
-                || config.getIDropout() != null || config.getWeightNoise() != null || in.size(3) != config.getNIn()) {
+                || convolutionMode == ConvolutionMode.Same || config.getIDropout() != null || config.getWeightNoise() != null
+                || in.size(nchw ? 1 : 3) != config.getNIn()) {
             return null;
         }
-        Shape shape = new Shape(in.size(0), in.size(1), in.size(2), in.size(3));
+        Shape shape = nchw ? new Shape(in.size(0), in.size(2), in.size(3), in.size(1), true)
+                : new Shape(in.size(0), in.size(1), in.size(2), in.size(3), false);
         Plan plan = plans.get(shape);
         if (plan != null || refused.contains(shape)) {
             return plan;
@@ -175,8 +204,7 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
         } catch (RuntimeException e) {
             // Sizes DL4J rejects fail the same way on its path, with its message; OneDNN's refusals run there too.
             refused.add(shape);
-            LOG.warn("{}: OneDNN has no convolution for input {} (NHWC); DL4J's path runs it: {}", layerId(),
-                    shape, e.toString());
+            LOG.warn("{}: OneDNN has no convolution for input {}; DL4J's path runs it: {}", layerId(), shape, e.toString());
             return null;
         }
         plans.put(shape, plan);
@@ -250,6 +278,8 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
         private final IntMemoryMap backwardWeightsArgs = new IntMemoryMap();
         /** Whether the forward's converted weights are those of the current parameters (a backward follows its forward). */
         private boolean forwardWeightsCurrent;
+        /** NCHW activations only: the caller's arrays, converted to and from the NHWC memories above. */
+        private final NchwBoundary nchw;
 
         Plan(Shape shape, org.deeplearning4j.nn.conf.layers.ConvolutionLayer config, INDArray in) {
             int[] kernel = config.getKernelSize();
@@ -257,9 +287,10 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
             int[] pad = config.getPadding();
             int[] dilation = config.getDilation();
             // Validates as DL4J does (Strict mode's exact fit, sizes) and gives DL4J's output size.
-            int[] out = ConvolutionUtils.getOutputSize(in, kernel, strides, pad, convolutionMode, dilation, CNN2DFormat.NHWC);
+            int[] out = ConvolutionUtils.getOutputSize(in, kernel, strides, pad, convolutionMode, dilation,
+                    shape.nchw ? CNN2DFormat.NCHW : CNN2DFormat.NHWC);
             long nOut = config.getNOut();
-            outShape = new long[]{shape.n, out[0], out[1], nOut};
+            outShape = shape.nchw ? new long[]{shape.n, nOut, out[0], out[1]} : new long[]{shape.n, out[0], out[1], nOut};
             long[] padL = {pad[0], pad[1]};
             // DL4J's Truncate mode drops the rows a stride leaves over; OneDNN wants the right padding that makes
             // its output size equal, which is then below the left padding (possibly negative).
@@ -309,7 +340,10 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
             toForwardWeights = forwardWeights == null ? null : new reorder(userWeights.memory, forwardWeights);
             toBackwardDataWeights = backwardDataWeights == null ? null : new reorder(userWeights.memory, backwardDataWeights);
             fromDiffWeights = diffWeights == null ? null : new reorder(diffWeights, userDiffWeights.memory);
-            LOG.debug("{}: OneDNN convolution for NHWC input {}: {} / {} / {}", layerId(), Arrays.toString(outShape),
+            nchw = shape.nchw ? new NchwBoundary(new long[]{shape.n, shape.c, shape.h, shape.w},
+                    new long[]{shape.n, nOut, out[0], out[1]}) : null;
+            LOG.debug("{}: OneDNN convolution for input {} ({}): {} / {} / {}", layerId(), Arrays.toString(outShape),
+                    shape.nchw ? "NCHW through NHWC" : "NHWC",
                     fwd.impl_info_str().getString(), bwdData.impl_info_str().getString(), bwdWeights.impl_info_str().getString());
         }
 
@@ -320,11 +354,16 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
                 w = forwardWeights;
                 forwardWeightsCurrent = true;
             }
-            forwardArgs.put(DNNL_ARG_SRC, src.to(x)).put(DNNL_ARG_WEIGHTS, w).put(DNNL_ARG_DST, dst.to(z));
+            memory source = nchw == null ? src.to(x) : nchw.toNhwc(x, nchw.source);
+            memory destination = nchw == null ? dst.to(z) : nchw.destination;
+            forwardArgs.put(DNNL_ARG_SRC, source).put(DNNL_ARG_WEIGHTS, w).put(DNNL_ARG_DST, destination);
             if (b != null) {
                 forwardArgs.put(DNNL_ARG_BIAS, bias.to(b));
             }
             forward.execute(stream, forwardArgs);
+            if (nchw != null) {
+                nchw.toNchw(destination, z);
+            }
             stream._wait();
         }
 
@@ -337,11 +376,16 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
                 w = backwardDataWeights;
             }
             forwardWeightsCurrent = false;
-            memory dy = diffDst.to(delta);
-            backwardDataArgs.put(DNNL_ARG_DIFF_DST, dy).put(DNNL_ARG_WEIGHTS, w).put(DNNL_ARG_DIFF_SRC, diffSrc.to(epsilonOut));
+            memory dy = nchw == null ? diffDst.to(delta) : nchw.toNhwc(delta, nchw.destination);
+            memory dx = nchw == null ? diffSrc.to(epsilonOut) : nchw.diffSource;
+            backwardDataArgs.put(DNNL_ARG_DIFF_DST, dy).put(DNNL_ARG_WEIGHTS, w).put(DNNL_ARG_DIFF_SRC, dx);
             backwardData.execute(stream, backwardDataArgs);
+            if (nchw != null) {
+                nchw.toNchw(dx, epsilonOut);
+            }
             memory userDw = userDiffWeights.to(weightGrad);
-            backwardWeightsArgs.put(DNNL_ARG_SRC, src.to(x)).put(DNNL_ARG_DIFF_DST, dy)
+            memory source = nchw == null ? src.to(x) : nchw.toNhwc(x, nchw.source);
+            backwardWeightsArgs.put(DNNL_ARG_SRC, source).put(DNNL_ARG_DIFF_DST, dy)
                     .put(DNNL_ARG_DIFF_WEIGHTS, diffWeights == null ? userDw : diffWeights);
             if (biasGrad != null) {
                 backwardWeightsArgs.put(DNNL_ARG_DIFF_BIAS, diffBias.to(biasGrad));
@@ -351,6 +395,102 @@ final class DnnlConvolutionLayer extends NhwcConvolutionLayer {
                 fromDiffWeights.execute(stream, diffWeights, userDw);
             }
             stream._wait();
+        }
+    }
+
+    /**
+     * The NHWC memories an NCHW layer's convolutions run on, and the conversions to and from the caller's
+     * NCHW arrays. OneDNN's NHWC kernels beat its plain-NCHW ones (im2col and a matrix product) by 2-7x on
+     * resnet20's and lenet5's shapes, and the conversions cost a few percent of that. The NHWC memories
+     * live in buffers of the calling thread ({@link Scratch}), shared by every layer it runs: nothing
+     * is kept between the forward and the backward pass (the backward converts the input again).
+     */
+    private final class NchwBoundary {
+        final memory source;
+        final memory destination;
+        final memory diffSource;
+        private final Bound userSource;
+        private final Bound userDestination;
+        private final reorder sourceToNhwc;
+        private final reorder destinationToNhwc;
+        private final reorder destinationToNchw;
+        private final reorder sourceToNchw;
+        private final long sourceBytes;
+        private final long destinationBytes;
+
+        NchwBoundary(long[] sourceDims, long[] destinationDims) {
+            memory.desc nhwcSource = desc(sourceDims, memory.format_tag.nhwc);
+            memory.desc nhwcDestination = desc(destinationDims, memory.format_tag.nhwc);
+            memory.desc nchwSource = desc(sourceDims, memory.format_tag.nchw);
+            memory.desc nchwDestination = desc(destinationDims, memory.format_tag.nchw);
+            source = new memory(nhwcSource, ENGINE, (Pointer) null);
+            destination = new memory(nhwcDestination, ENGINE, (Pointer) null);
+            diffSource = new memory(nhwcSource, ENGINE, (Pointer) null);
+            userSource = new Bound(nchwSource);
+            userDestination = new Bound(nchwDestination);
+            sourceToNhwc = new reorder(userSource.memory, source);
+            destinationToNhwc = new reorder(userDestination.memory, destination);
+            destinationToNchw = new reorder(destination, userDestination.memory);
+            sourceToNchw = new reorder(diffSource, userSource.memory);
+            sourceBytes = nhwcSource.get_size();
+            destinationBytes = nhwcDestination.get_size();
+            Scratch scratch = Scratch.of(sourceBytes, destinationBytes);
+            source.set_data_handle(scratch.source);
+            destination.set_data_handle(scratch.destination);
+            diffSource.set_data_handle(scratch.diffSource);
+        }
+
+        /** {@code nhwc} (this boundary's source or destination memory) holding {@code a}'s values. */
+        memory toNhwc(INDArray a, memory nhwc) {
+            point();
+            boolean isSource = nhwc == source;
+            Bound user = isSource ? userSource : userDestination;
+            (isSource ? sourceToNhwc : destinationToNhwc).execute(stream, user.to(a), nhwc);
+            return nhwc;
+        }
+
+        /** Writes {@code nhwc} (destination or diff-source memory) into the NCHW array {@code a}. */
+        void toNchw(memory nhwc, INDArray a) {
+            if (nhwc == destination) {
+                destinationToNchw.execute(stream, nhwc, userDestination.to(a));
+            } else {
+                sourceToNchw.execute(stream, nhwc, userSource.to(a));
+            }
+        }
+
+        /** Points the memories at the calling thread's buffers (another thread may run this graph later). */
+        private void point() {
+            Scratch scratch = Scratch.of(sourceBytes, destinationBytes);
+            if (source.get_data_handle().address() != scratch.source.address()
+                    || destination.get_data_handle().address() != scratch.destination.address()
+                    || diffSource.get_data_handle().address() != scratch.diffSource.address()) {
+                source.set_data_handle(scratch.source);
+                destination.set_data_handle(scratch.destination);
+                diffSource.set_data_handle(scratch.diffSource);
+            }
+        }
+    }
+
+    /**
+     * A thread's NHWC buffers for NCHW layers: one of each role, grown to the largest layer that thread
+     * has run (a grown buffer replaces the old one, which every layer re-points to on its next call).
+     */
+    private static final class Scratch {
+        private static final ThreadLocal<Scratch> OF_THREAD = ThreadLocal.withInitial(Scratch::new);
+        private org.bytedeco.javacpp.BytePointer source = new org.bytedeco.javacpp.BytePointer(64L);
+        private org.bytedeco.javacpp.BytePointer destination = new org.bytedeco.javacpp.BytePointer(64L);
+        private org.bytedeco.javacpp.BytePointer diffSource = new org.bytedeco.javacpp.BytePointer(64L);
+
+        static Scratch of(long sourceBytes, long destinationBytes) {
+            Scratch scratch = OF_THREAD.get();
+            if (scratch.source.capacity() < sourceBytes) {
+                scratch.source = new org.bytedeco.javacpp.BytePointer(sourceBytes);
+                scratch.diffSource = new org.bytedeco.javacpp.BytePointer(sourceBytes);
+            }
+            if (scratch.destination.capacity() < destinationBytes) {
+                scratch.destination = new org.bytedeco.javacpp.BytePointer(destinationBytes);
+            }
+            return scratch;
         }
     }
 

@@ -96,7 +96,7 @@ public final class ReplicaStage<R> implements FlatMapFunction<Iterator<Tuple2<Lo
             if (spec.scheduleLearningRate()) {
                 graph = rates.separate(graph, spec.schedule().rateAt(spec.epoch(), start.firstStep()));
             }
-            // NHWC convolutions on the kernels the job chose (no change for NCHW graphs); checkpoints switch them back.
+            // Convolutions on the kernels the job chose; checkpoints switch them back.
             graph = ConvolutionSwap.apply(graph, spec.convolutionKernels());
             graph = spec.syncBatchNorm() ? SyncBatchNormSupport.toSync(graph, collective) : SyncBatchNormSupport.toLocal(graph);
             if (rank == 0 && !spec.listeners().isEmpty()) {

@@ -44,7 +44,7 @@ import java.util.Map;
  * @param frozenTraining    how each layer frozen at the job's start trains once it is unfrozen
  * @param lrMultipliers     learning-rate multiplier per layer (layers not named: 1)
  * @param collectiveSettings the replicas' transport, bind interface, MTU, idle strategy and gradient compression
- * @param convolutionKernels what runs the NHWC convolutions of the replica's graph while it trains (checkpoints
+ * @param convolutionKernels what runs the convolutions of the replica's graph while it trains (checkpoints
  *                          always hold DL4J's form)
  */
 public record StageSpec(String jobId, io.lockstep.worker.comm.JobSecret jobSecret, int epoch, int replicas, int batchPerReplica,

@@ -44,8 +44,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The convolution that calls OneDNN directly computes what DL4J's convolution computes: output, input
  * gradient, weight and bias gradients (DL4J's built-in path as reference) for strided, padded, 1x1, dilated and truncating configurations,
- * and a small NHWC residual network trains the same over a few steps with either; the swap leaves
- * NCHW and non-float graphs alone and is undone by {@link ConvolutionKernels#DL4J}.
+ * in NHWC and NCHW, and small residual networks and lenet5 train the same over a few steps with either; the
+ * swap leaves non-float graphs alone and is undone by {@link ConvolutionKernels#DL4J}.
  */
 class DnnlConvolutionTest {
     /** Float sums over up to a few hundred products, in another order than DL4J's. */
@@ -56,26 +56,38 @@ class DnnlConvolutionTest {
         assertTrue(DnnlConvolution.available(), "these tests need ND4J's CPU backend and org.bytedeco:dnnl's natives");
     }
 
-    @ParameterizedTest(name = "{0}->{1} k{2} s{3} p{4} d{5} bias {6} {7} on {8}x{9}, strided input {10}")
+    @ParameterizedTest(name = "{0}->{1} k{2} s{3} p{4} d{5} bias {6} {7} on {8}x{9}, strided input {10}, {11}")
     @CsvSource({
-            "3, 8, 3, 1, 1, 1, true,  identity, 9, 9, false",
-            "4, 6, 3, 2, 1, 1, false, identity, 9, 9, false",
-            "4, 6, 1, 2, 0, 1, false, identity, 8, 8, false",
-            "8, 16, 1, 1, 0, 1, true, identity, 5, 5, true",
-            "5, 7, 3, 1, 2, 2, true,  relu,     7, 6, false",
-            "3, 4, 5, 3, 0, 1, true,  identity, 10, 11, true",
+            "3, 8, 3, 1, 1, 1, true,  identity, 9, 9, false, NHWC",
+            "4, 6, 3, 2, 1, 1, false, identity, 9, 9, false, NHWC",
+            "4, 6, 1, 2, 0, 1, false, identity, 8, 8, false, NHWC",
+            "8, 16, 1, 1, 0, 1, true, identity, 5, 5, true, NHWC",
+            "5, 7, 3, 1, 2, 2, true,  relu,     7, 6, false, NHWC",
+            "3, 4, 5, 3, 0, 1, true,  identity, 10, 11, true, NHWC",
+            "3, 8, 3, 1, 1, 1, true,  identity, 9, 9, false, NCHW",
+            "4, 6, 3, 2, 1, 1, false, identity, 9, 9, true, NCHW",
+            "1, 6, 5, 1, 0, 1, true,  relu,     12, 12, false, NCHW",
+            "5, 7, 3, 1, 2, 2, true,  relu,     7, 6, false, NCHW",
+            "3, 4, 5, 3, 0, 1, true,  identity, 10, 11, true, NCHW",
     })
     void layerMatchesDl4j(int in, int out, int kernel, int stride, int pad, int dilation, boolean bias, String activation,
-                          int height, int width, boolean stridedInput) {
+                          int height, int width, boolean stridedInput, CNN2DFormat format) {
         ConvolutionLayer.Builder builder = new ConvolutionLayer.Builder(kernel, kernel).nIn(in).nOut(out).stride(stride, stride)
                 .padding(pad, pad).dilation(dilation, dilation).hasBias(bias).convolutionMode(ConvolutionMode.Truncate)
-                .dataFormat(CNN2DFormat.NHWC).activation(Activation.fromString(activation));
-        NhwcConvolution reference = NhwcConvolution.of(builder);
+                .dataFormat(format).activation(Activation.fromString(activation));
+        ConvolutionLayer reference = format == CNN2DFormat.NHWC ? NhwcConvolution.of(builder) : builder.build();
         Nd4j.getRandom().setSeed(7 + in * 31L + kernel);
         int batch = 3;
-        INDArray x = stridedInput
-                ? Nd4j.randn(DataType.FLOAT, batch, in, height, width).permute(0, 2, 3, 1)
-                : Nd4j.randn(DataType.FLOAT, batch, height, width, in);
+        INDArray x;
+        if (format == CNN2DFormat.NHWC) {
+            x = stridedInput
+                    ? Nd4j.randn(DataType.FLOAT, batch, in, height, width).permute(0, 2, 3, 1)
+                    : Nd4j.randn(DataType.FLOAT, batch, height, width, in);
+        } else {
+            x = stridedInput
+                    ? Nd4j.randn(DataType.FLOAT, batch, height, width, in).permute(0, 3, 1, 2)
+                    : Nd4j.randn(DataType.FLOAT, batch, in, height, width);
+        }
         Layer expected = withoutHelper(standalone(reference, null));
         Layer actual = standalone(DnnlConvolution.from(reference), expected.params());
         assertInstanceOf(DnnlConvolutionLayer.class, actual);
@@ -109,17 +121,20 @@ class DnnlConvolutionTest {
     }
 
     /**
-     * A resnet20 built NHWC, with Lockstep's BatchNorm as {@code bench step} runs it and cache mode
-     * DEVICE (what replicas use, so DL4J's workspaces are on): three training steps give the same losses
-     * and parameters on OneDNN directly as on DL4J's path.
+     * A resnet20 built NHWC or NCHW and lenet5 (NCHW, ReLU convolutions, max pooling), with Lockstep's
+     * BatchNorm as {@code bench step} runs it and cache mode DEVICE (what replicas use, so DL4J's
+     * workspaces are on): three training steps give the same losses and parameters on OneDNN directly as
+     * on DL4J's path.
      */
-    @Test
-    void nhwcResnetTrainsLikeDl4j() {
-        ModelOptions options = ModelOptions.of(10, InputShape.parse("1x12x12")).withLayout(ActivationLayout.NHWC);
-        ComputationGraph dl4j = BatchNormSwap.toSync(ModelRegistry.build("resnet20", options), false);
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"resnet20, NHWC, 19", "resnet20, NCHW, 19", "lenet5, NCHW, 2"})
+    void trainsLikeDl4j(String model, ActivationLayout layout, int atLeast) {
+        ModelOptions options = ModelOptions.of(10, InputShape.parse("lenet5".equals(model) ? "1x28x28" : "1x12x12"))
+                .withLayout(layout);
+        ComputationGraph dl4j = BatchNormSwap.toSync(ModelRegistry.build(model, options), false);
         ComputationGraph dnnl = ConvolutionSwap.apply(dl4j, ConvolutionKernels.DNNL);
         int convolutions = ConvolutionSwap.countDnnl(dnnl.getConfiguration());
-        assertTrue(convolutions >= 19, "resnet20 has 19 3x3 convolutions (and 1x1 shortcuts), swapped " + convolutions);
+        assertTrue(convolutions >= atLeast, model + " has " + atLeast + " convolutions or more, swapped " + convolutions);
         for (org.deeplearning4j.nn.graph.vertex.GraphVertex vertex : dnnl.getVertices()) {
             if (vertex.hasLayer() && vertex.getLayer().conf().getLayer() instanceof DnnlConvolution) {
                 assertInstanceOf(DnnlConvolutionLayer.class, vertex.getLayer(), vertex.getVertexName());
@@ -150,10 +165,20 @@ class DnnlConvolutionTest {
     }
 
     @Test
-    void swapLeavesNchwAndDoubleGraphsAloneAndIsUndone() {
+    void swapLeavesDoubleGraphsAloneAndIsUndone() {
         ModelOptions options = ModelOptions.of(10, InputShape.parse("1x12x12"));
         ComputationGraph nchw = ModelRegistry.build("resnet20", options);
-        assertSame(nchw, ConvolutionSwap.apply(nchw, ConvolutionKernels.DNNL));
+        ComputationGraph nchwSwapped = ConvolutionSwap.apply(nchw, ConvolutionKernels.DNNL);
+        assertTrue(ConvolutionSwap.countDnnl(nchwSwapped.getConfiguration()) >= 19);
+        ComputationGraph nchwBack = ConvolutionSwap.apply(nchwSwapped, ConvolutionKernels.DL4J);
+        assertEquals(0, ConvolutionSwap.countDnnl(nchwBack.getConfiguration()));
+        for (org.deeplearning4j.nn.conf.graph.GraphVertex vertex : nchwBack.getConfiguration().getVertices().values()) {
+            if (vertex instanceof org.deeplearning4j.nn.conf.graph.LayerVertex layer
+                    && layer.getLayerConf().getLayer() instanceof ConvolutionLayer conv) {
+                assertSame(ConvolutionLayer.class, conv.getClass(), "an NCHW convolution goes back to DL4J's own class");
+            }
+        }
+        assertEquals(nchw.params(), nchwBack.params());
 
         ComputationGraph doubles = new ComputationGraph(tinyNhwc(DataType.DOUBLE));
         doubles.init();
