@@ -49,8 +49,8 @@ final class BatchNormKernels {
     private static final int MIN_VALUES_PER_PART = 1 << 15;
     /** Values summed side by side in an interleaved chunk (a few AVX-512 vectors' worth, so the loop vectorizes). */
     private static final int MIN_SPAN = 256;
-    /** Values each accumulator of an interleaved chunk sums in float (as many as a plane chunk's four accumulators). */
-    private static final int VALUES_PER_LANE = CHUNK / 4 / 8;
+    /** Values each float accumulator of an interleaved chunk sums before the chunk moves to double (a plane chunk's take 512). */
+    private static final int VALUES_PER_LANE = 64;
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {
             new float[0], new float[0], new float[0], new float[0], new float[0]});
 
@@ -254,11 +254,11 @@ final class BatchNormKernels {
 
     /**
      * Rows of C interleaved channels: with {@code dy == null}, Σ(x−s) and Σ(x−s)²; otherwise Σdy and
-     * Σdy·(x−s). Rows are read a chunk of about {@link #CHUNK} values at a time (whole rows, one memory
-     * copy). Within a chunk, {@link #laneRows} consecutive rows are summed position by position into one
-     * float accumulator per value, so the inner loop runs over hundreds of values and the JIT vectorizes
-     * it (a loop over one row of 16 or 32 channels is too short for that and ran scalar); the lanes of
-     * a channel are then added in order, and the chunk's sums moved to double. The forward's float sums
+     * Σdy·(x−s). A chunk is {@link #VALUES_PER_LANE} spans of {@link #laneRows} whole rows (at least
+     * {@link #MIN_SPAN} values); each span is copied out of the buffer and added position by position
+     * into one float accumulator per value, so the inner loop runs over hundreds of values and the JIT
+     * vectorizes it (a loop over one row of 16 or 32 channels is too short for that and ran scalar); the
+     * lanes of a channel are then added in order, and the chunk's sums moved to double. The forward's float sums
      * are taken around the chunk's first value of each channel, as for planes. Parts of the work are
      * whole chunks, and the chunks' double sums are added in chunk order whatever the split, so the
      * split does not change a bit.
