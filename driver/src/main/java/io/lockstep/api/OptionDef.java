@@ -27,13 +27,15 @@ public final class OptionDef<T> {
     private final String label;
     private final List<Check<T>> checks;
     private final boolean recorded;
+    /** The values a choice option accepts; empty for other options. */
+    private final List<String> choices;
 
     private record Check<T>(Predicate<T> valid, String requirement) {
     }
 
     private OptionDef(String name, Class<T> type, Function<String, T> parser, T defaultValue,
                       Function<TrainOptions, T> derivedDefault, String unit, String doc, String label,
-                      List<Check<T>> checks, boolean recorded) {
+                      List<Check<T>> checks, boolean recorded, List<String> choices) {
         this.name = name;
         this.type = type;
         this.parser = parser;
@@ -44,10 +46,11 @@ public final class OptionDef<T> {
         this.label = label;
         this.checks = List.copyOf(checks);
         this.recorded = recorded;
+        this.choices = List.copyOf(choices);
     }
 
     private static <T> OptionDef<T> of(String name, Class<T> type, Function<String, T> parser, T defaultValue, String doc) {
-        return new OptionDef<>(name, type, parser, defaultValue, null, null, doc, null, List.of(), true);
+        return new OptionDef<>(name, type, parser, defaultValue, null, null, doc, null, List.of(), true, List.of());
     }
 
     public static OptionDef<Integer> integer(String name, Integer defaultValue, String doc) {
@@ -73,7 +76,8 @@ public final class OptionDef<T> {
     /** A text option whose value must be one of {@code choices} (compared case-insensitively, stored lower-case). */
     public static OptionDef<String> choice(String name, String defaultValue, String doc, String... choices) {
         List<String> allowed = Arrays.asList(choices);
-        return of(name, String.class, text -> text.trim().toLowerCase(Locale.ROOT), defaultValue, doc)
+        return new OptionDef<>(name, String.class, text -> text.trim().toLowerCase(Locale.ROOT), defaultValue, null, null, doc,
+                null, List.of(), true, allowed)
                 .check(allowed::contains, "use " + String.join(", ", allowed.subList(0, allowed.size() - 1))
                         + " or " + allowed.get(allowed.size() - 1));
     }
@@ -91,27 +95,27 @@ public final class OptionDef<T> {
     public OptionDef<T> check(Predicate<T> valid, String requirement) {
         List<Check<T>> more = new java.util.ArrayList<>(checks);
         more.add(new Check<>(valid, requirement));
-        return new OptionDef<>(name, type, parser, defaultValue, derivedDefault, unit, doc, label, more, recorded);
+        return new OptionDef<>(name, type, parser, defaultValue, derivedDefault, unit, doc, label, more, recorded, choices);
     }
 
     /** The unit of the value, shown in {@code --help} (e.g. {@code ms}, {@code steps}). */
     public OptionDef<T> unit(String unitName) {
-        return new OptionDef<>(name, type, parser, defaultValue, derivedDefault, unitName, doc, label, checks, recorded);
+        return new OptionDef<>(name, type, parser, defaultValue, derivedDefault, unitName, doc, label, checks, recorded, choices);
     }
 
     /** The placeholder shown in {@code --help} (e.g. {@code URI}). */
     public OptionDef<T> label(String placeholder) {
-        return new OptionDef<>(name, type, parser, defaultValue, derivedDefault, unit, doc, placeholder, checks, recorded);
+        return new OptionDef<>(name, type, parser, defaultValue, derivedDefault, unit, doc, placeholder, checks, recorded, choices);
     }
 
     /** When the option is not set, its value is computed from the other options (the doc says how). */
     public OptionDef<T> derivedFrom(Function<TrainOptions, T> derive) {
-        return new OptionDef<>(name, type, parser, defaultValue, derive, unit, doc, label, checks, recorded);
+        return new OptionDef<>(name, type, parser, defaultValue, derive, unit, doc, label, checks, recorded, choices);
     }
 
     /** Not recorded in checkpoints and {@code summary.json} (for options about this run only, such as resuming). */
     public OptionDef<T> notRecorded() {
-        return new OptionDef<>(name, type, parser, defaultValue, derivedDefault, unit, doc, label, checks, false);
+        return new OptionDef<>(name, type, parser, defaultValue, derivedDefault, unit, doc, label, checks, false, choices);
     }
 
     public OptionDef<T> atLeast(long minimum) {
@@ -172,6 +176,11 @@ public final class OptionDef<T> {
 
     public boolean recorded() {
         return recorded;
+    }
+
+    /** The values a choice option accepts ({@link #choice}), in the order given; empty for other options. */
+    public List<String> choices() {
+        return choices;
     }
 
     public boolean isFlag() {

@@ -78,9 +78,9 @@ public final class LockstepClassifier extends Estimator<LockstepClassificationMo
         imageWidth = new IntParam(this, "imageWidth", "width the images are decoded to", ParamValidators.gtEq(1));
         channels = new IntParam(this, "channels", "channels the images are decoded to (1 or 3)", ParamValidators.inArray(new int[]{1, 3}));
         outputDir = new Param<>(this, "outputDir", "directory (any Hadoop filesystem) for metrics, checkpoints and model.zip");
-        layout = new Param<>(this, "layout", TrainOptions.LAYOUT.doc(), ParamValidators.inArray(new String[]{"nchw", "nhwc"}));
+        layout = new Param<>(this, "layout", TrainOptions.LAYOUT.doc(), ParamValidators.inArray(choicesOf(TrainOptions.LAYOUT)));
         convKernels = new Param<>(this, "convKernels", TrainOptions.CONV_KERNELS.doc(),
-                ParamValidators.inArray(new String[]{"dl4j", "dnnl"}));
+                ParamValidators.inArray(choicesOf(TrainOptions.CONV_KERNELS)));
         setDefault(imageCol, "image");
         setDefault(labelCol, "label");
         setDefault(predictionCol, "prediction");
@@ -192,5 +192,10 @@ public final class LockstepClassifier extends Estimator<LockstepClassificationMo
 
     public static LockstepClassifier load(String path) {
         return read().load(path);
+    }
+
+    /** The values a choice option of {@code lockstep train} accepts, for the validator of the param that sets it. */
+    private static String[] choicesOf(io.lockstep.api.OptionDef<String> option) {
+        return option.choices().toArray(String[]::new);
     }
 }

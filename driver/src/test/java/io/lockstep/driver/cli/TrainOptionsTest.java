@@ -170,6 +170,14 @@ class TrainOptionsTest {
                 + "--layout nchw"), group);
         assertTrue(TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.CONV_KERNELS, "dnnl").problems().isEmpty(),
                 "OneDNN's convolutions run NCHW networks too");
+        // The Spark ML params validate against the same lists.
+        assertEquals(List.of("nchw", "nhwc"), TrainOptions.LAYOUT.choices());
+        assertEquals(List.of("dl4j", "dnnl"), TrainOptions.CONV_KERNELS.choices());
+        assertEquals(List.of(), TrainOptions.EPOCHS.choices());
+        io.lockstep.api.ml.LockstepClassifier classifier = new io.lockstep.api.ml.LockstepClassifier();
+        assertTrue((Boolean) classifier.layout().isValid().apply("nhwc") && !(Boolean) classifier.layout().isValid().apply("nhwcx"));
+        assertTrue((Boolean) classifier.convKernels().isValid().apply("dnnl")
+                && !(Boolean) classifier.convKernels().isValid().apply("cudnn"));
         assertTrue(TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.MODEL, "resnet18")
                 .with(TrainOptions.LAYOUT, "nhwc").with(TrainOptions.NORM, "sync-batch").problems().isEmpty());
 
