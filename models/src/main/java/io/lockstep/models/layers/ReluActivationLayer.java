@@ -10,8 +10,6 @@ import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
-import org.nd4j.linalg.api.ops.impl.scalar.Step;
-import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Arrays;
@@ -51,8 +49,6 @@ public class ReluActivationLayer extends ActivationLayer {
             return super.backpropGradient(epsilon, workspaceMgr);
         }
         INDArray gradient = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, input.dataType(), input.shape(), 'c');
-        Nd4j.getExecutioner().exec(new Step(input, gradient, 0.0));
-        Nd4j.getExecutioner().exec(new MulOp(gradient, epsilon, gradient));
-        return new Pair<>(new DefaultGradient(), gradient);
+        return new Pair<>(new DefaultGradient(), VectorizedReLU.gradient(input, epsilon, gradient));
     }
 }

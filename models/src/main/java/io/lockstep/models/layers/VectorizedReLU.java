@@ -25,19 +25,21 @@ public class VectorizedReLU extends ActivationReLU {
 
     @Override
     public Pair<INDArray, INDArray> backprop(INDArray in, INDArray epsilon) {
-        if (!isPlain()) {
+        if (!isPlainRelu(this)) {
             return super.backprop(in, epsilon);
         }
         assertShape(in, epsilon);
-        INDArray dLdz = in.ulike();
-        Nd4j.getExecutioner().exec(new Step(in, dLdz, 0.0));
-        Nd4j.getExecutioner().exec(new MulOp(dLdz, epsilon, dLdz));
-        return new Pair<>(dLdz, null);
+        return new Pair<>(gradient(in, epsilon, in.ulike()), null);
     }
 
-    private boolean isPlain() {
-        return getMax() == null && (getThreshold() == null || getThreshold() == 0.0)
-                && (getNegativeSlope() == null || getNegativeSlope() == 0.0);
+    /**
+     * Writes a plain ReLU's input gradient {@code step(in)·epsilon} into {@code out} (same shape) and
+     * returns it: a vectorized step, then a product, as {@link #backprop} computes it.
+     */
+    public static INDArray gradient(INDArray in, INDArray epsilon, INDArray out) {
+        Nd4j.getExecutioner().exec(new Step(in, out, 0.0));
+        Nd4j.getExecutioner().exec(new MulOp(out, epsilon, out));
+        return out;
     }
 
     /**
