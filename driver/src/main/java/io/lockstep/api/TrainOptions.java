@@ -43,6 +43,8 @@ import java.util.Set;
  * }</pre>
  */
 public final class TrainOptions {
+    /** The value of {@link #LAYOUT} and {@link #CONV_KERNELS} that leaves the choice to the job ({@link #withAutomaticChoices}). */
+    public static final String AUTO = "auto";
     private static final List<OptionDef<?>> CATALOG = new ArrayList<>();
 
     private static <T> OptionDef<T> define(OptionDef<T> option) {
@@ -193,16 +195,18 @@ public final class TrainOptions {
             "Checkpoints to keep (0: all).").nonNegative());
     public static final OptionDef<Integer> THREADS_PER_REPLICA = define(OptionDef.integer("threads-per-replica", 0,
             "ND4J threads per replica (0: task CPUs, or cores / replicas in local mode).").nonNegative());
-    public static final OptionDef<String> LAYOUT = define(OptionDef.choice("layout", "nchw",
-            "Memory layout of the activations between layers: nchw, or nhwc (channels innermost: OneDNN's own layout, "
-                    + "so no conversion around each convolution; faster on CPUs for resnet18-class networks, not for "
-                    + "resnet20; zoo models " + String.join(", ", nhwcArchitectures()) + " with --norm batch, sync-batch "
-                    + "or none). Parameters, checkpoints' weights and the exported model do not depend on it.",
-            "nchw", "nhwc"));
-    public static final OptionDef<String> CONV_KERNELS = define(OptionDef.choice("conv-kernels", "dl4j",
-            "What runs the convolutions on CPUs: dl4j (DL4J's layer and its OneDNN helper) or dnnl (OneDNN's NHWC "
+    public static final OptionDef<String> LAYOUT = define(OptionDef.choice("layout", AUTO,
+            "Memory layout of the activations between layers: nchw; nhwc (channels innermost: OneDNN's own layout, "
+                    + "so no conversion around each convolution; zoo models " + String.join(", ", nhwcArchitectures())
+                    + " with --norm batch, sync-batch or none); or auto: nhwc where a CPU build can, nchw otherwise "
+                    + "(your own network, other models or norms, the CUDA build), and a resumed run keeps its "
+                    + "checkpoint's layout. Parameters, checkpoints' weights and the exported model do not depend on it.",
+            AUTO, "nchw", "nhwc"));
+    public static final OptionDef<String> CONV_KERNELS = define(OptionDef.choice("conv-kernels", AUTO,
+            "What runs the convolutions on CPUs: dl4j (DL4J's layer and its OneDNN helper); dnnl (OneDNN's NHWC "
                     + "kernels called directly; NCHW activations are converted around each convolution; convolutions it "
-                    + "does not cover stay on dl4j). Ignored on GPUs.", "dl4j", "dnnl"));
+                    + "does not cover stay on dl4j); or auto: dnnl when the activations are nhwc, dl4j otherwise. "
+                    + "Ignored on GPUs.", AUTO, "dl4j", "dnnl"));
     public static final OptionDef<Integer> EVAL_BATCH_SIZE = define(OptionDef.integer("eval-batch-size", 256,
             "Batch size for evaluation.").positive());
     public static final OptionDef<Long> COLLECTIVE_TIMEOUT_MS = define(OptionDef.longInteger("collective-timeout-ms", 120_000L,
@@ -379,14 +383,63 @@ public final class TrainOptions {
         return ModelRegistry.all().stream().filter(a -> a.supportsLayout(ActivationLayout.NHWC)).map(Architecture::name).toList();
     }
 
-    /** The activation layout of {@link #LAYOUT}. */
+    /** Whether {@link #LAYOUT} or {@link #CONV_KERNELS} is left to the job ({@link #withAutomaticChoices}). */
+    public boolean hasAutomaticChoices() {
+        return get(LAYOUT).equals(AUTO) || get(CONV_KERNELS).equals(AUTO);
+    }
+
+    /**
+     * These options with {@link #LAYOUT} and {@link #CONV_KERNELS} decided where they are {@code auto}: NHWC
+     * activations and OneDNN's convolutions called directly for the zoo models that build NHWC — on CPUs
+     * that is 1.3–1.7× faster per step than NCHW with DL4J's convolution layer for resnet18 and resnet20
+     * (docs/benchmarks) — and NCHW with DL4J's convolutions for everything else. GPUs keep NCHW, the layout
+     * the CUDA build has been measured with; a resumed run keeps the layout its checkpoint's graph is in.
+     *
+     * @param ownNetwork       the caller gives the network, which keeps the layout it was built with
+     * @param cudaBuild        the CUDA backend is built in (the executors run the same build)
+     * @param checkpointLayout layout of the checkpoint the run resumes from, or {@code null} when it starts afresh
+     */
+    public TrainOptions withAutomaticChoices(boolean ownNetwork, boolean cudaBuild, ActivationLayout checkpointLayout) {
+        TrainOptions decided = this;
+        if (get(LAYOUT).equals(AUTO)) {
+            ActivationLayout layout = checkpointLayout != null ? checkpointLayout
+                    : !ownNetwork && !cudaBuild && canBuildNhwc() ? ActivationLayout.NHWC : ActivationLayout.NCHW;
+            decided = decided.with(LAYOUT, layout.cliName());
+        }
+        if (get(CONV_KERNELS).equals(AUTO)) {
+            decided = decided.with(CONV_KERNELS, decided.activationLayout() == ActivationLayout.NHWC ? "dnnl" : "dl4j");
+        }
+        return decided;
+    }
+
+    private boolean canBuildNhwc() {
+        try {
+            return ModelRegistry.get(get(MODEL)).supportsLayout(ActivationLayout.NHWC) && nhwcNormalization();
+        } catch (IllegalArgumentException e) {
+            return false; // reported as a --model problem
+        }
+    }
+
+    private boolean nhwcNormalization() {
+        Normalization norm = modelNormalization();
+        return norm == Normalization.BATCH || norm == Normalization.NONE;
+    }
+
+    /**
+     * The activation layout of {@link #LAYOUT}.
+     *
+     * @throws IllegalStateException while it is {@code auto}: decide it first ({@link #withAutomaticChoices})
+     */
     public ActivationLayout activationLayout() {
+        if (get(LAYOUT).equals(AUTO)) {
+            throw new IllegalStateException(LAYOUT.flag() + " auto is decided by the training job (withAutomaticChoices)");
+        }
         return ActivationLayout.parse(get(LAYOUT));
     }
 
     private List<String> layoutProblems(boolean ownNetwork) {
         List<String> problems = new ArrayList<>();
-        if (activationLayout() == ActivationLayout.NCHW) {
+        if (!get(LAYOUT).equals("nhwc")) {
             return problems;
         }
         if (ownNetwork) {
@@ -404,8 +457,7 @@ public final class TrainOptions {
             problems.add(LAYOUT.flag() + " nhwc: " + architecture.name() + " is built in NCHW only; NHWC is implemented for "
                     + String.join(", ", nhwcArchitectures()) + " (use one of them, or " + LAYOUT.flag() + " nchw)");
         }
-        Normalization norm = modelNormalization();
-        if (norm != Normalization.BATCH && norm != Normalization.NONE) {
+        if (!nhwcNormalization()) {
             problems.add(LAYOUT.flag() + " nhwc works with " + NORM.flag() + " batch, sync-batch or none, not " + get(NORM)
                     + "; change " + NORM.flag() + " or use " + LAYOUT.flag() + " nchw");
         }

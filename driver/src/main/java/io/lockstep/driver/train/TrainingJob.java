@@ -21,6 +21,7 @@ import io.lockstep.worker.comm.HostLayout;
 import io.lockstep.worker.comm.JobSecret;
 import io.lockstep.worker.comm.SealImplementation;
 import io.lockstep.worker.comm.WireSecurity;
+import io.lockstep.worker.device.Backend;
 import io.lockstep.worker.nn.ConvolutionKernels;
 import io.lockstep.worker.spark.BarrierStages;
 import io.lockstep.worker.spark.ProgressAccumulator;
@@ -94,6 +95,15 @@ public final class TrainingJob {
 
     /** Trains on {@code input}; the context is left as it was found (listeners removed, cached records released). */
     public <R extends Serializable> TrainResult train(JavaSparkContext sc, TrainingInput<R> input) {
+        if (options.hasAutomaticChoices()) {
+            // Decided before anything is built: the recipe, the resume checks and the run's summary see the decision.
+            ActivationLayout resumed = ResumePoint.checkpointLayout(options,
+                    new CheckpointStore(options.get(CHECKPOINT_DIR), sc.hadoopConfiguration()), sc.hadoopConfiguration());
+            TrainOptions decided = options.withAutomaticChoices(network != null, Backend.cudaBuilt(), resumed);
+            LOG.info("{} {}, {} {}{}", LAYOUT.flag(), decided.get(LAYOUT), CONV_KERNELS.flag(), decided.get(CONV_KERNELS),
+                    resumed != null && options.get(LAYOUT).equals(AUTO) ? " (the layout of the checkpoint it resumes)" : "");
+            return new TrainingJob(decided, network, listeners).train(sc, input);
+        }
         LOG.info("OneDNN layer helpers {}", OneDnn.helpersActive() ? "active" : "NOT active (convolutions will be slow)");
         int replicas = options.get(REPLICAS);
         checkContext(sc, replicas);

@@ -2,6 +2,7 @@ package io.lockstep.driver.cli;
 
 import io.lockstep.api.InvalidOptionsException;
 import io.lockstep.api.TrainOptions;
+import io.lockstep.models.ActivationLayout;
 import io.lockstep.models.Normalization;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -14,6 +15,8 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -171,8 +174,8 @@ class TrainOptionsTest {
         assertTrue(TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.CONV_KERNELS, "dnnl").problems().isEmpty(),
                 "OneDNN's convolutions run NCHW networks too");
         // The Spark ML params validate against the same lists.
-        assertEquals(List.of("nchw", "nhwc"), TrainOptions.LAYOUT.choices());
-        assertEquals(List.of("dl4j", "dnnl"), TrainOptions.CONV_KERNELS.choices());
+        assertEquals(List.of("auto", "nchw", "nhwc"), TrainOptions.LAYOUT.choices());
+        assertEquals(List.of("auto", "dl4j", "dnnl"), TrainOptions.CONV_KERNELS.choices());
         assertEquals(List.of(), TrainOptions.EPOCHS.choices());
         io.lockstep.api.ml.LockstepClassifier classifier = new io.lockstep.api.ml.LockstepClassifier();
         assertTrue((Boolean) classifier.layout().isValid().apply("nhwc") && !(Boolean) classifier.layout().isValid().apply("nhwcx"));
@@ -189,5 +192,34 @@ class TrainOptionsTest {
         InvalidOptionsException cli = assertThrows(InvalidOptionsException.class,
                 () -> parse("--data", "d", "--model", "lenet5", "--layout", "nhwc").options().validate());
         assertTrue(cli.getMessage().contains("--layout nhwc: lenet5 is built in NCHW only"), cli.getMessage());
+    }
+
+    @Test
+    void autoLayoutIsNhwcWithOneDnnWhereTheZooBuildsItOnCpusAndTheCheckpointsLayoutOnResume() {
+        TrainOptions resnet = TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.MODEL, "resnet20");
+        assertTrue(resnet.hasAutomaticChoices());
+        assertDecided(resnet.withAutomaticChoices(false, false, null), "nhwc", "dnnl");
+        assertDecided(resnet.with(TrainOptions.NORM, "sync-batch").withAutomaticChoices(false, false, null), "nhwc", "dnnl");
+        assertDecided(resnet.with(TrainOptions.NORM, "group").withAutomaticChoices(false, false, null), "nchw", "dl4j");
+        assertDecided(resnet.withAutomaticChoices(false, true, null), "nchw", "dl4j");
+        assertDecided(resnet.withAutomaticChoices(true, false, null), "nchw", "dl4j");
+        assertDecided(resnet.withAutomaticChoices(false, false, ActivationLayout.NCHW), "nchw", "dl4j");
+        assertDecided(resnet.with(TrainOptions.MODEL, "lenet5").withAutomaticChoices(false, false, null), "nchw", "dl4j");
+        assertDecided(resnet.withAutomaticChoices(false, true, ActivationLayout.NHWC), "nhwc", "dnnl");
+        // What is set explicitly stays.
+        assertDecided(resnet.with(TrainOptions.CONV_KERNELS, "dl4j").withAutomaticChoices(false, false, null), "nhwc", "dl4j");
+        assertDecided(resnet.with(TrainOptions.LAYOUT, "nchw").withAutomaticChoices(false, false, ActivationLayout.NHWC), "nchw", "dl4j");
+        TrainOptions explicit = resnet.with(TrainOptions.LAYOUT, "nchw").with(TrainOptions.CONV_KERNELS, "dnnl");
+        assertFalse(explicit.hasAutomaticChoices());
+        assertSame(explicit, explicit.withAutomaticChoices(false, false, ActivationLayout.NHWC));
+        IllegalStateException undecided = assertThrows(IllegalStateException.class, resnet::activationLayout);
+        assertTrue(undecided.getMessage().contains("--layout auto"), undecided.getMessage());
+    }
+
+    private static void assertDecided(TrainOptions decided, String layout, String kernels) {
+        assertEquals(layout, decided.get(TrainOptions.LAYOUT));
+        assertEquals(kernels, decided.get(TrainOptions.CONV_KERNELS));
+        assertFalse(decided.hasAutomaticChoices());
+        assertTrue(decided.problems().isEmpty(), decided.problems().toString());
     }
 }

@@ -34,9 +34,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code train --layout nhwc}, through the command line, with two synchronous replicas (synchronized
  * BatchNorm) in Spark local mode on a tiny Fashion-MNIST subset (5 training and 2 test images per class):
- * resnet20 trains to the NCHW run's per-epoch losses with either convolution kernels, resumes
- * exactly from a checkpoint taken within an epoch, and is exported as the NCHW network. What --layout
- * refuses is in {@code TrainOptionsTest}.
+ * resnet20 trains to the NCHW run's per-epoch losses with either convolution kernels (NHWC with OneDNN's
+ * convolutions is what the defaults choose), resumes exactly from a checkpoint taken within an epoch —
+ * in the checkpoint's layout by default — and is exported as the NCHW network. What --layout refuses
+ * and what auto decides is in {@code TrainOptionsTest}.
  */
 class NhwcTrainingTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -56,8 +57,8 @@ class NhwcTrainingTest {
         assertEquals(0, Main.run("make-subset", "--from", SingleReplicaTrainingTest.SUBSET.toString(), "--out", data.toString(),
                 "--train-per-class", "5", "--test-per-class", "2"));
         nchw = train("nchw", "--layout", "nchw");
-        nhwcDl4j = train("nhwc-dl4j", "--layout", "nhwc");
-        nhwcDnnl = train("nhwc-dnnl", "--layout", "nhwc", "--conv-kernels", "dnnl");
+        nhwcDl4j = train("nhwc-dl4j", "--layout", "nhwc", "--conv-kernels", "dl4j");
+        nhwcDnnl = train("nhwc-dnnl"); // what --layout auto and --conv-kernels auto choose for resnet20 on CPUs
     }
 
     /**
@@ -87,7 +88,10 @@ class NhwcTrainingTest {
         assertEquals(2, reference.length);
         assertClose(reference, epochLosses(nhwcDl4j), "--conv-kernels dl4j");
         assertClose(reference, epochLosses(nhwcDnnl), "--conv-kernels dnnl");
-        assertEquals("nhwc", JSON.readTree(nhwcDnnl.resolve(RunOutput.SUMMARY).toFile()).path("job").path("layout").asText());
+        JsonNode job = JSON.readTree(nhwcDnnl.resolve(RunOutput.SUMMARY).toFile()).path("job");
+        assertEquals("nhwc", job.path("layout").asText());
+        assertEquals("dnnl", job.path("conv-kernels").asText());
+        assertEquals("dl4j", JSON.readTree(nchw.resolve(RunOutput.SUMMARY).toFile()).path("job").path("conv-kernels").asText());
     }
 
     @Test
@@ -118,24 +122,40 @@ class NhwcTrainingTest {
 
     @Test
     void resumesExactlyFromACheckpointWithinAnEpoch() throws IOException {
-        Path resumed = dir.resolve("nhwc-resumed");
-        copy(nhwcDnnl, resumed);
-        // As if the driver died during epoch 2's last step: the newest checkpoint is the one after its step 1.
-        Path checkpoints = resumed.resolve("checkpoints");
-        try (Stream<Path> entries = Files.list(checkpoints)) {
-            for (Path entry : entries.filter(p -> p.getFileName().toString().startsWith("checkpoint-00002-")).toList()) {
-                delete(entry);
-            }
-        }
+        Path resumed = interrupted(nhwcDnnl, "nhwc-resumed");
         ConsoleCapture.Result wrongLayout = ConsoleCapture.stderr(() ->
                 Main.run(job(resumed, "--layout", "nchw", "--resume").toArray(String[]::new)));
         assertEquals(2, wrongLayout.exit());
         assertTrue(wrongLayout.text().contains("was trained with --layout nhwc") && wrongLayout.text().contains("resume with --layout nhwc"),
                 wrongLayout.text());
 
-        assertEquals(0, Main.run(job(resumed, "--layout", "nhwc", "--conv-kernels", "dnnl", "--resume").toArray(String[]::new)));
-        ComputationGraph uninterrupted = ModelSerializer.restoreComputationGraph(nhwcDnnl.resolve(RunOutput.MODEL).toFile(), true);
-        ComputationGraph continued = ModelSerializer.restoreComputationGraph(resumed.resolve(RunOutput.MODEL).toFile(), true);
+        assertEquals(0, Main.run(job(resumed, "--resume").toArray(String[]::new)));
+        assertSameModel(nhwcDnnl, resumed);
+    }
+
+    @Test
+    void theDefaultLayoutResumesAnNchwRunInNchw() throws IOException {
+        Path resumed = interrupted(nchw, "nchw-resumed");
+        assertEquals(0, Main.run(job(resumed, "--resume").toArray(String[]::new)));
+        assertEquals("nchw", JSON.readTree(resumed.resolve(RunOutput.SUMMARY).toFile()).path("job").path("layout").asText());
+        assertSameModel(nchw, resumed);
+    }
+
+    /** A copy of the run {@code out} as if the driver died during epoch 2's last step: the newest checkpoint is the one after its step 1. */
+    private static Path interrupted(Path out, String name) throws IOException {
+        Path copy = dir.resolve(name);
+        copy(out, copy);
+        try (Stream<Path> entries = Files.list(copy.resolve("checkpoints"))) {
+            for (Path entry : entries.filter(p -> p.getFileName().toString().startsWith("checkpoint-00002-")).toList()) {
+                delete(entry);
+            }
+        }
+        return copy;
+    }
+
+    private static void assertSameModel(Path uninterruptedRun, Path resumedRun) throws IOException {
+        ComputationGraph uninterrupted = ModelSerializer.restoreComputationGraph(uninterruptedRun.resolve(RunOutput.MODEL).toFile(), true);
+        ComputationGraph continued = ModelSerializer.restoreComputationGraph(resumedRun.resolve(RunOutput.MODEL).toFile(), true);
         assertArrayEquals(uninterrupted.params().toFloatVector(), continued.params().toFloatVector(), 0f,
                 "the same parameters, bit for bit");
         assertArrayEquals(uninterrupted.getUpdater().getStateViewArray().toFloatVector(),
