@@ -33,10 +33,11 @@ import java.util.Arrays;
  * as libnd4j and OneDNN's plain-layout kernel do; OneDNN's blocked kernels, which DL4J runs for
  * several channels on AVX-512 and for NHWC, sum them in groups of output columns whose size depends
  * on the CPU, so that sum may differ in its last bit from DL4J's on the same machine (and DL4J's
- * differs between machines). A window holding nothing but NaN or −∞ gives its first value, where
- * OneDNN gives the lowest finite float — training has diverged by then.
+ * differs between machines). A window holding NaN or nothing but −∞ may pool to another value than
+ * OneDNN's (which never takes a NaN and starts from the lowest finite float): training has diverged by then.
  *
- * <p>The kernels read and write the host memory of float arrays on ND4J's CPU backend. Any other
+ * <p>The kernels copy one image at a time between the host memory of float arrays on ND4J's CPU backend
+ * and heap arrays, where the loops run (and vectorize) as plain Java. Any other
  * backend or data type, dilation, {@code Same}/{@code Causal} convolution mode, or a pooling type other
  * than max runs DL4J's layer unchanged. Belongs to its graph's thread, like every DL4J layer; the
  * index buffer is the layer's own and is reused while the shapes stay the same.
@@ -44,10 +45,13 @@ import java.util.Arrays;
 public class MaxPoolingLayer extends SubsamplingLayer {
     private static final boolean CPU_BACKEND = "CpuBackend".equals(Nd4j.getBackend().getClass().getSimpleName());
 
-    /** For each output of the last training forward pass, the C-order index of its maximum in the input. */
+    /** For each output of the last training forward pass, the C-order index of its maximum in its image of the input. */
     private int[] argmax = new int[0];
     /** The input {@link #argmax} was recorded for (compared by identity only), or null. */
     private INDArray argmaxInput;
+    /** One image of the input (or its gradient) and of the output (or its gradient), in heap memory where loops run fast. */
+    private float[] imageIn = new float[0];
+    private float[] imageOut = new float[0];
     /** Running maxima and their positions of one NHWC pixel's channels. */
     private float[] channelMax = new float[0];
     private int[] channelArg = new int[0];
@@ -92,9 +96,8 @@ public class MaxPoolingLayer extends SubsamplingLayer {
             }
             argmaxInput = input;
         }
-        // Zeroed: positions that are no window's maximum get no gradient.
-        INDArray gradient = workspaceMgr.create(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, input.shape(), 'c');
-        scatter(readable(epsilon), writable(gradient), argmax, window.outputLength());
+        INDArray gradient = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, input.shape(), 'c');
+        scatter(window, readable(epsilon), writable(gradient), argmax);
         return new Pair<>(new DefaultGradient(), gradient);
     }
 
@@ -143,25 +146,45 @@ public class MaxPoolingLayer extends SubsamplingLayer {
         return argmax;
     }
 
+    /**
+     * One image at a time: copied into heap memory (a bulk copy), pooled there, the output copied back.
+     * {@code positions} (null for none) gets each output's maximum as an index into its image.
+     */
     private void pool(Window w, FloatBuffer x, FloatBuffer y, int[] positions) {
-        if (w.nhwc()) {
-            poolNhwc(w, x, y, positions);
-        } else {
-            poolNchw(w, x, y, positions);
+        int inImage = w.imageLength();
+        int outImage = w.outputImageLength();
+        float[] in = imageIn = ensure(imageIn, inImage);
+        float[] out = imageOut = ensure(imageOut, outImage);
+        for (int n = 0; n < w.batch(); n++) {
+            x.get(n * inImage, in, 0, inImage);
+            if (w.nhwc()) {
+                poolNhwc(w, in, out, positions, n * outImage);
+            } else {
+                poolNchw(w, in, out, positions, n * outImage);
+            }
+            y.put(n * outImage, out, 0, outImage);
         }
+    }
+
+    private static float[] ensure(float[] buffer, int length) {
+        return buffer.length >= length ? buffer : new float[length];
     }
 
     /**
      * One plane at a time; each window scanned row by row, a value replacing the maximum only when
      * greater, so the first of equal values wins. The window is clipped to the map: padding never wins.
      */
-    private static void poolNchw(Window w, FloatBuffer x, FloatBuffer y, int[] positions) {
-        int planes = w.batch() * w.channels();
+    private static void poolNchw(Window w, float[] x, float[] y, int[] positions, int at) {
+        if (w.kernelH() == 2 && w.kernelW() == 2 && w.strideH() == 2 && w.strideW() == 2
+                && w.padH() == 0 && w.padW() == 0 && positions != null) {
+            pool2x2(w, x, y, positions, at);
+            return;
+        }
         int inPlane = w.height() * w.width();
-        int outPlane = w.outH() * w.outW();
-        for (int p = 0; p < planes; p++) {
+        int width = w.width();
+        int out = 0;
+        for (int p = 0; p < w.channels(); p++) {
             int in0 = p * inPlane;
-            int out = p * outPlane;
             for (int i = 0; i < w.outH(); i++) {
                 int top = i * w.strideH() - w.padH();
                 int r0 = Math.max(top, 0);
@@ -169,23 +192,56 @@ public class MaxPoolingLayer extends SubsamplingLayer {
                 for (int j = 0; j < w.outW(); j++, out++) {
                     int left = j * w.strideW() - w.padW();
                     int c0 = Math.max(left, 0);
-                    int c1 = Math.min(left + w.kernelW(), w.width());
-                    int best = in0 + r0 * w.width() + c0;
-                    float max = x.get(best);
+                    int c1 = Math.min(left + w.kernelW(), width);
+                    int best = in0 + r0 * width + c0;
+                    float max = x[best];
                     for (int r = r0; r < r1; r++) {
-                        int row = in0 + r * w.width();
+                        int row = in0 + r * width;
                         for (int c = c0; c < c1; c++) {
-                            float v = x.get(row + c);
-                            if (v > max) {
-                                max = v;
-                                best = row + c;
-                            }
+                            float v = x[row + c];
+                            // Selects rather than branches: on real data the comparison is a coin toss.
+                            boolean greater = v > max;
+                            best = greater ? row + c : best;
+                            max = greater ? v : max;
                         }
                     }
-                    y.put(out, max);
+                    y[out] = max;
                     if (positions != null) {
-                        positions[out] = best;
+                        positions[at + out] = best;
                     }
+                }
+            }
+        }
+    }
+
+    /**
+     * The 2x2 stride-2 windows of lenet5 and vgg: the first of equal values in each row of the window,
+     * then the second row's only if greater, which is the first of equal values in row-major order.
+     */
+    private static void pool2x2(Window w, float[] x, float[] y, int[] positions, int at) {
+        int width = w.width();
+        int inPlane = w.height() * width;
+        int out = 0;
+        for (int p = 0; p < w.channels(); p++) {
+            for (int i = 0; i < w.outH(); i++) {
+                int top = p * inPlane + 2 * i * width;
+                int bottom = top + width;
+                for (int j = 0; j < w.outW(); j++, out++) {
+                    int t = top + 2 * j;
+                    int b = bottom + 2 * j;
+                    float a0 = x[t];
+                    float a1 = x[t + 1];
+                    float b0 = x[b];
+                    float b1 = x[b + 1];
+                    boolean right = a1 > a0;
+                    float upper = right ? a1 : a0;
+                    int upperAt = right ? t + 1 : t;
+                    right = b1 > b0;
+                    float lower = right ? b1 : b0;
+                    int lowerAt = right ? b + 1 : b;
+                    boolean down = lower > upper;
+                    y[out] = down ? lower : upper;
+                    positions[at + out] = down ? lowerAt : upperAt;
                 }
             }
         }
@@ -195,7 +251,7 @@ public class MaxPoolingLayer extends SubsamplingLayer {
      * One output pixel at a time, all channels side by side (they are contiguous): the window's
      * positions are visited in the same row-major order as in {@link #poolNchw}, so ties break alike.
      */
-    private void poolNhwc(Window w, FloatBuffer x, FloatBuffer y, int[] positions) {
+    private void poolNhwc(Window w, float[] x, float[] y, int[] positions, int at) {
         int channels = w.channels();
         if (channelMax.length != channels) {
             channelMax = new float[channels];
@@ -204,53 +260,56 @@ public class MaxPoolingLayer extends SubsamplingLayer {
         float[] max = channelMax;
         int[] arg = channelArg;
         int out = 0;
-        for (int n = 0; n < w.batch(); n++) {
-            int image = n * w.height() * w.width();
-            for (int i = 0; i < w.outH(); i++) {
-                int top = i * w.strideH() - w.padH();
-                int r0 = Math.max(top, 0);
-                int r1 = Math.min(top + w.kernelH(), w.height());
-                for (int j = 0; j < w.outW(); j++, out += channels) {
-                    int left = j * w.strideW() - w.padW();
-                    int c0 = Math.max(left, 0);
-                    int c1 = Math.min(left + w.kernelW(), w.width());
-                    int first = (image + r0 * w.width() + c0) * channels;
-                    for (int k = 0; k < channels; k++) {
-                        max[k] = x.get(first + k);
-                        arg[k] = first + k;
-                    }
-                    for (int r = r0; r < r1; r++) {
-                        for (int c = c0; c < c1; c++) {
-                            int at = (image + r * w.width() + c) * channels;
-                            for (int k = 0; k < channels; k++) {
-                                float v = x.get(at + k);
-                                if (v > max[k]) {
-                                    max[k] = v;
-                                    arg[k] = at + k;
-                                }
-                            }
+        for (int i = 0; i < w.outH(); i++) {
+            int top = i * w.strideH() - w.padH();
+            int r0 = Math.max(top, 0);
+            int r1 = Math.min(top + w.kernelH(), w.height());
+            for (int j = 0; j < w.outW(); j++, out += channels) {
+                int left = j * w.strideW() - w.padW();
+                int c0 = Math.max(left, 0);
+                int c1 = Math.min(left + w.kernelW(), w.width());
+                int first = (r0 * w.width() + c0) * channels;
+                System.arraycopy(x, first, max, 0, channels);
+                for (int k = 0; k < channels; k++) {
+                    arg[k] = first + k;
+                }
+                for (int r = r0; r < r1; r++) {
+                    for (int c = c0; c < c1; c++) {
+                        int pixel = (r * w.width() + c) * channels;
+                        for (int k = 0; k < channels; k++) {
+                            float v = x[pixel + k];
+                            boolean greater = v > max[k];
+                            arg[k] = greater ? pixel + k : arg[k];
+                            max[k] = greater ? v : max[k];
                         }
                     }
-                    for (int k = 0; k < channels; k++) {
-                        y.put(out + k, max[k]);
-                    }
-                    if (positions != null) {
-                        System.arraycopy(arg, 0, positions, out, channels);
-                    }
+                }
+                System.arraycopy(max, 0, y, out, channels);
+                if (positions != null) {
+                    System.arraycopy(arg, 0, positions, at + out, channels);
                 }
             }
         }
     }
 
     /**
-     * Adds each output's gradient at its maximum, in output order (for NHWC, output order is each
-     * channel's row-major order too), onto zeros: a lone gradient is stored as DL4J stores it (a
-     * negative zero becomes a positive one), and shared maxima sum in row-major output order.
+     * Adds each output's gradient at its maximum onto zeros, one image at a time, in output order (for
+     * NHWC, output order is each channel's row-major order too): a lone gradient is stored as DL4J
+     * stores it (a negative zero becomes a positive one), and shared maxima sum in row-major output order.
      */
-    private static void scatter(FloatBuffer epsilon, FloatBuffer gradient, int[] positions, int outputs) {
-        for (int o = 0; o < outputs; o++) {
-            int at = positions[o];
-            gradient.put(at, gradient.get(at) + epsilon.get(o));
+    private void scatter(Window w, FloatBuffer epsilon, FloatBuffer gradient, int[] positions) {
+        int inImage = w.imageLength();
+        int outImage = w.outputImageLength();
+        float[] in = imageIn = ensure(imageIn, inImage);
+        float[] out = imageOut = ensure(imageOut, outImage);
+        for (int n = 0; n < w.batch(); n++) {
+            epsilon.get(n * outImage, out, 0, outImage);
+            Arrays.fill(in, 0, inImage, 0f);
+            int at = n * outImage;
+            for (int o = 0; o < outImage; o++) {
+                in[positions[at + o]] += out[o];
+            }
+            gradient.put(n * inImage, in, 0, inImage);
         }
     }
 
@@ -298,7 +357,15 @@ public class MaxPoolingLayer extends SubsamplingLayer {
         }
 
         int outputLength() {
-            return batch * channels * outH * outW;
+            return batch * outputImageLength();
+        }
+
+        int imageLength() {
+            return channels * height * width;
+        }
+
+        int outputImageLength() {
+            return channels * outH * outW;
         }
     }
 }
