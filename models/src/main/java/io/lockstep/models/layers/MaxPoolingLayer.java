@@ -173,6 +173,8 @@ public class MaxPoolingLayer extends SubsamplingLayer {
     /**
      * One plane at a time; each window scanned row by row, a value replacing the maximum only when
      * greater, so the first of equal values wins. The window is clipped to the map: padding never wins.
+     * Only the position is selected and the value loaded from it: on real data each comparison is a coin
+     * toss, and HotSpot turns an int selection into a conditional move but a float one into a branch.
      */
     private static void poolNchw(Window w, float[] x, float[] y, int[] positions, int at) {
         if (w.kernelH() == 2 && w.kernelW() == 2 && w.strideH() == 2 && w.strideW() == 2
@@ -198,11 +200,8 @@ public class MaxPoolingLayer extends SubsamplingLayer {
                     for (int r = r0; r < r1; r++) {
                         int row = in0 + r * width;
                         for (int c = c0; c < c1; c++) {
-                            float v = x[row + c];
-                            // Selects rather than branches: on real data the comparison is a coin toss.
-                            boolean greater = v > max;
-                            best = greater ? row + c : best;
-                            max = greater ? v : max;
+                            best = x[row + c] > max ? row + c : best;
+                            max = x[best];
                         }
                     }
                     y[out] = max;
@@ -229,19 +228,11 @@ public class MaxPoolingLayer extends SubsamplingLayer {
                 for (int j = 0; j < w.outW(); j++, out++) {
                     int t = top + 2 * j;
                     int b = bottom + 2 * j;
-                    float a0 = x[t];
-                    float a1 = x[t + 1];
-                    float b0 = x[b];
-                    float b1 = x[b + 1];
-                    boolean right = a1 > a0;
-                    float upper = right ? a1 : a0;
-                    int upperAt = right ? t + 1 : t;
-                    right = b1 > b0;
-                    float lower = right ? b1 : b0;
-                    int lowerAt = right ? b + 1 : b;
-                    boolean down = lower > upper;
-                    y[out] = down ? lower : upper;
-                    positions[at + out] = down ? lowerAt : upperAt;
+                    int upperAt = x[t + 1] > x[t] ? t + 1 : t;
+                    int lowerAt = x[b + 1] > x[b] ? b + 1 : b;
+                    int best = x[lowerAt] > x[upperAt] ? lowerAt : upperAt;
+                    y[out] = x[best];
+                    positions[at + out] = best;
                 }
             }
         }
@@ -277,10 +268,8 @@ public class MaxPoolingLayer extends SubsamplingLayer {
                     for (int c = c0; c < c1; c++) {
                         int pixel = (r * w.width() + c) * channels;
                         for (int k = 0; k < channels; k++) {
-                            float v = x[pixel + k];
-                            boolean greater = v > max[k];
-                            arg[k] = greater ? pixel + k : arg[k];
-                            max[k] = greater ? v : max[k];
+                            arg[k] = x[pixel + k] > max[k] ? pixel + k : arg[k];
+                            max[k] = x[arg[k]];
                         }
                     }
                 }
