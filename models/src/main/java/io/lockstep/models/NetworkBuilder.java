@@ -1,5 +1,6 @@
 package io.lockstep.models;
 
+import io.lockstep.models.layers.MaxPooling;
 import io.lockstep.models.layers.NhwcConvolution;
 import io.lockstep.models.layers.ReluActivation;
 import io.lockstep.models.layers.ReluDense;
@@ -197,13 +198,12 @@ final class NetworkBuilder {
         return track(new Node(name, in.channels(), in.height(), in.width()));
     }
 
+    /**
+     * A square max pool ({@link MaxPooling}: DL4J's results, with a backward pass that scatters the
+     * gradient to the maxima the forward pass recorded instead of searching the windows again).
+     */
     Node maxPool(String name, Node in, int kernel, int stride, int padding) {
-        addLayer(name, new SubsamplingLayer.Builder(PoolingType.MAX)
-                .kernelSize(kernel, kernel)
-                .stride(stride, stride)
-                .padding(padding, padding)
-                .dataFormat(format)
-                .build(), in);
+        addLayer(name, MaxPooling.of(kernel, stride, padding, format), in);
         return track(new Node(name, in.channels(), outputSize(name, in.height(), kernel, stride, padding),
                 outputSize(name, in.width(), kernel, stride, padding)));
     }
