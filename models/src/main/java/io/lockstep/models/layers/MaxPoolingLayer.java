@@ -44,8 +44,6 @@ import java.util.Arrays;
  * index buffer is the layer's own and is reused while the shapes stay the same.
  */
 public class MaxPoolingLayer extends SubsamplingLayer {
-    private static final boolean CPU_BACKEND = "CpuBackend".equals(Nd4j.getBackend().getClass().getSimpleName());
-
     /** For each output of the last training forward pass, the C-order index of its maximum in its image of the input. */
     private int[] argmax = new int[0];
     /** The input {@link #argmax} was recorded for (compared by identity only), or null. */
@@ -74,7 +72,7 @@ public class MaxPoolingLayer extends SubsamplingLayer {
         if (training) {
             positions = argmaxBuffer(window.outputLength());
         }
-        pool(window, readable(input), writable(output), positions);
+        pool(window, HostFloats.readable(input), HostFloats.writable(output), positions);
         argmaxInput = training ? input : null;
         return output;
     }
@@ -93,12 +91,12 @@ public class MaxPoolingLayer extends SubsamplingLayer {
             // The maxima of this input were not recorded (an inference forward ran last): find them now.
             try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
                 INDArray scratch = Nd4j.createUninitializedDetached(DataType.FLOAT, window.outputShape());
-                pool(window, readable(input), writable(scratch), argmaxBuffer(window.outputLength()));
+                pool(window, HostFloats.readable(input), HostFloats.writable(scratch), argmaxBuffer(window.outputLength()));
             }
             argmaxInput = input;
         }
         INDArray gradient = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, input.shape(), 'c');
-        scatter(window, readable(epsilon), writable(gradient), argmax);
+        scatter(window, HostFloats.readable(epsilon), HostFloats.writable(gradient), argmax);
         return new Pair<>(new DefaultGradient(), gradient);
     }
 
@@ -115,7 +113,7 @@ public class MaxPoolingLayer extends SubsamplingLayer {
         int[] kernel = conf.getKernelSize();
         int[] padding = conf.getPadding();
         int[] dilation = conf.getDilation();
-        return CPU_BACKEND
+        return HostFloats.cpuBackend()
                 && conf.getPoolingType() == PoolingType.MAX
                 && (mode == ConvolutionMode.Truncate || mode == ConvolutionMode.Strict)
                 && dilation[0] == 1 && dilation[1] == 1
@@ -311,42 +309,6 @@ public class MaxPoolingLayer extends SubsamplingLayer {
             }
             gradient.put(n * inImage, in, 0, inImage);
         }
-    }
-
-    private static FloatBuffer readable(INDArray array) {
-        return buffer(dense(array) ? array : array.dup('c'));
-    }
-
-    private static FloatBuffer writable(INDArray array) {
-        if (!dense(array)) {
-            throw new IllegalStateException("max pooling writes only into dense C-order arrays that are not views, got "
-                    + array.shapeInfoToString().replace('\n', ' '));
-        }
-        return buffer(array);
-    }
-
-    private static FloatBuffer buffer(INDArray dense) {
-        FloatBuffer buffer = dense.data().asNioFloat();
-        return buffer.position() == 0 ? buffer : buffer.slice();
-    }
-
-    /**
-     * Whether {@code array}'s elements are its buffer's, from index 0, densely in C order. Axes of size 1
-     * may carry any stride (ND4J gives them various ones).
-     */
-    private static boolean dense(INDArray array) {
-        if (array.isView() || array.offset() != 0 || array.ordering() != 'c') {
-            return false;
-        }
-        long expected = 1;
-        for (int d = array.rank() - 1; d >= 0; d--) {
-            long size = array.size(d);
-            if (size != 1 && array.stride(d) != expected) {
-                return false;
-            }
-            expected *= size;
-        }
-        return true;
     }
 
     /** One pooling's geometry: input and output sizes, window, stride and top/left padding. */

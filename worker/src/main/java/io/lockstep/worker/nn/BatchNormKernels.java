@@ -1,9 +1,9 @@
 package io.lockstep.worker.nn;
 
+import io.lockstep.models.layers.HostFloats;
 import io.lockstep.worker.train.ComputeThreads;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.nio.FloatBuffer;
 import java.util.Arrays;
@@ -40,7 +40,6 @@ import java.util.Arrays;
 final class BatchNormKernels {
     /** Values summed in float between two additions to a channel's double sum (a few KB: stays in L1). */
     private static final int CHUNK = 2048;
-    private static final boolean CPU_BACKEND = "CpuBackend".equals(Nd4j.getBackend().getClass().getSimpleName());
 
     /**
      * Values below which a pass is not split over threads: handing a part to another thread costs a
@@ -79,7 +78,7 @@ final class BatchNormKernels {
 
     /** Whether these kernels can run on {@code arrays}: CPU backend, float, dense C order. */
     static boolean applies(INDArray... arrays) {
-        if (!CPU_BACKEND) {
+        if (!HostFloats.cpuBackend()) {
             return false;
         }
         for (INDArray array : arrays) {
@@ -90,53 +89,6 @@ final class BatchNormKernels {
         return true;
     }
 
-    /**
-     * The host memory of {@code array} as a buffer whose index 0 is its first element; a copy when the
-     * array cannot be read in place ({@link #readableInPlace}), so only for reading.
-     */
-    static FloatBuffer floats(INDArray array) {
-        return buffer(readableInPlace(array) ? array : array.dup('c'));
-    }
-
-    /**
-     * The host memory of {@code array}, which the kernels write into: never a copy, so the array must
-     * be one the caller created dense (a copy would silently leave the array itself unwritten).
-     */
-    static FloatBuffer writableFloats(INDArray array) {
-        if (!readableInPlace(array)) {
-            throw new IllegalStateException("BatchNorm kernels write only into dense C-order arrays that are not views, got "
-                    + array.shapeInfoToString().replace('\n', ' '));
-        }
-        return buffer(array);
-    }
-
-    private static FloatBuffer buffer(INDArray dense) {
-        FloatBuffer buffer = dense.data().asNioFloat();
-        if (buffer.position() != 0) {
-            buffer = buffer.slice();
-        }
-        return buffer;
-    }
-
-    /**
-     * Whether {@code array}'s elements are its buffer's, from index 0, densely in C order. Axes of size 1
-     * may carry any stride (ND4J gives them various ones, e.g. a 1x1 feature map's H and W): comparing
-     * whole stride vectors with the default ones would call such an array a non-dense one.
-     */
-    static boolean readableInPlace(INDArray array) {
-        if (array.isView() || array.offset() != 0) {
-            return false;
-        }
-        long expected = 1;
-        for (int d = array.rank() - 1; d >= 0; d--) {
-            long size = array.size(d);
-            if (size != 1 && array.stride(d) != expected) {
-                return false;
-            }
-            expected *= size;
-        }
-        return true;
-    }
 
     /** Shape of a BatchNorm tensor as (outer, channels, inner): NCHW (N, C, H·W); NHWC (N·H·W, C, 1); NC (N, C, 1). */
     record Layout(int outer, int inner) {

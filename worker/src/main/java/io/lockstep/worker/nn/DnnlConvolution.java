@@ -1,5 +1,6 @@
 package io.lockstep.worker.nn;
 
+import io.lockstep.models.layers.HostFloats;
 import io.lockstep.models.layers.LayerConfigurations;
 import io.lockstep.models.layers.NhwcConvolution;
 import org.deeplearning4j.nn.api.Layer;
@@ -11,7 +12,6 @@ import org.deeplearning4j.nn.conf.layers.LayerValidation;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -91,7 +91,7 @@ public class DnnlConvolution extends NhwcConvolution {
         static final boolean AVAILABLE = probe();
 
         private static boolean probe() {
-            if (!"CpuBackend".equals(Nd4j.getBackend().getClass().getSimpleName())) {
+            if (!HostFloats.cpuBackend()) {
                 return false;
             }
             try {

@@ -1,5 +1,6 @@
 package io.lockstep.worker.nn;
 
+import io.lockstep.models.layers.HostFloats;
 import io.lockstep.worker.comm.Collective;
 import io.lockstep.worker.comm.ReduceOp;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -268,7 +269,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
      */
     private INDArray kernelForward(INDArray x, LayerWorkspaceMgr workspaceMgr) {
         INDArray in = x;
-        if (!BatchNormKernels.readableInPlace(x)) {
+        if (!HostFloats.isDense(x)) {
             in = workspaceMgr.dup(ArrayType.INPUT, x, 'c');
         }
         BatchNormKernels.Layout layout = layout(in);
@@ -283,7 +284,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
             offset[c] = (float) beta[c];
         }
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, dataType, in.shape(), 'c');
-        kernels.affine(null, null, BatchNormKernels.floats(in), layout, center, scale, offset, BatchNormKernels.writableFloats(out));
+        kernels.affine(null, null, HostFloats.readable(in), layout, center, scale, offset, HostFloats.writable(out));
         return out;
     }
 
@@ -306,7 +307,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         long local = 0;
         if (x != null && !x.isEmpty() && x == kernelInput) {
             local = x.length() / channels;
-            kernels.shiftedSums(BatchNormKernels.floats(x), layout(x), runningMean, localFirst, localSecond);
+            kernels.shiftedSums(HostFloats.readable(x), layout(x), runningMean, localFirst, localSecond);
             System.arraycopy(localFirst, 0, statistics, 0, channels);
             System.arraycopy(localSecond, 0, statistics, channels, channels);
         } else if (x != null && !x.isEmpty()) {
@@ -408,8 +409,8 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
      */
     private Pair<Gradient, INDArray> kernelBackward(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         INDArray dy = epsilon.dataType() == DataType.FLOAT && epsilon.ordering() == 'c' ? epsilon : epsilon.castTo(DataType.FLOAT).dup('c');
-        java.nio.FloatBuffer dyValues = BatchNormKernels.floats(dy);
-        java.nio.FloatBuffer xValues = BatchNormKernels.floats(kernelInput);
+        java.nio.FloatBuffer dyValues = HostFloats.readable(dy);
+        java.nio.FloatBuffer xValues = HostFloats.readable(kernelInput);
         BatchNormKernels.Layout layout = layout(kernelInput);
         kernels.gradientSums(dyValues, xValues, layout, globalMean, localFirst, localSecond);
         for (int c = 0; c < channels; c++) {
@@ -430,7 +431,7 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
             offset[c] = (float) a;
         }
         INDArray epsilonOut = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, kernelInput.shape(), 'c');
-        kernels.affine(dyValues, dyScale, xValues, layout, center, scale, offset, BatchNormKernels.writableFloats(epsilonOut));
+        kernels.affine(dyValues, dyScale, xValues, layout, center, scale, offset, HostFloats.writable(epsilonOut));
         Gradient gradient = finishBackward();
         return new Pair<>(gradient, epsilonOut);
     }

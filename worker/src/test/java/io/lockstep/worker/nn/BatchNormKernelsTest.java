@@ -1,5 +1,6 @@
 package io.lockstep.worker.nn;
 
+import io.lockstep.models.layers.HostFloats;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
@@ -122,8 +123,8 @@ class BatchNormKernelsTest {
         assertEquals(Math.min(threads, channels), split.parts(length), "the pass is split over every thread");
 
         Nd4j.getRandom().setSeed(3);
-        FloatBuffer x = BatchNormKernels.floats(Nd4j.randn(DataType.FLOAT, length).muli(2).addi(0.5));
-        FloatBuffer dy = BatchNormKernels.floats(Nd4j.randn(DataType.FLOAT, length));
+        FloatBuffer x = HostFloats.readable(Nd4j.randn(DataType.FLOAT, length).muli(2).addi(0.5));
+        FloatBuffer dy = HostFloats.readable(Nd4j.randn(DataType.FLOAT, length));
         double[] shift = new double[channels];
         float[] m = new float[channels];
         float[] k = new float[channels];
@@ -148,7 +149,7 @@ class BatchNormKernelsTest {
 
         FloatBuffer[] outs = new FloatBuffer[4];
         for (int i = 0; i < outs.length; i++) {
-            outs[i] = BatchNormKernels.floats(Nd4j.create(DataType.FLOAT, length));
+            outs[i] = HostFloats.readable(Nd4j.create(DataType.FLOAT, length));
         }
         one.affine(null, null, x, layout, m, k, o, outs[0]);
         split.affine(null, null, x, layout, m, k, o, outs[1]);
