@@ -2,6 +2,7 @@ package io.lockstep.worker.nn;
 
 import io.lockstep.models.ActivationLayout;
 import io.lockstep.models.InputShape;
+import io.lockstep.models.RandomBatches;
 import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
 import io.lockstep.models.TrainingBatches;
@@ -246,12 +247,6 @@ class DnnlConvolutionTest {
     }
 
     private static DataSet batch(InputShape shape, int size, long seed) {
-        Nd4j.getRandom().setSeed(seed);
-        INDArray features = Nd4j.rand(DataType.FLOAT, size, shape.channels(), shape.height(), shape.width());
-        INDArray labels = Nd4j.zeros(DataType.FLOAT, size, 10);
-        for (int i = 0; i < size; i++) {
-            labels.putScalar(i, (i * 7 + (int) seed) % 10, 1f);
-        }
-        return new DataSet(features, labels);
+        return RandomBatches.of(shape, size, 10, seed);
     }
 }

@@ -2,16 +2,15 @@ package io.lockstep.worker.nn;
 
 import io.lockstep.models.ActivationLayout;
 import io.lockstep.models.InputShape;
+import io.lockstep.models.RandomBatches;
 import io.lockstep.models.ModelOptions;
 import io.lockstep.models.ModelRegistry;
 import io.lockstep.models.TrainingBatches;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -54,12 +53,6 @@ class NhwcBatchNormTrainingTest {
     }
 
     private static DataSet batch(InputShape shape, long seed) {
-        Nd4j.getRandom().setSeed(seed);
-        INDArray features = Nd4j.rand(DataType.FLOAT, BATCH, shape.channels(), shape.height(), shape.width());
-        INDArray labels = Nd4j.zeros(DataType.FLOAT, BATCH, CLASSES);
-        for (int i = 0; i < BATCH; i++) {
-            labels.putScalar(i, (i * 7 + (int) seed) % CLASSES, 1f);
-        }
-        return new DataSet(features, labels);
+        return RandomBatches.of(shape, BATCH, CLASSES, seed);
     }
 }
