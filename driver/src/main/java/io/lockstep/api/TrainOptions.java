@@ -391,8 +391,9 @@ public final class TrainOptions {
     /**
      * These options with {@link #LAYOUT} and {@link #CONV_KERNELS} decided where they are {@code auto}: NHWC
      * activations and OneDNN's convolutions called directly for the zoo models that build NHWC — on CPUs
-     * that is 1.3–1.7× faster per step than NCHW with DL4J's convolution layer for resnet18 and resnet20
-     * (docs/benchmarks) — and NCHW with DL4J's convolutions for everything else. GPUs keep NCHW, the layout
+     * the fastest configuration measured for resnet18 and resnet20 (resnet20's step 1.4× shorter than in
+     * NCHW with DL4J's convolution layer; docs/benchmarks) — and NCHW with DL4J's convolutions for
+     * everything else. GPUs keep NCHW, the layout
      * the CUDA build has been measured with; a resumed run keeps the layout its checkpoint's graph is in.
      *
      * @param ownNetwork       the caller gives the network, which keeps the layout it was built with
