@@ -43,8 +43,14 @@ import java.util.Set;
  * }</pre>
  */
 public final class TrainOptions {
-    /** The value of {@link #LAYOUT} and {@link #CONV_KERNELS} that leaves the choice to the job ({@link #withAutomaticChoices}). */
+    /** The value of {@link #LAYOUT} and {@link #CONV_KERNELS} that leaves the choice to the job ({@link #withAutomaticLayout}, {@link #withAutomaticConvKernels}). */
     public static final String AUTO = "auto";
+    /**
+     * Most bytes of conversion buffers (per training thread) that {@code --conv-kernels auto} spends on
+     * OneDNN's direct convolutions for an NCHW network; above it the network stays on DL4J's layer.
+     */
+    public static final long AUTO_NCHW_CONVERSION_LIMIT = 256L << 20;
+
     private static final List<OptionDef<?>> CATALOG = new ArrayList<>();
 
     private static <T> OptionDef<T> define(OptionDef<T> option) {
@@ -205,8 +211,9 @@ public final class TrainOptions {
     public static final OptionDef<String> CONV_KERNELS = define(OptionDef.choice("conv-kernels", AUTO,
             "What runs the convolutions on CPUs: dl4j (DL4J's layer and its OneDNN helper); dnnl (OneDNN's NHWC "
                     + "kernels called directly; NCHW activations are converted around each convolution; convolutions it "
-                    + "does not cover stay on dl4j); or auto: dnnl when the activations are nhwc, dl4j otherwise. "
-                    + "Ignored on GPUs.", AUTO, "dl4j", "dnnl"));
+                    + "does not cover stay on dl4j); or auto: dnnl for the zoo models, except an nchw network whose "
+                    + "conversions would need more than " + (AUTO_NCHW_CONVERSION_LIMIT >> 20) + " MB of buffers per "
+                    + "replica (VGG-16 at 224x224, batch 64: 2.3 GB); dl4j for your own network. Ignored on GPUs.", AUTO, "dl4j", "dnnl"));
     public static final OptionDef<Integer> EVAL_BATCH_SIZE = define(OptionDef.integer("eval-batch-size", 256,
             "Batch size for evaluation.").positive());
     public static final OptionDef<Long> COLLECTIVE_TIMEOUT_MS = define(OptionDef.longInteger("collective-timeout-ms", 120_000L,
@@ -383,34 +390,53 @@ public final class TrainOptions {
         return ModelRegistry.all().stream().filter(a -> a.supportsLayout(ActivationLayout.NHWC)).map(Architecture::name).toList();
     }
 
-    /** Whether {@link #LAYOUT} or {@link #CONV_KERNELS} is left to the job ({@link #withAutomaticChoices}). */
+    /** Whether {@link #LAYOUT} or {@link #CONV_KERNELS} is left to the job ({@link #withAutomaticLayout}, {@link #withAutomaticConvKernels}). */
     public boolean hasAutomaticChoices() {
         return get(LAYOUT).equals(AUTO) || get(CONV_KERNELS).equals(AUTO);
     }
 
     /**
-     * These options with {@link #LAYOUT} and {@link #CONV_KERNELS} decided where they are {@code auto}: NHWC
-     * activations and OneDNN's convolutions called directly for the zoo models that build NHWC — on CPUs
-     * the fastest configuration measured for resnet18 and resnet20 (resnet20's step 1.4× shorter than in
-     * NCHW with DL4J's convolution layer; docs/benchmarks) — and NCHW with DL4J's convolutions for
-     * everything else. GPUs keep NCHW, the layout
-     * the CUDA build has been measured with; a resumed run keeps the layout its checkpoint's graph is in.
+     * These options with {@link #LAYOUT} decided where it is {@code auto}: NHWC activations for the zoo
+     * models that build NHWC — on CPUs the fastest layout measured for resnet18 and resnet20 (with OneDNN's
+     * convolutions, resnet20's step 1.4× shorter than in NCHW with DL4J's convolution layer;
+     * docs/benchmarks) — and NCHW for everything else. GPUs keep NCHW, the layout the CUDA build has been
+     * measured with; a resumed run keeps the layout its checkpoint's graph is in. {@link #CONV_KERNELS} is
+     * decided next ({@link #withAutomaticConvKernels}).
      *
      * @param ownNetwork       the caller gives the network, which keeps the layout it was built with
      * @param cudaBuild        the CUDA backend is built in (the executors run the same build)
      * @param checkpointLayout layout of the checkpoint the run resumes from, or {@code null} when it starts afresh
      */
-    public TrainOptions withAutomaticChoices(boolean ownNetwork, boolean cudaBuild, ActivationLayout checkpointLayout) {
-        TrainOptions decided = this;
-        if (get(LAYOUT).equals(AUTO)) {
-            ActivationLayout layout = checkpointLayout != null ? checkpointLayout
-                    : !ownNetwork && !cudaBuild && canBuildNhwc() ? ActivationLayout.NHWC : ActivationLayout.NCHW;
-            decided = decided.with(LAYOUT, layout.cliName());
+    public TrainOptions withAutomaticLayout(boolean ownNetwork, boolean cudaBuild, ActivationLayout checkpointLayout) {
+        if (!get(LAYOUT).equals(AUTO)) {
+            return this;
         }
-        if (get(CONV_KERNELS).equals(AUTO)) {
-            decided = decided.with(CONV_KERNELS, decided.activationLayout() == ActivationLayout.NHWC ? "dnnl" : "dl4j");
+        ActivationLayout layout = checkpointLayout != null ? checkpointLayout
+                : !ownNetwork && !cudaBuild && canBuildNhwc() ? ActivationLayout.NHWC : ActivationLayout.NCHW;
+        return with(LAYOUT, layout.cliName());
+    }
+
+    /**
+     * These options with {@link #CONV_KERNELS} decided where it is {@code auto}: on CPUs, OneDNN's
+     * convolutions called directly for the zoo models — faster than DL4J's layer in every network measured,
+     * NHWC (resnet18, resnet20) and NCHW (lenet5, simplecnn, densenet_bc40, vgg11_bn at 32×32; docs/benchmarks)
+     * — unless the network is NCHW and its conversions to NHWC would need more than
+     * {@link #AUTO_NCHW_CONVERSION_LIMIT} of buffers (VGG-16 at 224×224 and batch 64: 2.3 GB); DL4J's layer
+     * for the caller's own network and on the CUDA build.
+     *
+     * @param ownNetwork          the caller gives the network
+     * @param cudaBuild           the CUDA backend is built in
+     * @param nchwConversionBytes buffers the direct path would need for the network's NCHW convolutions
+     *                            per training thread (0 for an NHWC network)
+     * @throws IllegalStateException if {@link #LAYOUT} is still {@code auto}
+     */
+    public TrainOptions withAutomaticConvKernels(boolean ownNetwork, boolean cudaBuild, long nchwConversionBytes) {
+        if (!get(CONV_KERNELS).equals(AUTO)) {
+            return this;
         }
-        return decided;
+        boolean direct = !ownNetwork && !cudaBuild
+                && (activationLayout() == ActivationLayout.NHWC || nchwConversionBytes <= AUTO_NCHW_CONVERSION_LIMIT);
+        return with(CONV_KERNELS, direct ? "dnnl" : "dl4j");
     }
 
     private boolean canBuildNhwc() {
@@ -429,11 +455,11 @@ public final class TrainOptions {
     /**
      * The activation layout of {@link #LAYOUT}.
      *
-     * @throws IllegalStateException while it is {@code auto}: decide it first ({@link #withAutomaticChoices})
+     * @throws IllegalStateException while it is {@code auto}: decide it first ({@link #withAutomaticLayout})
      */
     public ActivationLayout activationLayout() {
         if (get(LAYOUT).equals(AUTO)) {
-            throw new IllegalStateException(LAYOUT.flag() + " auto is decided by the training job (withAutomaticChoices)");
+            throw new IllegalStateException(LAYOUT.flag() + " auto is decided by the training job (withAutomaticLayout)");
         }
         return ActivationLayout.parse(get(LAYOUT));
     }

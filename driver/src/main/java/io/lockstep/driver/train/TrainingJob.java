@@ -12,6 +12,7 @@ import io.lockstep.driver.plan.EpochPlan;
 import io.lockstep.driver.report.RunOutput;
 import io.lockstep.models.ActivationLayout;
 import io.lockstep.models.ActivationLayouts;
+import io.lockstep.models.InputShape;
 import io.lockstep.models.ModelLayers;
 import io.lockstep.models.Normalization;
 import io.lockstep.models.OneDnn;
@@ -23,6 +24,7 @@ import io.lockstep.worker.comm.SealImplementation;
 import io.lockstep.worker.comm.WireSecurity;
 import io.lockstep.worker.device.Backend;
 import io.lockstep.worker.nn.ConvolutionKernels;
+import io.lockstep.worker.nn.DnnlConvolution;
 import io.lockstep.worker.spark.BarrierStages;
 import io.lockstep.worker.spark.ProgressAccumulator;
 import io.lockstep.worker.spark.ReplicaStage;
@@ -44,6 +46,7 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
+import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.slf4j.Logger;
@@ -99,9 +102,14 @@ public final class TrainingJob {
             // Decided before anything is built: the recipe, the resume checks and the run's summary see the decision.
             ActivationLayout resumed = ResumePoint.checkpointLayout(options,
                     new CheckpointStore(options.get(CHECKPOINT_DIR), sc.hadoopConfiguration()), sc.hadoopConfiguration());
-            TrainOptions decided = options.withAutomaticChoices(network != null, Backend.cudaBuilt(), resumed);
-            LOG.info("{} {}, {} {}{}", LAYOUT.flag(), decided.get(LAYOUT), CONV_KERNELS.flag(), decided.get(CONV_KERNELS),
-                    resumed != null && options.get(LAYOUT).equals(AUTO) ? " (the layout of the checkpoint it resumes)" : "");
+            boolean cuda = Backend.cudaBuilt();
+            TrainOptions laidOut = options.withAutomaticLayout(network != null, cuda, resumed);
+            long conversionBytes = network == null && laidOut.get(CONV_KERNELS).equals(AUTO) ? nchwConversionBytes(laidOut, input) : 0;
+            TrainOptions decided = laidOut.withAutomaticConvKernels(network != null, cuda, conversionBytes);
+            LOG.info("{} {}, {} {}{}{}", LAYOUT.flag(), decided.get(LAYOUT), CONV_KERNELS.flag(), decided.get(CONV_KERNELS),
+                    resumed != null && options.get(LAYOUT).equals(AUTO) ? " (the layout of the checkpoint it resumes)" : "",
+                    conversionBytes > 0 ? String.format(" (NCHW convolutions on OneDNN need %.1f MB of conversion buffers per replica)",
+                            conversionBytes / 1048576.0) : "");
             return new TrainingJob(decided, network, listeners).train(sc, input);
         }
         LOG.info("OneDNN layer helpers {}", OneDnn.helpersActive() ? "active" : "NOT active (convolutions will be slow)");
@@ -429,12 +437,24 @@ public final class TrainingJob {
                     input.shape().width(), Normalization.BATCH, options.get(SEED), Optimizer.parse(options.get(OPTIMIZER)),
                     options.get(LR), options.get(WEIGHT_DECAY));
         }
-        Normalization builtWith = options.modelNormalization();
-        ModelRecipe recipe = new ModelRecipe(options.get(MODEL), classes, input.shape().channels(), input.shape().height(),
-                input.shape().width(), builtWith, options.get(SEED), Optimizer.parse(options.get(OPTIMIZER)),
-                options.get(LR), options.get(WEIGHT_DECAY), options.normGroups(), options.activationLayout());
+        ModelRecipe recipe = zooRecipe(options, input);
         recipe.build();
         return recipe;
+    }
+
+    /** The recipe of the zoo model {@code options} name, for {@code input}; nothing built yet. */
+    private static ModelRecipe zooRecipe(TrainOptions options, TrainingInput<?> input) {
+        return new ModelRecipe(options.get(MODEL), input.classNames().size(), input.shape().channels(), input.shape().height(),
+                input.shape().width(), options.modelNormalization(), options.get(SEED), Optimizer.parse(options.get(OPTIMIZER)),
+                options.get(LR), options.get(WEIGHT_DECAY), options.normGroups(), options.activationLayout());
+    }
+
+    /** What OneDNN's direct convolutions would need in conversion buffers per replica for the zoo model of {@code options}. */
+    private static long nchwConversionBytes(TrainOptions options, TrainingInput<?> input) {
+        ModelRecipe recipe = zooRecipe(options, input);
+        InputShape shape = recipe.inputShape();
+        return DnnlConvolution.nchwBufferBytes(recipe.resolve().configuration(recipe.options()),
+                InputType.convolutional(shape.height(), shape.width(), shape.channels()), options.get(BATCH_SIZE));
     }
 
     /**

@@ -198,22 +198,43 @@ class TrainOptionsTest {
     void autoLayoutIsNhwcWithOneDnnWhereTheZooBuildsItOnCpusAndTheCheckpointsLayoutOnResume() {
         TrainOptions resnet = TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.MODEL, "resnet20");
         assertTrue(resnet.hasAutomaticChoices());
-        assertDecided(resnet.withAutomaticChoices(false, false, null), "nhwc", "dnnl");
-        assertDecided(resnet.with(TrainOptions.NORM, "sync-batch").withAutomaticChoices(false, false, null), "nhwc", "dnnl");
-        assertDecided(resnet.with(TrainOptions.NORM, "group").withAutomaticChoices(false, false, null), "nchw", "dl4j");
-        assertDecided(resnet.withAutomaticChoices(false, true, null), "nchw", "dl4j");
-        assertDecided(resnet.withAutomaticChoices(true, false, null), "nchw", "dl4j");
-        assertDecided(resnet.withAutomaticChoices(false, false, ActivationLayout.NCHW), "nchw", "dl4j");
-        assertDecided(resnet.with(TrainOptions.MODEL, "lenet5").withAutomaticChoices(false, false, null), "nchw", "dl4j");
-        assertDecided(resnet.withAutomaticChoices(false, true, ActivationLayout.NHWC), "nhwc", "dnnl");
+        assertDecided(decide(resnet, false, false, null, 0), "nhwc", "dnnl");
+        assertDecided(decide(resnet.with(TrainOptions.NORM, "sync-batch"), false, false, null, 0), "nhwc", "dnnl");
+        assertDecided(decide(resnet.with(TrainOptions.NORM, "group"), false, false, null, SMALL), "nchw", "dnnl");
+        assertDecided(decide(resnet, false, true, null, 0), "nchw", "dl4j");
+        assertDecided(decide(resnet, true, false, null, 0), "nchw", "dl4j");
+        assertDecided(decide(resnet, false, false, ActivationLayout.NCHW, SMALL), "nchw", "dnnl");
+        assertDecided(decide(resnet, false, true, ActivationLayout.NHWC, 0), "nhwc", "dl4j");
         // What is set explicitly stays.
-        assertDecided(resnet.with(TrainOptions.CONV_KERNELS, "dl4j").withAutomaticChoices(false, false, null), "nhwc", "dl4j");
-        assertDecided(resnet.with(TrainOptions.LAYOUT, "nchw").withAutomaticChoices(false, false, ActivationLayout.NHWC), "nchw", "dl4j");
-        TrainOptions explicit = resnet.with(TrainOptions.LAYOUT, "nchw").with(TrainOptions.CONV_KERNELS, "dnnl");
+        assertDecided(decide(resnet.with(TrainOptions.CONV_KERNELS, "dl4j"), false, false, null, 0), "nhwc", "dl4j");
+        assertDecided(decide(resnet.with(TrainOptions.LAYOUT, "nchw"), false, false, ActivationLayout.NHWC, SMALL), "nchw", "dnnl");
+        TrainOptions explicit = resnet.with(TrainOptions.LAYOUT, "nchw").with(TrainOptions.CONV_KERNELS, "dl4j");
         assertFalse(explicit.hasAutomaticChoices());
-        assertSame(explicit, explicit.withAutomaticChoices(false, false, ActivationLayout.NHWC));
+        assertSame(explicit, decide(explicit, false, false, ActivationLayout.NHWC, 0));
         IllegalStateException undecided = assertThrows(IllegalStateException.class, resnet::activationLayout);
         assertTrue(undecided.getMessage().contains("--layout auto"), undecided.getMessage());
+        assertThrows(IllegalStateException.class, () -> resnet.withAutomaticConvKernels(false, false, 0));
+    }
+
+    @Test
+    void autoConvKernelsAreOneDnnForNchwZooModelsWhileTheirConversionBuffersStayUnderTheLimit() {
+        TrainOptions lenet = TrainOptions.defaults().with(TrainOptions.DATA, "d").with(TrainOptions.MODEL, "lenet5");
+        long limit = TrainOptions.AUTO_NCHW_CONVERSION_LIMIT;
+        assertDecided(decide(lenet, false, false, null, SMALL), "nchw", "dnnl");
+        assertDecided(decide(lenet, false, false, null, limit), "nchw", "dnnl");
+        assertDecided(decide(lenet, false, false, null, limit + 1), "nchw", "dl4j");
+        assertDecided(decide(lenet, true, false, null, SMALL), "nchw", "dl4j");
+        assertDecided(decide(lenet, false, true, null, SMALL), "nchw", "dl4j");
+        assertTrue(TrainOptions.CONV_KERNELS.doc().contains((limit >> 20) + " MB"), TrainOptions.CONV_KERNELS.doc());
+    }
+
+    /** Conversion buffers of a small NCHW network (lenet5's at batch 64 are 5.7 MB). */
+    private static final long SMALL = 4L << 20;
+
+    private static TrainOptions decide(TrainOptions options, boolean ownNetwork, boolean cudaBuild,
+                                       ActivationLayout checkpointLayout, long nchwConversionBytes) {
+        return options.withAutomaticLayout(ownNetwork, cudaBuild, checkpointLayout)
+                .withAutomaticConvKernels(ownNetwork, cudaBuild, nchwConversionBytes);
     }
 
     private static void assertDecided(TrainOptions decided, String layout, String kernels) {

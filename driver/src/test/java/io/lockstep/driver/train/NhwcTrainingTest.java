@@ -91,7 +91,8 @@ class NhwcTrainingTest {
         JsonNode job = JSON.readTree(nhwcDnnl.resolve(RunOutput.SUMMARY).toFile()).path("job");
         assertEquals("nhwc", job.path("layout").asText());
         assertEquals("dnnl", job.path("conv-kernels").asText());
-        assertEquals("dl4j", JSON.readTree(nchw.resolve(RunOutput.SUMMARY).toFile()).path("job").path("conv-kernels").asText());
+        // auto runs an NCHW zoo model's convolutions on OneDNN too: resnet20's conversion buffers are small
+        assertEquals("dnnl", JSON.readTree(nchw.resolve(RunOutput.SUMMARY).toFile()).path("job").path("conv-kernels").asText());
     }
 
     @Test

@@ -5,8 +5,12 @@ import io.lockstep.models.layers.LayerConfigurations;
 import io.lockstep.models.layers.NhwcConvolution;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.LayerValidation;
 import org.deeplearning4j.optimize.api.TrainingListener;
@@ -16,6 +20,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.Collection;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -63,6 +69,35 @@ public class DnnlConvolution extends NhwcConvolution {
         return dataType == DataType.FLOAT
                 && (conv.getConvolutionMode() == ConvolutionMode.Truncate || conv.getConvolutionMode() == ConvolutionMode.Strict)
                 && conv.getKernelSize().length == 2 && conv.getIDropout() == null && conv.getWeightNoise() == null;
+    }
+
+    /**
+     * Bytes of the NHWC buffers the direct path needs per training thread for {@code conf}'s NCHW
+     * convolutions at {@code batch} examples: NCHW activations are converted to NHWC and back in buffers of
+     * the calling thread, one for the input, one for its gradient and one for the output, each as large as
+     * the largest of its role in the graph. NHWC convolutions need none; 0 when there is nothing to convert.
+     *
+     * @param input the type of the graph's input(s)
+     */
+    public static long nchwBufferBytes(ComputationGraphConfiguration conf, InputType input, long batch) {
+        Map<String, InputType> outputs = conf.getLayerActivationTypes(input);
+        List<String> networkInputs = conf.getNetworkInputs();
+        long largestInput = 0;
+        long largestOutput = 0;
+        for (Map.Entry<String, GraphVertex> vertex : conf.getVertices().entrySet()) {
+            if (!(vertex.getValue() instanceof LayerVertex layerVertex)) {
+                continue;
+            }
+            org.deeplearning4j.nn.conf.layers.Layer layer = layerVertex.getLayerConf().getLayer();
+            if (!supports(layer, conf.getDataType()) || ((ConvolutionLayer) layer).getCnn2dDataFormat() != CNN2DFormat.NCHW) {
+                continue;
+            }
+            String from = conf.getVertexInputs().get(vertex.getKey()).get(0);
+            InputType in = networkInputs.contains(from) ? input : outputs.get(from);
+            largestInput = Math.max(largestInput, in.arrayElementsPerExample());
+            largestOutput = Math.max(largestOutput, outputs.get(vertex.getKey()).arrayElementsPerExample());
+        }
+        return batch * Float.BYTES * (2 * largestInput + largestOutput);
     }
 
     /** Whether this JVM runs ND4J's CPU backend and OneDNN's natives load; decided once. */

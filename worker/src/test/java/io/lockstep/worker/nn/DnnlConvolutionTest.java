@@ -199,6 +199,22 @@ class DnnlConvolutionTest {
     }
 
     @Test
+    void nchwBufferBytesAreTheLargestInputTwiceAndTheLargestOutputOfTheNchwConvolutions() {
+        // lenet5 (pad 2): conv1 1x28x28 -> 20x28x28, conv2 20x14x14 -> 50x14x14
+        assertEquals(64L * Float.BYTES * (2 * 20 * 14 * 14 + 20 * 28 * 28), nchwBufferBytes("lenet5", "1x28x28", ActivationLayout.NCHW, 64));
+        // VGG-16 at 224x224: features_2 (64x224x224 -> 64x224x224) is the largest of both roles
+        assertEquals(64L * Float.BYTES * 3 * 64 * 224 * 224, nchwBufferBytes("vgg16", "3x224x224", ActivationLayout.NCHW, 64));
+        // NHWC convolutions run on OneDNN without conversions
+        assertEquals(0, nchwBufferBytes("resnet20", "1x28x28", ActivationLayout.NHWC, 64));
+    }
+
+    private static long nchwBufferBytes(String model, String input, ActivationLayout layout, int batch) {
+        InputShape shape = InputShape.parse(input);
+        ComputationGraphConfiguration conf = ModelRegistry.get(model).configuration(ModelOptions.of(10, shape).withLayout(layout));
+        return DnnlConvolution.nchwBufferBytes(conf, InputType.convolutional(shape.height(), shape.width(), shape.channels()), batch);
+    }
+
+    @Test
     void kernelsOptionParses() {
         assertEquals(ConvolutionKernels.DNNL, ConvolutionKernels.parse(" DNNL "));
         assertEquals(ConvolutionKernels.DL4J, ConvolutionKernels.parse("dl4j"));
