@@ -1,6 +1,6 @@
 #!/bin/bash
 # NCHW networks: DL4J's convolution layer vs OneDNN called directly, alternating, same minutes
-cd /work/main
+cd "$(dirname "$0")/../../../.."   # the repository root, built with mvn package
 for round in 1 2; do
   for spec in "simplecnn 3x64x64 30 6" "densenet_bc40 1x28x28 12 3" "vgg11_bn 3x32x32 12 3" "lenet5 1x28x28 100 20"; do
     set -- $spec
