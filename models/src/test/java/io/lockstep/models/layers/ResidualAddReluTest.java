@@ -11,9 +11,6 @@ import io.lockstep.models.TrainingBatches;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
-import org.deeplearning4j.nn.conf.graph.GraphVertex;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
@@ -37,8 +34,6 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -60,7 +55,7 @@ class ResidualAddReluTest {
     void residualNetworksTrainBitIdenticallyToAddThenRelu(String model, ActivationLayout layout, String input, int batch) {
         InputShape shape = InputShape.parse(input);
         ComputationGraph ours = ModelRegistry.build(model, ModelOptions.of(CLASSES, shape).withLayout(layout));
-        ComputationGraph stock = withAddThenRelu(ours);
+        ComputationGraph stock = AddThenRelu.of(ours);
         long fused = ours.getConfiguration().getVertices().values().stream().filter(v -> v instanceof ResidualAddRelu).count();
         assertEquals("resnet20".equals(model) ? 9 : 8, fused, model + ": one fused vertex per residual block");
         assertEquals(0, stock.getConfiguration().getVertices().values().stream().filter(v -> v instanceof ResidualAddRelu).count());
@@ -96,7 +91,7 @@ class ResidualAddReluTest {
     @ValueSource(strings = {"FLOAT", "DOUBLE"})
     void sharedInputsGetTheSameGradientsAsAddThenRelu(DataType dataType) {
         ComputationGraph ours = sharedInputs(dataType);
-        ComputationGraph stock = withAddThenRelu(ours);
+        ComputationGraph stock = AddThenRelu.of(ours);
         Nd4j.getRandom().setSeed(3);
         INDArray features = Nd4j.randn(dataType, 8, 3, 6, 6);
         INDArray labels = Nd4j.zeros(dataType, 8, 4);
@@ -146,7 +141,7 @@ class ResidualAddReluTest {
     @Test
     void modelFilesWithTheAddVertexStillLoad() throws IOException {
         ComputationGraph ours = ModelRegistry.build("resnet20", ModelOptions.of(CLASSES, InputShape.parse("1x12x12")));
-        ComputationGraph old = withAddThenRelu(ours);
+        ComputationGraph old = AddThenRelu.of(ours);
         ByteArrayOutputStream file = new ByteArrayOutputStream();
         ModelSerializer.writeModel(old, file, true);
         ComputationGraph restored = ModelSerializer.restoreComputationGraph(new ByteArrayInputStream(file.toByteArray()), true);
@@ -181,53 +176,6 @@ class ResidualAddReluTest {
         ComputationGraph graph = new ComputationGraph(conf);
         graph.init();
         return graph;
-    }
-
-    /**
-     * {@code ours} with each fused vertex {@code X} replaced by DL4J's add vertex {@code X_add} and a ReLU
-     * layer {@code X}, inserted where the fused vertex was (DL4J orders the graph by insertion among
-     * equals), with {@code ours}'s parameters.
-     */
-    static ComputationGraph withAddThenRelu(ComputationGraph ours) {
-        ComputationGraphConfiguration conf = ours.getConfiguration().clone();
-        Map<String, GraphVertex> vertices = new LinkedHashMap<>();
-        Map<String, List<String>> inputs = new LinkedHashMap<>();
-        for (Map.Entry<String, GraphVertex> entry : conf.getVertices().entrySet()) {
-            String name = entry.getKey();
-            if (entry.getValue() instanceof ResidualAddRelu) {
-                // The old builder's name: layer1_0_add before layer1_0_relu.
-                String add = (name.endsWith("_relu") ? name.substring(0, name.length() - "_relu".length()) : name) + "_add";
-                vertices.put(add, new ElementWiseVertex(ElementWiseVertex.Op.Add));
-                inputs.put(add, new ArrayList<>(conf.getVertexInputs().get(name)));
-                NeuralNetConfiguration layer = reluTemplate(conf);
-                layer.getLayer().setLayerName(name);
-                vertices.put(name, new LayerVertex(layer, null));
-                inputs.put(name, new ArrayList<>(List.of(add)));
-            } else {
-                vertices.put(name, entry.getValue());
-                inputs.put(name, conf.getVertexInputs().get(name));
-            }
-        }
-        conf.setVertices(new LinkedHashMap<>(vertices));
-        conf.setVertexInputs(inputs);
-        ComputationGraph stock = new ComputationGraph(ComputationGraphConfiguration.fromJson(conf.toJson()));
-        stock.init();
-        for (Map.Entry<String, INDArray> param : ours.paramTable().entrySet()) {
-            stock.getParam(param.getKey()).assign(param.getValue());
-        }
-        return stock;
-    }
-
-    /** A copy of the graph's first ReLU layer's configuration (the graph's settings), or a default one. */
-    private static NeuralNetConfiguration reluTemplate(ComputationGraphConfiguration conf) {
-        for (GraphVertex vertex : conf.getVertices().values()) {
-            if (vertex instanceof LayerVertex layer && layer.getLayerConf().getLayer() instanceof ReluActivation) {
-                return layer.getLayerConf().clone();
-            }
-        }
-        NeuralNetConfiguration layer = new NeuralNetConfiguration.Builder().dataType(conf.getDataType()).build();
-        layer.setLayer(ReluActivation.relu());
-        return layer;
     }
 
     private static Map<String, List<Long>> shapes(ComputationGraph graph) {
