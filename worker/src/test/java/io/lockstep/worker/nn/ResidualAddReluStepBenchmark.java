@@ -24,7 +24,7 @@ import java.util.Locale;
  * vertex and a ReLU layer, both in one JVM, alternating blocks of steps so that other processes' load
  * falls on both alike. Set up as {@code lockstep bench step --layout nhwc --conv dnnl --norm batch}.
  *
- * <p>Usage: {@code ResidualAddReluStepBenchmark [rounds] [steps per block] [threads]}.
+ * <p>Usage: {@code ResidualAddReluStepBenchmark [rounds] [steps per block] [threads] [warm-up steps]}.
  */
 public final class ResidualAddReluStepBenchmark {
     private ResidualAddReluStepBenchmark() {
@@ -34,6 +34,7 @@ public final class ResidualAddReluStepBenchmark {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
         int block = args.length > 1 ? Integer.parseInt(args[1]) : 5;
         int threads = args.length > 2 ? Integer.parseInt(args[2]) : 2;
+        int warmup = args.length > 3 ? Integer.parseInt(args[3]) : 20;
         ComputeThreads.bind(threads);
         InputShape shape = InputShape.parse("1x28x28");
         ComputationGraph built = ModelRegistry.build("resnet20", ModelOptions.of(10, shape)
@@ -47,7 +48,7 @@ public final class ResidualAddReluStepBenchmark {
             labels.putScalar(i, i % 10, 1f);
         }
         DataSet batch = new DataSet(features, labels);
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < warmup; i++) {
             TrainingBatches.fit(pair, batch);
             TrainingBatches.fit(fused, batch);
         }
