@@ -14,8 +14,8 @@ import java.util.Arrays;
 /**
  * The end of a residual block, {@code relu(a + b)}, as one graph vertex ({@link ResidualAddReluVertex}):
  * the same results as DL4J's {@code ElementWiseVertex(Add)} followed by a ReLU layer, in one pass over
- * memory forward and one backward instead of about five each. Element-wise, so it serves NCHW and NHWC
- * activations alike; no parameters. The JSON carries this class's name and nothing else.
+ * memory forward and one backward where the pair takes three and four. Element-wise, so it serves NCHW
+ * and NHWC activations alike; no parameters. The JSON carries this class's name and nothing else.
  */
 public class ResidualAddRelu extends GraphVertex {
     private static final long serialVersionUID = 1L;
