@@ -97,6 +97,6 @@ public final class CifarResNet implements Architecture {
             }
             shortcut = b.subsampleAndZeroPadChannels(prefix + "_shortcut", in);
         }
-        return b.relu(prefix + "_relu", b.add(prefix + "_add", x, shortcut));
+        return b.addRelu(prefix + "_relu", x, shortcut);
     }
 }

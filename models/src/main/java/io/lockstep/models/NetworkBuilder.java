@@ -3,6 +3,7 @@ package io.lockstep.models;
 import io.lockstep.models.layers.MaxPooling;
 import io.lockstep.models.layers.NhwcConvolution;
 import io.lockstep.models.layers.ReluActivation;
+import io.lockstep.models.layers.ResidualAddRelu;
 import io.lockstep.models.layers.ReluDense;
 import io.lockstep.models.layers.VectorizedReLU;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -310,6 +311,19 @@ final class NetworkBuilder {
                     + b.name() + " (" + b.shape() + ")");
         }
         addVertex(name, new ElementWiseVertex(ElementWiseVertex.Op.Add), a, b);
+        return track(new Node(name, a.channels(), a.height(), a.width()));
+    }
+
+    /**
+     * {@code relu(a + b)}, the end of a residual block, as one vertex ({@link ResidualAddRelu}): DL4J's add
+     * vertex and a ReLU layer compute the same in several passes over memory where this takes one.
+     */
+    Node addRelu(String name, Node a, Node b) {
+        if (a.channels() != b.channels() || a.height() != b.height() || a.width() != b.width()) {
+            throw new IllegalStateException(model + ": cannot add " + a.name() + " (" + a.shape() + ") and "
+                    + b.name() + " (" + b.shape() + ")");
+        }
+        addVertex(name, new ResidualAddRelu(), a, b);
         return track(new Node(name, a.channels(), a.height(), a.width()));
     }
 

@@ -120,7 +120,7 @@ public final class ResNet implements Architecture {
         Node x = ConvBlocks.convNormRelu(b, prefix + "_conv1", prefix + "_bn1", prefix + "_relu1", in, planes, 3, stride, 1);
         x = ConvBlocks.convNorm(b, prefix + "_conv2", prefix + "_bn2", x, planes, 3, 1, 1);
         Node shortcut = projectionIfNeeded(b, prefix, in, planes, stride);
-        return b.relu(prefix + "_relu", b.add(prefix + "_add", x, shortcut));
+        return b.addRelu(prefix + "_relu", x, shortcut);
     }
 
     private static Node bottleneckBlock(NetworkBuilder b, String prefix, Node in, int planes, int stride) {
@@ -129,7 +129,7 @@ public final class ResNet implements Architecture {
         x = ConvBlocks.convNormRelu(b, prefix + "_conv2", prefix + "_bn2", prefix + "_relu2", x, planes, 3, stride, 1);
         x = ConvBlocks.convNorm(b, prefix + "_conv3", prefix + "_bn3", x, expanded, 1, 1, 0);
         Node shortcut = projectionIfNeeded(b, prefix, in, expanded, stride);
-        return b.relu(prefix + "_relu", b.add(prefix + "_add", x, shortcut));
+        return b.addRelu(prefix + "_relu", x, shortcut);
     }
 
     private static Node projectionIfNeeded(NetworkBuilder b, String prefix, Node in, int channels, int stride) {
