@@ -306,10 +306,7 @@ final class NetworkBuilder {
     }
 
     Node add(String name, Node a, Node b) {
-        if (a.channels() != b.channels() || a.height() != b.height() || a.width() != b.width()) {
-            throw new IllegalStateException(model + ": cannot add " + a.name() + " (" + a.shape() + ") and "
-                    + b.name() + " (" + b.shape() + ")");
-        }
+        requireSameShape(a, b);
         addVertex(name, new ElementWiseVertex(ElementWiseVertex.Op.Add), a, b);
         return track(new Node(name, a.channels(), a.height(), a.width()));
     }
@@ -319,12 +316,16 @@ final class NetworkBuilder {
      * vertex and a ReLU layer compute the same in several passes over memory where this takes one.
      */
     Node addRelu(String name, Node a, Node b) {
+        requireSameShape(a, b);
+        addVertex(name, new ResidualAddRelu(), a, b);
+        return track(new Node(name, a.channels(), a.height(), a.width()));
+    }
+
+    private void requireSameShape(Node a, Node b) {
         if (a.channels() != b.channels() || a.height() != b.height() || a.width() != b.width()) {
             throw new IllegalStateException(model + ": cannot add " + a.name() + " (" + a.shape() + ") and "
                     + b.name() + " (" + b.shape() + ")");
         }
-        addVertex(name, new ResidualAddRelu(), a, b);
-        return track(new Node(name, a.channels(), a.height(), a.width()));
     }
 
     /**
