@@ -1,5 +1,6 @@
 package io.lockstep.models.layers;
 
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -21,6 +22,23 @@ public final class HostFloats {
     /** Whether ND4J runs its CPU backend in this JVM (array buffers are host memory). */
     public static boolean cpuBackend() {
         return CPU_BACKEND;
+    }
+
+    /**
+     * Whether Java loops over host memory can take {@code arrays}: ND4J's CPU backend, float elements, and
+     * no more of them than an {@code int} indexes. Denseness is {@link #readable}'s and {@link #writable}'s
+     * business.
+     */
+    public static boolean fits(INDArray... arrays) {
+        if (!CPU_BACKEND) {
+            return false;
+        }
+        for (INDArray array : arrays) {
+            if (array.dataType() != DataType.FLOAT || array.length() > Integer.MAX_VALUE) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -113,14 +113,12 @@ public class MaxPoolingLayer extends SubsamplingLayer {
         int[] kernel = conf.getKernelSize();
         int[] padding = conf.getPadding();
         int[] dilation = conf.getDilation();
-        return HostFloats.cpuBackend()
-                && conf.getPoolingType() == PoolingType.MAX
+        return conf.getPoolingType() == PoolingType.MAX
                 && (mode == ConvolutionMode.Truncate || mode == ConvolutionMode.Strict)
                 && dilation[0] == 1 && dilation[1] == 1
                 // a wider padding gives windows without a single real value
                 && padding[0] < kernel[0] && padding[1] < kernel[1]
-                && dataType == DataType.FLOAT && x.dataType() == DataType.FLOAT
-                && x.rank() == 4 && x.length() <= Integer.MAX_VALUE;
+                && dataType == DataType.FLOAT && x.rank() == 4 && HostFloats.fits(x);
     }
 
     private Window window(INDArray x) {

@@ -105,8 +105,7 @@ public class ResidualAddReluVertex extends BaseGraphVertex {
     }
 
     private boolean hostFloats(INDArray x, INDArray y) {
-        return HostFloats.cpuBackend() && dataType == DataType.FLOAT && x.dataType() == DataType.FLOAT
-                && y.dataType() == DataType.FLOAT && x.length() <= Integer.MAX_VALUE;
+        return dataType == DataType.FLOAT && HostFloats.fits(x, y);
     }
 
     private void forward(FloatBuffer a, FloatBuffer b, FloatBuffer out, int length) {

@@ -2,7 +2,6 @@ package io.lockstep.worker.nn;
 
 import io.lockstep.models.layers.HostFloats;
 import io.lockstep.worker.train.ComputeThreads;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.nio.FloatBuffer;
@@ -78,11 +77,11 @@ final class BatchNormKernels {
 
     /** Whether these kernels can run on {@code arrays}: CPU backend, float, dense C order. */
     static boolean applies(INDArray... arrays) {
-        if (!HostFloats.cpuBackend()) {
+        if (!HostFloats.fits(arrays)) {
             return false;
         }
         for (INDArray array : arrays) {
-            if (array.dataType() != DataType.FLOAT || array.ordering() != 'c' || array.length() > Integer.MAX_VALUE) {
+            if (array.ordering() != 'c') {
                 return false;
             }
         }
