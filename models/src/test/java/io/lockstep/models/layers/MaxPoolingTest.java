@@ -93,7 +93,7 @@ class MaxPoolingTest {
         INDArray expected = forward(stock, x, true);
         INDArray actual = forward(ours, x, true);
         assertArrayEquals(expected.shape(), actual.shape());
-        assertArrayEquals(bits(expected), bits(actual), "forward");
+        assertArrayEquals(FloatBits.of(expected), FloatBits.of(actual), "forward");
 
         INDArray epsilon = array(expected.shape(), random, ties);
         INDArray expectedGrad = backward(stock, epsilon);
@@ -105,7 +105,7 @@ class MaxPoolingTest {
         assertGradientsEqual(expectedGrad, actualGrad, exact, "backward");
 
         // Inference records no maxima; a backward pass after it finds them again.
-        assertArrayEquals(bits(forward(stock, x, false)), bits(forward(ours, x, false)), "inference forward");
+        assertArrayEquals(FloatBits.of(forward(stock, x, false)), FloatBits.of(forward(ours, x, false)), "inference forward");
         assertGradientsEqual(backward(stock, epsilon), backward(ours, epsilon), exact, "backward after inference");
     }
 
@@ -114,8 +114,8 @@ class MaxPoolingTest {
      * each value within the rounding of a few additions of unit-sized gradients.
      */
     private static void assertGradientsEqual(INDArray expected, INDArray actual, boolean exact, String what) {
-        int[] e = bits(expected);
-        int[] a = bits(actual);
+        int[] e = FloatBits.of(expected);
+        int[] a = FloatBits.of(actual);
         if (exact) {
             assertArrayEquals(e, a, what);
             return;
@@ -137,7 +137,7 @@ class MaxPoolingTest {
         Layer ours = instantiate(MaxPooling.of(3, 2, 1, CNN2DFormat.NCHW));
         Layer stock = instantiate(stockOf(MaxPooling.of(3, 2, 1, CNN2DFormat.NCHW)));
         INDArray expected = forward(stock, x, true);
-        assertArrayEquals(bits(expected), bits(forward(ours, x, true)));
+        assertArrayEquals(FloatBits.of(expected), FloatBits.of(forward(ours, x, true)));
         INDArray epsilon = array(new long[]{2, 4, expected.size(3), expected.size(2)}, random, false).permute(0, 1, 3, 2);
         assertGradientsEqual(backward(stock, epsilon), backward(ours, epsilon), false, "backward");
     }
@@ -188,8 +188,8 @@ class MaxPoolingTest {
         }
         INDArray x = RandomBatches.of(shape, 4, CLASSES, 99).getFeatures();
         if (lenet) {
-            assertArrayEquals(bits(stock.params()), bits(ours.params()), name + " parameters, bit for bit");
-            assertArrayEquals(bits(stock.outputSingle(false, x)), bits(ours.outputSingle(false, x)), name + " inference");
+            assertArrayEquals(FloatBits.of(stock.params()), FloatBits.of(ours.params()), name + " parameters, bit for bit");
+            assertArrayEquals(FloatBits.of(stock.outputSingle(false, x)), FloatBits.of(ours.outputSingle(false, x)), name + " inference");
         } else {
             double scale = stock.params().norm2Number().doubleValue();
             double difference = stock.params().sub(ours.params()).norm2Number().doubleValue();
@@ -262,12 +262,4 @@ class MaxPoolingTest {
         return Nd4j.create(values, shape, 'c');
     }
 
-    private static int[] bits(INDArray array) {
-        float[] values = array.dup('c').data().asFloat();
-        int[] bits = new int[values.length];
-        for (int i = 0; i < values.length; i++) {
-            bits[i] = Float.floatToRawIntBits(values[i]);
-        }
-        return bits;
-    }
 }

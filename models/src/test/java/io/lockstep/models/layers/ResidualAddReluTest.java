@@ -79,7 +79,7 @@ class ResidualAddReluTest {
             assertEquals(stock.score(), ours.score(), 0.0, model + " loss of step " + step);
         }
         for (String key : ours.paramTable().keySet()) {
-            assertArrayEquals(bits(stock.getParam(key)), bits(ours.getParam(key)), model + " " + key + ", bit for bit");
+            assertArrayEquals(FloatBits.of(stock.getParam(key)), FloatBits.of(ours.getParam(key)), model + " " + key + ", bit for bit");
         }
         INDArray x = RandomBatches.of(shape, batch, CLASSES, 99).getFeatures();
         assertEquals(stock.outputSingle(false, x), ours.outputSingle(false, x));
@@ -186,12 +186,4 @@ class ResidualAddReluTest {
         return shapes;
     }
 
-    private static int[] bits(INDArray params) {
-        float[] values = params.dup().ravel().toFloatVector();
-        int[] bits = new int[values.length];
-        for (int i = 0; i < values.length; i++) {
-            bits[i] = Float.floatToRawIntBits(values[i]);
-        }
-        return bits;
-    }
 }

@@ -74,20 +74,12 @@ class VectorizedBackwardTest {
             TrainingBatches.fit(ours, batch);
             assertEquals(stock.score(), ours.score(), 0.0, model + " loss of step " + step);
         }
-        assertArrayEquals(bits(stock.params()), bits(ours.params()), model + " parameters, bit for bit");
+        assertArrayEquals(FloatBits.of(stock.params()), FloatBits.of(ours.params()), model + " parameters, bit for bit");
         // Inference after training reads the same parameters through the same forward pass.
         INDArray x = batch(shape, 99).getFeatures();
         assertEquals(stock.outputSingle(false, x), ours.outputSingle(false, x));
     }
 
-    private static int[] bits(INDArray params) {
-        float[] values = params.toFloatVector();
-        int[] bits = new int[values.length];
-        for (int i = 0; i < values.length; i++) {
-            bits[i] = Float.floatToRawIntBits(values[i]);
-        }
-        return bits;
-    }
 
     private static boolean isVectorizedRelu(org.deeplearning4j.nn.conf.layers.Layer layer) {
         return layer instanceof BaseLayer b && b.getActivationFn() instanceof VectorizedReLU
