@@ -36,7 +36,7 @@ import java.util.Objects;
  *                                64 MB {@code /dev/shm} is not)
  * @param driverThreading         Aeron threading mode of the shared media driver
  * @param idleMode                how a rank's thread waits inside an operation
- * @param driverIdleMode          how the media driver's threads wait
+ * @param driverIdleMode          how the media driver's threads wait (default {@link IdleMode#LONG_BACKOFF})
  * @param connectTimeoutMs        deadline for all peers to connect after the endpoint list is known
  * @param operationTimeoutMs      deadline of every collective operation (all-reduce, broadcast, …)
  * @param heartbeatIntervalMs     how often a rank waiting inside an operation tells its peers it is
@@ -268,7 +268,7 @@ public record CollectiveConfig(
         private String driverDirectoryRoot = System.getProperty("java.io.tmpdir");
         private ThreadingMode driverThreading = ThreadingMode.SHARED_NETWORK;
         private IdleMode idleMode = IdleMode.BACKOFF;
-        private IdleMode driverIdleMode = IdleMode.BACKOFF;
+        private IdleMode driverIdleMode = IdleMode.LONG_BACKOFF;
         private long connectTimeoutMs = 30_000;
         private long operationTimeoutMs = 120_000;
         private long heartbeatIntervalMs = 100;

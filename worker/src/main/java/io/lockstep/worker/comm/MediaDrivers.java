@@ -223,6 +223,16 @@ public final class MediaDrivers {
             return shared.directory;
         }
 
+        /** How the driver's conductor and network threads wait, as Agrona describes the strategies in force. */
+        String idleStrategies() {
+            MediaDriver.Context context = shared.driver.context();
+            return "conductor " + context.conductorIdleStrategy() + ", network " + switch (context.threadingMode()) {
+                case SHARED -> context.sharedIdleStrategy();
+                case SHARED_NETWORK -> context.sharedNetworkIdleStrategy();
+                default -> context.senderIdleStrategy() + " / " + context.receiverIdleStrategy();
+            };
+        }
+
         /** Unique id of this driver instance; ranks with equal ids can use IPC. */
         public String driverId() {
             return shared.id;

@@ -36,6 +36,21 @@ class MediaDriversTest {
     }
 
     @Test
+    void theDriversThreadsParkUpToAMillisecondByDefaultAndAsConfiguredOtherwise(@TempDir Path root) {
+        CollectiveConfig defaults = CollectiveConfig.builder().driverDirectoryRoot(root.resolve("a").toString()).build();
+        try (MediaDrivers.Handle handle = MediaDrivers.acquire(defaults)) {
+            String idle = handle.idleStrategies();
+            assertEquals(2, idle.split("maxParkPeriodNs=1000000\\b", -1).length - 1, idle);
+        }
+        CollectiveConfig tight = CollectiveConfig.builder().driverDirectoryRoot(root.resolve("b").toString())
+                .driverIdleMode(IdleMode.BACKOFF).build();
+        try (MediaDrivers.Handle handle = MediaDrivers.acquire(tight)) {
+            String idle = handle.idleStrategies();
+            assertEquals(2, idle.split("maxParkPeriodNs=100000\\b", -1).length - 1, idle);
+        }
+    }
+
+    @Test
     void aSecondRankWithOtherDriverSettingsIsRefused(@TempDir Path root) {
         CollectiveConfig shared = CollectiveConfig.builder().driverDirectoryRoot(root.toString())
                 .driverThreading(ThreadingMode.SHARED).build();
