@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# usage: ab-sa.sh TAG REPO MODE(local|standalone)
+# usage: [EXTRA="more lockstep train options"] ab-sa.sh TAG REPO MODE(local|standalone)
 tag=$1; repo=$2; mode=$3; out=/tmp/absa/$tag-$mode-$(date +%H%M%S); mkdir -p /tmp/absa
-args=(train --model resnet20 --data /usr/share/datasets/fashion-mnist --replicas 2 --epochs 1 --max-steps-per-epoch 200 --batch-size 64 --seed 42 --lr 0.05 --optimizer nesterov --lr-scaling linear --lr-decay cosine --weight-decay 0.0005 --out $out/out)
+args=(train --model resnet20 --data /usr/share/datasets/fashion-mnist --replicas 2 --epochs 1 --max-steps-per-epoch 200 --batch-size 64 --seed 42 --lr 0.05 --optimizer nesterov --lr-scaling linear --lr-decay cosine --weight-decay 0.0005 --out $out/out ${EXTRA:-})
 if [[ $mode == standalone ]]; then "$repo/integration-tests/bench/lockstep-standalone.sh" $out/cluster "${args[@]}" > $out.log 2>&1
 else (cd $repo && bin/lockstep "${args[@]}") > $out.log 2>&1; fi
 python3 - $out/out "$tag $mode" <<'PY'

@@ -122,6 +122,10 @@ public final class MediaDrivers {
                 .warnIfDirectoryExists(false)
                 .termBufferSparseFile(true)
                 .threadingMode(settings.threading())
+                // Channels name numeric addresses only (Endpoint.host), so there is nothing to resolve off the
+                // conductor; the executor's own thread would still wake a thousand times a second, about 2 % of a
+                // core per JVM on a virtual machine.
+                .asyncExecutorEnabled(false)
                 .clientLivenessTimeoutNs(TimeUnit.MILLISECONDS.toNanos(STALL_TOLERANCE_MS))
                 .imageLivenessTimeoutNs(TimeUnit.MILLISECONDS.toNanos(STALL_TOLERANCE_MS))
                 .publicationConnectionTimeoutNs(TimeUnit.MILLISECONDS.toNanos(STALL_TOLERANCE_MS))

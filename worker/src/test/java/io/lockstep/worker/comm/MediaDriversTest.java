@@ -6,6 +6,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -47,6 +48,18 @@ class MediaDriversTest {
         try (MediaDrivers.Handle handle = MediaDrivers.acquire(tight)) {
             String idle = handle.idleStrategies();
             assertEquals(2, idle.split("maxParkPeriodNs=100000\\b", -1).length - 1, idle);
+        }
+    }
+
+    @Test
+    void theDriverRunsNoThreadBesideItsConductorAndNetworkThreads(@TempDir Path root) {
+        CollectiveConfig config = CollectiveConfig.builder().driverDirectoryRoot(root.toString()).build();
+        try (MediaDrivers.Handle handle = MediaDrivers.acquire(config)) {
+            List<String> names = Thread.getAllStackTraces().keySet().stream().map(Thread::getName).toList();
+            assertTrue(names.contains("driver-conductor"), "the driver's conductor runs: " + names);
+            // Aeron's asynchronous name resolver ("aeron-executor") sleeps 1 ms at a time for the whole run;
+            // Lockstep's channels carry numeric addresses, so the conductor resolves them itself.
+            assertFalse(names.contains("aeron-executor"), "no name-resolution thread: " + names);
         }
     }
 
