@@ -52,7 +52,7 @@ class MediaDriversTest {
     }
 
     @Test
-    void theDriverRunsNoThreadBesideItsConductorAndNetworkThreads(@TempDir Path root) {
+    void theDriverRunsItsConductorButNoNameResolutionThread(@TempDir Path root) {
         CollectiveConfig config = CollectiveConfig.builder().driverDirectoryRoot(root.toString()).build();
         try (MediaDrivers.Handle handle = MediaDrivers.acquire(config)) {
             List<String> names = Thread.getAllStackTraces().keySet().stream().map(Thread::getName).toList();
