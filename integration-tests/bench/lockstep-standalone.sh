@@ -37,9 +37,11 @@ for i in 0 1; do
   pids+=($!)
 done
 # The driver waits for both executors itself (--slot-wait-ms); no sleep here.
+# Executor heap: what an executor caches (its shard of the records), not the model, whose working memory is
+# off the heap. A larger ceiling only lets G1 grow the heap, and the resident memory with it, over a long run.
 # shellcheck disable=SC2086
 "$java_bin" ${LOCKSTEP_JAVA_OPTS:--Xmx4g} $flags "$log_conf" -cp "$lib/*" org.apache.spark.deploy.SparkSubmit \
   --master "spark://127.0.0.1:$port" --deploy-mode client --class io.lockstep.driver.Main \
-  --conf "spark.executor.extraJavaOptions=$flags" --conf spark.executor.memory="${LOCKSTEP_EXECUTOR_MEMORY:-4g}" \
+  --conf "spark.executor.extraJavaOptions=$flags" --conf spark.executor.memory="${LOCKSTEP_EXECUTOR_MEMORY:-1g}" \
   --conf spark.executor.cores=1 --conf spark.cores.max=2 \
   "$submit_jar" "$@" --master "spark://127.0.0.1:$port"

@@ -11,12 +11,14 @@ import org.nd4j.linalg.learning.config.IUpdater;
 import java.util.Map;
 
 /**
- * Per-layer learning-rate multipliers ({@code --lr-multipliers}): each layer trains at the schedule's
- * rate times its multiplier, so warm-up and decay apply to every layer alike.
+ * The schedule's learning rate on every layer, each step, times the layer's multiplier
+ * ({@code --lr-multipliers}; none: 1 for every layer), so warm-up and decay apply to every layer alike.
  *
  * <p>DL4J keeps one updater per block of consecutive parameters with equal settings. {@link #separate}
  * gives layers with different multipliers different settings once per stage, so each block holds layers
  * of one multiplier; {@link #apply} then sets each block's rate every step without rebuilding anything.
+ * (DL4J's own {@code setLearningRate} rebuilds the network's updater and copies its state on every call:
+ * thousands of short-lived arrays a step, which kept the garbage collector busy for a tenth of a core.)
  * Layers not in the map, and frozen layers (no learning rate), keep multiplier 1. Training thread only.
  */
 public final class LayerRates {
@@ -24,10 +26,6 @@ public final class LayerRates {
 
     public LayerRates(Map<String, Double> multipliers) {
         this.multipliers = Map.copyOf(multipliers);
-    }
-
-    public boolean isEmpty() {
-        return multipliers.isEmpty();
     }
 
     private double multiplier(String layer) {
@@ -53,6 +51,12 @@ public final class LayerRates {
         return FrozenLayers.rebuild(graph, conf);
     }
 
+    private static void setRate(IUpdater updater, double rate) {
+        if (updater != null && updater.hasLearningRate()) {
+            updater.setLrAndSchedule(rate, null);
+        }
+    }
+
     private static IUpdater withRate(IUpdater updater, double rate) {
         if (updater == null || !updater.hasLearningRate()) {
             return updater;
@@ -62,8 +66,18 @@ public final class LayerRates {
         return copy;
     }
 
-    /** Sets every updater block's rate to {@code rate} times its layers' multiplier, for the coming step. */
+    /**
+     * Sets every updater block's rate to {@code rate} times its layers' multiplier, for the coming step,
+     * and every layer's configured rate likewise (what a checkpoint saves).
+     */
     public void apply(ComputationGraph graph, double rate) {
+        for (org.deeplearning4j.nn.api.Layer layer : graph.getLayers()) {
+            if (layer.conf().getLayer() instanceof BaseLayer conf) {
+                double layerRate = rate * multiplier(conf.getLayerName());
+                setRate(conf.getIUpdater(), layerRate);
+                setRate(conf.getBiasUpdater(), layerRate);
+            }
+        }
         ComputationGraphUpdater updater = graph.getUpdater(true);
         for (UpdaterBlock block : updater.getUpdaterBlocks()) {
             IUpdater config = block.getGradientUpdater().getConfig();

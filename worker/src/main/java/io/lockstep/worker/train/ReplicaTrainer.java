@@ -156,11 +156,7 @@ public final class ReplicaTrainer {
                 }
                 listener.position(epoch, step);
                 if (!keepNetworkRates) {
-                    if (layerRates.isEmpty()) {
-                        graph.setLearningRate(schedule.rateAt(epoch, step));
-                    } else {
-                        layerRates.apply(graph, schedule.rateAt(epoch, step));
-                    }
+                    layerRates.apply(graph, schedule.rateAt(epoch, step));
                 }
                 SyncBatchNorms.resetCommunicationStats(graph);
                 TrainingBatches.fit(graph, batch); // repeats the labels for auxiliary outputs (Inception-v3)
