@@ -10,6 +10,7 @@ import io.lockstep.worker.nn.BatchNormSwap;
 import io.lockstep.worker.nn.ConvolutionKernels;
 import io.lockstep.worker.nn.ConvolutionSwap;
 import io.lockstep.worker.train.ComputeThreads;
+import io.lockstep.worker.train.LeanUpdaterBlock;
 import io.lockstep.worker.train.Optimizer;
 import io.lockstep.worker.train.ReplicaTrainer;
 import org.deeplearning4j.nn.conf.CacheMode;
@@ -124,6 +125,7 @@ public final class StepTimeBenchmark implements Callable<Integer> {
         graph = ConvolutionSwap.apply(graph, conv);
         int direct = ConvolutionSwap.countDnnl(graph.getConfiguration());
         ReplicaTrainer.useCacheMode(graph, cacheMode);
+        LeanUpdaterBlock.install(graph); // as a replica trains
         Nd4j.getRandom().setSeed(1);
         INDArray features = Nd4j.rand(DataType.FLOAT, batchSize, shape.channels(), shape.height(), shape.width());
         INDArray labels = Nd4j.zeros(DataType.FLOAT, batchSize, 10);

@@ -70,6 +70,7 @@ public final class ReplicaTrainer {
         this.rank = collective == null ? 0 : collective.rank();
         this.listener = new ExchangeListener(exchange, nonFinitePolicy);
         useCacheMode(graph, CacheMode.DEVICE);
+        LeanUpdaterBlock.install(graph);
         // The exchange must see each gradient first; the user's own listeners stay attached after it.
         List<TrainingListener> own = new ArrayList<>(graph.getListeners() == null ? List.of() : graph.getListeners());
         graph.setListeners(listener);

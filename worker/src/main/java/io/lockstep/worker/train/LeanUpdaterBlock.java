@@ -1,0 +1,130 @@
+package io.lockstep.worker.train;
+
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.updater.UpdaterBlock;
+import org.deeplearning4j.nn.updater.graph.ComputationGraphUpdater;
+import org.nd4j.linalg.api.buffer.DataBuffer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.learning.regularization.Regularization;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * DL4J's updater block with a regularization step that creates no arrays while the network's arrays stay
+ * the same.
+ *
+ * <p>DL4J's block runs its regularization loop twice a step, before and after the optimizer, and on each
+ * pass cuts a parameter view and a gradient view for every variable of the block, whether any
+ * regularization applies to it or not: 8 arrays per variable and step, about 800 for resnet20, each with
+ * its own shape buffer and deallocator. This block cuts the views of the variables that are regularized
+ * once, keeps them while it is handed the same parameter and gradient arrays (the network's own, every
+ * step), and skips the variables a pass does not regularize. The arithmetic is DL4J's: the same
+ * {@link Regularization#apply} on the same elements, so training is the same to the bit.
+ */
+public final class LeanUpdaterBlock extends UpdaterBlock {
+    private INDArray viewsOfParams;
+    private INDArray viewsOfGradient;
+    private final List<INDArray> paramViews = new ArrayList<>();
+    private final List<INDArray> gradientViews = new ArrayList<>();
+    private int cuts;
+
+    private LeanUpdaterBlock(UpdaterBlock block) {
+        super(block.getParamOffsetStart(), block.getParamOffsetEnd(), block.getUpdaterViewOffsetStart(),
+                block.getUpdaterViewOffsetEnd(), block.getLayersAndVariablesInBlock());
+        setUpdaterView(block.getUpdaterView());
+        setGradientView(block.getGradientView());
+        setUpdaterViewRequiresInitialization(block.isUpdaterViewRequiresInitialization());
+        setGradientUpdater(block.getGradientUpdater());
+    }
+
+    /**
+     * Replaces the blocks of {@code graph}'s updater (created if it has none) by lean ones holding the same
+     * optimizer, state and settings. A later rebuild of the updater (DL4J's {@code setLearningRate},
+     * {@code setUpdater(null)}) brings DL4J's blocks back, which compute the same.
+     */
+    public static void install(ComputationGraph graph) {
+        ComputationGraphUpdater updater = graph.getUpdater(true);
+        List<UpdaterBlock> blocks = updater.getUpdaterBlocks();
+        for (int i = 0; i < blocks.size(); i++) {
+            if (!(blocks.get(i) instanceof LeanUpdaterBlock)) {
+                blocks.set(i, new LeanUpdaterBlock(blocks.get(i)));
+            }
+        }
+    }
+
+    @Override
+    protected void applyRegularizationAllVariables(Regularization.ApplyStep applyStep, int iteration, int epoch,
+                                                   boolean externalGradient, INDArray fullNetworkGradientView,
+                                                   INDArray fullNetworkParamsArray) {
+        List<ParamState> states = getLayersAndVariablesInBlock();
+        if (externalGradient) {
+            cutViews(fullNetworkGradientView, fullNetworkParamsArray);
+        }
+        double rate = getGradientUpdater().getConfig().hasLearningRate()
+                ? getGradientUpdater().getConfig().getLearningRate(iteration, epoch) : 1.0;
+        for (int i = 0; i < states.size(); i++) {
+            ParamState state = states.get(i);
+            if (!regularizes(state, applyStep)) {
+                continue;
+            }
+            INDArray params = externalGradient ? paramViews.get(i) : state.getParamView();
+            INDArray gradient = externalGradient ? gradientViews.get(i) : state.getGradView();
+            applyRegularization(applyStep, state.getLayer(), state.getParamName(), gradient, params, iteration, epoch, rate);
+        }
+    }
+
+    private static boolean regularizes(ParamState state, Regularization.ApplyStep applyStep) {
+        List<Regularization> regularizations = state.getLayer().getConfig().getRegularizationByParam(state.getParamName());
+        if (regularizations != null) {
+            for (Regularization regularization : regularizations) {
+                if (regularization.applyStep() == applyStep) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The views DL4J's block cuts on every pass, cut again only when the memory they come from changes.
+     * DL4J hands the block new array objects every step (reshapes of the network's parameters and
+     * gradient), so the memory is compared: the same buffer, offset and length of a dense array are the
+     * same elements.
+     */
+    private void cutViews(INDArray gradient, INDArray params) {
+        if (sameMemory(gradient, viewsOfGradient) && sameMemory(params, viewsOfParams)) {
+            return;
+        }
+        paramViews.clear();
+        gradientViews.clear();
+        INDArray flatParams = params.reshape(params.length());
+        INDArray flatGradient = gradient.reshape(gradient.length());
+        for (ParamState state : getLayersAndVariablesInBlock()) {
+            boolean used = regularizes(state, Regularization.ApplyStep.BEFORE_UPDATER)
+                    || regularizes(state, Regularization.ApplyStep.POST_UPDATER);
+            paramViews.add(used ? flatParams.get(NDArrayIndex.interval(state.getParamOffsetStart(), state.getParamOffsetEnd())) : null);
+            gradientViews.add(used ? flatGradient.get(NDArrayIndex.interval(state.getParamOffsetStart(), state.getParamOffsetEnd())) : null);
+        }
+        viewsOfGradient = gradient;
+        viewsOfParams = params;
+        cuts++;
+    }
+
+    /** How many times this block has cut its views. */
+    int cuts() {
+        return cuts;
+    }
+
+    private static boolean sameMemory(INDArray array, INDArray cutFrom) {
+        return cutFrom != null && (array == cutFrom || (root(array.data()) == root(cutFrom.data())
+                && array.offset() == cutFrom.offset() && array.length() == cutFrom.length()
+                && array.elementWiseStride() == 1 && cutFrom.elementWiseStride() == 1));
+    }
+
+    /** The buffer that owns the memory: each reshape of an array gets a view buffer of its own. */
+    private static DataBuffer root(DataBuffer buffer) {
+        return buffer.originalDataBuffer() == null ? buffer : buffer.originalDataBuffer();
+    }
+}
