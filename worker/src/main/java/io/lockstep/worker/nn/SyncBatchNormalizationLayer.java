@@ -13,6 +13,7 @@ import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
@@ -599,13 +600,36 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
         return layerConf().getCnn2DFormat() == CNN2DFormat.NHWC ? new int[] {0, 1, 2} : new int[] {0, 2, 3};
     }
 
-    /** Copies a per-channel vector (any backend, any data type) into {@code into}. */
+    /**
+     * Copies a per-channel vector (any backend, any data type) into {@code into}. A float vector in host
+     * memory is read where it lies: ND4J's cast and copy would create two arrays per call, a dozen calls a
+     * layer and step, and every ND4J array costs its native shape buffer, deallocator and garbage.
+     */
     private static void readVector(INDArray vector, double[] into) {
+        long stride = vector.elementWiseStride();
+        if (HostFloats.fits(vector) && stride > 0) {
+            DataBuffer data = vector.data(); // a view's buffer starts at the view's first element
+            for (int i = 0; i < into.length; i++) {
+                into[i] = data.getFloat(i * stride);
+            }
+            return;
+        }
         System.arraycopy(vector.castTo(DataType.DOUBLE).toDoubleVector(), 0, into, 0, into.length);
     }
 
-    /** Assigns {@code values[from, from + length(view))} to a per-channel view (any backend, any data type). */
+    /**
+     * Assigns {@code values[from, from + length(view))} to a per-channel view (any backend, any data type),
+     * in place in host memory for a float view, as {@link #readVector} reads.
+     */
     private static void writeVector(INDArray view, double[] values, int from) {
+        long stride = view.elementWiseStride();
+        if (HostFloats.fits(view) && stride > 0) {
+            DataBuffer data = view.data();
+            for (int i = 0; i < view.length(); i++) {
+                data.put(i * stride, (float) values[from + i]);
+            }
+            return;
+        }
         double[] part = Arrays.copyOfRange(values, from, from + (int) view.length());
         view.assign(Nd4j.createFromArray(part).reshape(view.shape()).castTo(view.dataType()));
     }
@@ -616,6 +640,8 @@ public class SyncBatchNormalizationLayer extends BatchNormalization {
             Arrays.fill(beta, layerConf().getBeta());
             return beta;
         }
-        return getParam(BatchNormalizationParamInitializer.BETA).castTo(DataType.DOUBLE).toDoubleVector();
+        double[] beta = new double[channels];
+        readVector(getParam(BatchNormalizationParamInitializer.BETA), beta);
+        return beta;
     }
 }
