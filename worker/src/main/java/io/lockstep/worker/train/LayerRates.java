@@ -18,7 +18,7 @@ import java.util.Map;
  * gives layers with different multipliers different settings once per stage, so each block holds layers
  * of one multiplier; {@link #apply} then sets each block's rate every step without rebuilding anything.
  * (DL4J's own {@code setLearningRate} rebuilds the network's updater and copies its state on every call:
- * thousands of short-lived arrays a step, which kept the garbage collector busy for a tenth of a core.)
+ * thousands of short-lived arrays a step, each with ND4J's native bookkeeping for the collector to clear.)
  * Layers not in the map, and frozen layers (no learning rate), keep multiplier 1. Training thread only.
  */
 public final class LayerRates {
