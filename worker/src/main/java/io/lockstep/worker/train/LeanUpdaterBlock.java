@@ -12,15 +12,15 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * DL4J's updater block with a regularization step that creates no arrays while the network's arrays stay
- * the same.
+ * DL4J's updater block, creating no arrays per step while the network's arrays stay the same.
  *
- * <p>DL4J's block runs its regularization loop twice a step, before and after the optimizer, and on each
- * pass cuts a parameter view and a gradient view for every variable of the block, whether any
- * regularization applies to it or not: 8 arrays per variable and step, about 800 for resnet20, each with
- * its own shape buffer and deallocator. This block cuts the views of the variables that are regularized
- * once, keeps them while it is handed the same parameter and gradient arrays (the network's own, every
- * step), and skips the variables a pass does not regularize. The arithmetic is DL4J's: the same
+ * <p>DL4J's block cuts its part of the network's gradient anew every step (3 arrays), and runs its
+ * regularization loop twice a step, before and after the optimizer, cutting on each pass a parameter view
+ * and a gradient view for every variable of the block, whether any regularization applies to it or not:
+ * 8 arrays per variable and step, about 800 for resnet20, each with its own shape buffer and deallocator.
+ * This block cuts its gradient view and the views of its regularized variables once, keeps them while it
+ * is handed the same parameter and gradient memory (the network's own, every step), and skips the
+ * variables a pass does not regularize. The arithmetic is DL4J's: the same optimizer and the same
  * {@link Regularization#apply} on the same elements, so training is the same to the bit.
  */
 public final class LeanUpdaterBlock extends UpdaterBlock {
@@ -28,6 +28,7 @@ public final class LeanUpdaterBlock extends UpdaterBlock {
     private INDArray viewsOfGradient;
     private final List<INDArray> paramViews = new ArrayList<>();
     private final List<INDArray> gradientViews = new ArrayList<>();
+    private INDArray blockGradient;
     private int cuts;
 
     private LeanUpdaterBlock(UpdaterBlock block) {
@@ -52,6 +53,24 @@ public final class LeanUpdaterBlock extends UpdaterBlock {
                 blocks.set(i, new LeanUpdaterBlock(blocks.get(i)));
             }
         }
+    }
+
+    /** DL4J's {@code UpdaterBlock.update} for an external gradient, on views cut once. */
+    @Override
+    public void updateExternalGradient(int iteration, int epoch, INDArray fullNetworkGradientView,
+                                       INDArray fullNetworkParamsArray) {
+        if (getGradientUpdater() == null) {
+            init();
+        }
+        cutViews(fullNetworkGradientView, fullNetworkParamsArray);
+        if (getLayersAndVariablesInBlock().get(0).getLayer().numParams() == 0) {
+            return;
+        }
+        applyRegularizationAllVariables(Regularization.ApplyStep.BEFORE_UPDATER, iteration, epoch, true,
+                fullNetworkGradientView, fullNetworkParamsArray);
+        getGradientUpdater().applyUpdater(blockGradient, iteration, epoch);
+        applyRegularizationAllVariables(Regularization.ApplyStep.POST_UPDATER, iteration, epoch, true,
+                fullNetworkGradientView, fullNetworkParamsArray);
     }
 
     @Override
@@ -101,6 +120,7 @@ public final class LeanUpdaterBlock extends UpdaterBlock {
         gradientViews.clear();
         INDArray flatParams = params.reshape(params.length());
         INDArray flatGradient = gradient.reshape(gradient.length());
+        blockGradient = flatGradient.get(NDArrayIndex.interval(getParamOffsetStart(), getParamOffsetEnd()));
         for (ParamState state : getLayersAndVariablesInBlock()) {
             boolean used = regularizes(state, Regularization.ApplyStep.BEFORE_UPDATER)
                     || regularizes(state, Regularization.ApplyStep.POST_UPDATER);
