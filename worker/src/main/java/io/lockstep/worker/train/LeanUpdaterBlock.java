@@ -3,7 +3,6 @@ package io.lockstep.worker.train;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.updater.UpdaterBlock;
 import org.deeplearning4j.nn.updater.graph.ComputationGraphUpdater;
-import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.regularization.Regularization;
@@ -66,21 +65,27 @@ public final class LeanUpdaterBlock extends UpdaterBlock {
         if (getLayersAndVariablesInBlock().get(0).getLayer().numParams() == 0) {
             return;
         }
-        applyRegularizationAllVariables(Regularization.ApplyStep.BEFORE_UPDATER, iteration, epoch, true,
-                fullNetworkGradientView, fullNetworkParamsArray);
+        regularize(Regularization.ApplyStep.BEFORE_UPDATER, iteration, epoch, true);
         getGradientUpdater().applyUpdater(blockGradient, iteration, epoch);
-        applyRegularizationAllVariables(Regularization.ApplyStep.POST_UPDATER, iteration, epoch, true,
-                fullNetworkGradientView, fullNetworkParamsArray);
+        regularize(Regularization.ApplyStep.POST_UPDATER, iteration, epoch, true);
     }
 
     @Override
     protected void applyRegularizationAllVariables(Regularization.ApplyStep applyStep, int iteration, int epoch,
                                                    boolean externalGradient, INDArray fullNetworkGradientView,
                                                    INDArray fullNetworkParamsArray) {
-        List<ParamState> states = getLayersAndVariablesInBlock();
         if (externalGradient) {
             cutViews(fullNetworkGradientView, fullNetworkParamsArray);
         }
+        regularize(applyStep, iteration, epoch, externalGradient);
+    }
+
+    /**
+     * DL4J's regularization loop over the variables {@code applyStep} regularizes, on the views
+     * {@link #cutViews} cut ({@code onCutViews}) or on the block's own parameter and gradient views.
+     */
+    private void regularize(Regularization.ApplyStep applyStep, int iteration, int epoch, boolean onCutViews) {
+        List<ParamState> states = getLayersAndVariablesInBlock();
         double rate = getGradientUpdater().getConfig().hasLearningRate()
                 ? getGradientUpdater().getConfig().getLearningRate(iteration, epoch) : 1.0;
         for (int i = 0; i < states.size(); i++) {
@@ -88,8 +93,8 @@ public final class LeanUpdaterBlock extends UpdaterBlock {
             if (!regularizes(state, applyStep)) {
                 continue;
             }
-            INDArray params = externalGradient ? paramViews.get(i) : state.getParamView();
-            INDArray gradient = externalGradient ? gradientViews.get(i) : state.getGradView();
+            INDArray params = onCutViews ? paramViews.get(i) : state.getParamView();
+            INDArray gradient = onCutViews ? gradientViews.get(i) : state.getGradView();
             applyRegularization(applyStep, state.getLayer(), state.getParamName(), gradient, params, iteration, epoch, rate);
         }
     }
@@ -109,8 +114,8 @@ public final class LeanUpdaterBlock extends UpdaterBlock {
     /**
      * The views DL4J's block cuts on every pass, cut again only when the memory they come from changes.
      * DL4J hands the block new array objects every step (reshapes of the network's parameters and
-     * gradient), so the memory is compared: the same buffer, offset and length of a dense array are the
-     * same elements.
+     * gradient), so the memory is compared. The views hold the buffer they were cut from, so its address
+     * cannot be reused by another array while they are kept.
      */
     private void cutViews(INDArray gradient, INDArray params) {
         if (sameMemory(gradient, viewsOfGradient) && sameMemory(params, viewsOfParams)) {
@@ -137,14 +142,10 @@ public final class LeanUpdaterBlock extends UpdaterBlock {
         return cuts;
     }
 
+    /** The same elements: a dense array at the same native address, offset and length (as {@code FlatFloats} compares). */
     private static boolean sameMemory(INDArray array, INDArray cutFrom) {
-        return cutFrom != null && (array == cutFrom || (root(array.data()) == root(cutFrom.data())
+        return cutFrom != null && (array == cutFrom || (array.data().address() == cutFrom.data().address()
                 && array.offset() == cutFrom.offset() && array.length() == cutFrom.length()
                 && array.elementWiseStride() == 1 && cutFrom.elementWiseStride() == 1));
-    }
-
-    /** The buffer that owns the memory: each reshape of an array gets a view buffer of its own. */
-    private static DataBuffer root(DataBuffer buffer) {
-        return buffer.originalDataBuffer() == null ? buffer : buffer.originalDataBuffer();
     }
 }
