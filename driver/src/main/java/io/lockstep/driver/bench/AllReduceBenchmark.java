@@ -30,6 +30,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -144,6 +145,9 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     @Option(names = "--dir", description = "media driver root directory (default: java.io.tmpdir)")
     String directory;
 
+    /** One core's seal-and-open rate of each mode, payload MB/s, by the implementation in force (the probe's). */
+    private final Map<WireSecurity, Double> sealAndOpenRate = new EnumMap<>(WireSecurity.class);
+
     /** Runs the benchmark without the {@code lockstep} launcher (for a build without the CLI registration). */
     public static void main(String[] args) {
         System.exit(new picocli.CommandLine(new AllReduceBenchmark()).execute(args));
@@ -248,6 +252,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
      * bytes for reference: the figures that bound the all-reduce's cost on a CPU-bound machine.
      */
     private void printSealCost() throws Exception {
+        sealAndOpenRate.clear();
         System.out.printf(Locale.ROOT, "wire security sealed with %s (in force in this JVM)%n",
                 SealImplementation.inForce().displayName());
         // The JDK's figures too where the native one is in force: the ratio is what the choice is worth.
@@ -262,6 +267,9 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                 // Warm-up first: the JIT compiles the AES intrinsics.
                 SealProbe.measure(security, implementation, chunkBytes, 1_000);
                 SealProbe probe = SealProbe.measure(security, implementation, chunkBytes, 1_000);
+                if (implementation == SealImplementation.inForce()) {
+                    sealAndOpenRate.put(security, probe.roundTripMegabytesPerSecond());
+                }
                 System.out.printf(Locale.ROOT, "one core, %s by %s, %d-byte frames: seal %.0f MB/s, seal and open "
                                 + "%.0f MB/s, %.0f bytes allocated per frame%n", name, implementation.displayName(),
                         chunkBytes, probe.sealMegabytesPerSecond(), probe.roundTripMegabytesPerSecond(),
@@ -364,6 +372,16 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                                     + "busbw/B_link %.2f (per round: %s), busbw vs %s %.2f (per round: %s)%n", transport,
                             security, n, formatSize(size), medianMillis, bus, link, ratio, format(ratios[k]),
                             modes.get(0).optionName(), relative, format(againstFirst[k]));
+                    Double rate = sealAndOpenRate.get(modes.get(k));
+                    if (!shared && rate != null && modes.get(0) == WireSecurity.OFF) {
+                        double sealing = sealingMillisPerRank(n, size, rate);
+                        int cores = Runtime.getRuntime().availableProcessors();
+                        System.out.printf(Locale.ROOT, "[%s %s] N=%d %10s: sealing and opening take %.1f ms of a core "
+                                        + "per rank per op (at the probe's %.0f MB/s); with no CPU to spare on %d cores "
+                                        + "that alone would make busbw vs off %.2f%n", transport, security, n,
+                                formatSize(size), sealing, rate, cores,
+                                cpuBoundRatio(median(millis[0]), sealing, n, cores));
+                    }
                 }
             }
             for (int k = 0; k < m; k++) {
@@ -384,6 +402,23 @@ public final class AllReduceBenchmark implements Callable<Integer> {
 
     private static List<String> format(double[] values) {
         return Arrays.stream(values).mapToObj(r -> String.format(Locale.ROOT, "%.2f", r)).toList();
+    }
+
+    /**
+     * CPU milliseconds one rank of a ring all-reduce of {@code size} bytes spends sealing what it sends and
+     * opening what it receives (2(N−1)/N of the buffer each way), at one core's seal-and-open rate.
+     */
+    static double sealingMillisPerRank(int n, long size, double sealAndOpenMegabytesPerSecond) {
+        return 2.0 * (n - 1) / n * size / 1e6 / sealAndOpenMegabytesPerSecond * 1e3;
+    }
+
+    /**
+     * Bus bandwidth relative to plaintext if the all-reduce already kept {@code cores} cores busy, so that the
+     * {@code n} ranks' sealing CPU adds to its time: the cost on a CPU-bound machine. Where the link is the
+     * limit and the ranks have CPU to spare, the cost is lower, down to nothing.
+     */
+    static double cpuBoundRatio(double plainMillis, double sealingMillisPerRank, int n, int cores) {
+        return plainMillis / (plainMillis + n * sealingMillisPerRank / cores);
     }
 
     private static double busBandwidth(int n, long size, double millis) {
