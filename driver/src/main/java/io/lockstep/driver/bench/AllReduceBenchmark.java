@@ -409,7 +409,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
      * opening what it receives (2(N−1)/N of the buffer each way), at one core's seal-and-open rate.
      */
     static double sealingMillisPerRank(int n, long size, double sealAndOpenMegabytesPerSecond) {
-        return 2.0 * (n - 1) / n * size / 1e6 / sealAndOpenMegabytesPerSecond * 1e3;
+        return ringBytesEachWay(n, size) / 1e6 / sealAndOpenMegabytesPerSecond * 1e3;
     }
 
     /**
@@ -422,7 +422,12 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     }
 
     private static double busBandwidth(int n, long size, double millis) {
-        return 2.0 * (n - 1) / n * size / (millis / 1e3) / 1e6;
+        return ringBytesEachWay(n, size) / (millis / 1e3) / 1e6;
+    }
+
+    /** Bytes each rank of a ring all-reduce of {@code size} bytes sends, and receives: 2(N−1)/N of the buffer. */
+    private static double ringBytesEachWay(int n, long size) {
+        return 2.0 * (n - 1) / n * size;
     }
 
     /** Iterations per sample so that one sample lasts at least {@code sampleMs} (after one warm-up op). */
