@@ -13,11 +13,14 @@ for run in sorted(out.glob("run-*-*/metrics.jsonl")):
     pick = lambda k: statistics.median(s[k] for s in steps[10:])
     rows.setdefault(mode, []).append((int(rnd), statistics.median(walls), pick("compute_ms"),
                                       pick("exchange_ms"), pick("norm_sync_ms")))
+# Wire-security modes in their usual order, then any other label an A/B gave its runs (run-ROUND-LABEL).
+order = [m for m in ("off", "auth", "encrypt") if m in rows] + sorted(set(rows) - {"off", "auth", "encrypt"})
 print("mode     round  step ms  compute ms  exchange ms  BatchNorm sync ms")
-for mode in ("off", "auth", "encrypt"):
-    for rnd, wall, comp, exch, norm in sorted(rows.get(mode, [])):
+for mode in order:
+    for rnd, wall, comp, exch, norm in sorted(rows[mode]):
         print(f"{mode:8} {rnd:5} {wall:8.1f} {comp:11.1f} {exch:12.2f} {norm:18.2f}")
-print("\nper round, relative to off in the same round (step time):")
+if "off" in rows:
+    print("\nper round, relative to off in the same round (step time):")
 for rnd in sorted({r[0] for v in rows.values() for r in v}):
     base = {m: next((r for r in rows[m] if r[0] == rnd), None) for m in rows}
     if base.get("off"):
