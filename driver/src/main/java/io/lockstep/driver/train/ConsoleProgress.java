@@ -8,6 +8,9 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
+import java.io.PrintStream;
+import java.util.function.Consumer;
+
 /**
  * The command line's progress on the console (standard error): a bar per epoch with step, loss,
  * images/s and ETA, and one line per finished epoch. The bar is redrawn in a terminal and printed
@@ -30,7 +33,8 @@ public final class ConsoleProgress implements ProgressListener {
         if (interactive) {
             builder.setUpdateIntervalMillis(500);
         } else {
-            builder.setConsumer(new DelegatingProgressBarConsumer(System.err::println)).setUpdateIntervalMillis(10_000);
+            builder.setConsumer(new DelegatingProgressBarConsumer(new DistinctLines(System.err)))
+                    .setUpdateIntervalMillis(10_000);
         }
         bar = builder.build();
         barEpoch = epoch;
@@ -65,6 +69,28 @@ public final class ConsoleProgress implements ProgressListener {
         if (bar != null) {
             bar.close();
             bar = null;
+        }
+    }
+
+    /**
+     * Prints a bar's lines to a log, skipping a line equal to the one before: closing a bar draws it once
+     * more, which a terminal overwrites but a log would keep twice. Called by the bar's drawing thread and
+     * by the thread that closes it.
+     */
+    private static final class DistinctLines implements Consumer<String> {
+        private final PrintStream out;
+        private String last;
+
+        DistinctLines(PrintStream out) {
+            this.out = out;
+        }
+
+        @Override
+        public synchronized void accept(String line) {
+            if (!line.equals(last)) {
+                last = line;
+                out.println(line);
+            }
         }
     }
 }
