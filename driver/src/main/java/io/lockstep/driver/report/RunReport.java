@@ -399,7 +399,9 @@ public final class RunReport {
                 h.append("<tr>").append(td(s.get("epoch").asText())).append(td(s.get("step").asText()))
                         .append(td(num(s.get("step_ms"), "%.0f"))).append(td(num(s.get("median_ms"), "%.0f")))
                         .append(td(s.get("rank").asText())).append("<td class=\"l\">").append(esc(s.get("host").asText()))
-                        .append("</td><td class=\"l\">").append(esc(s.get("phase").asText())).append("</td>")
+                        .append("</td><td class=\"l\">").append(esc(s.get("phase").asText()
+                                + (s.path("slow_alike").asBoolean() ? " (every rank; excess over its median)" : "")))
+                        .append("</td>")
                         .append(td(num(s.get("phase_excess_ms"), "%.0f"))).append(td(num(s.get("others_waited_ms"), "%.0f")))
                         .append("</tr>\n");
             }

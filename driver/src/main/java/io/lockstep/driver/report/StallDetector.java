@@ -17,7 +17,9 @@ import java.util.TreeMap;
  * straggler shows as extra time in its own work (waiting for its data, or forward/backward), the others
  * as the same extra time waiting inside the collectives (gradient exchange or BatchNorm sync). So the
  * culprit is the rank whose own work exceeds the fastest rank's by the most; when no rank's own work
- * explains the step, every rank was slow in a collective and that collective is named.
+ * explains the step, every rank was slow in a collective and that collective is named. When the ranks
+ * differ too little to explain the step (one replica, or a pause they all shared: a garbage collection
+ * in a local-mode JVM, a busy host), each phase is compared with its own running median instead.
  *
  * <p>Not thread-safe: the caller serializes access.
  */
@@ -50,17 +52,30 @@ public final class StallDetector {
      *
      * @param stepMs        the step's duration (slowest rank)
      * @param medianMs      the running median before it
-     * @param phaseExcessMs how much longer the slow rank spent in {@code phase} than the fastest rank did
+     * @param phaseExcessMs how much longer the slow rank spent in {@code phase} than the fastest rank did, or,
+     *                      when {@code slowAlike}, than that phase's running median
      * @param othersWaitedMs the longest time another rank spent waiting in the collectives beyond the slow rank's own
+     * @param ranks         ranks in the step
+     * @param slowAlike     the ranks differed too little to explain the step: every rank was slow in {@code phase}
+     *                      ({@code rank} the most), measured against the phase's running median
      */
     public record Stall(int epoch, int step, double stepMs, double medianMs, int rank, String host, Phase phase,
-                        double phaseExcessMs, double othersWaitedMs) {
+                        double phaseExcessMs, double othersWaitedMs, int ranks, boolean slowAlike) {
 
         public String describe() {
-            return String.format("stall at epoch %d, step %d: the step took %.0f ms, %.1fx the running median of %.0f ms;"
-                            + " rank %d on %s was slow in %s (+%.0f ms), the other ranks waited up to %.0f ms for it",
-                    epoch + 1, step + 1, stepMs, stepMs / medianMs, medianMs, rank, host, phase.label(), phaseExcessMs,
-                    othersWaitedMs);
+            String head = String.format("stall at epoch %d, step %d: the step took %.0f ms, %.1fx the running median of "
+                    + "%.0f ms; ", epoch + 1, step + 1, stepMs, stepMs / medianMs, medianMs);
+            if (!slowAlike) {
+                return head + String.format("rank %d on %s was slow in %s (+%.0f ms), the other ranks waited up to %.0f ms "
+                        + "for it", rank, host, phase.label(), phaseExcessMs, othersWaitedMs);
+            }
+            if (ranks == 1) {
+                return head + String.format("rank %d on %s was slow in %s (+%.0f ms over its running median)", rank, host,
+                        phase.label(), phaseExcessMs);
+            }
+            return head + String.format("every rank was slow in %s, rank %d on %s the most (+%.0f ms over its running "
+                    + "median): a pause they shared (garbage collection, a busy host), not one straggler", phase.label(),
+                    rank, host, phaseExcessMs);
         }
 
         public Map<String, Object> toRecord() {
@@ -75,6 +90,7 @@ public final class StallDetector {
             r.put("phase", phase.label());
             r.put("phase_excess_ms", phaseExcessMs);
             r.put("others_waited_ms", othersWaitedMs);
+            r.put("slow_alike", slowAlike);
             r.put("message", describe());
             return r;
         }
@@ -82,7 +98,10 @@ public final class StallDetector {
 
     private final double factor;
     private final int checkpointEverySteps;
-    private final ArrayDeque<Double> recent = new ArrayDeque<>();
+    private final RunningMedian stepMedian = new RunningMedian();
+    /** Per phase (data, compute, BatchNorm sync, exchange): the longest any rank spent in it, per step. */
+    private final RunningMedian[] phaseMedians = {new RunningMedian(), new RunningMedian(), new RunningMedian(),
+            new RunningMedian()};
     private final Map<Integer, List<Stall>> byEpoch = new TreeMap<>();
 
     /**
@@ -103,27 +122,31 @@ public final class StallDetector {
         for (StepTiming t : ranks) {
             stepMs = Math.max(stepMs, t.totalNanos() / 1e6);
         }
+        long[][] phases = new long[ranks.length][];
+        long[] longest = new long[4];
+        for (int r = 0; r < ranks.length; r++) {
+            StepTiming t = ranks[r];
+            phases[r] = new long[]{t.dataWaitNanos(), t.computeNanos(), t.normSyncNanos(), t.exchangeNanos()};
+            for (int i = 0; i < 4; i++) {
+                longest[i] = Math.max(longest[i], phases[r][i]);
+            }
+        }
         Optional<Stall> stall = Optional.empty();
-        if (recent.size() >= MIN_STEPS) {
-            double median = median();
+        if (stepMedian.size() >= MIN_STEPS) {
+            double median = stepMedian.median();
             if (stepMs > factor * median) {
-                stall = Optional.of(explain(ranks, hosts, stepMs, median));
+                stall = Optional.of(explain(ranks, phases, hosts, stepMs, median));
                 byEpoch.computeIfAbsent(ranks[0].epoch(), e -> new ArrayList<>()).add(stall.get());
             }
         }
-        recent.addLast(stepMs);
-        if (recent.size() > WINDOW) {
-            recent.removeFirst();
+        stepMedian.add(stepMs);
+        for (int i = 0; i < 4; i++) {
+            phaseMedians[i].add(longest[i] / 1e6);
         }
         return stall;
     }
 
-    private Stall explain(StepTiming[] ranks, String[] hosts, double stepMs, double median) {
-        long[][] phases = new long[ranks.length][];
-        for (int r = 0; r < ranks.length; r++) {
-            StepTiming t = ranks[r];
-            phases[r] = new long[]{t.dataWaitNanos(), t.computeNanos(), t.normSyncNanos(), t.exchangeNanos()};
-        }
+    private Stall explain(StepTiming[] ranks, long[][] phases, String[] hosts, double stepMs, double median) {
         long[] fastest = new long[4];
         Arrays.fill(fastest, Long.MAX_VALUE);
         for (long[] p : phases) {
@@ -148,8 +171,25 @@ public final class StallDetector {
                 break;
             }
         }
+        double excessMs = excess / 1e6;
+        boolean slowAlike = excessMs < 0.5 * (stepMs - median);
+        if (slowAlike) {
+            // No rank differs enough from the others: the phase that grew most over its own median, on every rank.
+            double most = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < 4; i++) {
+                for (int r = 0; r < ranks.length; r++) {
+                    double overMedian = phases[r][i] / 1e6 - phaseMedians[i].median();
+                    if (overMedian > most) {
+                        most = overMedian;
+                        rank = r;
+                        phase = i;
+                    }
+                }
+            }
+            excessMs = most;
+        }
         int step = ranks[0].step();
-        if (phase >= 2 && checkpointEverySteps > 0 && step > 0 && step % checkpointEverySteps == 0) {
+        if (!slowAlike && phase >= 2 && checkpointEverySteps > 0 && step > 0 && step % checkpointEverySteps == 0) {
             // No rank's own work explains the step, and rank 0 wrote a checkpoint just before it.
             rank = 0;
             phase = Phase.CHECKPOINT.ordinal();
@@ -162,13 +202,29 @@ public final class StallDetector {
             }
         }
         return new Stall(ranks[0].epoch(), step, stepMs, median, rank, hosts[rank], Phase.values()[phase],
-                excess / 1e6, Math.max(0, othersWaited) / 1e6);
+                excessMs, Math.max(0, othersWaited) / 1e6, ranks.length, slowAlike);
     }
 
-    private double median() {
-        double[] sorted = recent.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        int n = sorted.length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    /** The median of the last {@link #WINDOW} values added. */
+    private static final class RunningMedian {
+        private final ArrayDeque<Double> recent = new ArrayDeque<>();
+
+        void add(double value) {
+            recent.addLast(value);
+            if (recent.size() > WINDOW) {
+                recent.removeFirst();
+            }
+        }
+
+        int size() {
+            return recent.size();
+        }
+
+        double median() {
+            double[] sorted = recent.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            int n = sorted.length;
+            return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        }
     }
 
     /** The stalls of one epoch (0-based), in the order found. */

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Which rank and phase a stalled step is blamed on, from the per-rank timings alone. */
@@ -45,6 +46,7 @@ class StallDetectorTest {
         assertEquals(StallDetector.Phase.COMPUTE, stall.phase());
         assertEquals(902, stall.phaseExcessMs(), 1);
         assertEquals(902, stall.othersWaitedMs(), 1, "rank 0 waited 909 ms in collectives against rank 1's 7");
+        assertFalse(stall.slowAlike(), "one rank explains the step");
         assertEquals(1, detector.summary().size());
     }
 
@@ -88,6 +90,39 @@ class StallDetectorTest {
         StallDetector.Stall own = warmedUp(10, 5).step(slowCompute, HOSTS).orElseThrow();
         assertEquals(StallDetector.Phase.COMPUTE, own.phase());
         assertEquals(1, own.rank());
+    }
+
+    @Test
+    void aSingleReplicaIsJudgedAgainstItsOwnPhaseMedians() {
+        StallDetector detector = new StallDetector(3, 0);
+        String[] host = {"host-a"};
+        for (int s = 0; s < 10; s++) {
+            assertTrue(detector.step(new StepTiming[]{timing(0, s, 2, 45, 0, 0)}, host).isEmpty());
+        }
+        StallDetector.Stall stall = detector.step(new StepTiming[]{timing(0, 10, 3, 190, 0, 0)}, host).orElseThrow();
+        assertEquals(StallDetector.Phase.COMPUTE, stall.phase());
+        assertEquals(145, stall.phaseExcessMs(), 1, "190 ms of forward/backward against its median of 45");
+        assertTrue(stall.slowAlike());
+        assertTrue(stall.describe().endsWith("rank 0 on host-a was slow in forward/backward (+145 ms over its running "
+                + "median)"), stall.describe());
+
+        StallDetector.Stall data = detector.step(new StepTiming[]{timing(0, 11, 400, 46, 0, 0)}, host).orElseThrow();
+        assertEquals(StallDetector.Phase.DATA, data.phase());
+        assertEquals(398, data.phaseExcessMs(), 1);
+    }
+
+    @Test
+    void ranksSlowAlikeInTheirOwnWorkAreNotBlamedOnOneStraggler() {
+        // Every rank's forward/backward took 880-900 ms more than usual (a pause they shared): the ranks differ by
+        // 20 ms, far too little to explain a step 890 ms over the median.
+        StepTiming[] step = {timing(0, 10, 1, 970, 5, 4), timing(1, 10, 1, 990, 3, 4), timing(2, 10, 1, 975, 7, 4)};
+        StallDetector.Stall stall = warmedUp(10).step(step, HOSTS).orElseThrow();
+        assertTrue(stall.slowAlike());
+        assertEquals(StallDetector.Phase.COMPUTE, stall.phase());
+        assertEquals(1, stall.rank(), "the slowest of them");
+        assertEquals(898, stall.phaseExcessMs(), 1, "990 ms against the median of the slowest rank's 92");
+        assertTrue(stall.describe().contains("every rank was slow in forward/backward, rank 1 on host-b the most "
+                + "(+898 ms over its running median)"), stall.describe());
     }
 
     @Test
