@@ -18,8 +18,8 @@ import java.util.TreeMap;
  * as the same extra time waiting inside the collectives (gradient exchange or BatchNorm sync). So the
  * culprit is the rank whose own work exceeds the fastest rank's by the most; when no rank's own work
  * explains the step, every rank was slow in a collective and that collective is named. When the ranks
- * differ too little to explain the step (one replica, or a pause they all shared: a garbage collection
- * in a local-mode JVM, a busy host), each phase is compared with its own running median instead.
+ * differ too little to explain the step (one replica, or a delay they all shared: a garbage collection
+ * in a local-mode JVM, a busy host, a slow network), each phase is compared with its own running median instead.
  *
  * <p>Not thread-safe: the caller serializes access.
  */
@@ -74,8 +74,7 @@ public final class StallDetector {
                         phase.label(), phaseExcessMs);
             }
             return head + String.format("every rank was slow in %s, rank %d on %s the most (+%.0f ms over its running "
-                    + "median): a pause they shared (garbage collection, a busy host), not one straggler", phase.label(),
-                    rank, host, phaseExcessMs);
+                    + "median), not one straggler", phase.label(), rank, host, phaseExcessMs);
         }
 
         public Map<String, Object> toRecord() {
