@@ -118,13 +118,11 @@ public final class StallDetector {
     /** Judges one complete step (one timing per rank, index = rank), then adds it to the median window. */
     public Optional<Stall> step(StepTiming[] ranks, String[] hosts) {
         double stepMs = 0;
-        for (StepTiming t : ranks) {
-            stepMs = Math.max(stepMs, t.totalNanos() / 1e6);
-        }
         long[][] phases = new long[ranks.length][];
         long[] longest = new long[4];
         for (int r = 0; r < ranks.length; r++) {
             StepTiming t = ranks[r];
+            stepMs = Math.max(stepMs, t.totalNanos() / 1e6);
             phases[r] = new long[]{t.dataWaitNanos(), t.computeNanos(), t.normSyncNanos(), t.exchangeNanos()};
             for (int i = 0; i < 4; i++) {
                 longest[i] = Math.max(longest[i], phases[r][i]);
@@ -153,6 +151,8 @@ public final class StallDetector {
                 fastest[i] = Math.min(fastest[i], p[i]);
             }
         }
+        // An excess explains the stall when it accounts for at least half of the step's time over the median.
+        double explainsMs = 0.5 * (stepMs - median);
         int rank = 0;
         int phase = 0;
         long excess = -1;
@@ -166,12 +166,12 @@ public final class StallDetector {
                     phase = i;
                 }
             }
-            if (i == 1 && excess / 1e6 >= 0.5 * (stepMs - median)) {
+            if (i == 1 && excess / 1e6 >= explainsMs) {
                 break;
             }
         }
         double excessMs = excess / 1e6;
-        boolean slowAlike = excessMs < 0.5 * (stepMs - median);
+        boolean slowAlike = excessMs < explainsMs;
         if (slowAlike) {
             // No rank differs enough from the others: the phase that grew most over its own median, on every rank.
             double most = Double.NEGATIVE_INFINITY;
