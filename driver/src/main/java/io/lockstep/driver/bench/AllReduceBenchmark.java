@@ -145,8 +145,8 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     @Option(names = "--dir", description = "media driver root directory (default: java.io.tmpdir)")
     String directory;
 
-    /** One core's seal-and-open rate of each mode, payload MB/s, by the implementation in force (the probe's). */
-    private final Map<WireSecurity, Double> sealAndOpenRate = new EnumMap<>(WireSecurity.class);
+    /** One core's sealing rates of each mode by the implementation in force (the probe's). */
+    private final Map<WireSecurity, SealProbe> sealProbes = new EnumMap<>(WireSecurity.class);
 
     /** Runs the benchmark without the {@code lockstep} launcher (for a build without the CLI registration). */
     public static void main(String[] args) {
@@ -252,7 +252,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
      * bytes for reference: the figures that bound the all-reduce's cost on a CPU-bound machine.
      */
     private void printSealCost() throws Exception {
-        sealAndOpenRate.clear();
+        sealProbes.clear();
         System.out.printf(Locale.ROOT, "wire security sealed with %s (in force in this JVM)%n",
                 SealImplementation.inForce().displayName());
         // The JDK's figures too where the native one is in force: the ratio is what the choice is worth.
@@ -268,7 +268,7 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                 SealProbe.measure(security, implementation, chunkBytes, 1_000);
                 SealProbe probe = SealProbe.measure(security, implementation, chunkBytes, 1_000);
                 if (implementation == SealImplementation.inForce()) {
-                    sealAndOpenRate.put(security, probe.roundTripMegabytesPerSecond());
+                    sealProbes.put(security, probe);
                 }
                 System.out.printf(Locale.ROOT, "one core, %s by %s, %d-byte frames: seal %.0f MB/s, seal and open "
                                 + "%.0f MB/s, %.0f bytes allocated per frame%n", name, implementation.displayName(),
@@ -372,14 +372,16 @@ public final class AllReduceBenchmark implements Callable<Integer> {
                                     + "busbw/B_link %.2f (per round: %s), busbw vs %s %.2f (per round: %s)%n", transport,
                             security, n, formatSize(size), medianMillis, bus, link, ratio, format(ratios[k]),
                             modes.get(0).optionName(), relative, format(againstFirst[k]));
-                    Double rate = sealAndOpenRate.get(modes.get(k));
-                    if (!shared && rate != null && modes.get(0) == WireSecurity.OFF) {
-                        double sealing = sealingMillisPerRank(n, size, rate);
+                    SealProbe probe = sealProbes.get(modes.get(k));
+                    if (!shared && probe != null && modes.get(0) == WireSecurity.OFF) {
+                        double sealing = sealingMillisPerRank(n, size, modes.get(k), probe.sealMegabytesPerSecond(),
+                                probe.roundTripMegabytesPerSecond());
                         int cores = Runtime.getRuntime().availableProcessors();
                         System.out.printf(Locale.ROOT, "[%s %s] N=%d %10s: sealing and opening take %.1f ms of a core "
-                                        + "per rank per op (at the probe's %.0f MB/s); with no CPU to spare on %d cores "
-                                        + "that alone would make busbw vs off %.2f%n", transport, security, n,
-                                formatSize(size), sealing, rate, cores,
+                                        + "per rank per op (at the probe's %.0f MB/s sealed, %.0f MB/s sealed and "
+                                        + "opened); with no CPU to spare on %d cores that alone would make busbw vs "
+                                        + "off %.2f%n", transport, security, n, formatSize(size), sealing,
+                                probe.sealMegabytesPerSecond(), probe.roundTripMegabytesPerSecond(), cores,
                                 cpuBoundRatio(median(millis[0]), sealing, n, cores));
                     }
                 }
@@ -405,11 +407,17 @@ public final class AllReduceBenchmark implements Callable<Integer> {
     }
 
     /**
-     * CPU milliseconds one rank of a ring all-reduce of {@code size} bytes spends sealing what it sends and
-     * opening what it receives (2(N−1)/N of the buffer each way), at one core's seal-and-open rate.
+     * CPU milliseconds one rank of a ring all-reduce of {@code size} bytes spends on AES-GCM at one core's rates
+     * (payload MB/s): it opens all it receives, 2(N−1)/N of the buffer, and seals all it sends but the frames it
+     * forwards under their originator's seal ({@link WireSecurity#forwardsSealedFrames}: the N − 2 all-gather
+     * steps after the first, (N−2)/N of the buffer).
      */
-    static double sealingMillisPerRank(int n, long size, double sealAndOpenMegabytesPerSecond) {
-        return ringBytesEachWay(n, size) / 1e6 / sealAndOpenMegabytesPerSecond * 1e3;
+    static double sealingMillisPerRank(int n, long size, WireSecurity mode, double sealMegabytesPerSecond,
+                                       double sealAndOpenMegabytesPerSecond) {
+        double received = ringBytesEachWay(n, size) / 1e6;
+        double sealed = received - (mode.forwardsSealedFrames(n) ? (double) (n - 2) / n * size / 1e6 : 0);
+        double openSecondsPerMegabyte = 1 / sealAndOpenMegabytesPerSecond - 1 / sealMegabytesPerSecond;
+        return (sealed / sealMegabytesPerSecond + received * openSecondsPerMegabyte) * 1e3;
     }
 
     /**

@@ -58,7 +58,8 @@ import java.util.concurrent.TimeUnit;
  * stray publications before they reach this rank. Unless {@link CollectiveConfig#wireSecurity()} is off,
  * every frame is sealed ({@link FrameSeal}): a frame whose tag does not verify under the link's key or
  * that is not the link's next in sequence (forged, altered, replayed, reordered, or sent by a holder of
- * another secret) is refused before anything reads it, counted
+ * another secret) is refused before anything reads it (under {@code auth}, all-gather frames forwarded
+ * under their originator's seal are checked under that originator's link key and sequence), counted
  * ({@link CollectiveStats#unauthenticFrames()}), logged with its source address, and named in the report if
  * the operation then fails. Every call is bounded by {@link CollectiveConfig#operationTimeoutMs()} and
  * fails with a {@link CollectiveTimeoutException} naming the ranks that never entered the operation or
@@ -182,11 +183,12 @@ public final class AeronCollective implements Collective {
         }
         this.control = new ControlPlane(identity, peers, counters, new ControlListener(), links.controlPublications,
                 controlImages, peerDescriptions, controlSealers, controlOpeners);
-        this.allReduceOperation = new RingAllReduce(identity, size, position, config.chunkBytes());
-        this.hostOperation = hostRing == null ? null
-                : new RingAllReduce(identity, hostRing.order.length, hostRing.position, config.chunkBytes());
-        this.crossOperation = crossRing == null ? null
-                : new RingAllReduce(identity, crossRing.order.length, crossRing.position, config.chunkBytes());
+        this.allReduceOperation = new RingAllReduce(identity, ringOrder, position, config.chunkBytes(),
+                security.forwardsSealedFrames(size));
+        this.hostOperation = hostRing == null ? null : new RingAllReduce(identity, hostRing.order, hostRing.position,
+                config.chunkBytes(), security.forwardsSealedFrames(hostRing.order.length));
+        this.crossOperation = crossRing == null ? null : new RingAllReduce(identity, crossRing.order,
+                crossRing.position, config.chunkBytes(), security.forwardsSealedFrames(crossRing.order.length));
         this.sharedSegments = links.sharedSegments;
         this.sharedRing = links.sharedRing == null ? null : new Ring(links.sharedRing, frameBytes, security);
         this.sharedOperation = links.sharedSegments == null ? null
@@ -550,7 +552,7 @@ public final class AeronCollective implements Collective {
                     work += control.flush();
                 }
                 if (protocolFailure != null) {
-                    throw new CollectiveException(describe(op) + " failed: " + protocolFailure);
+                    throw new CollectiveException(describe(op) + " failed: " + protocolFailure + unauthenticReport());
                 }
                 if (abortingPeer != Wire.NO_RANK) {
                     throw peerGaveUp(op, abortingPeer, now);
@@ -616,30 +618,49 @@ public final class AeronCollective implements Collective {
 
     private Action onDataFrame(Ring ring, DirectBuffer buffer, int offset, int length, boolean privateMemory) {
         int predecessor = ring.predecessor;
-        FrameSeal.Opener opener = ring.opener;
-        if (opener == null) {
+        if (ring.opener == null) {
             if (length >= FrameHeader.LENGTH && FrameHeader.linkSequence(buffer, offset) != 0) {
                 rejected(predecessor, null, length, "sealed frame, but this rank has wire security off: every rank "
                         + "must use the same wireSecurity");
                 return Action.CONTINUE;
             }
-            return onOpenedDataFrame(ring, buffer, offset, length);
+            return onOpenedDataFrame(ring, buffer, offset, length, predecessor);
         }
-        String refusal = opener.open(buffer, offset, length, privateMemory);
+        // The sender the header names chooses the key: the predecessor's link, or for a frame forwarded
+        // unchanged its originator's; a false name only picks a key the frame does not verify under.
+        int sealedBy = length >= FrameHeader.LENGTH ? FrameHeader.senderOf(buffer, offset) : predecessor;
+        FrameSeal.FrameOpener opener;
+        String refusal;
+        if (sealedBy != predecessor && ring.forwardedOpener != null && ring.forwardedOpener.forwardsFrom(sealedBy)) {
+            opener = ring.forwardedOpener;
+            refusal = ring.forwardedOpener.open(sealedBy, buffer, offset, length, privateMemory);
+        } else {
+            sealedBy = predecessor;
+            opener = ring.opener;
+            refusal = ring.opener.open(buffer, offset, length, privateMemory);
+        }
         if (refusal != null) {
             unauthentic(predecessor, ring.image.sourceIdentity(), length, refusal);
             return Action.CONTINUE;
         }
         // The opened frame may be the very bytes verified in the assembler's buffer: they are consumed before
         // this handler returns, and nothing else writes them until then.
-        Action action = onOpenedDataFrame(ring, opener.buffer(), opener.frameOffset(), opener.frameLength());
+        Action action = onOpenedDataFrame(ring, opener.buffer(), opener.frameOffset(), opener.frameLength(), sealedBy);
+        if (action == null) {
+            return Action.CONTINUE; // refused: its sequence number stays free for the genuine frame
+        }
         if (action != Action.ABORT) {
             opener.consume();
         }
         return action;
     }
 
-    private Action onOpenedDataFrame(Ring ring, DirectBuffer buffer, int offset, int length) {
+    /**
+     * @param sealedBy the rank whose seal the frame passed: the predecessor, or a forwarded frame's originator
+     * @return what Aeron does with the frame next, or null when an authentic forwarded frame was refused as out
+     *         of place (the caller skips it without taking its sequence number)
+     */
+    private Action onOpenedDataFrame(Ring ring, DirectBuffer buffer, int offset, int length, int sealedBy) {
         int predecessor = ring.predecessor;
         if (length < FrameHeader.LENGTH) {
             rejected(predecessor, null, length, "data frame shorter than the header");
@@ -654,7 +675,7 @@ public final class AeronCollective implements Collective {
             rejected(predecessor, header, length, "frame of another job or stage attempt");
             return Action.CONTINUE;
         }
-        if (header.sender() != predecessor) {
+        if (header.sender() != sealedBy) {
             rejected(predecessor, header, length, "frame claims to come from rank " + header.sender());
             return Action.CONTINUE;
         }
@@ -669,6 +690,25 @@ public final class AeronCollective implements Collective {
         RingOperation op = active;
         if (op == null || activeRing != ring) {
             return Action.ABORT;
+        }
+        if (sealedBy != predecessor) {
+            // A genuine forwarded frame always fits where it arrives: its originator runs this same operation.
+            // One that does not was copied here from another link of the ring (its tag is genuine, its place
+            // is not): refuse it like a forged one rather than blame its originator.
+            String problem = op.acceptsForwardedFrames() && header.opType() == op.opType()
+                    && header.encoding() == op.encoding() && header.epoch() == identity.epoch
+                    && header.step() == identity.step
+                    ? op.onData(header, buffer, offset + FrameHeader.LENGTH, length - FrameHeader.LENGTH)
+                    : "not a frame of " + Wire.opName(op.opType());
+            if (problem != null) {
+                unauthentic(predecessor, ring.image.sourceIdentity(), length, "authentic frame of rank " + sealedBy
+                        + " out of place (" + problem + "): a copy from another link, or a frame before it on this "
+                        + "link was refused");
+                return null;
+            }
+            counters.framesReceived++;
+            counters.bytesReceived += length;
+            return Action.CONTINUE;
         }
         if (header.opType() != op.opType() || header.encoding() != op.encoding()) {
             return fail(predecessor, "rank " + predecessor + " sent " + Wire.opName(header.opType()) + " data ("
@@ -1030,6 +1070,8 @@ public final class AeronCollective implements Collective {
         /** Null in a group of one, as are the opener, image and handler. */
         final LinkSender sender;
         final FrameSeal.Opener opener;
+        /** Under {@code auth} on a ring of three or more (else null): frames forwarded under their originator's seal. */
+        final FrameSeal.ForwardedOpener forwardedOpener;
         final Image image;
         final ControlledFragmentHandler handler;
 
@@ -1042,6 +1084,7 @@ public final class AeronCollective implements Collective {
             if (links.publication == null) {
                 sender = null;
                 opener = null;
+                forwardedOpener = null;
                 image = null;
                 handler = null;
                 return;
@@ -1052,6 +1095,8 @@ public final class AeronCollective implements Collective {
                             peerDescriptions[successor]) : null);
             this.opener = sealed ? new FrameSeal.Opener(security, linkKey(links.link, predecessor, rank), frameBytes)
                     : null;
+            this.forwardedOpener = security.forwardsSealedFrames(order.length)
+                    ? new FrameSeal.ForwardedOpener(security, originatorKeys(links.link, order), frameBytes) : null;
             this.image = links.subscription.imageAtIndex(0);
             this.handler = new ImageControlledFragmentAssembler(
                     // A frame Aeron reassembled lies in the assembler's own buffer; one that fitted a single
@@ -1059,6 +1104,22 @@ public final class AeronCollective implements Collective {
                     (buffer, offset, length, header) -> onDataFrame(this, buffer, offset, length, buffer != header.buffer()),
                     frameBytes + FrameSeal.trailerLength(security), true);
         }
+    }
+
+    /**
+     * For each rank of a ring whose frames can reach this rank forwarded (all but this rank and its predecessor),
+     * the key of the link it seals them on, to its successor on that ring.
+     */
+    private byte[][] originatorKeys(int link, int[] order) {
+        byte[][] keys = new byte[size][];
+        int n = order.length;
+        for (int position = 0; position < n; position++) {
+            int originator = order[position];
+            if (originator != rank && order[(position + 1) % n] != rank) {
+                keys[originator] = linkKey(link, originator, order[(position + 1) % n]);
+            }
+        }
+        return keys;
     }
 
     @Override

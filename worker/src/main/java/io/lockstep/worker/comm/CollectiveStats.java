@@ -13,14 +13,17 @@ package io.lockstep.worker.comm;
  *                           were malformed; never mixed into results
  * @param backPressureEvents times a publication was momentarily full (the peer or network is slower)
  * @param unauthenticFrames  frames refused by {@link WireSecurity} (tag that does not verify: forged,
- *                           altered, or sealed under another key; or out of sequence: replayed,
- *                           reordered); included in {@code rejectedFrames}
+ *                           altered, or sealed under another key; out of sequence: replayed, reordered;
+ *                           or a forwarded frame out of place); included in {@code rejectedFrames}
+ * @param forwardedFrames    frames sent on unchanged, under the seal of the rank that originated them (the
+ *                           all-gather half of an all-reduce under {@link WireSecurity#AUTHENTICATE});
+ *                           included in {@code framesSent}
  */
 public record CollectiveStats(long operations, long operationNanos, long bytesSent, long bytesReceived,
                               long framesSent, long framesReceived, long rejectedFrames, long backPressureEvents,
-                              long unauthenticFrames) {
+                              long unauthenticFrames, long forwardedFrames) {
     /** No traffic, for implementations that do not count. */
-    public static final CollectiveStats NONE = new CollectiveStats(0, 0, 0, 0, 0, 0, 0, 0, 0);
+    public static final CollectiveStats NONE = new CollectiveStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /** Counters accumulated between {@code earlier} and this snapshot. */
     public CollectiveStats minus(CollectiveStats earlier) {
@@ -28,6 +31,6 @@ public record CollectiveStats(long operations, long operationNanos, long bytesSe
                 bytesSent - earlier.bytesSent, bytesReceived - earlier.bytesReceived, framesSent - earlier.framesSent,
                 framesReceived - earlier.framesReceived, rejectedFrames - earlier.rejectedFrames,
                 backPressureEvents - earlier.backPressureEvents,
-                unauthenticFrames - earlier.unauthenticFrames);
+                unauthenticFrames - earlier.unauthenticFrames, forwardedFrames - earlier.forwardedFrames);
     }
 }

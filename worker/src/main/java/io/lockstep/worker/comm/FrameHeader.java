@@ -13,7 +13,7 @@ import org.agrona.MutableDirectBuffer;
  *  5 byte operation type
  *  6 byte encoding of the payload
  *  7 byte phase (control frames)
- *  8 int  sender rank
+ *  8 int  sender rank (of a forwarded frame: the rank that sealed it)
  * 12 int  epoch
  * 16 long job id hash
  * 24 long stage attempt
@@ -24,7 +24,7 @@ import org.agrona.MutableDirectBuffer;
  * 56 int  offset of this chunk in its segment or block, in elements or bytes
  * 60 int  operation length (elements; block length for all-gather)
  * 64 int  elements in this frame
- * 68 int  link sequence number (sealed links; 0 otherwise)
+ * 68 int  link sequence number (sealed links, of the link the frame was sealed on; 0 otherwise)
  * </pre>
  *
  * Under {@link WireSecurity#AUTHENTICATE} and {@link WireSecurity#ENCRYPT} a 16-byte tag follows the
@@ -178,6 +178,11 @@ final class FrameHeader {
 
     static void putLinkSequence(MutableDirectBuffer buffer, int frameOffset, int sequence) {
         buffer.putInt(frameOffset + LINK_SEQUENCE_OFFSET, sequence);
+    }
+
+    /** The sender field of the frame at {@code frameOffset}, read before the frame is verified. */
+    static int senderOf(DirectBuffer buffer, int frameOffset) {
+        return buffer.getInt(frameOffset + SENDER_OFFSET);
     }
 
     static int linkSequence(DirectBuffer buffer, int frameOffset) {

@@ -23,6 +23,15 @@ import java.security.GeneralSecurityException;
  * carries the next sequence number and its tag verifies. It knows nothing of operations: whatever a
  * collective sends in a frame is covered the same way.
  *
+ * <p>One exception, under {@link WireSecurity#AUTHENTICATE} only: the all-gather half of a ring all-reduce
+ * sends on frames unchanged, header, payload and tag, as the rank that owns the segment sealed them on its
+ * own link ({@link RingAllReduce}); a rank further down the ring checks them with a {@link ForwardedOpener}
+ * under the key of that originator's link, requiring the originator's sequence numbers to increase. Such
+ * a frame needs no second, per-link tag: the tag already binds its header (job, attempt, epoch, step,
+ * operation, chunk, originator), so it can be used only where the operation expects exactly that chunk of
+ * that originator (elsewhere the collective refuses it like a forged frame), and only once (increasing sequence
+ * numbers); a copy injected on another link carries the very bytes the genuine one does.
+ *
  * <p>Wire format of a sealed frame: the {@link FrameHeader} (its link sequence field set by the sealer),
  * the payload, then the 16-byte tag of AES-128-GCM under the link's key ({@link #linkKey}), with the
  * 12-byte nonce = 4 zero bytes and the sequence number as 8 big-endian bytes, the header as additional
@@ -97,10 +106,10 @@ final class FrameSeal {
         }
     }
 
-    private static Gcm newGcm(SealImplementation implementation, WireSecurity mode, byte[] key, int maxFrameLength) {
+    private static Gcm newGcm(SealImplementation implementation, WireSecurity mode, int maxFrameLength) {
         return implementation == SealImplementation.CONSCRYPT
-                ? new DirectGcm(implementation, mode, key, maxFrameLength)
-                : new HeapGcm(implementation, mode, key, maxFrameLength);
+                ? new DirectGcm(implementation, mode, maxFrameLength)
+                : new HeapGcm(implementation, mode, maxFrameLength);
     }
 
     /** Seals the frames this rank sends on one link. */
@@ -120,7 +129,8 @@ final class FrameSeal {
             if (mode == WireSecurity.OFF) {
                 throw new IllegalArgumentException("nothing to seal with wire security off");
             }
-            this.gcm = newGcm(implementation, mode, key, maxFrameLength);
+            this.gcm = newGcm(implementation, mode, maxFrameLength);
+            this.gcm.key = new SecretKeySpec(key, "AES");
             this.peerDescription = peerDescription;
         }
 
@@ -148,18 +158,98 @@ final class FrameSeal {
     }
 
     /**
-     * Opens the frames this rank receives on one link. {@link #open} checks a frame without consuming its
-     * sequence number; {@link #consume()} does, once the caller has taken the frame (a frame the caller
-     * defers is opened again later).
+     * What both openers share: the length check, the cipher run over a frame under a given key and sequence
+     * number, and where the accepted frame lies. {@link #consume()} takes the last opened frame's sequence
+     * number, once the caller has taken the frame (a frame the caller defers is opened again later).
      */
-    static final class Opener {
+    abstract static class FrameOpener {
         private final Gcm gcm;
         private final byte[] iv = new byte[12];
         private final int maxSealedLength;
-        private long lastSequence;
+        private SecretKeySpec lastTagKey;
         private long lastTagSequence;
-        private long openedSequence;
         private int openedLength;
+
+        FrameOpener(WireSecurity mode, int maxFrameLength, SealImplementation implementation) {
+            if (mode == WireSecurity.OFF) {
+                throw new IllegalArgumentException("nothing to open with wire security off");
+            }
+            this.gcm = newGcm(implementation, mode, maxFrameLength);
+            this.maxSealedLength = maxFrameLength + TAG_LENGTH;
+        }
+
+        /** Null when a sealed frame can have {@code length} bytes, else why not. */
+        final String impossibleLength(int length) {
+            if (length < FrameHeader.LENGTH + TAG_LENGTH || length > maxSealedLength) {
+                return "a sealed frame of " + length + " bytes is impossible (header " + FrameHeader.LENGTH
+                        + ", tag " + TAG_LENGTH + ", at most " + maxSealedLength + ")";
+            }
+            return null;
+        }
+
+        /**
+         * Verifies (and under {@code encrypt} decrypts) the frame sealed under {@code key} with {@code sequence};
+         * see {@link Opener#open(DirectBuffer, int, int, boolean)} for where the bytes are checked.
+         *
+         * @return null when it is authentic, else why it was refused
+         */
+        final String verify(SecretKeySpec key, long sequence, DirectBuffer buffer, int offset, int length,
+                            boolean privateMemory) {
+            nonce(iv, sequence);
+            gcm.key = key;
+            boolean authentic;
+            try {
+                if (gcm.mode == WireSecurity.AUTHENTICATE) {
+                    if (sequence == lastTagSequence && key == lastTagKey) {
+                        // Both implementations refuse two encryptions in a row under one nonce, a guard for
+                        // senders; here the same frame is only checked again (deferred, or a forgery came
+                        // first), and nothing is revealed: step to another nonce first.
+                        iv[0] = 1;
+                        gcm.init(Cipher.ENCRYPT_MODE, iv);
+                        iv[0] = 0;
+                    }
+                    lastTagKey = key;
+                    lastTagSequence = sequence;
+                }
+                authentic = gcm.open(buffer, offset, length, iv, privateMemory);
+            } catch (AEADBadTagException e) {
+                return BAD_TAG;
+            } catch (GeneralSecurityException e) {
+                return "cannot open the frame: " + e;
+            }
+            if (!authentic) {
+                return BAD_TAG;
+            }
+            openedLength = length - TAG_LENGTH;
+            return null;
+        }
+
+        /**
+         * The buffer holding the last opened frame: the caller's own (see {@link Opener#open}) or a private one,
+         * valid until the next open. Under {@code auth} the frame's tag follows it there.
+         */
+        final DirectBuffer buffer() {
+            return gcm.opened;
+        }
+
+        /** Where the last opened frame starts in {@link #buffer()}. */
+        final int frameOffset() {
+            return gcm.openedOffset;
+        }
+
+        final int frameLength() {
+            return openedLength;
+        }
+
+        /** Takes the last opened frame's sequence number: that frame can never be accepted again. */
+        abstract void consume();
+    }
+
+    /** Opens the frames this rank's predecessor sealed on one link: each must carry the next sequence number. */
+    static final class Opener extends FrameOpener {
+        private final SecretKeySpec key;
+        private long lastSequence;
+        private long openedSequence;
 
         /** Opens with {@link SealImplementation#inForce()}. */
         Opener(WireSecurity mode, byte[] key, int maxFrameLength) {
@@ -167,11 +257,8 @@ final class FrameSeal {
         }
 
         Opener(WireSecurity mode, byte[] key, int maxFrameLength, SealImplementation implementation) {
-            if (mode == WireSecurity.OFF) {
-                throw new IllegalArgumentException("nothing to open with wire security off");
-            }
-            this.gcm = newGcm(implementation, mode, key, maxFrameLength);
-            this.maxSealedLength = maxFrameLength + TAG_LENGTH;
+            super(mode, maxFrameLength, implementation);
+            this.key = new SecretKeySpec(key, "AES");
         }
 
         /**
@@ -195,9 +282,9 @@ final class FrameSeal {
          * first, so that no other process can change a byte between its verification and its use.
          */
         String open(DirectBuffer buffer, int offset, int length, boolean privateMemory) {
-            if (length < FrameHeader.LENGTH + TAG_LENGTH || length > maxSealedLength) {
-                return "a sealed frame of " + length + " bytes is impossible (header " + FrameHeader.LENGTH
-                        + ", tag " + TAG_LENGTH + ", at most " + maxSealedLength + ")";
+            String impossible = impossibleLength(length);
+            if (impossible != null) {
+                return impossible;
             }
             long sequence = Integer.toUnsignedLong(FrameHeader.linkSequence(buffer, offset));
             if (sequence != lastSequence + 1) {
@@ -205,54 +292,80 @@ final class FrameSeal {
                 return sequence <= lastSequence ? "replayed or reordered frame" + expected
                         : "frame out of sequence" + expected;
             }
-            nonce(iv, sequence);
-            boolean authentic;
-            try {
-                if (gcm.mode == WireSecurity.AUTHENTICATE) {
-                    if (sequence == lastTagSequence) {
-                        // Both implementations refuse two encryptions in a row under one nonce, a guard for
-                        // senders; here the same frame is only checked again (deferred, or a forgery came
-                        // first), and nothing is revealed: step to another nonce first.
-                        iv[0] = 1;
-                        gcm.init(Cipher.ENCRYPT_MODE, iv);
-                        iv[0] = 0;
-                    }
-                    lastTagSequence = sequence;
-                }
-                authentic = gcm.open(buffer, offset, length, iv, privateMemory);
-            } catch (AEADBadTagException e) {
-                return BAD_TAG;
-            } catch (GeneralSecurityException e) {
-                return "cannot open the frame: " + e;
+            String refusal = verify(key, sequence, buffer, offset, length, privateMemory);
+            if (refusal == null) {
+                openedSequence = sequence;
             }
-            if (!authentic) {
-                return BAD_TAG;
+            return refusal;
+        }
+
+        @Override
+        void consume() {
+            lastSequence = openedSequence;
+        }
+    }
+
+    /**
+     * Opens the frames the predecessor forwards unchanged, each sealed by the rank that originated it on that
+     * rank's own link of the ring ({@link RingAllReduce}'s all-gather under {@code auth}): a frame is checked
+     * under the key of its originator's link, and each originator's sequence numbers must increase. They skip
+     * the numbers of the originator's frames that were not forwarded this far; the frame's place in the
+     * operation, which its header fixes, is checked by the operation.
+     */
+    static final class ForwardedOpener extends FrameOpener {
+        private final SecretKeySpec[] keys;
+        private final long[] lastSequence;
+        private int openedOriginator;
+        private long openedSequence;
+
+        /**
+         * @param keysByRank the key of the link each rank that may originate a forwarded frame seals on, null
+         *                   for the others (this rank and its predecessor)
+         */
+        ForwardedOpener(WireSecurity mode, byte[][] keysByRank, int maxFrameLength) {
+            this(mode, keysByRank, maxFrameLength, SealImplementation.inForce());
+        }
+
+        ForwardedOpener(WireSecurity mode, byte[][] keysByRank, int maxFrameLength,
+                        SealImplementation implementation) {
+            super(mode, maxFrameLength, implementation);
+            this.keys = new SecretKeySpec[keysByRank.length];
+            for (int rank = 0; rank < keysByRank.length; rank++) {
+                keys[rank] = keysByRank[rank] == null ? null : new SecretKeySpec(keysByRank[rank], "AES");
             }
-            openedSequence = sequence;
-            openedLength = length - TAG_LENGTH;
-            return null;
+            this.lastSequence = new long[keysByRank.length];
+        }
+
+        /** True when frames that {@code rank} originated may reach this rank forwarded. */
+        boolean forwardsFrom(int rank) {
+            return rank >= 0 && rank < keys.length && keys[rank] != null;
         }
 
         /**
-         * The buffer holding the last opened frame: the caller's own (see {@link #open}) or a private one,
-         * valid until the next {@link #open}.
+         * As {@link Opener#open(DirectBuffer, int, int, boolean)}, for a frame whose header names
+         * {@code originator} as its sender (which {@link #forwardsFrom} accepts).
          */
-        DirectBuffer buffer() {
-            return gcm.opened;
+        String open(int originator, DirectBuffer buffer, int offset, int length, boolean privateMemory) {
+            String impossible = impossibleLength(length);
+            if (impossible != null) {
+                return impossible;
+            }
+            long sequence = Integer.toUnsignedLong(FrameHeader.linkSequence(buffer, offset));
+            if (sequence <= lastSequence[originator]) {
+                return "replayed or reordered frame forwarded from rank " + originator + " (its link sequence "
+                        + sequence + ", already past " + lastSequence[originator] + ")";
+            }
+            String refusal = verify(keys[originator], sequence, buffer, offset, length, privateMemory);
+            if (refusal == null) {
+                openedOriginator = originator;
+                openedSequence = sequence;
+            }
+            return refusal;
         }
 
-        /** Where the last opened frame starts in {@link #buffer()}. */
-        int frameOffset() {
-            return gcm.openedOffset;
-        }
-
-        int frameLength() {
-            return openedLength;
-        }
-
-        /** Takes the last opened frame's sequence number: that frame can never be accepted again. */
+        @Override
         void consume() {
-            lastSequence = openedSequence;
+            lastSequence[openedOriginator] = openedSequence;
         }
     }
 
@@ -265,15 +378,15 @@ final class FrameSeal {
     private abstract static class Gcm {
         final WireSecurity mode;
         final Cipher cipher;
-        private final SecretKeySpec key;
+        /** The key of the next {@link #init}: one link's, or for a forwarded frame its originator's link's. */
+        SecretKeySpec key;
         /** Where the last frame {@link #open} accepted lies, opened. */
         DirectBuffer opened;
         int openedOffset;
 
-        Gcm(SealImplementation implementation, WireSecurity mode, byte[] key) {
+        Gcm(SealImplementation implementation, WireSecurity mode) {
             this.mode = mode;
             this.cipher = implementation.newCipher();
-            this.key = new SecretKeySpec(key, "AES");
         }
 
         final void init(int cipherMode, byte[] iv) throws GeneralSecurityException {
@@ -317,8 +430,8 @@ final class FrameSeal {
         private final UnsafeBuffer inView;
         private final UnsafeBuffer outView;
 
-        HeapGcm(SealImplementation implementation, WireSecurity mode, byte[] key, int maxFrameLength) {
-            super(implementation, mode, key);
+        HeapGcm(SealImplementation implementation, WireSecurity mode, int maxFrameLength) {
+            super(implementation, mode);
             this.in = new byte[maxFrameLength + TAG_LENGTH];
             this.out = new byte[maxFrameLength + TAG_LENGTH];
             this.inView = new UnsafeBuffer(in);
@@ -383,8 +496,8 @@ final class FrameSeal {
         private final ByteBuffer[] views = new ByteBuffer[4];
         private int nextSlot;
 
-        DirectGcm(SealImplementation implementation, WireSecurity mode, byte[] key, int maxFrameLength) {
-            super(implementation, mode, key);
+        DirectGcm(SealImplementation implementation, WireSecurity mode, int maxFrameLength) {
+            super(implementation, mode);
             this.in = ByteBuffer.allocateDirect(maxFrameLength + TAG_LENGTH);
             this.out = ByteBuffer.allocateDirect(maxFrameLength + TAG_LENGTH);
             this.inView = new UnsafeBuffer(in);

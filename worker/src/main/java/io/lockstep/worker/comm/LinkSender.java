@@ -95,7 +95,22 @@ final class LinkSender {
 
     /** Publishes the frame written since {@link #begin(int)}; a staged frame may stay pending. */
     void commit(int frameLength) {
-        int length = sealer == null ? frameLength : sealer.seal(buffer, offset, frameLength);
+        publish(sealer == null ? frameLength : sealer.seal(buffer, offset, frameLength));
+    }
+
+    /**
+     * Publishes a sealed frame written since {@link #begin(int)} as another rank sealed it: header, payload
+     * and that rank's tag, forwarded unchanged ({@link FrameSeal.ForwardedOpener} checks it downstream).
+     */
+    void commitForwarded(int frameLength) {
+        if (sealer == null) {
+            throw new IllegalStateException("only sealed links forward sealed frames");
+        }
+        counters.forwardedFrames++;
+        publish(frameLength + trailerLength);
+    }
+
+    private void publish(int length) {
         if (claimed) {
             claim.commit();
             counted(length);

@@ -2,6 +2,7 @@ package io.lockstep.worker.comm;
 
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * Ring all-reduce: reduce-scatter then all-gather, each over N−1 steps, so every rank sends and
@@ -15,6 +16,15 @@ import org.agrona.MutableDirectBuffer;
  *
  * <p>After its last reduce-scatter chunk, the owner of a segment divides by N (for AVERAGE) and rounds
  * to the wire precision (fp16/bf16), so every rank ends with bit-identical values.
+ *
+ * <p>Under {@link WireSecurity#AUTHENTICATE} on a ring of three or more, the all-gather forwards each frame
+ * as its originator sealed it: the owner of a segment seals its chunks on its own link, and every rank after
+ * it sends on the header and tag it received, with the payload re-encoded from the values it stored (the
+ * same bytes: they were decoded exactly, and encoding an exactly representable value gives its bits back).
+ * Each all-gather frame is thus sealed once and verified N − 1 times instead of sealed and verified at every
+ * hop: a rank runs the cipher over 3N − 2 segments per all-reduce instead of 4N − 4. The receiver checks a
+ * forwarded frame under the originator's link key ({@link FrameSeal.ForwardedOpener}), and here that it
+ * comes from the owner of the segment this step expects.
  *
  * <p>The hierarchical all-reduce runs the two halves apart ({@link Phases}): a reduce-scatter leaves the
  * rank at position p holding segment {@link #ownedSegment(int, int) (p + 1) mod N} summed over the ring
@@ -31,8 +41,16 @@ final class RingAllReduce extends RingOperation {
         ALL_GATHER
     }
 
+    /** Bytes kept per forwarded chunk: the header and tag its originator sealed. */
+    private static final int FORWARD_RECORD = FrameHeader.LENGTH + FrameSeal.TAG_LENGTH;
+
+    private final int[] ringOrder;
+    private final boolean forwardsSealed;
     private final long[] segmentStart;
     private final Reducer reducer;
+    /** Header and tag of each all-gather chunk received that goes on to the successor unchanged. */
+    private UnsafeBuffer forwardRecords = new UnsafeBuffer(new byte[0]);
+    private int recordsPerStep;
 
     private Object base;
     private long address;
@@ -54,8 +72,15 @@ final class RingAllReduce extends RingOperation {
     private int recvStep;
     private int recvChunk;
 
-    RingAllReduce(OpIdentity identity, int ringSize, int position, int chunkBytes) {
-        super(identity, ringSize, position, chunkBytes);
+    /**
+     * @param ringOrder      ranks by ring position
+     * @param forwardsSealed the all-gather forwards frames under their originator's seal
+     *                       ({@link WireSecurity#forwardsSealedFrames})
+     */
+    RingAllReduce(OpIdentity identity, int[] ringOrder, int position, int chunkBytes, boolean forwardsSealed) {
+        super(identity, ringOrder.length, position, chunkBytes);
+        this.ringOrder = ringOrder;
+        this.forwardsSealed = forwardsSealed;
         this.segmentStart = new long[ringSize + 1];
         this.reducer = new Reducer(chunkBytes / 2, chunkBytes / Double.BYTES);
     }
@@ -101,6 +126,16 @@ final class RingAllReduce extends RingOperation {
         firstStep = phases == Phases.ALL_GATHER ? half : 0;
         steps = phases == Phases.REDUCE_SCATTER ? half : 2 * half;
         finishes = phases == Phases.BOTH;
+        if (forwardsSealed) {
+            recordsPerStep = 0;
+            for (int segment = 0; segment < ringSize; segment++) {
+                recordsPerStep = Math.max(recordsPerStep, chunks(segment));
+            }
+            int bytes = (ringSize - 2) * recordsPerStep * FORWARD_RECORD;
+            if (forwardRecords.capacity() < bytes) {
+                forwardRecords = new UnsafeBuffer(new byte[bytes]);
+            }
+        }
         sendStep = firstStep;
         sendChunk = 0;
         recvStep = firstStep;
@@ -144,6 +179,11 @@ final class RingAllReduce extends RingOperation {
     }
 
     @Override
+    boolean acceptsForwardedFrames() {
+        return forwardsSealed;
+    }
+
+    @Override
     boolean sendsDone() {
         return sendStep >= steps;
     }
@@ -159,6 +199,16 @@ final class RingAllReduce extends RingOperation {
 
     private int receiveSegment(int step) {
         return floorMod(position - step - 1, ringSize);
+    }
+
+    /** True when step {@code step} sends on frames received at the step before, sealed by their originator. */
+    private boolean forwards(int step) {
+        return forwardsSealed && step >= ringSize;
+    }
+
+    /** Where the record of the chunk received at {@code step} (an all-gather step that is forwarded) lies. */
+    private int recordOffset(int step, int chunk) {
+        return ((step - (ringSize - 1)) * recordsPerStep + chunk) * FORWARD_RECORD;
     }
 
     private int segmentLength(int segment) {
@@ -200,8 +250,16 @@ final class RingAllReduce extends RingOperation {
             }
             MutableDirectBuffer frame = sender.buffer();
             int frameOffset = sender.offset();
-            identity.stamp(tx.wrap(frame, frameOffset), FrameHeader.TYPE_DATA, opType, encoding)
-                    .writeData(sendStep, sendChunk, first, agreedLength, count);
+            boolean forwarded = forwards(sendStep);
+            if (forwarded) {
+                int record = recordOffset(sendStep - 1, sendChunk);
+                frame.putBytes(frameOffset, forwardRecords, record, FrameHeader.LENGTH);
+                frame.putBytes(frameOffset + frameLength, forwardRecords, record + FrameHeader.LENGTH,
+                        FrameSeal.TAG_LENGTH);
+            } else {
+                identity.stamp(tx.wrap(frame, frameOffset), FrameHeader.TYPE_DATA, opType, encoding)
+                        .writeData(sendStep, sendChunk, first, agreedLength, count);
+            }
             long source = address + (segmentStart[segment] + first) * localBytes;
             long target = frame.addressOffset() + frameOffset + FrameHeader.LENGTH;
             if (doubles) {
@@ -209,7 +267,11 @@ final class RingAllReduce extends RingOperation {
             } else {
                 ElementLoops.encodeFloats(encoding, base, source, frame.byteArray(), target, count);
             }
-            sender.commit(frameLength);
+            if (forwarded) {
+                sender.commitForwarded(frameLength);
+            } else {
+                sender.commit(frameLength);
+            }
             sent++;
             sendChunk++;
             skipEmptySendSteps();
@@ -229,12 +291,23 @@ final class RingAllReduce extends RingOperation {
         int segment = receiveSegment(recvStep);
         int first = recvChunk * chunkElements;
         int count = Math.min(chunkElements, segmentLength(segment) - first);
-        if (header.ringStep() != recvStep || header.chunk() != recvChunk || header.elementOffset() != first
-                || header.count() != count || payloadLength != count * wireBytes) {
+        // A forwarded frame carries its originator's header: the segment owner's rank and all-gather step.
+        boolean forwarded = forwards(recvStep);
+        int sealedAt = forwarded ? ringSize - 1 : recvStep;
+        int sealedBy = ringOrder[floorMod(forwarded ? segment - 1 : position - 1, ringSize)];
+        if (header.sender() != sealedBy || header.ringStep() != sealedAt || header.chunk() != recvChunk
+                || header.elementOffset() != first || header.count() != count || payloadLength != count * wireBytes) {
             return "rank " + header.sender() + " sent chunk " + header.chunk() + " of step " + header.ringStep()
                     + " (" + header.count() + " values at " + header.elementOffset() + ") where this rank expected chunk "
-                    + recvChunk + " of step " + recvStep + " (" + count + " values at " + first
-                    + "): every rank must use the same chunkBytes";
+                    + recvChunk + " of step " + sealedAt + " from rank " + sealedBy + " (" + count + " values at "
+                    + first + "): every rank must use the same chunkBytes";
+        }
+        if (forwardsSealed && recvStep >= ringSize - 1 && recvStep < 2 * ringSize - 3) {
+            // Sent on at the next step: keep the header and tag (under auth the tag follows the opened frame).
+            int record = recordOffset(recvStep, recvChunk);
+            forwardRecords.putBytes(record, buffer, payloadOffset - FrameHeader.LENGTH, FrameHeader.LENGTH);
+            forwardRecords.putBytes(record + FrameHeader.LENGTH, buffer, payloadOffset + payloadLength,
+                    FrameSeal.TAG_LENGTH);
         }
         long target = address + (segmentStart[segment] + first) * localBytes;
         Object frameBase = buffer.byteArray();

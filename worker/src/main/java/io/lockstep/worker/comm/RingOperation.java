@@ -37,6 +37,14 @@ abstract class RingOperation {
         return Wire.NO_RANK;
     }
 
+    /**
+     * True when frames may come forwarded from further up the ring under their originator's seal
+     * ({@link FrameSeal.ForwardedOpener}); {@link #onData} then checks each one's sender.
+     */
+    boolean acceptsForwardedFrames() {
+        return false;
+    }
+
     abstract boolean sendsDone();
 
     abstract boolean receivesDone();

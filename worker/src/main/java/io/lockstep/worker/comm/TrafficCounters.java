@@ -8,12 +8,13 @@ final class TrafficCounters {
     long bytesReceived;
     long rejectedFrames;
     long unauthenticFrames;
+    long forwardedFrames;
     long backPressureEvents;
     long operations;
     long operationNanos;
 
     CollectiveStats snapshot() {
         return new CollectiveStats(operations, operationNanos, bytesSent, bytesReceived, framesSent, framesReceived,
-                rejectedFrames, backPressureEvents, unauthenticFrames);
+                rejectedFrames, backPressureEvents, unauthenticFrames, forwardedFrames);
     }
 }

@@ -29,6 +29,15 @@ public enum WireSecurity {
         return optionName;
     }
 
+    /**
+     * True when a ring all-reduce of {@code ringSize} ranks under this mode sends its all-gather frames on under
+     * the seal of the rank that originated them instead of sealing them again at every hop ({@link FrameSeal}):
+     * under {@link #AUTHENTICATE}, on rings of three or more. Under {@link #ENCRYPT} every hop re-encrypts.
+     */
+    public boolean forwardsSealedFrames(int ringSize) {
+        return this == AUTHENTICATE && ringSize >= 3;
+    }
+
     /** Parses {@link #optionName()}. @throws IllegalArgumentException listing the valid names */
     public static WireSecurity parse(String name) {
         for (WireSecurity mode : values()) {

@@ -46,7 +46,7 @@ class FrameSealTest {
         return buffer;
     }
 
-    private static byte[] payloadOf(FrameSeal.Opener opener) {
+    private static byte[] payloadOf(FrameSeal.FrameOpener opener) {
         byte[] payload = new byte[PAYLOAD];
         opener.buffer().getBytes(opener.frameOffset() + FrameHeader.LENGTH, payload);
         return payload;
@@ -91,6 +91,62 @@ class FrameSealTest {
         assertNull(opener.open(second, 0, length), "a frame the caller deferred (not consumed) opens again");
         opener.consume();
         assertNull(opener.open(third, 0, length));
+    }
+
+    /**
+     * On the ring A → B → C → A, C receives from B, unchanged, frames A sealed on its link to B: they open under
+     * that link's key, A's sequence numbers must increase (gaps are A's frames that stopped at B), and
+     * nothing else passes as A's: replays, altered frames, and B's own frames claiming to be A's.
+     */
+    @ParameterizedTest
+    @EnumSource(SealImplementation.class)
+    void forwardedFramesOpenUnderTheirOriginatorsLinkKeyWithIncreasingSequenceNumbers(
+            SealImplementation implementation) {
+        WireSecurity mode = WireSecurity.AUTHENTICATE;
+        Endpoint c = new Endpoint(2, "10.0.0.3", 1, "c", 33);
+        JobSecret secret = JobSecret.random();
+        byte[] originatorKey = key(secret, 0, mode, A, B);
+        FrameSeal.Sealer originator = new FrameSeal.Sealer(mode, originatorKey, FRAME, "rank 1", implementation);
+        FrameSeal.Sealer predecessor = new FrameSeal.Sealer(mode, key(secret, 0, mode, B, c), FRAME, "rank 2",
+                implementation);
+        FrameSeal.ForwardedOpener opener = new FrameSeal.ForwardedOpener(mode,
+                new byte[][]{originatorKey, null, null}, FRAME, implementation);
+        assertTrue(opener.forwardsFrom(0));
+        for (int rank : new int[]{-1, 1, 2, 3}) {
+            assertFalse(opener.forwardsFrom(rank), "rank " + rank);
+        }
+        UnsafeBuffer[] frames = new UnsafeBuffer[6];
+        for (int i = 0; i < frames.length; i++) {
+            frames[i] = sealedFrame(originator, i + 1);
+        }
+        int length = FRAME + FrameSeal.TAG_LENGTH;
+
+        assertNull(opener.open(0, frames[1], 0, length, false));
+        byte[] expected = new byte[PAYLOAD];
+        Arrays.fill(expected, (byte) 2);
+        assertArrayEquals(expected, payloadOf(opener));
+        assertEquals(FRAME, opener.frameLength());
+        assertEquals(opener.buffer().getLong(opener.frameOffset() + FRAME), frames[1].getLong(FRAME),
+                "the tag follows the opened frame, for the rank that forwards it on");
+        opener.consume();
+        assertTrue(opener.open(0, frames[0], 0, length, false).contains("replayed"), "an earlier frame");
+        assertTrue(opener.open(0, frames[1], 0, length, false).contains("replayed"), "the same frame again");
+        assertNull(opener.open(0, frames[3], 0, length, false), "numbers spent on frames not forwarded are skipped");
+        opener.consume();
+
+        UnsafeBuffer altered = new UnsafeBuffer(ByteBuffer.allocateDirect(length));
+        altered.putBytes(0, frames[4], 0, length);
+        altered.putByte(FrameHeader.LENGTH + 9, (byte) (altered.getByte(FrameHeader.LENGTH + 9) ^ 0x04));
+        assertTrue(opener.open(0, altered, 0, length, false).contains("tag does not verify"), "an altered frame");
+        UnsafeBuffer ownFrame = null;
+        for (int i = 0; i < 5; i++) {
+            ownFrame = sealedFrame(predecessor, 7); // sequence 5, above A's last, under B's link key
+        }
+        assertTrue(opener.open(0, ownFrame, 0, length, false).contains("tag does not verify"),
+                "the predecessor's own frame does not pass as the originator's");
+        assertNull(opener.open(0, frames[4], 0, length, true), "the genuine frame opens after the refused ones");
+        opener.consume();
+        assertNull(opener.open(0, frames[5], 0, length, false));
     }
 
     @ParameterizedTest

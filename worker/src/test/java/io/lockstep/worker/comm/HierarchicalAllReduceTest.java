@@ -58,9 +58,14 @@ class HierarchicalAllReduceTest {
 
     /** Two hosts of two ranks, each host with its own address and media driver. */
     private ThreadRanks twoHostsOfTwo(String jobId, CollectiveConfig.Builder base) throws Exception {
+        return twoHosts(jobId, base, HOST_OF_RANK.length);
+    }
+
+    /** {@code size} ranks, alternately on two hosts, each host with its own address and media driver. */
+    private ThreadRanks twoHosts(String jobId, CollectiveConfig.Builder base, int size) throws Exception {
         List<CollectiveConfig> configs = new ArrayList<>();
-        for (int rank = 0; rank < HOST_OF_RANK.length; rank++) {
-            configs.add(base.hostId(HOST_OF_RANK[rank])
+        for (int rank = 0; rank < size; rank++) {
+            configs.add(base.hostId(HOST_OF_RANK[rank % 2])
                     .driverDirectoryRoot(driverRoots.get(rank % 2).toString()).build());
         }
         return ThreadRanks.open(configs, jobId, InProcessGroup.secret(7), 0, SystemNanoClock.INSTANCE,
@@ -213,21 +218,45 @@ class HierarchicalAllReduceTest {
     void encryptedLinksCarryTheHierarchicalSum() throws Exception {
         try (ThreadRanks encrypted = twoHostsOfTwo("hier-encrypt",
                 InProcessGroup.testConfig().wireSecurity(WireSecurity.ENCRYPT))) {
-            int length = 5_003;
-            List<float[]> results = run(encrypted, c -> {
-                float[] data = new float[length];
-                for (int i = 0; i < length; i++) {
-                    data[i] = (c.rank() + 1) * (i % 97);
-                }
-                c.allReduce(data, ReduceOp.SUM);
-                return data;
-            });
+            assertEveryRankSumsRankMultiples(encrypted, 4);
             for (int rank = 0; rank < 4; rank++) {
-                for (int i = 0; i < length; i++) {
-                    assertEquals(10f * (i % 97), results.get(rank)[i], "rank " + rank + " element " + i);
-                }
                 assertEquals(0, encrypted.rank(rank).stats().unauthenticFrames());
                 assertTrue(encrypted.rank(rank).hostLayout().hierarchical());
+            }
+        }
+    }
+
+    /** Host rings of three: under {@code auth} their all-gather sends frames on under the owner's seal. */
+    @Test
+    void authenticatedHostRingsOfThreeForwardFramesUnderTheirOwnersSeal() throws Exception {
+        int size = 6;
+        try (ThreadRanks sealed = twoHosts("hier-auth",
+                InProcessGroup.testConfig().wireSecurity(WireSecurity.AUTHENTICATE), size)) {
+            assertEveryRankSumsRankMultiples(sealed, size);
+            for (int rank = 0; rank < size; rank++) {
+                CollectiveStats stats = sealed.rank(rank).stats();
+                assertEquals(0, stats.unauthenticFrames());
+                assertTrue(stats.forwardedFrames() > 0, "rank " + rank + " forwards in its host's all-gather");
+                assertEquals("hierarchical 2x3", sealed.rank(rank).allReducePath(), "rank " + rank);
+            }
+        }
+    }
+
+    /** Rank r contributes (r + 1)·(i mod 97) at element i: every rank must end with the sum over ranks. */
+    private static void assertEveryRankSumsRankMultiples(ThreadRanks group, int size) throws Exception {
+        int length = 5_003;
+        List<float[]> results = run(group, c -> {
+            float[] data = new float[length];
+            for (int i = 0; i < length; i++) {
+                data[i] = (c.rank() + 1) * (i % 97);
+            }
+            c.allReduce(data, ReduceOp.SUM);
+            return data;
+        });
+        float rankSum = size * (size + 1) / 2f;
+        for (int rank = 0; rank < size; rank++) {
+            for (int i = 0; i < length; i++) {
+                assertEquals(rankSum * (i % 97), results.get(rank)[i], "rank " + rank + " element " + i);
             }
         }
     }

@@ -26,10 +26,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * A hostile process on the same host, for {@link RogueProcessTest}. Two roles:
  * <ul>
- *   <li>{@code relay <directory> <host> <port> <replay|flip> <frame>}: a UDP relay that a victim was tricked
- *       into sending through (as an attacker on the network path would be). It forwards every datagram both
- *       ways, and in the {@code frame}-th Lockstep data frame it either replays the first data frame it
- *       captured (same length, fresh Aeron position, so Aeron itself accepts it) or flips one payload bit.</li>
+ *   <li>{@code relay <directory> <host> <port> <replay|flip> <frame> [<captured>]}: a UDP relay that a victim
+ *       was tricked into sending through (as an attacker on the network path would be). It forwards every
+ *       datagram both ways, and in the {@code frame}-th Lockstep data frame it either replays the
+ *       {@code captured}-th (default the first; same length, fresh Aeron position, so Aeron itself accepts it)
+ *       or flips one payload bit.</li>
  *   <li>{@code impostor <directory> <victim endpoint> <job> <attempt>}: joins as rank 1 of a two-rank group
  *       without the job secret. It knows what an eavesdropper reads off any packet (Aeron session and stream
  *       ids, the endpoints), which the parent hands it, and seals its frames under keys of its own secret.</li>
@@ -49,7 +50,7 @@ public final class RogueProcess {
             Path directory = Path.of(args[0]);
             if (args[1].equals("relay")) {
                 relay(directory, new InetSocketAddress(args[2], Integer.parseInt(args[3])), args[4],
-                        Integer.parseInt(args[5]));
+                        Integer.parseInt(args[5]), args.length > 6 ? Integer.parseInt(args[6]) : 1);
             } else {
                 impostor(directory, Endpoint.decode(args[2]), args[3], Long.parseLong(args[4]));
             }
@@ -60,7 +61,8 @@ public final class RogueProcess {
         System.exit(0);
     }
 
-    private static void relay(Path directory, InetSocketAddress target, String mode, int tamperAt) throws Exception {
+    private static void relay(Path directory, InetSocketAddress target, String mode, int tamperAt, int captureAt)
+            throws Exception {
         Selector selector = Selector.open();
         DatagramChannel front = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
         front.configureBlocking(false);
@@ -99,14 +101,14 @@ public final class RogueProcess {
                             && datagram.get(lockstep + 4) == FrameHeader.TYPE_DATA) {
                         dataFrames++;
                         int length = frameLength - AERON_HEADER;
-                        if (captured == null) {
+                        if (dataFrames == captureAt) {
                             captured = new byte[length];
                             datagram.get(lockstep, captured);
                         } else if (dataFrames == tamperAt) {
                             String done;
-                            if (mode.equals("replay") && captured.length == length) {
+                            if (mode.equals("replay") && captured != null && captured.length == length) {
                                 datagram.put(lockstep, captured);
-                                done = "replayed data frame 1 as data frame " + dataFrames;
+                                done = "replayed data frame " + captureAt + " as data frame " + dataFrames;
                             } else {
                                 int victim = lockstep + FrameHeader.LENGTH + 8;
                                 datagram.put(victim, (byte) (datagram.get(victim) ^ 0x01));

@@ -47,35 +47,75 @@ class RogueProcessTest {
     @ValueSource(strings = {"replay", "flip"})
     void framesReplayedOrAlteredOnThePathAreRefusedAndTheirSourceNamed(String attack, @TempDir Path directory)
             throws Exception {
+        // 2 ranks, 32 KiB chunks, 128 KiB buffers: rank 0 sends rank 1 four data frames per all-reduce, so
+        // the relay tampers with the second frame of the second all-reduce, replaying the first of the first.
+        relayedFrameIsRefused(directory, 2, attack, 6, 1, 1);
+    }
+
+    /**
+     * On a ring of three, rank 1 forwards to rank 2, under rank 0's seal, the all-gather frames of the segment
+     * rank 0 owns; the relay sits between ranks 1 and 2. In the second all-reduce it replays such a forwarded
+     * frame of the first, or flips a bit of one: rank 2 refuses it, then the next forwarded frame as out of place
+     * (it is authentic, but not the chunk rank 2 waits for), and fails naming the relay's address.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"replay", "flip"})
+    void forwardedFramesReplayedOrAlteredOnThePathAreRefusedAndTheirSourceNamed(String attack,
+                                                                                @TempDir Path directory)
+            throws Exception {
+        // 3 ranks, 32 KiB chunks, 128 KiB buffers: segments of two chunks; rank 1 sends rank 2 eight data frames
+        // per all-reduce, the last two forwarded. The relay replays the 7th (forwarded, first all-reduce) as the
+        // 15th (forwarded, second all-reduce), or flips a bit of the 15th.
+        relayedFrameIsRefused(directory, 3, attack, 15, 7, 2);
+    }
+
+    /**
+     * Ranks in a ring, the last reached from the one before it through the rogue's relay, which tampers with the
+     * {@code tamperAt}-th data frame on that link (replaying the {@code captureAt}-th or flipping a bit). The
+     * first all-reduce passes untouched; in the second the last rank refuses the tampered frame (and at least
+     * {@code refusals} frames in all) and fails naming the relay's address, and no other rank refuses anything.
+     */
+    private static void relayedFrameIsRefused(Path directory, int size, String attack, int tamperAt, int captureAt,
+                                              int refusals) throws Exception {
         CollectiveConfig config = config();
         JobSecret secret = JobSecret.random();
         List<CollectiveBinding> bindings = new ArrayList<>();
-        ExecutorService threads = Executors.newFixedThreadPool(2);
+        ExecutorService threads = Executors.newFixedThreadPool(size);
         Process rogue = null;
+        int victim = size - 1;
         try {
-            for (int rank = 0; rank < 2; rank++) {
-                bindings.add(AeronCollective.bind(config, new GroupMember("relayed", secret, 0, rank, 2)));
+            for (int rank = 0; rank < size; rank++) {
+                bindings.add(AeronCollective.bind(config, new GroupMember("relayed", secret, 0, rank, size)));
             }
-            Endpoint zero = bindings.get(0).localEndpoint();
-            Endpoint one = bindings.get(1).localEndpoint();
-            // 2 ranks, 32 KiB chunks, 128 KiB buffers: rank 0 sends rank 1 four data frames per all-reduce, so
-            // the relay tampers with the second frame of the second all-reduce.
-            rogue = start(directory, "relay", one.host(), Integer.toString(one.port()), attack, "6");
+            List<Endpoint> endpoints = new ArrayList<>();
+            bindings.forEach(binding -> endpoints.add(binding.localEndpoint()));
+            Endpoint target = endpoints.get(victim);
+            rogue = start(directory, "relay", target.host(), Integer.toString(target.port()), attack,
+                    Integer.toString(tamperAt), Integer.toString(captureAt));
             int relayPort = Integer.parseInt(awaitFile(directory.resolve("relay-port"), rogue));
-            Endpoint oneThroughRelay = new Endpoint(1, one.host(), relayPort, one.driverId(), one.instance());
-            Future<AeronCollective> connectZero = threads.submit(() -> bindings.get(0).connect(List.of(zero, oneThroughRelay)));
-            Future<AeronCollective> connectOne = threads.submit(() -> bindings.get(1).connect(List.of(zero, one)));
-            AeronCollective[] ranks = {connectZero.get(WAIT_SECONDS, TimeUnit.SECONDS),
-                    connectOne.get(WAIT_SECONDS, TimeUnit.SECONDS)};
+            List<Endpoint> throughRelay = new ArrayList<>(endpoints);
+            throughRelay.set(victim, new Endpoint(victim, target.host(), relayPort, target.driverId(), target.instance()));
+            List<Future<AeronCollective>> connecting = new ArrayList<>();
+            for (int rank = 0; rank < size; rank++) {
+                CollectiveBinding binding = bindings.get(rank);
+                List<Endpoint> view = rank == victim - 1 ? throughRelay : endpoints;
+                connecting.add(threads.submit(() -> binding.connect(view)));
+            }
+            AeronCollective[] ranks = new AeronCollective[size];
+            for (int rank = 0; rank < size; rank++) {
+                ranks[rank] = connecting.get(rank).get(WAIT_SECONDS, TimeUnit.SECONDS);
+            }
             int length = 32 * 1024;
-            float[][] buffers = {values(0, length), values(1, length)};
-            float[] expectedSum = values(0, length);
-            float[] other = values(1, length);
-            for (int i = 0; i < length; i++) {
-                expectedSum[i] += other[i];
+            float[] expectedSum = new float[length];
+            float[][] buffers = new float[size][];
+            for (int rank = 0; rank < size; rank++) {
+                buffers[rank] = values(rank, length);
+                for (int i = 0; i < length; i++) {
+                    expectedSum[i] += buffers[rank][i];
+                }
             }
             List<Future<?>> first = new ArrayList<>();
-            for (int rank = 0; rank < 2; rank++) {
+            for (int rank = 0; rank < size; rank++) {
                 AeronCollective collective = ranks[rank];
                 float[] buffer = buffers[rank];
                 first.add(threads.submit(() -> {
@@ -86,31 +126,35 @@ class RogueProcessTest {
             for (Future<?> future : first) {
                 future.get(WAIT_SECONDS, TimeUnit.SECONDS);
             }
-            assertArrayEquals(expectedSum, buffers[0], "through the untouched relay");
-            assertArrayEquals(expectedSum, buffers[1]);
+            for (int rank = 0; rank < size; rank++) {
+                assertArrayEquals(expectedSum, buffers[rank], "rank " + rank + " through the untouched relay");
+            }
 
-            Future<?> zeroSecond = threads.submit(() -> {
-                ranks[0].allReduce(values(0, length), ReduceOp.SUM);
-                return null;
-            });
-            Future<?> oneSecond = threads.submit(() -> {
-                ranks[1].allReduce(values(1, length), ReduceOp.SUM);
-                return null;
-            });
-            CollectiveException failure = assertInstanceOf(CollectiveException.class, failureOf(oneSecond));
+            List<Future<?>> second = new ArrayList<>();
+            for (int rank = 0; rank < size; rank++) {
+                AeronCollective collective = ranks[rank];
+                float[] buffer = values(rank, length);
+                second.add(threads.submit(() -> {
+                    collective.allReduce(buffer, ReduceOp.SUM);
+                    return null;
+                }));
+            }
+            CollectiveException failure = assertInstanceOf(CollectiveException.class, failureOf(second.get(victim)));
             String tampered = awaitFile(directory.resolve("tampered"), rogue);
             assertTrue(tampered.startsWith(attack.equals("replay") ? "replayed" : "flipped"), tampered);
             String source = tampered.substring(tampered.lastIndexOf(" from ") + 6);
             assertTrue(failure.getMessage().contains("failed authentication, last from " + source),
-                    "rank 1 names the relay's address " + source + ": " + failure.getMessage());
-            CollectiveStats stats = ranks[1].stats();
-            assertTrue(stats.unauthenticFrames() >= 1 && stats.unauthenticFrames() <= stats.rejectedFrames(),
+                    "rank " + victim + " names the relay's address " + source + ": " + failure.getMessage());
+            CollectiveStats stats = ranks[victim].stats();
+            assertTrue(stats.unauthenticFrames() >= refusals && stats.unauthenticFrames() <= stats.rejectedFrames(),
                     stats.toString());
-            // Rank 0 needs rank 1's forwarded segments, so it may fail too, but it refused nothing: its
-            // incoming link is not tampered with.
-            awaitEnd(zeroSecond);
-            assertEquals(0, ranks[0].stats().unauthenticFrames());
-            for (int rank = 0; rank < 2; rank++) {
+            // The others need the victim's segments, so they may fail too, but they refused nothing: their
+            // incoming links are not tampered with.
+            for (int rank = 0; rank < victim; rank++) {
+                awaitEnd(second.get(rank));
+                assertEquals(0, ranks[rank].stats().unauthenticFrames(), "rank " + rank);
+            }
+            for (int rank = 0; rank < size; rank++) {
                 AeronCollective collective = ranks[rank];
                 threads.submit(collective::close).get(WAIT_SECONDS, TimeUnit.SECONDS);
             }
