@@ -675,7 +675,7 @@ public final class AeronCollective implements Collective {
             rejected(predecessor, header, length, "frame of another job or stage attempt");
             return Action.CONTINUE;
         }
-        if (header.sender() != sealedBy) {
+        if (header.sender() != sealedBy) { // with wire security off; a sealed frame's sender chose its key
             rejected(predecessor, header, length, "frame claims to come from rank " + header.sender());
             return Action.CONTINUE;
         }
@@ -684,6 +684,9 @@ public final class AeronCollective implements Collective {
             return Action.ABORT; // the predecessor is already in the next operation: keep it for then
         }
         if (seq < identity.opSeq) {
+            if (sealedBy != predecessor) {
+                return outOfPlace(ring, sealedBy, length, "a frame of operation #" + seq + ", which is over");
+            }
             rejected(predecessor, header, length, "frame of operation #" + seq + ", which is over");
             return Action.CONTINUE;
         }
@@ -692,19 +695,22 @@ public final class AeronCollective implements Collective {
             return Action.ABORT;
         }
         if (sealedBy != predecessor) {
-            // A genuine forwarded frame always fits where it arrives: its originator runs this same operation.
-            // One that does not was copied here from another link of the ring (its tag is genuine, its place
-            // is not): refuse it like a forged one rather than blame its originator.
-            String problem = op.acceptsForwardedFrames() && header.opType() == op.opType()
-                    && header.encoding() == op.encoding() && header.epoch() == identity.epoch
-                    && header.step() == identity.step
-                    ? op.onData(header, buffer, offset + FrameHeader.LENGTH, length - FrameHeader.LENGTH)
-                    : "not a frame of " + Wire.opName(op.opType());
+            // A genuine forwarded frame fits where it arrives, unless a frame before it on this link was refused:
+            // its originator runs this same operation. One that does not fit was copied here from another link
+            // of the ring, or lost its place to a refused frame: refuse it like a forged one rather than blame
+            // its originator.
+            String problem;
+            if (!op.acceptsForwardedFrames() || header.opType() != op.opType() || header.encoding() != op.encoding()) {
+                problem = "a frame of " + Wire.opName(header.opType()) + " (" + Wire.encodingName(header.encoding())
+                        + ") where this rank runs " + Wire.opName(op.opType());
+            } else if (header.epoch() != identity.epoch || header.step() != identity.step) {
+                problem = "a frame of epoch " + header.epoch() + " step " + header.step() + " where this rank is at "
+                        + "epoch " + identity.epoch + " step " + identity.step;
+            } else {
+                problem = op.onData(header, buffer, offset + FrameHeader.LENGTH, length - FrameHeader.LENGTH);
+            }
             if (problem != null) {
-                unauthentic(predecessor, ring.image.sourceIdentity(), length, "authentic frame of rank " + sealedBy
-                        + " out of place (" + problem + "): a copy from another link, or a frame before it on this "
-                        + "link was refused");
-                return null;
+                return outOfPlace(ring, sealedBy, length, problem);
             }
             counters.framesReceived++;
             counters.bytesReceived += length;
@@ -725,6 +731,18 @@ public final class AeronCollective implements Collective {
         counters.bytesReceived += length;
         String problem = op.onData(header, buffer, offset + FrameHeader.LENGTH, length - FrameHeader.LENGTH);
         return problem == null ? Action.CONTINUE : fail(predecessor, problem);
+    }
+
+    /**
+     * Refuses an authentic forwarded frame that does not fit where it arrived, like a forged one.
+     *
+     * @return null: the caller skips the frame without taking its sequence number
+     */
+    private Action outOfPlace(Ring ring, int originator, int length, String problem) {
+        unauthentic(ring.predecessor, ring.image.sourceIdentity(), length, "authentic frame of rank " + originator
+                + " out of place (" + problem + "): a copy from another link, or a frame before it on this link "
+                + "was refused");
+        return null;
     }
 
     private Action fail(int peer, String message) {

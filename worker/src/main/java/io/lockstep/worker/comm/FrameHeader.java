@@ -34,7 +34,7 @@ import org.agrona.MutableDirectBuffer;
  */
 final class FrameHeader {
     static final int LENGTH = 72;
-    static final int MAGIC = 0x4C4B5301;
+    static final int MAGIC = 0x4C4B5302;
 
     static final byte TYPE_DATA = 1;
     static final byte TYPE_CONTROL = 2;

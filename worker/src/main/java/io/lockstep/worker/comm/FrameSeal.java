@@ -99,7 +99,6 @@ final class FrameSeal {
         return secret.linkKey(bytes.toByteArray());
     }
 
-
     private static void nonce(byte[] iv, long sequence) {
         for (int i = 0; i < 8; i++) {
             iv[11 - i] = (byte) (sequence >>> (8 * i));
@@ -115,6 +114,7 @@ final class FrameSeal {
     /** Seals the frames this rank sends on one link. */
     static final class Sealer {
         private final Gcm gcm;
+        private final SecretKeySpec key;
         private final byte[] iv = new byte[12];
         private final String peerDescription;
         private long sequence;
@@ -130,7 +130,7 @@ final class FrameSeal {
                 throw new IllegalArgumentException("nothing to seal with wire security off");
             }
             this.gcm = newGcm(implementation, mode, maxFrameLength);
-            this.gcm.key = new SecretKeySpec(key, "AES");
+            this.key = new SecretKeySpec(key, "AES");
             this.peerDescription = peerDescription;
         }
 
@@ -149,7 +149,7 @@ final class FrameSeal {
             FrameHeader.putLinkSequence(buffer, offset, (int) sequence);
             nonce(iv, sequence);
             try {
-                gcm.seal(buffer, offset, frameLength, iv);
+                gcm.seal(buffer, offset, frameLength, key, iv);
             } catch (GeneralSecurityException e) {
                 throw new CollectiveException("cannot seal a frame for " + peerDescription + ": " + e, e);
             }
@@ -196,7 +196,6 @@ final class FrameSeal {
         final String verify(SecretKeySpec key, long sequence, DirectBuffer buffer, int offset, int length,
                             boolean privateMemory) {
             nonce(iv, sequence);
-            gcm.key = key;
             boolean authentic;
             try {
                 if (gcm.mode == WireSecurity.AUTHENTICATE) {
@@ -205,13 +204,13 @@ final class FrameSeal {
                         // senders; here the same frame is only checked again (deferred, or a forgery came
                         // first), and nothing is revealed: step to another nonce first.
                         iv[0] = 1;
-                        gcm.init(Cipher.ENCRYPT_MODE, iv);
+                        gcm.init(Cipher.ENCRYPT_MODE, key, iv);
                         iv[0] = 0;
                     }
                     lastTagKey = key;
                     lastTagSequence = sequence;
                 }
-                authentic = gcm.open(buffer, offset, length, iv, privateMemory);
+                authentic = gcm.open(buffer, offset, length, key, iv, privateMemory);
             } catch (AEADBadTagException e) {
                 return BAD_TAG;
             } catch (GeneralSecurityException e) {
@@ -378,8 +377,6 @@ final class FrameSeal {
     private abstract static class Gcm {
         final WireSecurity mode;
         final Cipher cipher;
-        /** The key of the next {@link #init}: one link's, or for a forwarded frame its originator's link's. */
-        SecretKeySpec key;
         /** Where the last frame {@link #open} accepted lies, opened. */
         DirectBuffer opened;
         int openedOffset;
@@ -389,12 +386,12 @@ final class FrameSeal {
             this.cipher = implementation.newCipher();
         }
 
-        final void init(int cipherMode, byte[] iv) throws GeneralSecurityException {
+        final void init(int cipherMode, SecretKeySpec key, byte[] iv) throws GeneralSecurityException {
             cipher.init(cipherMode, key, new GCMParameterSpec(TAG_LENGTH * 8, iv));
         }
 
         /** Seals the frame in place: appends the tag (and encrypts the payload under ENCRYPT). */
-        abstract void seal(MutableDirectBuffer buffer, int offset, int frameLength, byte[] iv)
+        abstract void seal(MutableDirectBuffer buffer, int offset, int frameLength, SecretKeySpec key, byte[] iv)
                 throws GeneralSecurityException;
 
         /**
@@ -403,8 +400,8 @@ final class FrameSeal {
          *
          * @return false when the tag does not verify (ENCRYPT may throw {@link AEADBadTagException} instead)
          */
-        abstract boolean open(DirectBuffer buffer, int offset, int length, byte[] iv, boolean privateMemory)
-                throws GeneralSecurityException;
+        abstract boolean open(DirectBuffer buffer, int offset, int length, SecretKeySpec key, byte[] iv,
+                              boolean privateMemory) throws GeneralSecurityException;
 
         final void openedAt(DirectBuffer buffer, int offset) {
             opened = buffer;
@@ -439,9 +436,10 @@ final class FrameSeal {
         }
 
         @Override
-        void seal(MutableDirectBuffer buffer, int offset, int frameLength, byte[] iv) throws GeneralSecurityException {
+        void seal(MutableDirectBuffer buffer, int offset, int frameLength, SecretKeySpec key, byte[] iv)
+                throws GeneralSecurityException {
             buffer.getBytes(offset, in, 0, frameLength);
-            init(Cipher.ENCRYPT_MODE, iv);
+            init(Cipher.ENCRYPT_MODE, key, iv);
             cipher.updateAAD(in, 0, FrameHeader.LENGTH);
             int payload = frameLength - FrameHeader.LENGTH;
             cipher.doFinal(in, FrameHeader.LENGTH, payload, out, 0);
@@ -454,12 +452,12 @@ final class FrameSeal {
 
         /** Verifies a private copy and hands that on. */
         @Override
-        boolean open(DirectBuffer buffer, int offset, int length, byte[] iv, boolean privateMemory)
-                throws GeneralSecurityException {
+        boolean open(DirectBuffer buffer, int offset, int length, SecretKeySpec key, byte[] iv,
+                     boolean privateMemory) throws GeneralSecurityException {
             buffer.getBytes(offset, in, 0, length);
             int frameLength = length - TAG_LENGTH;
             if (mode == WireSecurity.AUTHENTICATE) {
-                init(Cipher.ENCRYPT_MODE, iv);
+                init(Cipher.ENCRYPT_MODE, key, iv);
                 cipher.updateAAD(in, 0, FrameHeader.LENGTH);
                 int payload = frameLength - FrameHeader.LENGTH;
                 cipher.doFinal(in, FrameHeader.LENGTH, payload, out, 0);
@@ -469,7 +467,7 @@ final class FrameSeal {
                 openedAt(inView, 0);
                 return true;
             }
-            init(Cipher.DECRYPT_MODE, iv);
+            init(Cipher.DECRYPT_MODE, key, iv);
             cipher.updateAAD(in, 0, FrameHeader.LENGTH);
             cipher.doFinal(in, FrameHeader.LENGTH, length - FrameHeader.LENGTH, out, FrameHeader.LENGTH);
             System.arraycopy(in, 0, out, 0, FrameHeader.LENGTH);
@@ -523,7 +521,8 @@ final class FrameSeal {
         }
 
         @Override
-        void seal(MutableDirectBuffer buffer, int offset, int frameLength, byte[] iv) throws GeneralSecurityException {
+        void seal(MutableDirectBuffer buffer, int offset, int frameLength, SecretKeySpec key, byte[] iv)
+                throws GeneralSecurityException {
             ByteBuffer frame = viewOf(buffer);
             int base;
             if (frame == null) {
@@ -533,7 +532,7 @@ final class FrameSeal {
             } else {
                 base = buffer.wrapAdjustment() + offset;
             }
-            init(Cipher.ENCRYPT_MODE, iv);
+            init(Cipher.ENCRYPT_MODE, key, iv);
             frame.limit(base + FrameHeader.LENGTH).position(base);
             cipher.updateAAD(frame);
             frame.limit(base + frameLength).position(base + FrameHeader.LENGTH);
@@ -548,8 +547,8 @@ final class FrameSeal {
         }
 
         @Override
-        boolean open(DirectBuffer buffer, int offset, int length, byte[] iv, boolean privateMemory)
-                throws GeneralSecurityException {
+        boolean open(DirectBuffer buffer, int offset, int length, SecretKeySpec key, byte[] iv,
+                     boolean privateMemory) throws GeneralSecurityException {
             ByteBuffer frame = privateMemory ? viewOf(buffer) : null;
             DirectBuffer source;
             int sourceOffset;
@@ -569,7 +568,7 @@ final class FrameSeal {
             frame.limit(base + FrameHeader.LENGTH).position(base);
             out.clear();
             if (mode == WireSecurity.AUTHENTICATE) {
-                init(Cipher.ENCRYPT_MODE, iv);
+                init(Cipher.ENCRYPT_MODE, key, iv);
                 cipher.updateAAD(frame);
                 frame.limit(base + frameLength).position(base + FrameHeader.LENGTH);
                 cipher.doFinal(frame, out);
@@ -583,7 +582,7 @@ final class FrameSeal {
             // opened frame is read twice from the caller's memory.
             outView.putBytes(0, source, sourceOffset, FrameHeader.LENGTH);
             out.limit(FrameHeader.LENGTH);
-            init(Cipher.DECRYPT_MODE, iv);
+            init(Cipher.DECRYPT_MODE, key, iv);
             cipher.updateAAD(out);
             out.limit(out.capacity());
             frame.limit(base + length).position(base + FrameHeader.LENGTH);

@@ -33,6 +33,7 @@ final class LinkSender {
     private int offset;
     private boolean claimed;
     private int pendingLength;
+    private boolean pendingForwarded;
     private boolean notConnected;
 
     /**
@@ -95,7 +96,7 @@ final class LinkSender {
 
     /** Publishes the frame written since {@link #begin(int)}; a staged frame may stay pending. */
     void commit(int frameLength) {
-        publish(sealer == null ? frameLength : sealer.seal(buffer, offset, frameLength));
+        publish(sealer == null ? frameLength : sealer.seal(buffer, offset, frameLength), false);
     }
 
     /**
@@ -106,16 +107,16 @@ final class LinkSender {
         if (sealer == null) {
             throw new IllegalStateException("only sealed links forward sealed frames");
         }
-        counters.forwardedFrames++;
-        publish(frameLength + trailerLength);
+        publish(frameLength + trailerLength, true);
     }
 
-    private void publish(int length) {
+    private void publish(int length, boolean forwarded) {
         if (claimed) {
             claim.commit();
-            counted(length);
+            counted(length, forwarded);
         } else {
             pendingLength = length;
+            pendingForwarded = forwarded;
             flush();
         }
     }
@@ -128,7 +129,7 @@ final class LinkSender {
         long result = publication.offer(staging, 0, pendingLength);
         if (result > 0) {
             notConnected = false;
-            counted(pendingLength);
+            counted(pendingLength, pendingForwarded);
             pendingLength = 0;
             return 1;
         }
@@ -157,9 +158,12 @@ final class LinkSender {
         return peerDescription;
     }
 
-    private void counted(int length) {
+    private void counted(int length, boolean forwarded) {
         counters.framesSent++;
         counters.bytesSent += length;
+        if (forwarded) {
+            counters.forwardedFrames++;
+        }
     }
 
     private void handleRefusal(long result) {

@@ -131,9 +131,14 @@ final class RingAllReduce extends RingOperation {
             for (int segment = 0; segment < ringSize; segment++) {
                 recordsPerStep = Math.max(recordsPerStep, chunks(segment));
             }
-            int bytes = (ringSize - 2) * recordsPerStep * FORWARD_RECORD;
+            long bytes = (long) (ringSize - 2) * recordsPerStep * FORWARD_RECORD;
+            if (bytes > Integer.MAX_VALUE) {
+                throw new CollectiveException("an all-reduce of " + length + " values in chunks of " + chunkBytes
+                        + " bytes on a ring of " + ringSize + " forwards " + (ringSize - 2) * (long) recordsPerStep
+                        + " frames under their originator's seal, too many to keep: raise chunkBytes");
+            }
             if (forwardRecords.capacity() < bytes) {
-                forwardRecords = new UnsafeBuffer(new byte[bytes]);
+                forwardRecords = new UnsafeBuffer(new byte[(int) bytes]);
             }
         }
         sendStep = firstStep;
@@ -302,7 +307,7 @@ final class RingAllReduce extends RingOperation {
                     + recvChunk + " of step " + sealedAt + " from rank " + sealedBy + " (" + count + " values at "
                     + first + "): every rank must use the same chunkBytes";
         }
-        if (forwardsSealed && recvStep >= ringSize - 1 && recvStep < 2 * ringSize - 3) {
+        if (forwards(recvStep + 1) && recvStep + 1 < steps) {
             // Sent on at the next step: keep the header and tag (under auth the tag follows the opened frame).
             int record = recordOffset(recvStep, recvChunk);
             forwardRecords.putBytes(record, buffer, payloadOffset - FrameHeader.LENGTH, FrameHeader.LENGTH);

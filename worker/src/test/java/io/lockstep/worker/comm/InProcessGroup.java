@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
 /**
@@ -17,6 +18,7 @@ import java.util.function.Function;
  */
 final class InProcessGroup implements AutoCloseable {
     static final long WAIT_SECONDS = 120;
+    private static final AtomicInteger GROUPS = new AtomicInteger();
 
     private final ThreadRanks ranks;
 
@@ -36,8 +38,12 @@ final class InProcessGroup implements AutoCloseable {
                 .closeLingerMs(2_000);
     }
 
+    /**
+     * A group of its own job: a new job id each time, so that its stream ids never meet those of a group that
+     * closed a moment ago and whose publications Aeron still lingers on (a clashing session id).
+     */
     static InProcessGroup open(int size, CollectiveConfig config) throws Exception {
-        return open(size, config, "job-" + size, 42L, 0L, SystemNanoClock.INSTANCE);
+        return open(size, config, "job-" + size + "-" + GROUPS.incrementAndGet(), 42L, 0L, SystemNanoClock.INSTANCE);
     }
 
     static InProcessGroup open(int size, CollectiveConfig config, String jobId, long secret, long attempt,

@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@code relay <directory> <host> <port> <replay|flip> <frame> [<captured>]}: a UDP relay that a victim
  *       was tricked into sending through (as an attacker on the network path would be). It forwards every
- *       datagram both ways, and in the {@code frame}-th Lockstep data frame it either replays the
+ *       datagram both ways, and in the {@code frame}-th Lockstep data frame (a frame Aeron resends counts once)
+ *       it either replays the
  *       {@code captured}-th (default the first; same length, fresh Aeron position, so Aeron itself accepts it)
  *       or flips one payload bit.</li>
  *   <li>{@code impostor <directory> <victim endpoint> <job> <attempt>}: joins as rank 1 of a two-rank group
@@ -75,6 +76,8 @@ public final class RogueProcess {
                 out -> out.write(Integer.toString(port).getBytes(StandardCharsets.UTF_8)));
         int dataFrames = 0;
         byte[] captured = null;
+        // Aeron resends what a receiver reports lost: a frame counts once, at the first position it was seen at.
+        Map<Integer, Long> positionBySession = new HashMap<>();
         while (true) {
             selector.select(1_000);
             for (SelectionKey key : selector.selectedKeys()) {
@@ -96,9 +99,12 @@ public final class RogueProcess {
                         break;
                     }
                     int lockstep = offset + AERON_HEADER;
+                    long position = ((long) datagram.getInt(offset + 20) << 32) | (datagram.getInt(offset + 8) & 0xFFFF_FFFFL);
                     if (datagram.getShort(offset + 6) == AERON_DATA && frameLength > AERON_HEADER + FrameHeader.LENGTH
                             && datagram.getInt(lockstep) == FrameHeader.MAGIC
-                            && datagram.get(lockstep + 4) == FrameHeader.TYPE_DATA) {
+                            && datagram.get(lockstep + 4) == FrameHeader.TYPE_DATA
+                            && position > positionBySession.getOrDefault(datagram.getInt(offset + 12), Long.MIN_VALUE)) {
+                        positionBySession.put(datagram.getInt(offset + 12), position);
                         dataFrames++;
                         int length = frameLength - AERON_HEADER;
                         if (dataFrames == captureAt) {

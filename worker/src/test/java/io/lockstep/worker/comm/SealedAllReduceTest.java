@@ -123,6 +123,39 @@ class SealedAllReduceTest {
         assertEquals(0, plain.forwarded(), "unsealed links have no seal to forward");
     }
 
+    /** Buffers shorter than the ring leave segments empty: no chunk to forward there, the others still go on. */
+    @Test
+    void authenticatedAllReducesOfFewerValuesThanRanksAreExact() throws Exception {
+        int size = 4;
+        try (InProcessGroup group = InProcessGroup.open(size, config(WireCompression.NONE, false,
+                WireSecurity.AUTHENTICATE))) {
+            for (int length : new int[]{0, 1, 2, 3, 5}) {
+                List<float[]> sums = group.run(c -> {
+                    float[] data = new float[length];
+                    for (int i = 0; i < length; i++) {
+                        data[i] = (c.rank() + 1) * (i + 1);
+                    }
+                    c.allReduce(data, ReduceOp.SUM);
+                    return data;
+                });
+                float[] expected = new float[length];
+                for (int i = 0; i < length; i++) {
+                    expected[i] = 10f * (i + 1);
+                }
+                for (int rank = 0; rank < size; rank++) {
+                    assertArrayEquals(expected, sums.get(rank), length + " values, rank " + rank);
+                }
+            }
+            long forwarded = 0;
+            for (int rank = 0; rank < size; rank++) {
+                assertEquals(0, group.rank(rank).stats().unauthenticFrames());
+                forwarded += group.rank(rank).stats().forwardedFrames();
+            }
+            // Each non-empty segment is one chunk, forwarded at 2 steps; 0, 1, 2, 3 and 4 segments are non-empty.
+            assertEquals(2 * (0 + 1 + 2 + 3 + 4), forwarded);
+        }
+    }
+
     @Test
     void encryptedLinksSealEveryHopAndGiveTheSameBits() throws Exception {
         int size = 4;
